@@ -1,0 +1,44 @@
+package config
+
+import (
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Options are the YAML options of one guard or handler, kept as a node so
+// that the factory registered for its type can decode them into its own
+// struct with positioned errors.
+type Options struct {
+	node *yaml.Node
+	pos  Pos
+}
+
+// NewOptions wraps a node found at pos. A nil node stands for "no options".
+func NewOptions(node *yaml.Node, pos Pos) Options { return Options{node: node, pos: pos} }
+
+// Pos is where the options are written.
+func (o Options) Pos() Pos { return o.pos }
+
+// Node is the raw YAML node, or nil when no options were written.
+func (o Options) Node() *yaml.Node { return o.node }
+
+// Dir is the directory of the config file, against which relative file
+// names in options resolve.
+func (o Options) Dir() string { return filepath.Dir(o.pos.File) }
+
+// PosOf returns the position of a node inside these options.
+func (o Options) PosOf(n *yaml.Node) Pos {
+	return Pos{File: o.pos.File, Line: n.Line, Column: n.Column}
+}
+
+// Errorf returns an error positioned at the options.
+func (o Options) Errorf(format string, args ...any) error { return Errorf(o.pos, format, args...) }
+
+// Decode decodes the options into v (a pointer to a struct with yaml tags),
+// with the same rules as the rest of the file: unknown keys are errors with
+// a hint, Duration and Size fields parse, and every error is positioned.
+// The returned error is an ErrorList.
+func (o Options) Decode(v any) error {
+	return decodeNode(o.node, o.pos.File, v)
+}

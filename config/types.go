@@ -1,0 +1,129 @@
+package config
+
+// Config is a loaded gateway.yaml.
+type Config struct {
+	// File is the path the config was read from.
+	File string `yaml:"-"`
+
+	Server     Server      `yaml:"server"`
+	Auth       Auth        `yaml:"auth"`
+	Adapter    Adapter     `yaml:"adapter"`
+	API        API         `yaml:"api"`
+	Guards     []GuardDecl `yaml:"-"` // from the "guards" mapping, in file order
+	Namespaces []Namespace `yaml:"-"` // from the "namespaces" mapping, in file order
+}
+
+// Server is the listener and the Engine.IO transport settings.
+type Server struct {
+	Listen         string   `yaml:"listen"`          // default ":8080"
+	Path           string   `yaml:"path"`            // default "/socket.io/"
+	AllowedOrigins []string `yaml:"allowed_origins"` // default none: only same-origin / no-Origin clients; "*" only when written
+	Transports     []string `yaml:"transports"`      // default [polling, websocket]
+	PingInterval   Duration `yaml:"ping_interval"`   // default 25s
+	PingTimeout    Duration `yaml:"ping_timeout"`    // default 20s
+	MaxPayload     Size     `yaml:"max_payload"`     // default 1MB
+	ShutdownGrace  Duration `yaml:"shutdown_grace"`  // default 10s
+	AckTimeout     Duration `yaml:"ack_timeout"`     // default 10s, server-to-client acks
+	SendQueue      int      `yaml:"send_queue"`      // default 256 packets per socket
+	TLS            *TLS     `yaml:"tls"`
+}
+
+// TLS names a certificate and key in PEM files.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Auth is how tokens are verified.
+type Auth struct {
+	JWT *JWT `yaml:"jwt"`
+	// OnExpiry is "disconnect" (default) or "ignore".
+	OnExpiry string `yaml:"on_expiry"`
+	// ExpiryWarning is how long before exp the auth:expiring event is sent (default 60s).
+	ExpiryWarning Duration `yaml:"expiry_warning"`
+}
+
+// JWT configures token verification, at the upgrade and at namespace CONNECT.
+type JWT struct {
+	// Secret is an HMAC secret for HS256/384/512, usually ${JWT_SECRET}.
+	Secret string `yaml:"secret"`
+	// PublicKeys are PEM files with RSA, ECDSA or Ed25519 public keys.
+	PublicKeys []string `yaml:"public_keys"`
+	// JWKSURL is a JSON Web Key Set URL, refreshed every JWKSRefresh.
+	JWKSURL     string   `yaml:"jwks_url"`
+	JWKSRefresh Duration `yaml:"jwks_refresh"` // default 1h
+	// Algorithms pins the accepted "alg" values; required.
+	Algorithms []string `yaml:"algorithms"`
+	// Lookup lists where the upgrade request may carry a token:
+	// "header:Authorization", "query:token", "cookie:NAME".
+	// Default [header:Authorization, query:token].
+	Lookup []string `yaml:"lookup"`
+	// AuthKey is the key of the token in the CONNECT auth payload (default "token").
+	AuthKey    string   `yaml:"auth_key"`
+	Issuer     string   `yaml:"issuer"`
+	Audience   string   `yaml:"audience"`
+	Leeway     Duration `yaml:"leeway"`      // default 0
+	RequireExp *bool    `yaml:"require_exp"` // default true
+	MaxSize    Size     `yaml:"max_size"`    // default 8KB; longer tokens are refused
+}
+
+// Adapter selects how broadcasts reach other gateway processes.
+type Adapter struct {
+	Kind  string       `yaml:"kind"` // "memory" (default) or "redis"
+	Redis *RedisConfig `yaml:"redis"`
+}
+
+// RedisConfig is the Redis adapter's connection.
+type RedisConfig struct {
+	URL    string `yaml:"url"`
+	Prefix string `yaml:"prefix"` // default "gatehouse"
+}
+
+// API is the server API for backends (contract C4).
+type API struct {
+	Keys []string `yaml:"keys"`
+}
+
+// GuardDecl is one named entry of "guards": exactly one guard type with its options.
+type GuardDecl struct {
+	Name    string
+	Type    string
+	Options Options
+	Pos     Pos
+}
+
+// Ref is a reference by name (to a guard), with the position where it is written.
+type Ref struct {
+	Name string
+	Pos  Pos
+}
+
+// HandlerDecl is one handler of an event or of on_connect/on_disconnect:
+// exactly one handler type with its options.
+type HandlerDecl struct {
+	Type    string
+	Options Options
+	Pos     Pos
+}
+
+// Namespace is one entry of "namespaces", keyed by its name ("/chat").
+type Namespace struct {
+	Name string
+	Pos  Pos
+	// Auth is "required", "optional" or "none"; default "required" when
+	// auth.jwt is configured, otherwise "none".
+	Auth string
+	// Guards run at CONNECT, in order.
+	Guards       []Ref
+	OnConnect    []HandlerDecl
+	OnDisconnect []HandlerDecl
+	Events       []Event
+}
+
+// Event is one entry of a namespace's "events", keyed by the event name.
+type Event struct {
+	Name     string
+	Pos      Pos
+	Guards   []Ref
+	Handlers []HandlerDecl // from "handler" (one) or "handlers" (a list)
+}

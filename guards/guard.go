@@ -1,0 +1,59 @@
+package guards
+
+import (
+	"context"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/registry"
+)
+
+// Guard allows or denies one CONNECT or event. A denial is a
+// *gatehouse.Error; any other error is answered as "internal".
+type Guard interface {
+	Check(ctx context.Context, in *Input) error
+}
+
+// GuardFunc adapts a function to Guard.
+type GuardFunc func(ctx context.Context, in *Input) error
+
+// Check calls f.
+func (f GuardFunc) Check(ctx context.Context, in *Input) error { return f(ctx, in) }
+
+// Input is what a guard sees.
+type Input struct {
+	// Socket is the socket connecting or sending the event.
+	Socket gatehouse.Socket
+	// Namespace is the namespace name.
+	Namespace string
+	// Event is the event name, or "" at CONNECT.
+	Event string
+	// Payload is the first argument of the event (the CONNECT auth payload
+	// at CONNECT), decoded on demand and shared with the handler.
+	Payload *gatehouse.Payload
+	// Args are all arguments of the event.
+	Args gatehouse.Args
+}
+
+// Factory builds a guard from its YAML options. It decodes them with
+// opts.Decode into its own struct and returns errors positioned with
+// opts.Errorf or config.Errorf, so that `gatehouse validate` reports them.
+type Factory func(opts config.Options) (Guard, error)
+
+// Registry maps guard type names to factories. The package-level Register and
+// Lookup use the default one; tests may build their own with NewRegistry.
+type Registry = registry.Registry[Factory]
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return registry.New[Factory]("guard") }
+
+var defaultRegistry = NewRegistry()
+
+// Default is the registry that Register fills and the gateway reads.
+func Default() *Registry { return defaultRegistry }
+
+// Register adds a guard type to the default registry; call it from init().
+func Register(name string, f Factory) { defaultRegistry.Register(name, f) }
+
+// Lookup finds a guard type in the default registry.
+func Lookup(name string) (Factory, bool) { return defaultRegistry.Lookup(name) }

@@ -1,0 +1,69 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/registry"
+)
+
+// Handler handles one event (or a connect or disconnect). It returns the
+// reply sent as the ack, when the client asked for one, or an error: a
+// *gatehouse.Error follows contract C2, any other error is answered as
+// "internal". A nil reply with a nil error acks with no argument. A panic is
+// recovered by the runtime and answered as "internal".
+type Handler interface {
+	Handle(ctx context.Context, call *Call) (reply any, err error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, call *Call) (any, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, call *Call) (any, error) { return f(ctx, call) }
+
+// Call is one dispatch of an event to a handler.
+type Call struct {
+	// Socket is the caller: its identity, rooms and the ways to reply.
+	Socket gatehouse.Socket
+	// Event is the event name; "connect" or "disconnect" for the
+	// on_connect and on_disconnect lists.
+	Event string
+	// Payload is the first argument, decoded on demand.
+	Payload *gatehouse.Payload
+	// Args are all arguments, binary attachments included.
+	Args gatehouse.Args
+	// Publisher hands messages to the cluster adapter (see publish.go).
+	Publisher Publisher
+	// Reply is what an earlier handler of the same event returned, so that
+	// a list of handlers can build on it; nil for the first.
+	Reply any
+}
+
+// Publisher delivers a message to a channel of the adapter, where backends
+// listen.
+type Publisher interface {
+	Publish(ctx context.Context, channel string, message []byte) error
+}
+
+// Factory builds a handler from its YAML options; see guards.Factory.
+type Factory func(opts config.Options) (Handler, error)
+
+// Registry maps handler type names to factories. The package-level Register and
+// Lookup use the default one; tests may build their own with NewRegistry.
+type Registry = registry.Registry[Factory]
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return registry.New[Factory]("handler") }
+
+var defaultRegistry = NewRegistry()
+
+// Default is the registry that Register fills and the gateway reads.
+func Default() *Registry { return defaultRegistry }
+
+// Register adds a handler type to the default registry; call it from init().
+func Register(name string, f Factory) { defaultRegistry.Register(name, f) }
+
+// Lookup finds a handler type in the default registry.
+func Lookup(name string) (Factory, bool) { return defaultRegistry.Lookup(name) }
