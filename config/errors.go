@@ -1,19 +1,28 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// Pos is a position in a config file.
+// Pos is a position in a config file. Line and Column count from 1; a zero
+// Line means the error concerns the file as a whole (it could not be read,
+// for instance).
 type Pos struct {
 	File   string
 	Line   int
 	Column int
 }
 
-// String returns "file:line:col".
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column) }
+// String returns "file:line:col", or just "file" when the position has no line.
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
 
 // Error is one config error at a position.
 type Error struct {
@@ -21,7 +30,8 @@ type Error struct {
 	Msg string
 }
 
-// Error returns "file:line:col: message".
+// Error returns "file:line:col: message", or "file: message" when the
+// position has no line.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // Errorf returns an *Error at pos.
@@ -47,4 +57,34 @@ func (l ErrorList) Err() error {
 		return nil
 	}
 	return l
+}
+
+// sorted returns the errors ordered by file, line and column, with exact
+// duplicates removed: a node reached twice through YAML aliases would
+// otherwise report the same mistake twice.
+func (l ErrorList) sorted() ErrorList {
+	out := slices.Clone(l)
+	slices.SortStableFunc(out, func(a, b *Error) int {
+		return cmp.Or(
+			cmp.Compare(a.Pos.File, b.Pos.File),
+			cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Column, b.Pos.Column),
+		)
+	})
+	return slices.CompactFunc(out, func(a, b *Error) bool { return *a == *b })
+}
+
+// appendError adds err to l, flattening an ErrorList or *Error and placing
+// any other error at pos.
+func (l ErrorList) appendError(pos Pos, err error) ErrorList {
+	switch e := err.(type) {
+	case nil:
+		return l
+	case ErrorList:
+		return append(l, e...)
+	case *Error:
+		return append(l, e)
+	default:
+		return append(l, &Error{Pos: pos, Msg: err.Error()})
+	}
 }

@@ -1,0 +1,53 @@
+# Gatehouse make targets. `make test` is what CI runs (via .ci/run).
+
+GO        ?= go
+BIN       := bin/gatehouse
+FUZZTIME  ?= 10s
+LONGFUZZ  ?= 5m
+
+# Fuzz targets as package:Function.
+FUZZ_TARGETS := \
+	./config:FuzzParse \
+	./internal/engineio:FuzzDecodePayload \
+	./internal/engineio:FuzzDecodePacket \
+	./internal/socketio:FuzzDecode
+
+.PHONY: all build run test vet unit fuzz-short fuzz e2e e2e-deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gatehouse
+
+run: build
+	./$(BIN) run --config gateway.yaml
+
+## test: everything CI checks: vet, unit tests with the race detector, a short fuzz run, end-to-end tests.
+test: vet unit fuzz-short e2e
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+## fuzz: the same targets for longer (LONGFUZZ each).
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(LONGFUZZ)
+
+e2e-deps:
+	cd e2e && npm ci --no-audit --no-fund
+
+e2e: build e2e-deps
+	cd e2e && GATEHOUSE_BIN=$(CURDIR)/$(BIN) npm test
+
+clean:
+	rm -rf bin e2e/node_modules

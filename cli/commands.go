@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+)
+
+const defaultConfigPath = "gateway.yaml"
+
+func runCommand(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "run", "[--config gateway.yaml] [--listen host:port]")
+	configPath := fs.String("config", defaultConfigPath, "config file")
+	listen := fs.String("listen", "", "listen address, overriding server.listen")
+	logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(env.stderr, *logFormat, *logLevel)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	gw, err := gateway.Build(ctx, cfg, gateway.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	grace := cfg.Server.ShutdownGrace.D()
+	logger.Info("shutting down", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := gw.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("shutdown incomplete", "error", err)
+	}
+	if err := <-served; err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func validateCommand(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "validate", "[--config gateway.yaml]")
+	configPath := fs.String("config", defaultConfigPath, "config file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*configPath)
+	if err == nil {
+		_, err = gateway.Build(ctx, cfg, gateway.Options{})
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, "ok")
+	return nil
+}
+
+// claimFlag collects repeated --claim key=value flags.
+type claimFlag map[string]any
+
+func (c claimFlag) String() string { return "" }
+
+func (c claimFlag) Set(s string) error {
+	key, value, ok := strings.Cut(s, "=")
+	if !ok || key == "" {
+		return fmt.Errorf("expected key=value, got %q", s)
+	}
+	if strings.Contains(value, ",") {
+		// role=a,b gives a list, as for scopes.
+		c[key] = strings.Split(value, ",")
+		return nil
+	}
+	c[key] = value
+	return nil
+}
+
+func tokenCommand(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "token", "--sub ID [--claim key=value ...] [--ttl 1h] [--config gateway.yaml]")
+	configPath := fs.String("config", defaultConfigPath, "config file whose auth.jwt secret signs the token")
+	sub := fs.String("sub", "", "subject (user id); required")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	claims := claimFlag{}
+	fs.Var(claims, "claim", "extra claim as key=value (repeatable; a,b gives a list)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *sub == "" {
+		return usageError{"--sub is required"}
+	}
+	if *ttl <= 0 {
+		return usageError{"--ttl must be positive"}
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.JWT == nil {
+		return fmt.Errorf("%s: auth.jwt is not configured, so the gateway verifies no tokens", cfg.File)
+	}
+	verifier, err := auth.NewVerifier(ctx, cfg.Auth.JWT, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Errorf("%s: auth.jwt: %w", cfg.File, err)
+	}
+	claims["sub"] = *sub
+	token, err := verifier.Sign(claims, *ttl)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	fmt.Fprintln(env.stdout, token)
+	return nil
+}
+
+// newLogger builds the process logger: text on a terminal, JSON otherwise,
+// unless the format is forced.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: expected debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "auto":
+		if isTerminal(w) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, errors.New("--log-format: expected auto, text or json, got " + fmt.Sprintf("%q", format))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

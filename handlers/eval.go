@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/expr"
+)
+
+// callEvaluator evaluates the CEL fields of one handler for one call. It
+// builds the expression variables on first use and keeps them, so that a
+// handler with several fields (data, to, reply) decodes the payload and
+// copies the socket's rooms once, and a handler whose fields are all absent
+// never does.
+type callEvaluator struct {
+	call  *Call
+	vars  expr.Vars
+	ready bool
+}
+
+// evaluatorFor returns an evaluator for call.
+func evaluatorFor(call *Call) callEvaluator { return callEvaluator{call: call} }
+
+// value evaluates an optional field: it returns nil when e is absent. field
+// names the option in error messages. A failure to evaluate (a missing key
+// in data, a wrong type) is the client's doing, so it is invalid_payload.
+func (ev *callEvaluator) value(ctx context.Context, field string, e *expr.Expr) (any, error) {
+	if e == nil || e.Program == nil {
+		return nil, nil
+	}
+	if !ev.ready {
+		vars, err := expr.VarsFor(ev.call.Socket, ev.call.Event, ev.call.Payload)
+		if err != nil {
+			return nil, payloadError(field, err)
+		}
+		ev.vars, ev.ready = vars, true
+	}
+	v, err := e.Program.Eval(ctx, ev.vars)
+	if err != nil {
+		return nil, payloadError(field, err)
+	}
+	return v, nil
+}
+
+// room evaluates a field that names a room: its value must be a non-empty
+// string.
+func (ev *callEvaluator) room(ctx context.Context, field string, e *expr.Expr) (string, error) {
+	v, err := ev.value(ctx, field, e)
+	if err != nil {
+		return "", err
+	}
+	room, ok := v.(string)
+	if !ok {
+		return "", gatehouse.Errorf(gatehouse.CodeInvalidPayload, "%s must be a string, not %s", field, jsonKind(v))
+	}
+	if room == "" {
+		return "", gatehouse.Errorf(gatehouse.CodeInvalidPayload, "%s must not be empty", field)
+	}
+	return room, nil
+}
+
+// payloadError keeps a coded error as it is and makes any other evaluation
+// error an invalid_payload that says which field failed.
+func payloadError(field string, err error) error {
+	var coded *gatehouse.Error
+	if errors.As(err, &coded) {
+		return coded
+	}
+	return gatehouse.Errorf(gatehouse.CodeInvalidPayload, "cannot evaluate %s: %v", field, err)
+}
+
+// jsonKind names the JSON type of a decoded value, for error messages that
+// clients read.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, float32, int, int64, int32, uint64, uint32, uint:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
+}
+
+// okReply is the default ack of handlers that change state: a new map per
+// call, because a later handler of the same event receives it as Call.Reply.
+func okReply() map[string]any { return map[string]any{"ok": true} }

@@ -1,0 +1,67 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/expr"
+)
+
+func init() { Register("publish", newPublish) }
+
+// defaultPublishChannel is where backends listen unless the config says
+// otherwise.
+const defaultPublishChannel = "events"
+
+// publishOptions are the options of the "publish" handler.
+type publishOptions struct {
+	// Channel is the adapter channel (default "events").
+	Channel string `yaml:"channel"`
+	// Reply is the ack; absent, {"ok": true}.
+	Reply *expr.Expr `yaml:"reply"`
+}
+
+// publishHandler hands the event to backends through the cluster adapter
+// (a Redis channel with adapter: redis), for fire-and-forget processing
+// that needs no answer.
+type publishHandler struct {
+	channel string
+	reply   *expr.Expr
+}
+
+func newPublish(opts config.Options) (Handler, error) {
+	var o publishOptions
+	if err := opts.Decode(&o); err != nil {
+		return nil, err
+	}
+	if o.Channel == "" {
+		o.Channel = defaultPublishChannel
+	}
+	return &publishHandler{channel: o.Channel, reply: o.Reply}, nil
+}
+
+// Handle publishes {namespace, event, data, claims, socket_id} as JSON, then
+// computes the ack.
+func (h *publishHandler) Handle(ctx context.Context, call *Call) (any, error) {
+	if call.Publisher == nil {
+		return nil, errors.New("publish: no adapter to publish to")
+	}
+	message, err := marshalEventMessage(call)
+	if err != nil {
+		return nil, err
+	}
+	if err := call.Publisher.Publish(ctx, h.channel, message); err != nil {
+		// The client learns that the backend path failed, not why (the
+		// adapter's error may name hosts); the log gets the whole chain.
+		coded := gatehouse.Errorf(gatehouse.CodeUpstreamError, "could not publish the event")
+		return nil, fmt.Errorf("%w (publish to channel %q: %w)", coded, h.channel, err)
+	}
+	if h.reply == nil {
+		return okReply(), nil
+	}
+	ev := evaluatorFor(call)
+	return ev.value(ctx, "reply", h.reply)
+}

@@ -1,0 +1,71 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/expr"
+)
+
+func init() {
+	Register("join", newRoomFactory(joinRoom))
+	Register("leave", newRoomFactory(leaveRoom))
+}
+
+// roomOptions are the options of the "join" and "leave" handlers.
+type roomOptions struct {
+	// Room names the room, usually from the payload (data.room).
+	Room *expr.Expr `yaml:"room"`
+	// Reply is the ack; absent, {"ok": true, "room": <room>}.
+	Reply *expr.Expr `yaml:"reply"`
+}
+
+// roomAction is what a room handler does to the socket.
+type roomAction struct {
+	name  string
+	apply func(s gatehouse.Socket, room string) error
+}
+
+var (
+	joinRoom  = roomAction{name: "join", apply: gatehouse.Socket.Join}
+	leaveRoom = roomAction{name: "leave", apply: gatehouse.Socket.Leave}
+)
+
+// roomHandler adds the caller to a room or removes it from one.
+type roomHandler struct {
+	action roomAction
+	room   *expr.Expr
+	reply  *expr.Expr
+}
+
+// newRoomFactory returns the factory of the join or leave handler.
+func newRoomFactory(action roomAction) Factory {
+	return func(opts config.Options) (Handler, error) {
+		var o roomOptions
+		if err := opts.Decode(&o); err != nil {
+			return nil, err
+		}
+		if o.Room == nil {
+			return nil, opts.Errorf("%s: room is required", action.name)
+		}
+		return &roomHandler{action: action, room: o.Room, reply: o.Reply}, nil
+	}
+}
+
+// Handle joins or leaves the room, then computes the ack.
+func (h *roomHandler) Handle(ctx context.Context, call *Call) (any, error) {
+	ev := evaluatorFor(call)
+	room, err := ev.room(ctx, "room", h.room)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.action.apply(call.Socket, room); err != nil {
+		return nil, fmt.Errorf("%s room %q for socket %s: %w", h.action.name, room, call.Socket.ID(), err)
+	}
+	if h.reply == nil {
+		return map[string]any{"ok": true, "room": room}, nil
+	}
+	return ev.value(ctx, "reply", h.reply)
+}

@@ -1,0 +1,362 @@
+package expr
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/interpreter"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+// CostLimit bounds the work of one evaluation, in CEL cost units (roughly
+// one per operation, more for string and list work). It is far above what a
+// guard condition or a computed payload needs, and low enough that a
+// comprehension over a huge payload stops within microseconds.
+const CostLimit = 100_000
+
+// interruptCheckFrequency is how many comprehension iterations run between
+// two looks at the context, so that a cancelled event stops a long loop
+// without paying for a check on every step.
+const interruptCheckFrequency = 100
+
+// sharedEnv is the one CEL environment every expression compiles in. It is
+// built on first use and never changes afterwards.
+var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("user", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("data", cel.DynType),
+		cel.Variable("event", cel.StringType),
+		cel.Variable("socket", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("namespace", cel.StringType),
+		cel.OptionalTypes(),
+	)
+})
+
+// Program is a compiled expression, safe for concurrent evaluation.
+type Program struct {
+	src        string
+	program    cel.Program
+	resultType *cel.Type
+}
+
+// Compile parses and type-checks src. A syntax or type error is returned as
+// a plain error whose message is CEL's explanation with the column in src
+// (and the line when src spans several), for the caller to position in the
+// config file.
+func Compile(src string) (*Program, error) {
+	env, err := sharedEnv()
+	if err != nil {
+		return nil, fmt.Errorf("building the expression environment: %w", err)
+	}
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("the expression is empty")
+	}
+	ast, issues := env.Compile(src)
+	if issues != nil && issues.Err() != nil {
+		return nil, errors.New(issueText(src, issues))
+	}
+	program, err := env.Program(ast,
+		cel.CostLimit(CostLimit),
+		cel.InterruptCheckFrequency(interruptCheckFrequency),
+		cel.EvalOptions(cel.OptOptimize),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the expression: %w", err)
+	}
+	return &Program{src: src, program: program, resultType: ast.OutputType()}, nil
+}
+
+// issueText renders CEL's issues on one line: "column 7: Syntax error: ...",
+// with "line N, " in front when the source has several lines.
+func issueText(src string, issues *cel.Issues) string {
+	multiline := strings.Contains(src, "\n")
+	parts := make([]string, 0, len(issues.Errors()))
+	for _, issue := range issues.Errors() {
+		msg := strings.Join(strings.Fields(issue.Message), " ")
+		loc := issue.Location
+		switch {
+		case loc == nil || loc.Line() <= 0:
+			parts = append(parts, msg)
+		case multiline:
+			parts = append(parts, fmt.Sprintf("line %d, column %d: %s", loc.Line(), loc.Column()+1, msg))
+		default:
+			parts = append(parts, fmt.Sprintf("column %d: %s", loc.Column()+1, msg))
+		}
+	}
+	if len(parts) == 0 {
+		return strings.Join(strings.Fields(issues.String()), " ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Source returns the expression as written.
+func (p *Program) Source() string { return p.src }
+
+// ResultType names the type the checker inferred for the result: "bool",
+// "string", "map(string, dyn)", "dyn" (decided at evaluation) and so on.
+func (p *Program) ResultType() string { return p.resultType.String() }
+
+// MayBeBool reports whether the result can be a bool: its type is bool, or
+// is only known at evaluation (dyn). Callers that need a condition use it to
+// refuse `data.message` or `"yes"` at load instead of at every event.
+func (p *Program) MayBeBool() bool {
+	return p.resultType.IsExactType(cel.BoolType) || p.resultType.IsExactType(cel.DynType)
+}
+
+// Eval evaluates the program and returns its result as plain Go JSON values:
+// map[string]any, []any, string, int64, float64, bool or nil. It stops with
+// an error when the cost limit is exceeded or ctx ends.
+func (p *Program) Eval(ctx context.Context, vars Vars) (any, error) {
+	out, err := p.eval(ctx, &vars)
+	if err != nil {
+		return nil, err
+	}
+	return toJSON(out)
+}
+
+// EvalBool evaluates a condition; a result that is not a bool is an error.
+func (p *Program) EvalBool(ctx context.Context, vars Vars) (bool, error) {
+	out, err := p.eval(ctx, &vars)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("the condition must give a bool, not %s", out.Type().TypeName())
+	}
+	return bool(b), nil
+}
+
+func (p *Program) eval(ctx context.Context, vars *Vars) (ref.Val, error) {
+	out, _, err := p.program.ContextEval(ctx, activation{vars: vars})
+	if err != nil {
+		return nil, evalError(err)
+	}
+	return out, nil
+}
+
+// evalError rewords the errors of the CEL runtime that users meet.
+func evalError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "cost limit exceeded"):
+		return fmt.Errorf("the expression exceeded its cost limit of %d", CostLimit)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the expression was interrupted: %w", err)
+	}
+	return err
+}
+
+// Vars are the variables an expression sees.
+type Vars struct {
+	// User are the socket's JWT claims; nil stands for {}.
+	User map[string]any
+	// Data is the decoded payload (generic JSON), nil for null.
+	Data any
+	// Event is the event name, "" at connect.
+	Event string
+	// Socket describes the socket.
+	Socket SocketVars
+	// Namespace is the namespace name.
+	Namespace string
+}
+
+// SocketVars are the fields of the socket variable.
+type SocketVars struct {
+	ID        string
+	Rooms     []string
+	IP        string
+	Transport string
+}
+
+// VarsFor builds the variables for an event (or a connect, with event "")
+// of socket s. It decodes payload, so a payload that is not JSON is an
+// invalid_payload error. s may be nil, for an evaluation without a socket.
+func VarsFor(s gatehouse.Socket, event string, payload *gatehouse.Payload) (Vars, error) {
+	data, err := payload.Data()
+	if err != nil {
+		return Vars{}, err
+	}
+	vars := Vars{Data: data, Event: event}
+	if s != nil {
+		vars.User = map[string]any(s.Claims())
+		vars.Namespace = s.Namespace()
+		vars.Socket = SocketVars{ID: s.ID(), Rooms: s.Rooms(), IP: s.RemoteIP(), Transport: s.Transport()}
+	}
+	return vars, nil
+}
+
+// noClaims is what user resolves to for a socket without a token; it is
+// never written to.
+var noClaims = map[string]any{}
+
+// activation resolves the five variables straight from Vars, without the
+// map a generic activation would allocate per evaluation; socket is built
+// only when the expression reads it.
+type activation struct{ vars *Vars }
+
+func (a activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "user":
+		if a.vars.User == nil {
+			return noClaims, true
+		}
+		return a.vars.User, true
+	case "data":
+		if a.vars.Data == nil {
+			return types.NullValue, true
+		}
+		return a.vars.Data, true
+	case "event":
+		return types.String(a.vars.Event), true
+	case "namespace":
+		return types.String(a.vars.Namespace), true
+	case "socket":
+		rooms := a.vars.Socket.Rooms
+		if rooms == nil {
+			rooms = []string{}
+		}
+		return map[string]any{
+			"id":        a.vars.Socket.ID,
+			"rooms":     rooms,
+			"ip":        a.vars.Socket.IP,
+			"transport": a.vars.Socket.Transport,
+		}, true
+	}
+	return nil, false
+}
+
+func (activation) Parent() interpreter.Activation { return nil }
+
+// toJSON converts a CEL value into the plain values encoding/json produces
+// and consumes.
+func toJSON(v ref.Val) (any, error) {
+	switch v := v.(type) {
+	case types.Null:
+		return nil, nil
+	case types.Bool:
+		return bool(v), nil
+	case types.Int:
+		return int64(v), nil
+	case types.Uint:
+		if uint64(v) <= math.MaxInt64 {
+			return int64(v), nil
+		}
+		return float64(v), nil
+	case types.Double:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("the result %v is not a number JSON can carry", f)
+		}
+		return f, nil
+	case types.String:
+		return string(v), nil
+	case types.Bytes:
+		return base64.StdEncoding.EncodeToString(v), nil
+	case types.Timestamp:
+		return v.Time.UTC().Format(time.RFC3339Nano), nil
+	case types.Duration:
+		return v.Duration.String(), nil
+	case *types.Optional:
+		if !v.HasValue() {
+			return nil, nil
+		}
+		return toJSON(v.GetValue())
+	case *types.Err:
+		return nil, v
+	case *types.Unknown:
+		return nil, errors.New("the expression refers to an unknown value")
+	case traits.Mapper:
+		out := make(map[string]any, mapSize(v))
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			key := it.Next()
+			name, ok := key.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("map key %v is not a string, as JSON object keys must be", key)
+			}
+			elem, err := toJSON(v.Get(key))
+			if err != nil {
+				return nil, err
+			}
+			out[string(name)] = elem
+		}
+		return out, nil
+	case traits.Lister:
+		n, _ := v.Size().(types.Int)
+		out := make([]any, 0, int(n))
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			elem, err := toJSON(it.Next())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, elem)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("a %s cannot be converted to JSON", v.Type().TypeName())
+}
+
+func mapSize(m traits.Mapper) int {
+	n, _ := m.Size().(types.Int)
+	return int(n)
+}
+
+// Expr is a CEL expression in gateway.yaml: its source, where it is written
+// and its compiled program. Option structs of guards and handlers declare
+// Expr (or *Expr, for an optional one) fields; the config decoder compiles
+// them at load, so a broken expression is a positioned config error.
+type Expr struct {
+	Src     string
+	Pos     config.Pos
+	Program *Program
+}
+
+// UnmarshalConfig compiles the scalar n, written in file. Any scalar is
+// taken as CEL source, so `value: 42` and `value: true` are the constants
+// they look like.
+func (e *Expr) UnmarshalConfig(n *yaml.Node, file string) error {
+	pos := config.Pos{File: file, Line: n.Line, Column: n.Column}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.ScalarNode {
+		return config.Errorf(pos, "invalid expression: expected a CEL expression written as a string, found %s", nodeKind(n))
+	}
+	src := n.Value
+	if n.Tag == "!!null" {
+		src = "null"
+	}
+	program, err := Compile(src)
+	if err != nil {
+		return config.Errorf(pos, "invalid expression: %s", err.Error())
+	}
+	*e = Expr{Src: src, Pos: pos, Program: program}
+	return nil
+}
+
+// UnmarshalYAML lets plain yaml.v3 decoding compile an Expr too; the config
+// loader prefers UnmarshalConfig, which knows the file name.
+func (e *Expr) UnmarshalYAML(n *yaml.Node) error { return e.UnmarshalConfig(n, "") }
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "nothing"
+}

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+)
+
+// authenticate finds the socket's token (CONNECT auth payload first, then
+// the upgrade request) and verifies it, per the namespace's auth mode.
+func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage) (gatehouse.Claims, error) {
+	upgradeClaims := gatehouse.Claims(s.Handshake().Claims)
+	if st.verifier == nil || ns.auth == authNone {
+		return upgradeClaims, nil
+	}
+	if token, present := tokenFromAuth(auth, st.cfg.Auth.JWT.AuthKey); present {
+		claims, _, err := st.verifier.Verify(token)
+		if err != nil {
+			return nil, err
+		}
+		return claims, nil
+	}
+	if upgradeClaims != nil {
+		return upgradeClaims, nil
+	}
+	if ns.auth == authRequired {
+		return nil, gatehouse.Errorf(gatehouse.CodeUnauthorized,
+			"authentication required: send a token in the auth payload (auth: { %s }), the Authorization header or the token query parameter",
+			st.cfg.Auth.JWT.AuthKey)
+	}
+	return nil, nil
+}
+
+// Namespace auth modes.
+const (
+	authRequired = "required"
+	authOptional = "optional"
+	authNone     = "none"
+)
+
+// tokenFromAuth extracts auth[key] from a CONNECT payload. present is true
+// when the key is there at all, so that an empty or non-string token is
+// refused rather than silently ignored.
+func tokenFromAuth(auth json.RawMessage, key string) (token string, present bool) {
+	if len(auth) == 0 {
+		return "", false
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(auth, &fields); err != nil {
+		return "", false
+	}
+	raw, ok := fields[key]
+	if !ok || string(raw) == "null" {
+		return "", false
+	}
+	if err := json.Unmarshal(raw, &token); err != nil {
+		return "", true
+	}
+	return token, true
+}
+
+// expiryOf reads the exp claim as a time; zero when absent.
+func expiryOf(claims gatehouse.Claims) time.Time {
+	switch exp := claims["exp"].(type) {
+	case float64:
+		return time.Unix(int64(exp), 0)
+	case int64:
+		return time.Unix(exp, 0)
+	case json.Number:
+		if n, err := exp.Int64(); err == nil {
+			return time.Unix(n, 0)
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/guards"
+	"github.com/gatehouse-dev/gatehouse/handlers"
+)
+
+// namespaceRuntime is one declared namespace, built and ready to serve.
+type namespaceRuntime struct {
+	name          string
+	auth          string // required, optional or none
+	connectGuards []namedGuard
+	onConnect     []handlers.Handler
+	onDisconnect  []handlers.Handler
+	events        map[string]*eventRuntime
+}
+
+// eventRuntime is one declared event: its guard chain and handlers, in order.
+type eventRuntime struct {
+	name     string
+	guards   []namedGuard
+	handlers []handlers.Handler
+}
+
+// namedGuard keeps the declared name beside the guard for logs and metrics.
+type namedGuard struct {
+	name  string
+	guard guards.Guard
+}
+
+// Registries are the guard and handler types a gateway may build from.
+type Registries struct {
+	Guards   *guards.Registry
+	Handlers *handlers.Registry
+}
+
+// DefaultRegistries are the registries filled by guards.Register and
+// handlers.Register.
+func DefaultRegistries() Registries {
+	return Registries{Guards: guards.Default(), Handlers: handlers.Default()}
+}
+
+// buildNamespaces builds every guard, handler and namespace of cfg. Errors are
+// collected, positioned, and returned together as a config.ErrorList.
+func buildNamespaces(cfg *config.Config, reg Registries) (map[string]*namespaceRuntime, error) {
+	var errs config.ErrorList
+	collect := func(err error) {
+		var list config.ErrorList
+		var one *config.Error
+		switch {
+		case errors.As(err, &list):
+			errs = append(errs, list...)
+		case errors.As(err, &one):
+			errs = append(errs, one)
+		default:
+			errs = append(errs, &config.Error{Pos: config.Pos{File: cfg.File}, Msg: err.Error()})
+		}
+	}
+
+	declared := make(map[string]guards.Guard, len(cfg.Guards))
+	for _, decl := range cfg.Guards {
+		factory, ok := reg.Guards.Lookup(decl.Type)
+		if !ok {
+			errs = append(errs, config.Errorf(decl.Pos, "guard %q: unknown guard type %q%s; known types: %v",
+				decl.Name, decl.Type, config.Suggest(decl.Type, reg.Guards.Names()), reg.Guards.Names()))
+			continue
+		}
+		g, err := factory(decl.Options)
+		if err != nil {
+			collect(fmt.Errorf("guard %q: %w", decl.Name, err))
+			continue
+		}
+		declared[decl.Name] = g
+	}
+	resolve := func(refs []config.Ref) []namedGuard {
+		chain := make([]namedGuard, 0, len(refs))
+		for _, ref := range refs {
+			// Unknown names were reported by the config loader; a guard
+			// whose factory failed was reported above.
+			if g, ok := declared[ref.Name]; ok {
+				chain = append(chain, namedGuard{name: ref.Name, guard: g})
+			}
+		}
+		return chain
+	}
+	buildHandlers := func(decls []config.HandlerDecl) []handlers.Handler {
+		out := make([]handlers.Handler, 0, len(decls))
+		for _, decl := range decls {
+			factory, ok := reg.Handlers.Lookup(decl.Type)
+			if !ok {
+				errs = append(errs, config.Errorf(decl.Pos, "unknown handler type %q%s; known types: %v",
+					decl.Type, config.Suggest(decl.Type, reg.Handlers.Names()), reg.Handlers.Names()))
+				continue
+			}
+			h, err := factory(decl.Options)
+			if err != nil {
+				collect(fmt.Errorf("handler %q: %w", decl.Type, err))
+				continue
+			}
+			out = append(out, h)
+		}
+		return out
+	}
+
+	namespaces := make(map[string]*namespaceRuntime, len(cfg.Namespaces))
+	for _, ns := range cfg.Namespaces {
+		rt := &namespaceRuntime{
+			name:          ns.Name,
+			auth:          ns.Auth,
+			connectGuards: resolve(ns.Guards),
+			onConnect:     buildHandlers(ns.OnConnect),
+			onDisconnect:  buildHandlers(ns.OnDisconnect),
+			events:        make(map[string]*eventRuntime, len(ns.Events)),
+		}
+		for _, ev := range ns.Events {
+			if _, reserved := reservedEvents[ev.Name]; reserved {
+				errs = append(errs, config.Errorf(ev.Pos, "event %q is reserved by the protocol or the gateway", ev.Name))
+				continue
+			}
+			rt.events[ev.Name] = &eventRuntime{name: ev.Name, guards: resolve(ev.Guards), handlers: buildHandlers(ev.Handlers)}
+		}
+		namespaces[ns.Name] = rt
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return namespaces, nil
+}
+
+// reservedEvents cannot be declared: the client library or the gateway
+// gives them a meaning of their own.
+var reservedEvents = map[string]struct{}{
+	"connect": {}, "connect_error": {}, "disconnect": {}, "disconnecting": {},
+	"newListener": {}, "removeListener": {},
+	eventException: {}, eventAuthRefresh: {}, eventAuthExpiring: {},
+}

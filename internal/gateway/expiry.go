@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+)
+
+// A connection does not outlive its token: shortly before exp the socket is
+// told (auth:expiring), it may send a fresh token (auth:refresh), and at exp
+// plus the leeway without one it gets a token_expired exception and is
+// disconnected.
+
+const expiryKey = "gatehouse.expiry"
+
+// expiryWatch holds the two timers of one socket's token.
+type expiryWatch struct {
+	mu     sync.Mutex
+	warn   *time.Timer
+	expire *time.Timer
+}
+
+func (w *expiryWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.warn != nil {
+		w.warn.Stop()
+	}
+	if w.expire != nil {
+		w.expire.Stop()
+	}
+}
+
+// watchExpiry (re)arms the timers for the socket's current claims.
+func (st *state) watchExpiry(s *socketio.Socket) {
+	stopExpiry(s)
+	if st.verifier == nil || st.cfg.Auth.OnExpiry != "disconnect" {
+		return
+	}
+	exp := expiryOf(s.Claims())
+	if exp.IsZero() {
+		return
+	}
+	warning := st.cfg.Auth.ExpiryWarning.D()
+	deadline := exp.Add(st.cfg.Auth.JWT.Leeway.D())
+	logger := st.logger
+	w := &expiryWatch{}
+	w.mu.Lock()
+	w.warn = time.AfterFunc(max(time.Until(exp.Add(-warning)), 0), func() {
+		secs := math.Max(0, math.Round(time.Until(exp).Seconds()))
+		if err := s.Emit(eventAuthExpiring, map[string]any{"expires_in": secs}); err != nil {
+			logger.Debug("auth:expiring not delivered", "socket", s.ID(), "error", err)
+		}
+	})
+	w.expire = time.AfterFunc(max(time.Until(deadline), 0), func() {
+		e := gatehouse.Errorf(gatehouse.CodeTokenExpired, "token expired; reconnect with a fresh token")
+		fields := e.Fields()
+		fields["status"] = "error"
+		fields["event"] = ""
+		if err := s.Emit(eventException, fields); err != nil {
+			logger.Debug("token_expired not delivered", "socket", s.ID(), "error", err)
+		}
+		s.Disconnect("token expired")
+	})
+	w.mu.Unlock()
+	s.Set(expiryKey, w)
+}
+
+// stopExpiry cancels the socket's timers, if any.
+func stopExpiry(s *socketio.Socket) {
+	if w, ok := s.Get(expiryKey).(*expiryWatch); ok {
+		w.stop()
+	}
+}
+
+// refreshToken handles auth:refresh {token}: the new token must verify and
+// carry the same sub; the socket's claims and timers are then replaced.
+func (st *state) refreshToken(s *socketio.Socket, payload *gatehouse.Payload) (any, error) {
+	if st.verifier == nil {
+		return nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "this gateway does not verify tokens")
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := payload.Decode(&body); err != nil || body.Token == "" {
+		return nil, gatehouse.Errorf(gatehouse.CodeInvalidPayload, "auth:refresh expects {token: \"<jwt>\"}")
+	}
+	claims, _, err := st.verifier.Verify(body.Token)
+	if err != nil {
+		return nil, err
+	}
+	if old := s.Claims(); old != nil && claims.Subject() != old.Subject() {
+		return nil, gatehouse.Errorf(gatehouse.CodeForbidden, "the new token belongs to another subject")
+	}
+	s.SetClaims(claims)
+	st.watchExpiry(s)
+	reply := map[string]any{"ok": true}
+	if exp := expiryOf(claims); !exp.IsZero() {
+		reply["expires_at"] = exp.Unix()
+	}
+	return reply, nil
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+)
+
+// state is everything a config produces; it is swapped whole on reload, so
+// that one event always sees one consistent config.
+type state struct {
+	cfg        *config.Config
+	namespaces map[string]*namespaceRuntime
+	verifier   *auth.Verifier // nil when auth.jwt is not configured
+	logger     *slog.Logger
+}
+
+// Gateway is one running gateway process.
+type Gateway struct {
+	cfg       *config.Config
+	logger    *slog.Logger
+	current   atomic.Pointer[state]
+	app       *fiber.App
+	engine    *engineio.Server
+	sockets   *socketio.Server
+	publisher handlers.Publisher
+	serving   atomic.Bool
+	closing   atomic.Bool
+}
+
+// Options tune how a gateway is built.
+type Options struct {
+	Logger     *slog.Logger
+	Registries Registries
+}
+
+// Build turns a loaded config into a gateway ready to serve. It builds every
+// guard chain, handler and expression exactly as serving would need, so
+// `gatehouse validate` calls it and stops before listening. Errors are a
+// config.ErrorList with positions where the config has them.
+func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registries.Guards == nil || opts.Registries.Handlers == nil {
+		opts.Registries = DefaultRegistries()
+	}
+	st, err := buildState(ctx, cfg, opts.Registries, logger)
+	if err != nil {
+		return nil, err
+	}
+	gw := &Gateway{cfg: cfg, logger: logger}
+	gw.current.Store(st)
+	gw.sockets = socketio.NewServer(socketio.Options{
+		Hooks:      hooks{gw: gw},
+		AckTimeout: cfg.Server.AckTimeout.D(),
+		Logger:     logger,
+	})
+	gw.engine = engineio.NewServer(engineio.Options{
+		PingInterval:   cfg.Server.PingInterval.D(),
+		PingTimeout:    cfg.Server.PingTimeout.D(),
+		MaxPayload:     int64(cfg.Server.MaxPayload),
+		AllowedOrigins: cfg.Server.AllowedOrigins,
+		Transports:     cfg.Server.Transports,
+		SendQueue:      cfg.Server.SendQueue,
+		Logger:         logger,
+	}, gw.sockets)
+	gw.publisher = localPublisher{logger: logger}
+	gw.app = gw.newApp(st)
+	return gw, nil
+}
+
+// buildState builds the parts of a gateway that a config determines.
+func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger *slog.Logger) (*state, error) {
+	namespaces, err := buildNamespaces(cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, namespaces: namespaces, logger: logger}
+	if cfg.Auth.JWT != nil {
+		v, err := auth.NewVerifier(ctx, cfg.Auth.JWT, logger)
+		if err != nil {
+			return nil, fmt.Errorf("auth.jwt: %w", err)
+		}
+		st.verifier = v
+	}
+	return st, nil
+}
+
+func (gw *Gateway) state() *state { return gw.current.Load() }
+
+// newApp builds the Fiber app: health endpoints and the Engine.IO routes
+// behind the upgrade-time JWT middleware.
+func (gw *Gateway) newApp(st *state) *fiber.App {
+	srv := gw.cfg.Server
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		AppName:               "gatehouse",
+		// A long-poll GET is held up to a ping interval; leave room.
+		ReadTimeout:  srv.PingInterval.D() + srv.PingTimeout.D() + 10*time.Second,
+		WriteTimeout: srv.PingInterval.D() + srv.PingTimeout.D() + 10*time.Second,
+		IdleTimeout:  2 * (srv.PingInterval.D() + srv.PingTimeout.D()),
+		BodyLimit:    int(srv.MaxPayload) + 64*1024,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			code := fiber.StatusInternalServerError
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				code = fe.Code
+			}
+			return c.Status(code).JSON(fiber.Map{"code": code, "message": err.Error()})
+		},
+	})
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		if reason := gw.notReadyReason(); reason != "" {
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"ready": false, "reason": reason})
+		}
+		return c.JSON(fiber.Map{"ready": true})
+	})
+	var before []fiber.Handler
+	if st.verifier != nil {
+		before = append(before, func(c *fiber.Ctx) error { return gw.state().verifier.Middleware()(c) })
+	}
+	gw.engine.Mount(app, srv.Path, before...)
+	return app
+}
+
+// notReadyReason says why the gateway is not ready, or "" when it is.
+func (gw *Gateway) notReadyReason() string {
+	switch {
+	case gw.closing.Load():
+		return "shutting down"
+	case !gw.serving.Load():
+		return "not serving yet"
+	}
+	return ""
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (gw *Gateway) Serve(ln net.Listener) error {
+	gw.serving.Store(true)
+	gw.logger.Info("gateway serving", "addr", ln.Addr().String(), "path", gw.cfg.Server.Path,
+		"namespaces", len(gw.state().namespaces))
+	err := gw.app.Listener(ln)
+	if err != nil && !gw.closing.Load() {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting, closes every client with the reason
+// "server shutting down", and returns once they are gone or ctx ends.
+func (gw *Gateway) Shutdown(ctx context.Context) error {
+	gw.closing.Store(true)
+	var errs []error
+	if err := gw.engine.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close sessions: %w", err))
+	}
+	if err := gw.app.ShutdownWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Sockets is the Socket.IO server, for the server API and tests.
+func (gw *Gateway) Sockets() *socketio.Server { return gw.sockets }
+
+// localPublisher is the publish target of the in-memory adapter: with one
+// process, nothing listens beside the gateway, so a published message is
+// logged at debug level and dropped.
+type localPublisher struct{ logger *slog.Logger }
+
+// Publish logs the message.
+func (p localPublisher) Publish(ctx context.Context, channel string, message []byte) error {
+	p.logger.Debug("published", "channel", channel, "bytes", len(message))
+	return nil
+}
