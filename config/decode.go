@@ -149,12 +149,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n == nil {
 		return
 	}
-	// Raw node fields keep whatever was written, null included.
-	if isNull(n) && v.Type() != nodeType && (v.Kind() != reflect.Pointer || v.Type().Elem() != nodeType) {
+	// Raw node fields keep whatever was written, null included; a null
+	// pointer is nil; an Unmarshaler decides for itself what null means.
+	if isNull(n) && v.Type() != nodeType && (v.Kind() != reflect.Pointer || v.Type().Elem() != nodeType) &&
+		(v.Kind() == reflect.Pointer || !v.CanAddr() || !v.Addr().Type().Implements(unmarshalerType)) {
 		v.SetZero()
 		return
 	}
-	if d.positions != nil && path != "" {
+	if d.positions != nil && path != "" && !isNull(n) {
 		d.positions[path] = d.pos(n)
 	}
 

@@ -29,7 +29,10 @@ func (d *decoder) interpolate(n *yaml.Node, env func(string) (string, bool)) {
 		for _, msg := range errs {
 			d.errorf(n, "%s", msg)
 		}
-		if value == n.Value {
+		// A scalar that failed keeps its tag, so that it stays "written"
+		// and the failure is not reported again as a missing value.
+		if value == n.Value || len(errs) > 0 {
+			n.Value = value
 			return
 		}
 		n.Value = value

@@ -11,6 +11,10 @@ type Config struct {
 	API        API         `yaml:"api"`
 	Guards     []GuardDecl `yaml:"-"` // from the "guards" mapping, in file order
 	Namespaces []Namespace `yaml:"-"` // from the "namespaces" mapping, in file order
+
+	// positions maps field paths such as "server.listen" or
+	// "namespaces./chat.auth" to where their values are written.
+	positions map[string]Pos
 }
 
 // Server is the listener and the Engine.IO transport settings.

@@ -43,6 +43,10 @@ func ParseDuration(s string) (Duration, error) {
 
 // UnmarshalConfig decodes a duration scalar.
 func (d *Duration) UnmarshalConfig(n *yaml.Node, file string) error {
+	if isNull(n) {
+		*d = 0
+		return nil
+	}
 	if n.Kind != yaml.ScalarNode {
 		return Errorf(nodePos(file, n), "expected a duration such as 25s, got %s", describe(n))
 	}
@@ -101,6 +105,10 @@ func ParseSize(s string) (Size, error) {
 
 // UnmarshalConfig decodes a size scalar.
 func (sz *Size) UnmarshalConfig(n *yaml.Node, file string) error {
+	if isNull(n) {
+		*sz = 0
+		return nil
+	}
 	if n.Kind != yaml.ScalarNode {
 		return Errorf(nodePos(file, n), "expected a size such as 1MB, got %s", describe(n))
 	}

@@ -39,9 +39,23 @@ func (ev *callEvaluator) value(ctx context.Context, field string, e *expr.Expr) 
 	}
 	v, err := e.Program.Eval(ctx, ev.vars)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The event was abandoned (the client left, the server is
+			// stopping); that is not the payload's fault.
+			return nil, fmt.Errorf("evaluate %s: %w", field, err)
+		}
 		return nil, payloadError(field, err)
 	}
 	return v, nil
+}
+
+// roomsChanged re-reads the socket's rooms after the handler joined or
+// left one, so that a reply computed afterwards sees socket.rooms as they
+// are now.
+func (ev *callEvaluator) roomsChanged() {
+	if ev.ready {
+		ev.vars.Socket.Rooms = ev.call.Socket.Rooms()
+	}
 }
 
 // room evaluates a field that names a room: its value must be a non-empty

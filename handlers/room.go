@@ -64,6 +64,7 @@ func (h *roomHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	if err := h.action.apply(call.Socket, room); err != nil {
 		return nil, fmt.Errorf("%s room %q for socket %s: %w", h.action.name, room, call.Socket.ID(), err)
 	}
+	ev.roomsChanged()
 	if h.reply == nil {
 		return map[string]any{"ok": true, "room": room}, nil
 	}

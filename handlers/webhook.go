@@ -188,6 +188,12 @@ func (h *webhookHandler) callError(ctx context.Context, err error) error {
 		coded := gatehouse.Errorf(gatehouse.CodeUpstreamTimeout, "webhook did not answer within %s", h.timeout)
 		return fmt.Errorf("%w (%w)", coded, err)
 	}
+	if errors.Is(err, context.Canceled) {
+		// The event was abandoned (client gone, server stopping) while the
+		// call was in flight; the backend may be fine.
+		coded := gatehouse.Errorf(gatehouse.CodeUpstreamError, "webhook call was canceled")
+		return fmt.Errorf("%w (%w)", coded, err)
+	}
 	coded := gatehouse.Errorf(gatehouse.CodeUpstreamError, "webhook is unreachable")
 	return fmt.Errorf("%w (%w)", coded, err)
 }

@@ -40,7 +40,7 @@ var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Variable("data", cel.DynType),
 		cel.Variable("event", cel.StringType),
 		cel.Variable("socket", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("namespace", cel.StringType),
+		cel.Variable(namespaceVar, cel.StringType),
 		cel.OptionalTypes(),
 	)
 })
@@ -64,7 +64,7 @@ func Compile(src string) (*Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("the expression is empty")
 	}
-	ast, issues := env.Compile(src)
+	ast, issues := env.Compile(renameNamespace(src))
 	if issues != nil && issues.Err() != nil {
 		return nil, errors.New(issueText(src, issues))
 	}
@@ -222,7 +222,7 @@ func (a activation) ResolveName(name string) (any, bool) {
 		return a.vars.Data, true
 	case "event":
 		return types.String(a.vars.Event), true
-	case "namespace":
+	case namespaceVar:
 		return types.String(a.vars.Namespace), true
 	case "socket":
 		rooms := a.vars.Socket.Rooms
@@ -234,6 +234,7 @@ func (a activation) ResolveName(name string) (any, bool) {
 			"rooms":     rooms,
 			"ip":        a.vars.Socket.IP,
 			"transport": a.vars.Socket.Transport,
+			"namespace": a.vars.Namespace,
 		}, true
 	}
 	return nil, false

@@ -1,0 +1,89 @@
+package config
+
+import "time"
+
+// Defaults of the config language. A default applies when its key is not
+// written (or written with no value); a key written as 0 keeps 0 and is
+// validated as such, so "shutdown_grace: 0s" means no grace.
+const (
+	DefaultListen        = ":8080"
+	DefaultPath          = "/socket.io/"
+	DefaultPingInterval  = Duration(25 * time.Second)
+	DefaultPingTimeout   = Duration(20 * time.Second)
+	DefaultMaxPayload    = 1 * Megabyte
+	DefaultShutdownGrace = Duration(10 * time.Second)
+	DefaultAckTimeout    = Duration(10 * time.Second)
+	DefaultSendQueue     = 256
+	DefaultJWTAuthKey    = "token"
+	DefaultJWTMaxSize    = 8 * Kilobyte
+	DefaultJWKSRefresh   = Duration(time.Hour)
+	DefaultOnExpiry      = "disconnect"
+	DefaultExpiryWarning = Duration(60 * time.Second)
+	DefaultAdapterKind   = "memory"
+	DefaultRedisPrefix   = "gatehouse"
+)
+
+// DefaultTransports are the Engine.IO transports enabled when none are
+// written, the same as socket.io-client tries.
+func DefaultTransports() []string { return []string{"polling", "websocket"} }
+
+// DefaultJWTLookup are the places of the upgrade request searched for a
+// token when jwt.lookup is not written.
+func DefaultJWTLookup() []string { return []string{"header:Authorization", "query:token"} }
+
+// written reports whether the value at path appears in the file with a
+// value, which is what decides whether a default applies.
+func (c *Config) written(path string) bool {
+	_, ok := c.positions[path]
+	return ok
+}
+
+// applyDefaults fills in every value that was not written. The namespace
+// auth default depends on auth.jwt, so it comes after the auth section.
+func (c *Config) applyDefaults() {
+	s := &c.Server
+	setDefault(c, "server.listen", &s.Listen, DefaultListen)
+	setDefault(c, "server.path", &s.Path, DefaultPath)
+	setDefault(c, "server.transports", &s.Transports, DefaultTransports())
+	setDefault(c, "server.ping_interval", &s.PingInterval, DefaultPingInterval)
+	setDefault(c, "server.ping_timeout", &s.PingTimeout, DefaultPingTimeout)
+	setDefault(c, "server.max_payload", &s.MaxPayload, DefaultMaxPayload)
+	setDefault(c, "server.shutdown_grace", &s.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(c, "server.ack_timeout", &s.AckTimeout, DefaultAckTimeout)
+	setDefault(c, "server.send_queue", &s.SendQueue, DefaultSendQueue)
+
+	a := &c.Auth
+	setDefault(c, "auth.on_expiry", &a.OnExpiry, DefaultOnExpiry)
+	setDefault(c, "auth.expiry_warning", &a.ExpiryWarning, DefaultExpiryWarning)
+	if j := a.JWT; j != nil {
+		setDefault(c, "auth.jwt.lookup", &j.Lookup, DefaultJWTLookup())
+		setDefault(c, "auth.jwt.auth_key", &j.AuthKey, DefaultJWTAuthKey)
+		setDefault(c, "auth.jwt.max_size", &j.MaxSize, DefaultJWTMaxSize)
+		setDefault(c, "auth.jwt.jwks_refresh", &j.JWKSRefresh, DefaultJWKSRefresh)
+		if j.RequireExp == nil {
+			requireExp := true
+			j.RequireExp = &requireExp
+		}
+	}
+
+	setDefault(c, "adapter.kind", &c.Adapter.Kind, DefaultAdapterKind)
+	if r := c.Adapter.Redis; r != nil {
+		setDefault(c, "adapter.redis.prefix", &r.Prefix, DefaultRedisPrefix)
+	}
+
+	for i := range c.Namespaces {
+		ns := &c.Namespaces[i]
+		if ns.Auth == "" && !c.written("namespaces."+ns.Name+".auth") {
+			ns.Auth = "none"
+			if a.JWT != nil {
+				ns.Auth = "required"
+			}
+		}
+	}
+}
+
+func setDefault[T any](c *Config, path string, field *T, value T) {
+	if !c.written(path) {
+		*field = value
+	}
+}

@@ -1,0 +1,71 @@
+package guards
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+// Helpers shared by the built-in guard types.
+
+// shorthand turns options written as a bare scalar (`max_size: 4KB`) into
+// the mapping they abbreviate (`{limit: 4KB}`), so that both forms go
+// through Options.Decode with the same parsing and positions.
+func shorthand(opts config.Options, key string) config.Options {
+	n := opts.Node()
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return opts
+	}
+	keyNode := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key, Line: n.Line, Column: n.Column}
+	mapping := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{keyNode, n}, Line: n.Line, Column: n.Column}
+	return config.NewOptions(mapping, opts.Pos())
+}
+
+// optionPos is the position of the value of key in the options mapping,
+// or of the options themselves when key is not written.
+func optionPos(opts config.Options, key string) config.Pos {
+	n := opts.Node()
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return opts.PosOf(n.Content[i+1])
+			}
+		}
+	}
+	return opts.Pos()
+}
+
+// codes are the C2 codes a guard may deny with.
+var codes = []gatehouse.Code{
+	gatehouse.CodeUnauthorized, gatehouse.CodeTokenExpired, gatehouse.CodeForbidden,
+	gatehouse.CodeInvalidPayload, gatehouse.CodeRateLimited, gatehouse.CodePayloadTooLarge,
+	gatehouse.CodeUnknownEvent, gatehouse.CodeUpstreamError, gatehouse.CodeUpstreamTimeout,
+	gatehouse.CodeInternal,
+}
+
+// parseCode checks that s is a C2 code.
+func parseCode(s string) (gatehouse.Code, bool) {
+	for _, c := range codes {
+		if string(c) == s {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// unknownCode words the error for a code that is not in C2: a likely typo
+// gets a suggestion, anything else the whole list.
+func unknownCode(code string) string {
+	names := make([]string, len(codes))
+	for i, c := range codes {
+		names[i] = string(c)
+	}
+	if hint := config.Suggest(code, names); hint != "" {
+		return fmt.Sprintf("unknown code %q%s", code, hint)
+	}
+	return fmt.Sprintf("unknown code %q (expected one of %s)", code, strings.Join(names, ", "))
+}

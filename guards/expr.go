@@ -1,0 +1,75 @@
+package guards
+
+import (
+	"context"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/expr"
+)
+
+func init() { Register("expr", newExprGuard) }
+
+// exprOptions are the options of an expr guard. A bare string is short for
+// {condition: ...}.
+type exprOptions struct {
+	// Condition is a CEL expression that must give true.
+	Condition expr.Expr `yaml:"condition"`
+	// Code is the C2 code of the denial (default forbidden).
+	Code string `yaml:"code"`
+	// Message is the denial's message for the client.
+	Message string `yaml:"message"`
+}
+
+// defaultExprMessage is the denial message when the config gives none.
+const defaultExprMessage = "denied by guard"
+
+// exprGuard allows what its condition holds true for. A false condition, a
+// result that is not a bool and an evaluation error all deny, so that a
+// condition reading a field the payload lacks fails closed.
+type exprGuard struct {
+	condition *expr.Program
+	code      gatehouse.Code
+	message   string
+}
+
+func newExprGuard(opts config.Options) (Guard, error) {
+	opts = shorthand(opts, "condition")
+	var o exprOptions
+	if err := opts.Decode(&o); err != nil {
+		return nil, err
+	}
+	if o.Condition.Program == nil {
+		return nil, opts.Errorf("expr: condition is required, such as `condition: data.room in socket.rooms`")
+	}
+	if !o.Condition.Program.MayBeBool() {
+		return nil, config.Errorf(o.Condition.Pos, "expr: the condition gives %s, not a bool", o.Condition.Program.ResultType())
+	}
+	g := &exprGuard{condition: o.Condition.Program, code: gatehouse.CodeForbidden, message: o.Message}
+	if o.Code != "" {
+		code, ok := parseCode(o.Code)
+		if !ok {
+			return nil, config.Errorf(optionPos(opts, "code"), "expr: %s", unknownCode(o.Code))
+		}
+		g.code = code
+	}
+	if g.message == "" {
+		g.message = defaultExprMessage
+	}
+	return g, nil
+}
+
+// Check evaluates the condition for the event or connect.
+func (g *exprGuard) Check(ctx context.Context, in *Input) error {
+	vars, err := expr.VarsFor(in.Socket, in.Event, in.Payload)
+	if err != nil {
+		return err
+	}
+	if in.Namespace != "" {
+		vars.Namespace = in.Namespace
+	}
+	if ok, err := g.condition.EvalBool(ctx, vars); err != nil || !ok {
+		return &gatehouse.Error{Code: g.code, Message: g.message}
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package guards
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+func TestExprGuard(t *testing.T) {
+	roomMember := "{condition: data.room in socket.rooms, code: forbidden, message: you must join the room before sending to it}"
+	tests := []struct {
+		name     string
+		options  string
+		socket   gatehouse.Socket
+		event    string
+		payload  string
+		wantCode gatehouse.Code
+		wantMsg  string
+	}{
+		{"member of the room", roomMember, alice(), "sendToRoom", `{"room":"dev","message":"hi"}`, "", ""},
+		{"not a member", roomMember, alice(), "sendToRoom", `{"room":"ops","message":"hi"}`, gatehouse.CodeForbidden, "you must join the room"},
+		{"missing field fails closed", roomMember, alice(), "sendToRoom", `{"message":"hi"}`, gatehouse.CodeForbidden, "you must join the room"},
+		{"payload that is not JSON", roomMember, alice(), "sendToRoom", `{"room":`, gatehouse.CodeInvalidPayload, "not valid JSON"},
+		{"shorthand condition", "user.role == 'admin'", alice(), "announce", `{}`, "", ""},
+		{"default code and message", "user.role == 'admin'", anonymous(), "announce", `{}`, gatehouse.CodeForbidden, "denied by guard"},
+		{"optional claim", `'user.?username.orValue("") != ""'`, anonymous(), "e", `{}`, gatehouse.CodeForbidden, "denied"},
+		{"custom code", "{condition: has(user.sub), code: unauthorized, message: sign in first}", anonymous(), "e", `{}`, gatehouse.CodeUnauthorized, "sign in first"},
+		{"dyn result that is not a bool", "data.flag", alice(), "e", `{"flag":"yes"}`, gatehouse.CodeForbidden, "denied"},
+		{"dyn bool result", "data.flag", alice(), "e", `{"flag":true}`, "", ""},
+		{"event and namespace", "event == 'typing' && namespace == '/chat'", alice(), "typing", "", "", ""},
+		{"at connect the event is empty", "event == '' && socket.ip.startsWith('10.')", alice(), "", `{"token":"x"}`, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := mustBuild(t, "expr", tt.options)
+			checkResult(t, g.Check(context.Background(), eventInput(tt.socket, tt.event, tt.payload)), tt.wantCode, tt.wantMsg)
+		})
+	}
+}
+
+func TestExprGuardRefusesBadOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		options string
+		pos     string
+		msg     string
+	}{
+		{"syntax error", "'data.room in'", "1:10", "invalid expression: column"},
+		{"undeclared variable", "{condition: usr.role == 'admin'}", "1:22", "undeclared reference to 'usr'"},
+		{"not a bool", "{condition: size(data)}", "1:22", "gives int, not a bool"},
+		{"unknown code", "{condition: 'true', code: denied}", "1:36", `unknown code "denied"`},
+		{"no condition", "{code: forbidden}", "1:10", "condition is required"},
+		{"unknown option", "{condition: 'true', mesage: hi}", "", "mesage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := build(t, "expr", tt.options)
+			wantConfigError(t, err, tt.pos, tt.msg)
+		})
+	}
+}
+
+func BenchmarkGuard_expr(b *testing.B) {
+	g := mustBuild(b, "expr", "data.room in socket.rooms")
+	in := eventInput(alice(), "sendToRoom", `{"room":"dev","message":"hi"}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := g.Check(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestExprGuardSuggestsACode(t *testing.T) {
+	_, err := build(t, "expr", "{condition: 'true', code: forbiden}")
+	wantConfigError(t, err, "1:36", `unknown code "forbiden" (did you mean "forbidden"?)`)
+}

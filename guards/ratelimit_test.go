@@ -1,0 +1,173 @@
+package guards
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+// fakeClock is the clock a rate_limit guard reads, moved by hand.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.now }
+func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
+
+func buildRateLimit(t testing.TB, options string) (*rateLimitGuard, *fakeClock) {
+	t.Helper()
+	g := mustBuild(t, "rate_limit", options).(*rateLimitGuard)
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	g.now = clock.Now
+	return g, clock
+}
+
+func TestRateLimitGuardAllowsABurstThenRefills(t *testing.T) {
+	g, clock := buildRateLimit(t, "{key: user, rate: 10, per: 1s, burst: 20}")
+	in := eventInput(alice(), "sendMessage", `{"message":"hi"}`)
+	ctx := context.Background()
+	for i := range 20 {
+		if err := g.Check(ctx, in); err != nil {
+			t.Fatalf("message %d of the burst denied: %v", i+1, err)
+		}
+	}
+	denial := checkResult(t, g.Check(ctx, in), gatehouse.CodeRateLimited, "too many requests; retry in 100 ms")
+	if denial.Data["retry_after_ms"] != 100 {
+		t.Fatalf("retry_after_ms = %#v, want 100", denial.Data["retry_after_ms"])
+	}
+	// Denied calls do not use up future tokens.
+	for range 5 {
+		checkResult(t, g.Check(ctx, in), gatehouse.CodeRateLimited, "")
+	}
+	clock.advance(100 * time.Millisecond)
+	if err := g.Check(ctx, in); err != nil {
+		t.Fatalf("after 100ms one token is back, got %v", err)
+	}
+	checkResult(t, g.Check(ctx, in), gatehouse.CodeRateLimited, "")
+	clock.advance(40 * time.Millisecond)
+	denial = checkResult(t, g.Check(ctx, in), gatehouse.CodeRateLimited, "")
+	if denial.Data["retry_after_ms"] != 60 {
+		t.Fatalf("retry_after_ms = %#v, want 60", denial.Data["retry_after_ms"])
+	}
+}
+
+func TestRateLimitGuardKeys(t *testing.T) {
+	bob := &testSocket{id: "sock-bob", ip: "10.0.0.1", claims: gatehouse.Claims{"sub": "bob", "tenant": "acme"}}
+	aliceTab2 := alice()
+	aliceTab2.id = "sock-alice-2"
+	aliceTab2.ip = "10.0.0.9"
+	alice1 := alice()
+	alice1.claims["tenant"] = "acme"
+	anon1, anon2 := anonymous(), anonymous()
+	anon2.id = "sock-anon-2"
+	aliceNamedLikeASocket := &testSocket{id: "sock-x", claims: gatehouse.Claims{"sub": anon1.id}}
+
+	tests := []struct {
+		name         string
+		key          string
+		first        gatehouse.Socket
+		second       gatehouse.Socket
+		sharesBucket bool
+	}{
+		{"user: two tabs of one user share", "user", alice1, aliceTab2, true},
+		{"user: different users do not", "user", alice1, bob, false},
+		{"user: sockets without a token fall back to the socket", "user", anon1, anon2, false},
+		{"user: a sub equal to a socket id is not that socket", "user", anon1, aliceNamedLikeASocket, false},
+		{"socket: two tabs do not share", "socket", alice1, aliceTab2, false},
+		{"ip: one address shares", "ip", alice1, bob, true},
+		{"ip: different addresses do not", "ip", alice1, aliceTab2, false},
+		{"claim: one tenant shares", "claim:tenant", alice1, bob, true},
+		{"claim: a missing claim falls back to the socket", "claim:tenant", aliceTab2, anon1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, _ := buildRateLimit(t, fmt.Sprintf("{key: '%s', rate: 1, per: 1m, burst: 1}", tt.key))
+			ctx := context.Background()
+			if err := g.Check(ctx, eventInput(tt.first, "e", `{}`)); err != nil {
+				t.Fatalf("first call denied: %v", err)
+			}
+			err := g.Check(ctx, eventInput(tt.second, "e", `{}`))
+			if shared := err != nil; shared != tt.sharesBucket {
+				t.Fatalf("second socket denied = %v, want %v (err %v)", shared, tt.sharesBucket, err)
+			}
+		})
+	}
+}
+
+func TestRateLimitGuardDefaults(t *testing.T) {
+	g, _ := buildRateLimit(t, "{key: socket, rate: 2.5}")
+	if g.burst != 3 || g.limit != 2.5 {
+		t.Fatalf("burst = %d, limit = %v; want 3 and 2.5/s", g.burst, g.limit)
+	}
+	g, _ = buildRateLimit(t, "{key: socket, rate: 30, per: 1m}")
+	if g.burst != 30 || g.limit != 0.5 {
+		t.Fatalf("burst = %d, limit = %v; want 30 and 0.5/s", g.burst, g.limit)
+	}
+}
+
+func TestRateLimitGuardMemoryStaysBounded(t *testing.T) {
+	g, clock := buildRateLimit(t, "{key: ip, rate: 1, per: 1s, burst: 1}")
+	ctx := context.Background()
+	g.shardCapacity = 64
+	limit := rateShards * g.shardCapacity
+	for i := range limit + 5000 {
+		s := &testSocket{id: "s", ip: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)}
+		if err := g.Check(ctx, eventInput(s, "e", "")); err != nil {
+			t.Fatalf("first call from a new address denied: %v", err)
+		}
+	}
+	if n := g.bucketCount(); n > limit {
+		t.Fatalf("%d buckets, more than the bound %d", n, limit)
+	}
+	// Once the buckets have refilled, they are swept when room is needed
+	// instead of evicting active ones. Half the bound of new keys leaves
+	// every shard room to spare, so the busy bucket must survive.
+	clock.advance(2 * time.Second)
+	busy := &testSocket{id: "busy", ip: "192.168.0.1"}
+	_ = g.Check(ctx, eventInput(busy, "e", ""))
+	for i := range limit / 2 {
+		s := &testSocket{id: "s", ip: fmt.Sprintf("172.%d.%d.%d", i>>16, i>>8&255, i&255)}
+		_ = g.Check(ctx, eventInput(s, "e", ""))
+	}
+	checkResult(t, g.Check(ctx, eventInput(busy, "e", "")), gatehouse.CodeRateLimited, "")
+	if n := g.bucketCount(); n > limit/2+1 {
+		t.Fatalf("%d buckets after the sweep, want at most %d", n, limit/2+1)
+	}
+}
+
+func TestRateLimitGuardRefusesBadOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		options string
+		pos     string
+		msg     string
+	}{
+		{"no key", "{rate: 1}", "1:10", "key is required"},
+		{"unknown key", "{key: users, rate: 1}", "1:16", `unknown key "users" (did you mean "user"?)`},
+		{"empty claim name", "{key: 'claim:', rate: 1}", "1:16", `unknown key "claim:"`},
+		{"zero rate", "{key: user, rate: 0}", "1:28", "rate must be a number above 0"},
+		{"missing rate", "{key: user}", "1:10", "rate must be a number above 0"},
+		{"negative burst", "{key: user, rate: 1, burst: -1}", "1:38", "burst must be at least 1"},
+		{"redis store", "{key: user, rate: 1, store: redis}", "1:38", `unknown store "redis"`},
+		{"bad duration", "{key: user, rate: 1, per: fast}", "1:36", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := build(t, "rate_limit", tt.options)
+			wantConfigError(t, err, tt.pos, tt.msg)
+		})
+	}
+}
+
+func BenchmarkGuard_rate_limit(b *testing.B) {
+	g := mustBuild(b, "rate_limit", "{key: user, rate: 1e9, burst: 1000000000}")
+	in := eventInput(alice(), "sendMessage", `{"message":"hi"}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := g.Check(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

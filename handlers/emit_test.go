@@ -1,0 +1,103 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse"
+)
+
+func TestEmitForwardsTheArgumentsIntactWithoutData(t *testing.T) {
+	s := newTestSocket()
+	call := callWith(s, "echo", `{"_placeholder":true,"num":0}`, `"second"`)
+	call.Args.Attachments = [][]byte{{0x01, 0x02, 0xff}}
+	h := build(t, "emit", "event: echoed")
+
+	got, err := h.Handle(context.Background(), call)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if got != nil {
+		t.Errorf("reply = %#v, want none without a reply option", got)
+	}
+	if len(s.emits) != 1 {
+		t.Fatalf("emits = %d, want 1", len(s.emits))
+	}
+	e := s.emits[0]
+	if e.event != "echoed" {
+		t.Errorf("event = %q, want echoed", e.event)
+	}
+	if len(e.args) != 1 || !reflect.DeepEqual(e.args[0], call.Args) {
+		t.Errorf("args = %#v, want the call's Args %#v", e.args, call.Args)
+	}
+}
+
+func TestEmitSendsComputedDataAndReply(t *testing.T) {
+	tests := []struct {
+		name      string
+		options   string
+		payload   string
+		wantData  string
+		wantReply string
+	}{
+		{"data from the payload", "{event: pong, data: 'data.n * 2.0'}", `{"n": 21}`, `42`, `null`},
+		{"data and reply", `{event: welcome, data: '{"to": user.sub}', reply: '{"sent": true}'}`, `{}`, `{"to": "alice"}`, `{"sent": true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSocket()
+			h := build(t, "emit", tt.options)
+			got, err := h.Handle(context.Background(), callWith(s, "ping", tt.payload))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			assertJSON(t, "reply", got, tt.wantReply)
+			if len(s.emits) != 1 || len(s.emits[0].args) != 1 {
+				t.Fatalf("emits = %#v, want one with one argument", s.emits)
+			}
+			assertJSON(t, "emitted data", s.emits[0].args[0], tt.wantData)
+		})
+	}
+}
+
+func TestEmitFailures(t *testing.T) {
+	t.Run("data that cannot be computed emits nothing", func(t *testing.T) {
+		s := newTestSocket()
+		h := build(t, "emit", "{event: pong, data: data.missing}")
+		_, err := h.Handle(context.Background(), callWith(s, "ping", `{}`))
+		assertCode(t, err, gatehouse.CodeInvalidPayload, "data")
+		if len(s.emits) != 0 {
+			t.Errorf("emits = %#v, want none", s.emits)
+		}
+	})
+	t.Run("a socket that cannot send is an internal error", func(t *testing.T) {
+		s := newTestSocket()
+		s.failWith = errors.New("socket closed")
+		h := build(t, "emit", "event: pong")
+		_, err := h.Handle(context.Background(), callWith(s, "ping", `{}`))
+		if err == nil || !errors.Is(err, s.failWith) {
+			t.Fatalf("error = %v, want it to wrap %v", err, s.failWith)
+		}
+		if gatehouse.AsError(err).Code != gatehouse.CodeInternal {
+			t.Errorf("code = %s, want internal", gatehouse.AsError(err).Code)
+		}
+	})
+}
+
+// rawArgs returns the arguments of an emit or broadcast as JSON text, for
+// comparisons that do not care whether they were raw or values.
+func rawArgs(t *testing.T, args []any) []string {
+	t.Helper()
+	out := make([]string, len(args))
+	for i, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatalf("argument %d does not encode: %v", i, err)
+		}
+		out[i] = string(b)
+	}
+	return out
+}

@@ -1,0 +1,12 @@
+// Package auth verifies JSON Web Tokens for the gateway: at the HTTP upgrade
+// (Middleware, on gofiber/contrib/jwt) and at namespace CONNECT (Verify), with
+// one Verifier so that both places accept exactly the same tokens.
+//
+// Keys come from an HMAC secret, PEM public key files or a JWKS URL
+// (MicahParks/keyfunc, refreshed in the background and on an unknown key id,
+// rate-limited). The accepted algorithms are pinned by the config and each
+// must fit the kind of key it is checked with, so a token cannot choose its
+// own verification (alg none, HS256 signed with an RSA public key). Every
+// refusal is a *gatehouse.Error with code token_expired or unauthorized and a
+// message that says what is wrong without repeating the token.
+package auth

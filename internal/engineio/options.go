@@ -1,0 +1,104 @@
+package engineio
+
+import (
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Transport names, as they appear in the "transport" query parameter.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Defaults applied by NewServer to zero-valued Options fields. They are the
+// reference server's defaults, so a client tuned for it behaves the same.
+const (
+	DefaultPingInterval   = 25 * time.Second
+	DefaultPingTimeout    = 20 * time.Second
+	DefaultMaxPayload     = 1_000_000
+	DefaultSendQueue      = 1024
+	DefaultUpgradeTimeout = 10 * time.Second
+)
+
+// Options configure a Server. Zero values take the defaults above.
+type Options struct {
+	// PingInterval is how often the server sends a ping.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for the pong before closing
+	// the session with "ping timeout".
+	PingTimeout time.Duration
+	// MaxPayload is the largest accepted HTTP POST body or WebSocket
+	// message, in bytes; it is also announced to the client in the
+	// handshake so that it splits its polling payloads accordingly.
+	MaxPayload int64
+	// AllowedOrigins lists the browser origins (scheme://host[:port])
+	// allowed to connect; "*" allows any. Requests without an Origin header
+	// (non-browser clients) are always allowed. An empty list refuses every
+	// request that carries an Origin.
+	AllowedOrigins []string
+	// Transports enabled, a subset of "polling" and "websocket"; empty means
+	// both.
+	Transports []string
+	// SendQueue is the number of messages a session may have waiting to be
+	// written before it is closed as a slow consumer.
+	SendQueue int
+	// UpgradeTimeout bounds the polling to WebSocket upgrade, from the
+	// WebSocket connection to the client's upgrade packet.
+	UpgradeTimeout time.Duration
+	// Logger receives debug records about sessions; nil uses slog.Default.
+	Logger *slog.Logger
+	// Now is the clock used for I/O deadlines; nil uses time.Now.
+	Now func() time.Time
+}
+
+// withDefaults returns a copy of o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = DefaultPingTimeout
+	}
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = DefaultMaxPayload
+	}
+	if len(o.Transports) == 0 {
+		o.Transports = []string{TransportPolling, TransportWebSocket}
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = DefaultSendQueue
+	}
+	if o.UpgradeTimeout <= 0 {
+		o.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
+	o.Transports = slices.Clone(o.Transports)
+	return o
+}
+
+func (o *Options) allowsTransport(name string) bool {
+	return slices.Contains(o.Transports, name)
+}
+
+// allowsAnyOrigin reports whether the allow-list holds the wildcard.
+func (o *Options) allowsAnyOrigin() bool {
+	return slices.Contains(o.AllowedOrigins, "*")
+}
+
+// originAllowed reports whether a browser request from origin may proceed.
+// An absent Origin is a non-browser client, which cross-site request
+// forgery cannot involve.
+func (o *Options) originAllowed(origin string) bool {
+	if origin == "" {
+		return true
+	}
+	return o.allowsAnyOrigin() || slices.Contains(o.AllowedOrigins, origin)
+}

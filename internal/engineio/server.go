@@ -1,0 +1,453 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Locals keys under which the HTTP handler hands a WebSocket request over
+// to the WebSocket handler, which runs after the connection is hijacked.
+const (
+	localHandshake = "gatehouse.engineio.handshake"
+	localUpgrade   = "gatehouse.engineio.upgrade"
+)
+
+// Content types of the reference server's answers; clients do not parse
+// them, but proxies and browsers do.
+const (
+	contentTypePayload = "text/plain; charset=UTF-8"
+	contentTypeDataAck = "text/html"
+)
+
+// Server is an Engine.IO v4 server. Mount it on a Fiber router; each new
+// session is handed to the Handler.
+type Server struct {
+	opts      Options
+	handler   Handler
+	log       *slog.Logger
+	wsUpgrade fiber.Handler
+	// upgrades lists the transports a polling session may upgrade to, as
+	// announced in the handshake.
+	upgrades []string
+
+	mu           sync.Mutex
+	sessions     map[string]*session
+	shuttingDown bool
+
+	buffers      bufferPool
+	openSessions atomic.Int64
+	// alive counts unfinished sessions and the goroutines the server
+	// started, so that Shutdown can wait for both.
+	alive tracker
+}
+
+// NewServer returns a Server with opts (zero fields take the defaults)
+// that hands sessions to h.
+func NewServer(opts Options, h Handler) *Server {
+	opts = opts.withDefaults()
+	srv := &Server{
+		opts:     opts,
+		handler:  h,
+		log:      opts.Logger,
+		sessions: make(map[string]*session),
+		upgrades: []string{},
+	}
+	if opts.allowsTransport(TransportPolling) && opts.allowsTransport(TransportWebSocket) {
+		srv.upgrades = []string{TransportWebSocket}
+	}
+	srv.wsUpgrade = websocket.New(srv.serveWebSocket, websocket.Config{
+		Origins:         websocketOrigins(&opts),
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		// A shared pool keeps idle connections from each holding a write
+		// buffer.
+		WriteBufferPool: &sync.Pool{},
+		RecoverHandler:  srv.recoverWebSocket,
+	})
+	return srv
+}
+
+// websocketOrigins is the Origin allow-list given to the WebSocket
+// upgrader, a second line of defence behind the CORS check: "" stands for
+// the absent Origin header of non-browser clients.
+func websocketOrigins(opts *Options) []string {
+	if opts.allowsAnyOrigin() {
+		return []string{"*"}
+	}
+	return append([]string{""}, opts.AllowedOrigins...)
+}
+
+// Mount registers the Engine.IO endpoint at path (with and without its
+// trailing slash) on r: GET and POST behind the before middleware (the
+// authentication), OPTIONS for CORS preflights, which carry no
+// credentials. The Origin check runs ahead of before, so a refused origin
+// is answered 403 with CORS headers a browser can read.
+func (srv *Server) Mount(r fiber.Router, path string, before ...fiber.Handler) {
+	base := strings.TrimSuffix(path, "/")
+	chain := make([]fiber.Handler, 0, len(before)+2)
+	chain = append(chain, srv.cors)
+	chain = append(chain, before...)
+	chain = append(chain, srv.handle)
+	for _, p := range []string{base + "/", base} {
+		if p == "" {
+			continue
+		}
+		r.Get(p, chain...)
+		r.Post(p, chain...)
+		r.Options(p, srv.cors)
+	}
+}
+
+// SessionCount returns the number of open sessions.
+func (srv *Server) SessionCount() int {
+	return int(srv.openSessions.Load())
+}
+
+// Shutdown refuses new sessions, closes every session with the reason
+// "server shutting down" (a close packet on its transport) and waits until
+// they are finished and their goroutines have returned, or until ctx is
+// done, in which case the remaining transports are cut.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.shuttingDown = true
+	sessions := make([]*session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		sessions = append(sessions, s)
+	}
+	srv.mu.Unlock()
+
+	for _, s := range sessions {
+		s.closeWith("server shutting down", closeGraceful)
+	}
+	if err := srv.alive.wait(ctx); err != nil {
+		for _, s := range sessions {
+			s.abandon()
+		}
+		return fmt.Errorf("engineio shutdown: %w", err)
+	}
+	return nil
+}
+
+// cors enforces the Origin allow-list and answers preflights.
+func (srv *Server) cors(c *fiber.Ctx) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin != "" {
+		if !srv.opts.originAllowed(origin) {
+			return srv.refuse(c, http.StatusForbidden, codeForbidden)
+		}
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Set(fiber.HeaderAccessControlAllowCredentials, "true")
+		c.Vary(fiber.HeaderOrigin)
+	}
+	if c.Method() != fiber.MethodOptions {
+		return c.Next()
+	}
+	c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, OPTIONS")
+	if requested := c.Get(fiber.HeaderAccessControlRequestHeaders); requested != "" {
+		c.Set(fiber.HeaderAccessControlAllowHeaders, requested)
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// handle routes one Engine.IO request, verifying it in the reference
+// server's order so that the same request gets the same error code.
+func (srv *Server) handle(c *fiber.Ctx) error {
+	transport := c.Query("transport")
+	if !srv.opts.allowsTransport(transport) {
+		return srv.refuse(c, http.StatusBadRequest, codeUnknownTransport)
+	}
+	upgrade := websocket.IsWebSocketUpgrade(c)
+
+	if sid := c.Query("sid"); sid != "" {
+		s := srv.lookup(sid)
+		if s == nil {
+			return srv.refuse(c, http.StatusBadRequest, codeUnknownSID)
+		}
+		if transport == TransportWebSocket {
+			if !upgrade {
+				return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+			}
+			return srv.upgradeRequest(c, s)
+		}
+		if s.Transport() != TransportPolling {
+			return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+		}
+		if c.Method() == fiber.MethodPost {
+			return srv.handleData(c, s)
+		}
+		return srv.handlePoll(c, s)
+	}
+
+	if c.Method() != fiber.MethodGet {
+		return srv.refuse(c, http.StatusBadRequest, codeBadHandshakeMethod)
+	}
+	if transport == TransportWebSocket && !upgrade {
+		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+	}
+	if c.Query("EIO") != "4" {
+		return srv.refuse(c, http.StatusBadRequest, codeUnsupportedProtocolVersion)
+	}
+	hs := newHandshake(c)
+	if transport == TransportWebSocket {
+		c.Locals(localHandshake, hs)
+		return srv.wsUpgrade(c)
+	}
+	return srv.handshakePolling(c, hs)
+}
+
+// upgradeRequest lets a WebSocket connection probe a polling session.
+func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
+	if !s.canUpgrade() {
+		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+	}
+	c.Locals(localUpgrade, s)
+	return srv.wsUpgrade(c)
+}
+
+// handshakePolling opens a polling session and answers its open packet.
+func (srv *Server) handshakePolling(c *fiber.Ctx, hs *Handshake) error {
+	s, err := srv.newSession(hs, TransportPolling)
+	if err != nil {
+		return srv.refuse(c, http.StatusServiceUnavailable, codeBadRequest)
+	}
+	body := srv.openPacket(s.id, srv.upgrades)
+	s.open(srv.handler)
+	srv.register(s)
+	c.Set(fiber.HeaderContentType, contentTypePayload)
+	return c.Send(body)
+}
+
+// openPacket encodes the handshake packet of session sid. It is built by
+// hand: every part is either a number or a string of URL-safe characters.
+func (srv *Server) openPacket(sid string, upgrades []string) []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, byte(packetOpen))
+	b = append(b, `{"sid":"`...)
+	b = append(b, sid...)
+	b = append(b, `","upgrades":[`...)
+	for i, u := range upgrades {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, u)
+	}
+	b = append(b, `],"pingInterval":`...)
+	b = strconv.AppendInt(b, srv.opts.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, srv.opts.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, srv.opts.MaxPayload, 10)
+	return append(b, '}')
+}
+
+// protocolError is the JSON body of a refused request.
+type protocolError struct {
+	Code    errorCode `json:"code"`
+	Message string    `json:"message"`
+}
+
+// refuse answers status with the reference server's JSON error body.
+func (srv *Server) refuse(c *fiber.Ctx, status int, code errorCode) error {
+	return c.Status(status).JSON(protocolError{Code: code, Message: code.message()})
+}
+
+// newHandshake copies what the session keeps of the request, since fasthttp
+// reuses the request's buffers once the handler returns.
+func newHandshake(c *fiber.Ctx) *Handshake {
+	header := make(http.Header)
+	c.Request().Header.VisitAll(func(key, value []byte) {
+		header.Add(string(key), string(value))
+	})
+	query := make(url.Values)
+	c.Request().URI().QueryArgs().VisitAll(func(key, value []byte) {
+		query.Add(string(key), string(value))
+	})
+	return &Handshake{
+		Header:   header,
+		Query:    query,
+		RemoteIP: strings.Clone(c.IP()),
+		Claims:   claimsOf(c.Locals(ClaimsLocal)),
+	}
+}
+
+var claimsType = reflect.TypeFor[map[string]any]()
+
+// claimsOf accepts map[string]any and named map types of the same shape
+// (such as jwt.MapClaims), so the auth middleware need not convert.
+func claimsOf(v any) map[string]any {
+	switch claims := v.(type) {
+	case nil:
+		return nil
+	case map[string]any:
+		return claims
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Map && rv.Type().ConvertibleTo(claimsType) {
+		return rv.Convert(claimsType).Interface().(map[string]any)
+	}
+	return nil
+}
+
+// newSession creates a session that is not yet reachable by its sid.
+func (srv *Server) newSession(hs *Handshake, transport string) (*session, error) {
+	sid, err := newSessionID()
+	if err != nil {
+		return nil, err
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.shuttingDown {
+		return nil, errShuttingDown
+	}
+	srv.alive.add()
+	return &session{srv: srv, id: sid, handshake: hs, transport: transport}, nil
+}
+
+var errShuttingDown = fmt.Errorf("engineio: server shutting down")
+
+// register makes s reachable by its sid and starts its heartbeat, unless it
+// was closed while the handler opened it. A session that opened while
+// Shutdown was taking its snapshot is closed at once.
+func (srv *Server) register(s *session) {
+	srv.mu.Lock()
+	s.mu.Lock()
+	if s.state() != stateOpen {
+		s.mu.Unlock()
+		srv.mu.Unlock()
+		return
+	}
+	srv.sessions[s.id] = s
+	s.registered = true
+	srv.openSessions.Add(1)
+	s.resetHeartbeatLocked(srv.opts.PingInterval)
+	shuttingDown := srv.shuttingDown
+	transport := s.transport
+	s.mu.Unlock()
+	srv.mu.Unlock()
+	srv.log.Debug("engineio session opened", "sid", s.id, "transport", transport)
+	if shuttingDown {
+		s.closeWith("server shutting down", closeGraceful)
+	}
+}
+
+// forget removes a finished session.
+func (srv *Server) forget(s *session) {
+	srv.mu.Lock()
+	if srv.sessions[s.id] == s {
+		delete(srv.sessions, s.id)
+	}
+	srv.mu.Unlock()
+	srv.alive.done()
+}
+
+func (srv *Server) lookup(sid string) *session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[sid]
+}
+
+// goTracked runs fn on a goroutine Shutdown waits for.
+func (srv *Server) goTracked(fn func()) {
+	srv.alive.add()
+	go func() {
+		defer srv.alive.done()
+		fn()
+	}()
+}
+
+// newSessionID returns 15 random bytes as 20 characters of base64url.
+func newSessionID() (string, error) {
+	var raw [15]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("engineio: session id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw[:]), nil
+}
+
+// tracker counts running things and lets a caller wait until none is left.
+// Unlike sync.WaitGroup it allows adding while someone waits.
+type tracker struct {
+	mu      sync.Mutex
+	running int
+	idle    []chan struct{}
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	t.running++
+	t.mu.Unlock()
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	t.running--
+	if t.running == 0 {
+		for _, ch := range t.idle {
+			close(ch)
+		}
+		t.idle = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *tracker) wait(ctx context.Context) error {
+	t.mu.Lock()
+	if t.running == 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	t.idle = append(t.idle, ch)
+	t.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writeTimeout bounds each write so that a dead peer cannot hold a
+// goroutine for long.
+func (srv *Server) writeTimeout() time.Duration {
+	return max(srv.opts.PingTimeout, time.Second)
+}
+
+// maxPooledBuffer keeps one large message from pinning its buffer in the
+// pool.
+const maxPooledBuffer = 64 << 10
+
+// buffer is a reusable byte slice.
+type buffer struct{ B []byte }
+
+// bufferPool recycles encoding and reading buffers across sessions, so an
+// idle session holds none.
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) get() *buffer {
+	if b, ok := p.pool.Get().(*buffer); ok {
+		return b
+	}
+	return &buffer{B: make([]byte, 0, 512)}
+}
+
+func (p *bufferPool) put(b *buffer) {
+	if cap(b.B) > maxPooledBuffer {
+		return
+	}
+	p.pool.Put(b)
+}

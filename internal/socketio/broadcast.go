@@ -1,0 +1,58 @@
+package socketio
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// recipientPool recycles the recipient lists of broadcasts, which grow to
+// the size of the largest room.
+var recipientPool = sync.Pool{New: func() any { return new([]*Socket) }}
+
+// Broadcast sends an event to the sockets of namespace that are in any of
+// rooms (all of them when rooms is empty), except the sockets whose ids are
+// listed. A socket id also works as a room holding only that socket.
+// Arguments are encoded as for gatehouse.Socket.Emit. When the Server has a
+// Remote, the broadcast is handed to it as well, for the other nodes.
+func (s *Server) Broadcast(ctx context.Context, namespace string, rooms []string, exceptSocketIDs []string, event string, args ...any) error {
+	if err := s.BroadcastLocal(ctx, namespace, rooms, exceptSocketIDs, event, args...); err != nil {
+		return err
+	}
+	if s.remote != nil {
+		if err := s.remote(ctx, namespace, rooms, exceptSocketIDs, event, args); err != nil {
+			return fmt.Errorf("socketio: broadcast %q to other nodes: %w", event, err)
+		}
+	}
+	return nil
+}
+
+// BroadcastLocal is Broadcast limited to this process: the cluster adapter
+// calls it to deliver broadcasts that come from other nodes. The packet is
+// encoded once and the same messages are queued on every recipient's
+// session; a recipient whose queue is full is dropped by its own session
+// without holding up the others.
+func (s *Server) BroadcastLocal(ctx context.Context, namespace string, rooms []string, exceptSocketIDs []string, event string, args ...any) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	msgs, err := EncodeEvent(namespace, NoID, event, args...)
+	if err != nil {
+		return err
+	}
+	n := s.namespace(namespace, false)
+	if n == nil {
+		return nil
+	}
+	list := recipientPool.Get().(*[]*Socket)
+	recipients := n.recipients(rooms, exceptSocketIDs, (*list)[:0])
+	for _, socket := range recipients {
+		if err := socket.send(msgs); err != nil {
+			socket.client.log.Debug("socket.io broadcast not queued", "nsp", namespace, "socket", socket.id, "err", err)
+		}
+	}
+	clear(recipients)
+	*list = recipients[:0]
+	recipientPool.Put(list)
+	return nil
+}

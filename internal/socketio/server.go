@@ -1,0 +1,389 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultAckTimeout     = 10 * time.Second
+	DefaultConnectTimeout = 45 * time.Second
+)
+
+// maxEarlyEvents bounds the events a socket buffers while its Connected
+// hook runs; a client that sends more before the hook ends loses them.
+const maxEarlyEvents = 256
+
+// RemoteBroadcast forwards a broadcast to the other nodes of a cluster.
+type RemoteBroadcast func(ctx context.Context, namespace string, rooms []string, except []string, event string, args []any) error
+
+// Options configure a Server.
+type Options struct {
+	// Hooks decide connections and handle events; required.
+	Hooks Hooks
+	// AckTimeout bounds how long EmitWithAck waits for the client's
+	// acknowledgement (DefaultAckTimeout when zero).
+	AckTimeout time.Duration
+	// ConnectTimeout closes an Engine.IO session that has connected to no
+	// namespace in time (DefaultConnectTimeout when zero), as the reference
+	// server's connectTimeout does.
+	ConnectTimeout time.Duration
+	// Remote, when set, receives every Broadcast too, so the cluster
+	// adapter can deliver it on the other nodes. Nil in one-process mode.
+	Remote RemoteBroadcast
+	// Logger receives protocol diagnostics (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// Server is the Socket.IO layer: it is the engineio.Handler of an Engine.IO
+// server and keeps the index of every namespace's sockets and rooms.
+type Server struct {
+	hooks          Hooks
+	ackTimeout     time.Duration
+	connectTimeout time.Duration
+	remote         RemoteBroadcast
+	log            *slog.Logger
+
+	mu         sync.RWMutex
+	namespaces map[string]*namespaceIndex
+}
+
+// NewServer returns a Server. It panics when opts.Hooks is nil, a wiring
+// mistake that no configuration can cause.
+func NewServer(opts Options) *Server {
+	if opts.Hooks == nil {
+		panic("socketio: NewServer needs Hooks")
+	}
+	s := &Server{
+		hooks:          opts.Hooks,
+		ackTimeout:     opts.AckTimeout,
+		connectTimeout: opts.ConnectTimeout,
+		remote:         opts.Remote,
+		log:            opts.Logger,
+		namespaces:     make(map[string]*namespaceIndex),
+	}
+	if s.ackTimeout <= 0 {
+		s.ackTimeout = DefaultAckTimeout
+	}
+	if s.connectTimeout <= 0 {
+		s.connectTimeout = DefaultConnectTimeout
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// namespace returns the index of name, creating it when create is set.
+// Indexes live as long as the Server: namespaces are declared, so they are
+// few.
+func (s *Server) namespace(name string, create bool) *namespaceIndex {
+	s.mu.RLock()
+	n := s.namespaces[name]
+	s.mu.RUnlock()
+	if n != nil || !create {
+		return n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n = s.namespaces[name]; n == nil {
+		n = newNamespaceIndex(name)
+		s.namespaces[name] = n
+	}
+	return n
+}
+
+func (s *Server) allNamespaces() []*namespaceIndex {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*namespaceIndex, 0, len(s.namespaces))
+	for _, n := range s.namespaces {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Open starts the Socket.IO client of one Engine.IO session.
+func (s *Server) Open(conn engineio.Conn) engineio.Listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &client{
+		server:  s,
+		conn:    conn,
+		ctx:     ctx,
+		cancel:  cancel,
+		sockets: make(map[string]*Socket),
+		pending: make(map[string]*Socket),
+		log:     s.log.With("sid", conn.ID()),
+	}
+	c.mu.Lock()
+	c.connectTimer = time.AfterFunc(s.connectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
+	return c
+}
+
+// RoomSize is the number of local sockets in room of namespace.
+func (s *Server) RoomSize(namespace, room string) int {
+	n := s.namespace(namespace, false)
+	if n == nil {
+		return 0
+	}
+	return n.roomSize(room)
+}
+
+// Sockets lists the local sockets connected to namespace.
+func (s *Server) Sockets(namespace string) []*Socket {
+	n := s.namespace(namespace, false)
+	if n == nil {
+		return nil
+	}
+	return n.all()
+}
+
+// SocketsOfUser lists the local sockets whose claims have subject sub, in
+// namespace or, when namespace is "", in every namespace.
+func (s *Server) SocketsOfUser(namespace, sub string) []*Socket {
+	if sub == "" {
+		return nil
+	}
+	if namespace != "" {
+		n := s.namespace(namespace, false)
+		if n == nil {
+			return nil
+		}
+		return n.ofUser(sub, nil)
+	}
+	var out []*Socket
+	for _, n := range s.allNamespaces() {
+		out = n.ofUser(sub, out)
+	}
+	return out
+}
+
+// Socket finds a local socket by namespace and id, nil when absent.
+func (s *Server) Socket(namespace, id string) *Socket {
+	n := s.namespace(namespace, false)
+	if n == nil {
+		return nil
+	}
+	return n.socket(id)
+}
+
+// client is the Socket.IO side of one Engine.IO session: it decodes the
+// session's messages and multiplexes them over the namespaces it joined.
+type client struct {
+	server  *Server
+	conn    engineio.Conn
+	decoder Decoder // used by OnMessage only, which is never concurrent
+	ctx     context.Context
+	cancel  context.CancelFunc
+	log     *slog.Logger
+
+	mu           sync.Mutex
+	closed       bool
+	sockets      map[string]*Socket // accepted, by namespace
+	pending      map[string]*Socket // CONNECT being decided, by namespace
+	connectTimer *time.Timer
+}
+
+// OnMessage decodes one message and routes the packet it completes.
+func (c *client) OnMessage(msg engineio.Message) {
+	p, err := c.decoder.Add(msg)
+	if err != nil {
+		c.log.Debug("socket.io parse error", "err", err)
+		c.conn.Close("parse error")
+		return
+	}
+	if p == nil {
+		return
+	}
+	switch p.Type {
+	case PacketConnect:
+		c.onConnect(p)
+	case PacketConnectError:
+		c.log.Debug("socket.io invalid state", "type", p.Type)
+		c.conn.Close("parse error")
+	default:
+		c.mu.Lock()
+		s := c.sockets[p.Namespace]
+		c.mu.Unlock()
+		if s == nil {
+			// Like the reference server, a namespace that is not (yet)
+			// connected receives nothing; unlike it, the session stays
+			// open, because a packet may cross a server-side disconnect.
+			c.log.Debug("socket.io packet for a namespace not connected", "nsp", p.Namespace, "type", p.Type)
+			return
+		}
+		if err := s.onPacket(p); err != nil {
+			c.log.Debug("socket.io parse error", "nsp", p.Namespace, "err", err)
+			c.conn.Close("parse error")
+		}
+	}
+}
+
+// OnClose disconnects every socket of the session with the transport's
+// reason and abandons CONNECTs still being decided.
+func (c *client) OnClose(reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.connectTimer.Stop()
+	sockets := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		sockets = append(sockets, s)
+	}
+	clear(c.sockets)
+	clear(c.pending)
+	c.mu.Unlock()
+	c.cancel()
+	for _, s := range sockets {
+		s.close(reason, false)
+	}
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	idle := !c.closed && len(c.sockets) == 0
+	c.mu.Unlock()
+	if idle {
+		c.log.Debug("socket.io connect timeout: no namespace joined")
+		c.conn.Close("forced server close")
+	}
+}
+
+func (c *client) onConnect(p *Packet) {
+	name := p.Namespace
+	c.mu.Lock()
+	_, connected := c.sockets[name]
+	_, deciding := c.pending[name]
+	closed := c.closed
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return
+	case connected:
+		// The reference server treats a second CONNECT as an invalid state
+		// and closes the session.
+		c.log.Debug("socket.io CONNECT to a namespace already connected", "nsp", name)
+		c.conn.Close("parse error")
+		return
+	case deciding:
+		c.log.Debug("socket.io CONNECT repeated while being decided", "nsp", name)
+		return
+	}
+	if !c.server.hooks.HasNamespace(name) {
+		c.sendConnectError(name, map[string]any{"message": "Invalid namespace"})
+		return
+	}
+	s := newSocket(c, c.server.namespace(name, true))
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		s.cancel()
+		return
+	}
+	c.pending[name] = s
+	c.mu.Unlock()
+	// The decision may wait on the network (JWKS, webhooks); running it
+	// aside keeps the session's other namespaces flowing.
+	go c.decideConnect(s, p.Data)
+}
+
+func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
+	err := c.callConnect(s, auth)
+	c.mu.Lock()
+	if c.pending[s.ns.name] == s {
+		delete(c.pending, s.ns.name)
+	}
+	if c.closed {
+		c.mu.Unlock()
+		s.cancel()
+		return
+	}
+	if err != nil {
+		c.mu.Unlock()
+		s.cancel()
+		c.sendConnectError(s.ns.name, connectErrorPayload(err))
+		return
+	}
+	c.sockets[s.ns.name] = s
+	c.connectTimer.Stop()
+	c.mu.Unlock()
+
+	if !s.ns.add(s) {
+		return
+	}
+	// Hooks run on this goroutine from here on; a panic ends the socket,
+	// not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("socket.io hook panicked", "nsp", s.ns.name, "panic", r)
+			s.close("server namespace disconnect", true)
+		}
+	}()
+	msgs, err := Encode(&Packet{Type: PacketConnect, Namespace: s.ns.name, ID: NoID, Data: sidPayload(s.id)})
+	if err == nil {
+		err = c.conn.Send(msgs...)
+	}
+	if err != nil {
+		c.log.Debug("socket.io CONNECT not sent", "nsp", s.ns.name, "err", err)
+	}
+	c.server.hooks.Connected(s.ctx, s)
+	s.openGate()
+}
+
+// callConnect runs the Connect hook; a panicking hook refuses the socket
+// instead of ending the process, since it runs on its own goroutine.
+func (c *client) callConnect(s *Socket, auth json.RawMessage) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("socket.io Connect hook panicked", "nsp", s.ns.name, "panic", r)
+			err = fmt.Errorf("connect hook panicked: %v", r)
+		}
+	}()
+	return c.server.hooks.Connect(s.ctx, s, auth)
+}
+
+func (c *client) sendConnectError(namespace string, payload map[string]any) {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		c.log.Error("socket.io CONNECT_ERROR payload", "nsp", namespace, "err", err)
+		data = []byte(`{"message":"internal error","data":{"code":"internal"}}`)
+	}
+	msgs, err := Encode(&Packet{Type: PacketConnectError, Namespace: namespace, ID: NoID, Data: data})
+	if err == nil {
+		err = c.conn.Send(msgs...)
+	}
+	if err != nil {
+		c.log.Debug("socket.io CONNECT_ERROR not sent", "nsp", namespace, "err", err)
+	}
+}
+
+// connectErrorPayload builds the CONNECT_ERROR body of contract C2:
+// {"message", "data": {"code", ...}}.
+func connectErrorPayload(err error) map[string]any {
+	coded := gatehouse.AsError(err)
+	data := make(map[string]any, len(coded.Data)+1)
+	for k, v := range coded.Data {
+		data[k] = v
+	}
+	data["code"] = string(coded.Code)
+	return map[string]any{"message": coded.Message, "data": data}
+}
+
+func sidPayload(id string) json.RawMessage {
+	out := make([]byte, 0, len(id)+10)
+	out = append(out, `{"sid":"`...)
+	out = append(out, id...) // base64url: no characters to escape
+	return append(out, `"}`...)
+}

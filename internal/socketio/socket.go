@@ -1,0 +1,390 @@
+package socketio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+)
+
+// Errors of socket operations.
+var (
+	// ErrDisconnected is returned by operations on a socket that has left
+	// its namespace.
+	ErrDisconnected = errors.New("socketio: socket disconnected")
+	// ErrAckTimeout is returned by EmitWithAck when the client did not
+	// acknowledge in time.
+	ErrAckTimeout = errors.New("socketio: acknowledgement timed out")
+)
+
+// Socket is one client connected to one namespace. It implements
+// gatehouse.Socket; its methods are safe for concurrent use.
+type Socket struct {
+	id     string
+	client *client
+	ns     *namespaceIndex
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	mu     sync.RWMutex
+	claims gatehouse.Claims
+	values map[string]any
+
+	// Guarded by ns.mu.
+	registered bool
+	rooms      map[string]struct{}
+	subject    string
+
+	ackMu  sync.Mutex
+	nextID int64
+	acks   map[int64]chan []json.RawMessage
+
+	// Events received while the Connected hook runs wait here, so that
+	// on-connect work (joining rooms) happens before the first event.
+	gateMu sync.Mutex
+	ready  bool
+	early  []inboundEvent
+}
+
+var _ gatehouse.Socket = (*Socket)(nil)
+
+type inboundEvent struct {
+	name string
+	args gatehouse.Args
+	ack  AckFunc
+}
+
+func newSocket(c *client, ns *namespaceIndex) *Socket {
+	ctx, cancel := context.WithCancel(c.ctx)
+	s := &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, cancel: cancel}
+	if hs := c.conn.Handshake(); hs != nil && hs.Claims != nil {
+		s.claims = gatehouse.Claims(hs.Claims)
+	}
+	return s
+}
+
+// newSocketID returns 120 random bits in base64url, the length of the
+// reference server's ids; collisions are not a practical concern.
+func newSocketID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ID is the socket id, sent to the client in the CONNECT ack.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace is the namespace name, such as "/chat".
+func (s *Socket) Namespace() string { return s.ns.name }
+
+// Rooms lists the rooms the socket joined, sorted; its own id is not listed.
+func (s *Socket) Rooms() []string { return s.ns.roomsOf(s) }
+
+// InRoom reports whether the socket joined room.
+func (s *Socket) InRoom(room string) bool { return s.ns.inRoom(s, room) }
+
+// Claims are the socket's verified claims: those of the upgrade request
+// until the Connect hook (or a token refresh) sets others with SetClaims.
+func (s *Socket) Claims() gatehouse.Claims {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.claims
+}
+
+// SetClaims replaces the socket's claims, and with them the user the socket
+// is listed under by Server.SocketsOfUser.
+func (s *Socket) SetClaims(claims gatehouse.Claims) {
+	s.mu.Lock()
+	s.claims = claims
+	s.mu.Unlock()
+	s.ns.reindexSubject(s)
+}
+
+// Handshake is the first request of the socket's Engine.IO session.
+func (s *Socket) Handshake() *engineio.Handshake { return s.client.conn.Handshake() }
+
+// RemoteIP is the client address of the handshake request.
+func (s *Socket) RemoteIP() string {
+	if hs := s.Handshake(); hs != nil {
+		return hs.RemoteIP
+	}
+	return ""
+}
+
+// Header returns a header of the handshake request.
+func (s *Socket) Header(name string) string {
+	if hs := s.Handshake(); hs != nil && hs.Header != nil {
+		return hs.Header.Get(name)
+	}
+	return ""
+}
+
+// Transport is the session's current transport, "polling" or "websocket".
+func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// Context is cancelled when the socket disconnects.
+func (s *Socket) Context() context.Context { return s.ctx }
+
+// Set stores a runtime value under key; nil deletes it.
+func (s *Socket) Set(key string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v == nil {
+		delete(s.values, key)
+		return
+	}
+	if s.values == nil {
+		s.values = make(map[string]any)
+	}
+	s.values[key] = v
+}
+
+// Get returns the runtime value stored under key, nil when absent.
+func (s *Socket) Get(key string) any {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.values[key]
+}
+
+// Emit sends an event to this socket only; arguments are encoded as
+// documented on gatehouse.Socket.Emit.
+func (s *Socket) Emit(event string, args ...any) error {
+	msgs, err := EncodeEvent(s.ns.name, NoID, event, args...)
+	if err != nil {
+		return err
+	}
+	return s.send(msgs)
+}
+
+// EmitWithAck sends an event that the client acknowledges and waits for
+// the acknowledgement's arguments. Binary parts of the client's answer are
+// not returned (their placeholders are). It fails with ErrAckTimeout after
+// the server's AckTimeout, with ErrDisconnected when the socket leaves
+// first, or with ctx's error.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	reply := make(chan []json.RawMessage, 1)
+	s.ackMu.Lock()
+	if s.closed.Load() {
+		s.ackMu.Unlock()
+		return nil, ErrDisconnected
+	}
+	id := s.nextID
+	s.nextID++
+	if s.acks == nil {
+		s.acks = make(map[int64]chan []json.RawMessage)
+	}
+	s.acks[id] = reply
+	s.ackMu.Unlock()
+	defer s.dropAck(id)
+
+	msgs, err := EncodeEvent(s.ns.name, id, event, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.send(msgs); err != nil {
+		return nil, err
+	}
+	timer := time.NewTimer(s.client.server.ackTimeout)
+	defer timer.Stop()
+	select {
+	case answer := <-reply:
+		return answer, nil
+	case <-timer.C:
+		return nil, fmt.Errorf("event %q: %w", event, ErrAckTimeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.ctx.Done():
+		return nil, ErrDisconnected
+	}
+}
+
+func (s *Socket) dropAck(id int64) {
+	s.ackMu.Lock()
+	delete(s.acks, id)
+	s.ackMu.Unlock()
+}
+
+// onAck hands a client's acknowledgement to the EmitWithAck waiting for it;
+// an unknown id (late or never asked for) is ignored, as in the reference.
+func (s *Socket) onAck(id int64, args []json.RawMessage) {
+	s.ackMu.Lock()
+	reply, ok := s.acks[id]
+	delete(s.acks, id)
+	s.ackMu.Unlock()
+	if ok {
+		reply <- args // buffered, and only ever sent to once
+	}
+}
+
+// Join adds the socket to room. Its own id needs no joining.
+func (s *Socket) Join(room string) error {
+	if room == "" {
+		return errors.New("socketio: empty room name")
+	}
+	if room == s.id {
+		return nil
+	}
+	return s.ns.join(s, room)
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) error {
+	s.ns.leave(s, room)
+	return nil
+}
+
+// Broadcast sends an event to the socket's namespace or to the rooms of
+// msg, on every node when a Remote is configured.
+func (s *Socket) Broadcast(ctx context.Context, msg gatehouse.Broadcast) error {
+	var except []string
+	if msg.ExceptSender {
+		except = []string{s.id}
+	}
+	return s.client.server.Broadcast(ctx, s.ns.name, msg.Rooms, except, msg.Event, msg.Args...)
+}
+
+// Disconnect removes the socket from its namespace: the client receives a
+// DISCONNECT packet and the Disconnected hook the reason "server namespace
+// disconnect". The protocol's DISCONNECT carries no text, so reason is
+// only logged; emit an event first when the client must learn it.
+func (s *Socket) Disconnect(reason string) {
+	if s.closed.Load() {
+		return
+	}
+	s.client.log.Debug("socket.io server disconnect", "nsp", s.ns.name, "socket", s.id, "reason", reason)
+	s.close("server namespace disconnect", true)
+}
+
+func (s *Socket) send(msgs []engineio.Message) error {
+	if s.closed.Load() {
+		return ErrDisconnected
+	}
+	return s.client.conn.Send(msgs...)
+}
+
+// onPacket handles a packet addressed to this socket's namespace. An error
+// means the packet is malformed.
+func (s *Socket) onPacket(p *Packet) error {
+	switch p.Type {
+	case PacketEvent, PacketBinaryEvent:
+		name, args, err := p.Event()
+		if err != nil {
+			return err
+		}
+		var ack AckFunc
+		if p.ID >= 0 {
+			ack = s.ackFunc(p.ID)
+		}
+		s.deliver(inboundEvent{name: name, args: args, ack: ack})
+	case PacketAck, PacketBinaryAck:
+		args, err := p.AckArgs()
+		if err != nil {
+			return err
+		}
+		if p.ID >= 0 {
+			s.onAck(p.ID, args)
+		}
+	case PacketDisconnect:
+		s.close("client namespace disconnect", false)
+	}
+	return nil
+}
+
+// ackFunc answers the client's event id once; later calls do nothing.
+func (s *Socket) ackFunc(id int64) AckFunc {
+	var sent atomic.Bool
+	return func(args ...any) {
+		if !sent.CompareAndSwap(false, true) {
+			return
+		}
+		msgs, err := EncodeAck(s.ns.name, id, args...)
+		if err != nil {
+			s.client.log.Error("socket.io ack not encoded", "nsp", s.ns.name, "err", err)
+			return
+		}
+		if err := s.send(msgs); err != nil {
+			s.client.log.Debug("socket.io ack not sent", "nsp", s.ns.name, "err", err)
+		}
+	}
+}
+
+func (s *Socket) deliver(ev inboundEvent) {
+	s.gateMu.Lock()
+	if !s.ready {
+		if len(s.early) >= maxEarlyEvents {
+			s.gateMu.Unlock()
+			s.client.log.Warn("socket.io event dropped: too many before the connection was set up", "nsp", s.ns.name, "event", ev.name)
+			return
+		}
+		s.early = append(s.early, ev)
+		s.gateMu.Unlock()
+		return
+	}
+	s.gateMu.Unlock()
+	s.dispatch(ev)
+}
+
+// openGate hands over the events buffered during set-up, in order, then
+// lets later ones through directly.
+func (s *Socket) openGate() {
+	for {
+		s.gateMu.Lock()
+		batch := s.early
+		s.early = nil
+		if len(batch) == 0 {
+			s.ready = true
+			s.gateMu.Unlock()
+			return
+		}
+		s.gateMu.Unlock()
+		for _, ev := range batch {
+			s.dispatch(ev)
+		}
+	}
+}
+
+func (s *Socket) dispatch(ev inboundEvent) {
+	if s.closed.Load() {
+		return
+	}
+	s.client.server.hooks.Event(s.ctx, s, ev.name, ev.args, ev.ack)
+}
+
+// close takes the socket out of its namespace once: optionally tells the
+// client, leaves every room, fails pending acknowledgements (through the
+// cancelled context) and reports reason to the Disconnected hook.
+func (s *Socket) close(reason string, notifyClient bool) {
+	if !s.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if notifyClient {
+		msgs, err := Encode(&Packet{Type: PacketDisconnect, Namespace: s.ns.name, ID: NoID})
+		if err == nil {
+			err = s.client.conn.Send(msgs...)
+		}
+		if err != nil {
+			s.client.log.Debug("socket.io DISCONNECT not sent", "nsp", s.ns.name, "err", err)
+		}
+	}
+	c := s.client
+	c.mu.Lock()
+	if c.sockets[s.ns.name] == s {
+		delete(c.sockets, s.ns.name)
+	}
+	c.mu.Unlock()
+	s.ns.remove(s)
+	s.cancel()
+	s.gateMu.Lock()
+	s.early = nil
+	s.gateMu.Unlock()
+	c.server.hooks.Disconnected(s, reason)
+}
