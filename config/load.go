@@ -282,7 +282,7 @@ func (d *decoder) decodeGuards(n *yaml.Node) []GuardDecl {
 			continue
 		}
 		d.positions["guards."+name] = d.pos(kv.key)
-		guards = append(guards, GuardDecl{Name: name, Type: typ, Options: opts, Pos: d.pos(kv.key)})
+		guards = append(guards, GuardDecl{Name: name, Type: typ, Options: opts.WithName(name), Pos: d.pos(kv.key)})
 	}
 	return guards
 }

@@ -12,10 +12,21 @@ import (
 type Options struct {
 	node *yaml.Node
 	pos  Pos
+	name string
 }
 
 // NewOptions wraps a node found at pos. A nil node stands for "no options".
 func NewOptions(node *yaml.Node, pos Pos) Options { return Options{node: node, pos: pos} }
+
+// WithName returns a copy of o that carries the declared name of its entry.
+func (o Options) WithName(name string) Options {
+	o.name = name
+	return o
+}
+
+// Name is the declared name of the entry these options belong to (the key
+// under "guards:"), or "" for entries that have none, such as handlers.
+func (o Options) Name() string { return o.name }
 
 // Pos is where the options are written.
 func (o Options) Pos() Pos { return o.pos }

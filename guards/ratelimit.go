@@ -66,7 +66,7 @@ type rateLimitGuard struct {
 	shards [rateShards]rateShard
 	// shardCapacity is maxBucketsPerShard; tests lower it.
 	shardCapacity int
-	now    func() time.Time
+	now           func() time.Time
 }
 
 // bucketKey identifies a bucket. bySocket marks keys that fell back to the

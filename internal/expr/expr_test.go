@@ -314,7 +314,7 @@ func TestExprDecodesThroughOptions(t *testing.T) {
 	}
 	opts = config.NewOptions(doc.Content[0], config.Pos{File: "gateway.yaml", Line: 1, Column: 1})
 	err = opts.Decode(&handlerOptions{})
-	if err == nil || !strings.Contains(err.Error(), "1:8: invalid expression:") {
+	if err == nil || !strings.Contains(err.Error(), "gateway.yaml:1:8: invalid expression:") {
 		t.Fatalf("Decode error = %v, want an invalid expression at 1:8", err)
 	}
 }
