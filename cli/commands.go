@@ -78,12 +78,20 @@ func validateCommand(ctx context.Context, env *environment, args []string) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*configPath)
-	if err == nil {
-		_, err = gateway.Build(ctx, cfg, gateway.Options{})
+	// Report every error at once: those of loading, and those of building
+	// what did load (guard and handler types, options, expressions, keys).
+	cfg, loadErr := config.LoadAll(*configPath)
+	var errs config.ErrorList
+	if loadErr != nil {
+		errs = errs.Append(config.Pos{File: *configPath}, loadErr)
 	}
-	if err != nil {
-		return err
+	if cfg != nil {
+		if _, err := gateway.Build(ctx, cfg, gateway.Options{}); err != nil {
+			errs = errs.Append(config.Pos{File: *configPath}, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errs.Sorted()
 	}
 	fmt.Fprintln(env.stdout, "ok")
 	return nil

@@ -175,7 +175,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case v.CanAddr() && v.Addr().Type().Implements(unmarshalerType):
 		err := v.Addr().Interface().(Unmarshaler).UnmarshalConfig(n, d.file)
-		d.errs = d.errs.appendError(d.pos(n), err)
+		d.errs = d.errs.Append(d.pos(n), err)
 		return
 	}
 

@@ -1,5 +1,7 @@
 package config
 
+import "path/filepath"
+
 import "time"
 
 // Defaults of the config language. A default applies when its key is not
@@ -66,6 +68,8 @@ func (c *Config) applyDefaults() {
 		}
 	}
 
+	c.resolvePaths()
+
 	setDefault(c, "adapter.kind", &c.Adapter.Kind, DefaultAdapterKind)
 	if r := c.Adapter.Redis; r != nil {
 		setDefault(c, "adapter.redis.prefix", &r.Prefix, DefaultRedisPrefix)
@@ -85,5 +89,25 @@ func (c *Config) applyDefaults() {
 func setDefault[T any](c *Config, path string, field *T, value T) {
 	if !c.written(path) {
 		*field = value
+	}
+}
+
+// resolvePaths makes the file names of the config relative to the config
+// file's directory, not to the process's working directory, so that
+// `gatehouse run --config deploy/gateway.yaml` reads deploy/keys/public.pem.
+func (c *Config) resolvePaths() {
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(c.Dir(), *p)
+		}
+	}
+	if j := c.Auth.JWT; j != nil {
+		for i := range j.PublicKeys {
+			resolve(&j.PublicKeys[i])
+		}
+	}
+	if t := c.Server.TLS; t != nil {
+		resolve(&t.CertFile)
+		resolve(&t.KeyFile)
 	}
 }

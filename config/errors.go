@@ -59,6 +59,9 @@ func (l ErrorList) Err() error {
 	return l
 }
 
+// Sorted returns the errors ordered by position, without duplicates.
+func (l ErrorList) Sorted() ErrorList { return l.sorted() }
+
 // sorted returns the errors ordered by file, line and column, with exact
 // duplicates removed: a node reached twice through YAML aliases would
 // otherwise report the same mistake twice.
@@ -74,9 +77,9 @@ func (l ErrorList) sorted() ErrorList {
 	return slices.CompactFunc(out, func(a, b *Error) bool { return *a == *b })
 }
 
-// appendError adds err to l, flattening an ErrorList or *Error and placing
-// any other error at pos.
-func (l ErrorList) appendError(pos Pos, err error) ErrorList {
+// Append adds err to l, flattening an ErrorList or *Error (which keep their
+// positions) and placing any other error at pos.
+func (l ErrorList) Append(pos Pos, err error) ErrorList {
 	switch e := err.(type) {
 	case nil:
 		return l

@@ -20,6 +20,18 @@ import (
 // at path, taking ${VAR} values from the process environment. Errors are an
 // ErrorList holding every problem found, in file order.
 func Load(path string) (*Config, error) {
+	cfg, err := LoadAll(path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadAll is Load for checkers such as `gatehouse validate`: with the errors
+// it also returns the config as far as it decoded, so that the caller can go
+// on building what did decode and report every error at once. The config is
+// nil only when the file cannot be read or is not YAML.
+func LoadAll(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		reason := err
@@ -29,13 +41,23 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, ErrorList{Errorf(Pos{File: path}, "cannot read config: %v", reason)}
 	}
-	return Parse(path, data, os.LookupEnv)
+	return ParseAll(path, data, os.LookupEnv)
 }
 
 // Parse is Load for a config already in memory: file names it in errors and
 // is the base for relative paths; env looks variables up (nil stands for an
 // empty environment). On error the config is nil and the error an ErrorList.
 func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	cfg, err := ParseAll(file, data, env)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseAll is Parse that, like LoadAll, also returns the partly decoded
+// config along with the errors.
+func ParseAll(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -65,7 +87,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs.sorted()
+		return cfg, errs.sorted()
 	}
 	return cfg, nil
 }

@@ -21,9 +21,6 @@ type exprOptions struct {
 	Message string `yaml:"message"`
 }
 
-// defaultExprMessage is the denial message when the config gives none.
-const defaultExprMessage = "denied by guard"
-
 // exprGuard allows what its condition holds true for. A false condition, a
 // result that is not a bool and an evaluation error all deny, so that a
 // condition reading a field the payload lacks fails closed.
@@ -54,7 +51,7 @@ func newExprGuard(opts config.Options) (Guard, error) {
 		g.code = code
 	}
 	if g.message == "" {
-		g.message = defaultExprMessage
+		g.message = "denied by guard " + opts.Name()
 	}
 	return g, nil
 }

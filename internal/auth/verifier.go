@@ -25,17 +25,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
-// Defaults for the optional fields of config.JWT.
-const (
-	DefaultMaxSize     = 8 << 10
-	DefaultJWKSRefresh = time.Hour
-	DefaultAuthKey     = "token"
-)
-
-// DefaultLookup is where an upgrade request may carry a token when the
-// config does not say.
-var DefaultLookup = []string{"header:Authorization", "query:token"}
-
 const (
 	// jwksHTTPTimeout bounds one download of the key set.
 	jwksHTTPTimeout = 10 * time.Second
@@ -121,14 +110,13 @@ func NewVerifier(ctx context.Context, cfg *config.JWT, logger *slog.Logger) (*Ve
 		now:        time.Now,
 		logger:     logger,
 	}
+	// The config loader fills in defaults; these cover a config.JWT built
+	// by hand. An empty lookup list is kept: it means "CONNECT payload only".
 	if v.maxSize <= 0 {
-		v.maxSize = DefaultMaxSize
-	}
-	if len(v.lookup) == 0 {
-		v.lookup = DefaultLookup
+		v.maxSize = int(config.DefaultJWTMaxSize)
 	}
 	if v.authKey == "" {
-		v.authKey = DefaultAuthKey
+		v.authKey = config.DefaultJWTAuthKey
 	}
 	if err := v.pinAlgorithms(cfg.Algorithms); err != nil {
 		return nil, err
@@ -199,7 +187,7 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg *config.JWT) error {
 	if cfg.JWKSURL != "" {
 		refresh := cfg.JWKSRefresh.D()
 		if refresh <= 0 {
-			refresh = DefaultJWKSRefresh
+			refresh = config.DefaultJWKSRefresh.D()
 		}
 		logger := v.logger
 		jwks, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{

@@ -90,6 +90,10 @@ func newVerifier(t *testing.T, cfg config.JWT) *Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	if cfg.Lookup == nil {
+		// What the config loader fills in when lookup is not written.
+		cfg.Lookup = config.DefaultJWTLookup()
+	}
 	v, err := NewVerifier(ctx, &cfg, quietLogger())
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)

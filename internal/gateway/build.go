@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
@@ -48,18 +45,6 @@ func DefaultRegistries() Registries {
 // collected, positioned, and returned together as a config.ErrorList.
 func buildNamespaces(cfg *config.Config, reg Registries) (map[string]*namespaceRuntime, error) {
 	var errs config.ErrorList
-	collect := func(err error) {
-		var list config.ErrorList
-		var one *config.Error
-		switch {
-		case errors.As(err, &list):
-			errs = append(errs, list...)
-		case errors.As(err, &one):
-			errs = append(errs, one)
-		default:
-			errs = append(errs, &config.Error{Pos: config.Pos{File: cfg.File}, Msg: err.Error()})
-		}
-	}
 
 	declared := make(map[string]guards.Guard, len(cfg.Guards))
 	for _, decl := range cfg.Guards {
@@ -71,7 +56,7 @@ func buildNamespaces(cfg *config.Config, reg Registries) (map[string]*namespaceR
 		}
 		g, err := factory(decl.Options)
 		if err != nil {
-			collect(fmt.Errorf("guard %q: %w", decl.Name, err))
+			errs = errs.Append(decl.Pos, err)
 			continue
 		}
 		declared[decl.Name] = g
@@ -98,7 +83,7 @@ func buildNamespaces(cfg *config.Config, reg Registries) (map[string]*namespaceR
 			}
 			h, err := factory(decl.Options)
 			if err != nil {
-				collect(fmt.Errorf("handler %q: %w", decl.Type, err))
+				errs = errs.Append(decl.Pos, err)
 				continue
 			}
 			out = append(out, h)

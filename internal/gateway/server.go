@@ -114,6 +114,10 @@ func (gw *Gateway) newApp(st *state) *fiber.App {
 		WriteTimeout: srv.PingInterval.D() + srv.PingTimeout.D() + 10*time.Second,
 		IdleTimeout:  2 * (srv.PingInterval.D() + srv.PingTimeout.D()),
 		BodyLimit:    int(srv.MaxPayload) + 64*1024,
+		// Headers must fit a token of auth.jwt.max_size (8KB by default)
+		// with room to spare, so that an oversized token gets the
+		// gateway's 401 rather than fasthttp's 431.
+		ReadBufferSize: 32 * 1024,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			var fe *fiber.Error
@@ -131,8 +135,8 @@ func (gw *Gateway) newApp(st *state) *fiber.App {
 		return c.JSON(fiber.Map{"ready": true})
 	})
 	var before []fiber.Handler
-	if st.verifier != nil {
-		before = append(before, func(c *fiber.Ctx) error { return gw.state().verifier.Middleware()(c) })
+	if st.verifier != nil && len(gw.cfg.Auth.JWT.Lookup) > 0 {
+		before = append(before, st.verifier.Middleware())
 	}
 	gw.engine.Mount(app, srv.Path, before...)
 	return app
