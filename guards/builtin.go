@@ -22,7 +22,7 @@ func shorthand(opts config.Options, key string) config.Options {
 	}
 	keyNode := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key, Line: n.Line, Column: n.Column}
 	mapping := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{keyNode, n}, Line: n.Line, Column: n.Column}
-	return config.NewOptions(mapping, opts.Pos())
+	return config.NewOptions(mapping, opts.Pos()).WithName(opts.Name())
 }
 
 // optionPos is the position of the value of key in the options mapping,
