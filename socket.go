@@ -57,6 +57,10 @@ type Socket interface {
 	// an Args value (its arguments spliced in, attachments intact) or any
 	// value encoding/json can marshal.
 	Emit(event string, args ...any) error
+	// EmitWithAck sends an event to this socket and waits for the client's
+	// acknowledgement until ctx ends or the server's ack timeout passes,
+	// returning the acknowledgement's arguments as raw JSON.
+	EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error)
 	// Join adds the socket to room.
 	Join(room string) error
 	// Leave removes the socket from room.

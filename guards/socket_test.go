@@ -24,16 +24,19 @@ type testSocket struct {
 	ip     string
 }
 
-func (s *testSocket) ID() string                                           { return s.id }
-func (s *testSocket) Namespace() string                                    { return s.ns }
-func (s *testSocket) Rooms() []string                                      { return slices.Clone(s.rooms) }
-func (s *testSocket) InRoom(room string) bool                              { return slices.Contains(s.rooms, room) }
-func (s *testSocket) Claims() gatehouse.Claims                             { return s.claims }
-func (s *testSocket) RemoteIP() string                                     { return s.ip }
-func (s *testSocket) Header(string) string                                 { return "" }
-func (s *testSocket) Transport() string                                    { return "websocket" }
-func (s *testSocket) Emit(string, ...any) error                            { return nil }
-func (s *testSocket) Join(string) error                                    { return nil }
+func (s *testSocket) ID() string                { return s.id }
+func (s *testSocket) Namespace() string         { return s.ns }
+func (s *testSocket) Rooms() []string           { return slices.Clone(s.rooms) }
+func (s *testSocket) InRoom(room string) bool   { return slices.Contains(s.rooms, room) }
+func (s *testSocket) Claims() gatehouse.Claims  { return s.claims }
+func (s *testSocket) RemoteIP() string          { return s.ip }
+func (s *testSocket) Header(string) string      { return "" }
+func (s *testSocket) Transport() string         { return "websocket" }
+func (s *testSocket) Emit(string, ...any) error { return nil }
+func (s *testSocket) Join(string) error         { return nil }
+func (s *testSocket) EmitWithAck(context.Context, string, ...any) ([]json.RawMessage, error) {
+	return nil, nil
+}
 func (s *testSocket) Leave(string) error                                   { return nil }
 func (s *testSocket) Broadcast(context.Context, gatehouse.Broadcast) error { return nil }
 func (s *testSocket) Disconnect(string)                                    {}

@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
@@ -17,15 +19,21 @@ type emitOptions struct {
 	// Data is its argument; absent, the event's own arguments are sent on
 	// as they arrived, binary attachments included.
 	Data *expr.Expr `yaml:"data"`
-	// Reply is the ack; absent, the ack has no argument.
+	// Reply is the ack; absent, the ack has no argument (or, with
+	// await_ack, the client's answer).
 	Reply *expr.Expr `yaml:"reply"`
+	// AwaitAck asks the client to acknowledge the event and waits for it
+	// (up to server.ack_timeout); the client's first ack argument becomes
+	// this handler's reply unless Reply says otherwise.
+	AwaitAck bool `yaml:"await_ack"`
 }
 
 // emitHandler sends an event to the caller only.
 type emitHandler struct {
-	event string
-	data  *expr.Expr
-	reply *expr.Expr
+	event    string
+	data     *expr.Expr
+	reply    *expr.Expr
+	awaitAck bool
 }
 
 func newEmit(opts config.Options) (Handler, error) {
@@ -36,7 +44,7 @@ func newEmit(opts config.Options) (Handler, error) {
 	if o.Event == "" {
 		return nil, opts.Errorf("emit: event is required")
 	}
-	return &emitHandler{event: o.Event, data: o.Data, reply: o.Reply}, nil
+	return &emitHandler{event: o.Event, data: o.Data, reply: o.Reply, awaitAck: o.AwaitAck}, nil
 }
 
 // Handle emits the event to the calling socket, then computes the ack.
@@ -50,8 +58,25 @@ func (h *emitHandler) Handle(ctx context.Context, call *Call) (any, error) {
 		}
 		arg = data
 	}
-	if err := call.Socket.Emit(h.event, arg); err != nil {
-		return nil, fmt.Errorf("emit %q to socket %s: %w", h.event, call.Socket.ID(), err)
+	if !h.awaitAck {
+		if err := call.Socket.Emit(h.event, arg); err != nil {
+			return nil, fmt.Errorf("emit %q to socket %s: %w", h.event, call.Socket.ID(), err)
+		}
+		return ev.value(ctx, "reply", h.reply)
 	}
-	return ev.value(ctx, "reply", h.reply)
+	answer, err := call.Socket.EmitWithAck(ctx, h.event, arg)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, fmt.Errorf("emit %q to socket %s: %w", h.event, call.Socket.ID(), err)
+		}
+		return nil, fmt.Errorf("%w (%w)", gatehouse.Errorf(gatehouse.CodeUpstreamTimeout,
+			"the client did not acknowledge %q in time", h.event), err)
+	}
+	if h.reply != nil {
+		return ev.value(ctx, "reply", h.reply)
+	}
+	if len(answer) == 0 {
+		return nil, nil
+	}
+	return answer[0], nil
 }

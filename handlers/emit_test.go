@@ -101,3 +101,44 @@ func rawArgs(t *testing.T, args []any) []string {
 	}
 	return out
 }
+
+func TestEmitAwaitingAnAckRepliesWithTheClientsAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		options   string
+		ackWith   []json.RawMessage
+		ackErr    error
+		wantReply string
+		wantCode  gatehouse.Code
+	}{
+		{"the first ack argument is the reply", "{event: confirm, await_ack: true}",
+			[]json.RawMessage{json.RawMessage(`{"accepted": true}`), json.RawMessage(`2`)}, nil, `{"accepted": true}`, ""},
+		{"an ack without arguments replies nothing", "{event: confirm, await_ack: true}", nil, nil, `null`, ""},
+		{"reply overrides the answer", `{event: confirm, await_ack: true, reply: '{"asked": true}'}`,
+			[]json.RawMessage{json.RawMessage(`1`)}, nil, `{"asked": true}`, ""},
+		{"no answer in time is upstream_timeout", "{event: confirm, await_ack: true}",
+			nil, errors.New("ack timeout"), "", gatehouse.CodeUpstreamTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSocket()
+			s.ackWith, s.ackErr = tt.ackWith, tt.ackErr
+			h := build(t, "emit", tt.options)
+			got, err := h.Handle(context.Background(), callWith(s, "ask", `{}`))
+			if tt.wantCode != "" {
+				var coded *gatehouse.Error
+				if !errors.As(err, &coded) || coded.Code != tt.wantCode {
+					t.Fatalf("err = %v, want code %s", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			assertJSON(t, "reply", got, tt.wantReply)
+			if len(s.emits) != 1 || s.emits[0].event != "confirm" {
+				t.Errorf("emits = %#v, want one confirm", s.emits)
+			}
+		})
+	}
+}

@@ -20,6 +20,9 @@ type testSocket struct {
 	id        string
 	namespace string
 	claims    gatehouse.Claims
+	// ackWith and ackErr are what EmitWithAck answers.
+	ackWith []json.RawMessage
+	ackErr  error
 	// failWith, when set, is returned by Emit, Join, Leave and Broadcast.
 	failWith error
 	// discard drops records, for benchmarks.
@@ -84,6 +87,18 @@ func (s *testSocket) Emit(event string, args ...any) error {
 	defer s.mu.Unlock()
 	s.emits = append(s.emits, emitted{event: event, args: args})
 	return nil
+}
+
+// EmitWithAck records the emit and answers with ackWith, or fails with
+// ackErr.
+func (s *testSocket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	if err := s.Emit(event, args...); err != nil {
+		return nil, err
+	}
+	if s.ackErr != nil {
+		return nil, s.ackErr
+	}
+	return s.ackWith, nil
 }
 
 func (s *testSocket) Join(room string) error {

@@ -135,7 +135,29 @@ describe('Engine.IO v4 and Socket.IO v5', () => {
     }
   });
 
-  test('ack server -> client', { skip: 'no built-in handler emits with an ack to the client' }, () => {});
+  test('ack server -> client: emit with await_ack waits for the client and relays its answer', async () => {
+    const socket = await pool.connect(gw.url, '/chat');
+    const asked = [];
+    socket.on('confirm', (data, ack) => {
+      asked.push(data);
+      ack({ accepted: true, seen: data.n });
+    });
+    const reply = await emitAck(socket, 'confirm', { n: 7 });
+    assert.deepEqual(asked, [{ n: 7 }]);
+    assert.deepEqual(reply, { accepted: true, seen: 7 });
+  });
+
+  test('ack server -> client: a client that never acknowledges gets upstream_timeout after ack_timeout', async () => {
+    const socket = await pool.connect(gw.url, '/chat');
+    let asked = 0;
+    socket.on('confirm', () => { asked += 1; }); // no ack
+    const reply = await emitAck(socket, 'confirm', { n: 1 }, 5000);
+    assert.equal(asked, 1);
+    assert.equal(reply.error.code, 'upstream_timeout');
+    // The socket is still usable afterwards.
+    const again = await emitAck(socket, 'whoami', {});
+    assert.equal(again.id, socket.id);
+  });
 
   for (const transport of ['websocket', 'polling']) {
     test(`binary payload round trip (${transport}): nested Buffer and a second binary argument`, async () => {
