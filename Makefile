@@ -12,12 +12,17 @@ FUZZ_TARGETS := \
 	./internal/engineio:FuzzDecodePacket \
 	./internal/socketio:FuzzDecode
 
-.PHONY: all build run test vet unit fuzz-short fuzz e2e e2e-deps clean
+.PHONY: all build examples run test vet unit fuzz-short fuzz e2e e2e-deps clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gatehouse
+
+# The examples' binaries, exercised by the end-to-end suite.
+examples:
+	$(GO) build -o bin/gatehouse-plugin ./examples/plugin
+	$(GO) build -o bin/webhook-backend ./examples/webhook/backend
 
 run: build
 	./$(BIN) run --config gateway.yaml
@@ -46,7 +51,7 @@ fuzz:
 e2e-deps:
 	cd e2e && npm ci --no-audit --no-fund
 
-e2e: build e2e-deps
+e2e: build examples e2e-deps
 	cd e2e && GATEHOUSE_BIN=$(CURDIR)/$(BIN) npm test
 
 clean:

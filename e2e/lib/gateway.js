@@ -130,10 +130,10 @@ async function startGateway(options = {}) {
   throw lastError;
 }
 
-async function startOnce({ config, env = {}, args = [], port } = {}) {
+async function startOnce({ config, env = {}, args = [], port, bin: binary } = {}) {
   if (!config) throw new Error('startGateway: options.config (a YAML file path) is required');
   if (!fs.existsSync(config)) throw new Error(`startGateway: config file ${config} does not exist`);
-  const bin = gatewayBinary();
+  const bin = binary || gatewayBinary();
   if (!fs.existsSync(bin)) {
     throw new Error(
       `gatehouse binary not found at ${bin}: build it (go build -o bin/gatehouse ./cmd/gatehouse) or set GATEHOUSE_BIN`,
