@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+// summary is what a config declares, without positions and comments.
+type summary struct {
+	Server     config.Server
+	Auth       config.Auth
+	JWT        config.JWT
+	Guards     map[string]any
+	Namespaces map[string]any
+}
+
+func summarize(t *testing.T, cfg *config.Config) summary {
+	t.Helper()
+	options := func(o config.Options) any {
+		var v any
+		if err := o.Decode(&v); err != nil {
+			t.Fatalf("decode options at %s: %v", o.Pos(), err)
+		}
+		return v
+	}
+	refs := func(rs []config.Ref) []string {
+		names := make([]string, len(rs))
+		for i, r := range rs {
+			names[i] = r.Name
+		}
+		return names
+	}
+	handlerList := func(hs []config.HandlerDecl) []any {
+		out := make([]any, len(hs))
+		for i, h := range hs {
+			out[i] = map[string]any{h.Type: options(h.Options)}
+		}
+		return out
+	}
+	s := summary{Server: cfg.Server, Auth: cfg.Auth, Guards: map[string]any{}, Namespaces: map[string]any{}}
+	if cfg.Auth.JWT != nil {
+		s.JWT = *cfg.Auth.JWT
+		s.Auth.JWT = nil
+	}
+	for _, g := range cfg.Guards {
+		s.Guards[g.Name] = map[string]any{g.Type: options(g.Options)}
+	}
+	for _, ns := range cfg.Namespaces {
+		events := map[string]any{}
+		for _, ev := range ns.Events {
+			events[ev.Name] = map[string]any{"guards": refs(ev.Guards), "handlers": handlerList(ev.Handlers)}
+		}
+		s.Namespaces[ns.Name] = map[string]any{
+			"auth": ns.Auth, "guards": refs(ns.Guards), "events": events,
+			"on_connect": handlerList(ns.OnConnect), "on_disconnect": handlerList(ns.OnDisconnect),
+		}
+	}
+	return s
+}
+
+func TestChatExampleDeclaresExactlyTheDefaultGateway(t *testing.T) {
+	t.Setenv("JWT_SECRET", "example-secret")
+	root, err := config.Load("../../gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := config.Load("../../examples/chat/gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := summarize(t, example), summarize(t, root)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("examples/chat/gateway.yaml has drifted from gateway.yaml:\nexample: %+v\ndefault: %+v", got, want)
+	}
+	if len(want.Namespaces) == 0 || len(want.Guards) == 0 {
+		t.Fatal("the default gateway declares no namespace or no guard; the comparison proves nothing")
+	}
+}
