@@ -12,7 +12,7 @@ FUZZ_TARGETS := \
 	./internal/engineio:FuzzDecodePacket \
 	./internal/socketio:FuzzDecode
 
-.PHONY: all build examples run test vet unit fuzz-short fuzz e2e e2e-deps clean
+.PHONY: all build examples run test vet unit fuzz-short fuzz e2e e2e-deps bench clean
 
 all: build
 
@@ -54,5 +54,9 @@ e2e-deps:
 e2e: build examples e2e-deps
 	cd e2e && GATEHOUSE_BIN=$(CURDIR)/$(BIN) npm test
 
+## bench: every load scenario against Gatehouse, the Node socket.io baseline and a bare loop; writes docs/benchmarks.md.
+bench:
+	GO=$(GO) bench/run.sh
+
 clean:
-	rm -rf bin e2e/node_modules
+	rm -rf bin e2e/node_modules bench/peers/node/node_modules

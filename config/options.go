@@ -10,9 +10,10 @@ import (
 // that the factory registered for its type can decode them into its own
 // struct with positioned errors.
 type Options struct {
-	node *yaml.Node
-	pos  Pos
-	name string
+	node      *yaml.Node
+	pos       Pos
+	name      string
+	resources map[any]any
 }
 
 // NewOptions wraps a node found at pos. A nil node stands for "no options".
@@ -27,6 +28,23 @@ func (o Options) WithName(name string) Options {
 // Name is the declared name of the entry these options belong to (the key
 // under "guards:"), or "" for entries that have none, such as handlers.
 func (o Options) Name() string { return o.name }
+
+// WithResource returns a copy of o that carries value under key: something
+// the host shares with factories beyond the YAML, such as a connection that
+// several guards use. Keys follow the rules of context keys: an unexported
+// type of the package that defines the resource.
+func (o Options) WithResource(key, value any) Options {
+	resources := make(map[any]any, len(o.resources)+1)
+	for k, v := range o.resources {
+		resources[k] = v
+	}
+	resources[key] = value
+	o.resources = resources
+	return o
+}
+
+// Resource returns the value stored under key by WithResource, or nil.
+func (o Options) Resource(key any) any { return o.resources[key] }
 
 // Pos is where the options are written.
 func (o Options) Pos() Pos { return o.pos }

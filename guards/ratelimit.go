@@ -29,7 +29,8 @@ type rateLimitOptions struct {
 	Per config.Duration `yaml:"per"`
 	// Burst is the bucket size (default ceil(rate)).
 	Burst int `yaml:"burst"`
-	// Store is where buckets live; only memory (per process) exists.
+	// Store is where buckets live: memory (per process, the default) or
+	// redis (shared by every node; needs adapter.kind: redis).
 	Store string `yaml:"store"`
 }
 
@@ -64,6 +65,8 @@ type rateLimitGuard struct {
 	refill time.Duration
 	seed   maphash.Seed
 	shards [rateShards]rateShard
+	// shared keeps the buckets in Redis instead (store: redis).
+	shared *redisBuckets
 	// shardCapacity is maxBucketsPerShard; tests lower it.
 	shardCapacity int
 	now           func() time.Time
@@ -122,14 +125,24 @@ func newRateLimitGuard(opts config.Options) (Guard, error) {
 	if o.Burst < 0 {
 		errs = append(errs, config.Errorf(optionPos(opts, "burst"), "rate_limit: burst must be at least 1"))
 	}
-	if o.Store != "" && o.Store != "memory" {
-		errs = append(errs, config.Errorf(optionPos(opts, "store"), "rate_limit: unknown store %q (only memory is available)", o.Store))
+	switch o.Store {
+	case "", "memory":
+	case "redis":
+		if sharedRedisOf(opts) == nil {
+			errs = append(errs, config.Errorf(optionPos(opts, "store"), "rate_limit: store redis needs the Redis adapter: set adapter.kind: redis"))
+		}
+	default:
+		errs = append(errs, config.Errorf(optionPos(opts, "store"), "rate_limit: unknown store %q%s (expected memory or redis)",
+			o.Store, config.Suggest(o.Store, []string{"memory", "redis"})))
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	g.limit = rate.Limit(o.Rate / per.Seconds())
 	g.burst = burst
+	if o.Store == "redis" {
+		g.shared = newRedisBuckets(sharedRedisOf(opts), opts.Name(), float64(g.limit), burst)
+	}
 	g.refill = time.Duration(float64(burst) / float64(g.limit) * float64(time.Second))
 	for i := range g.shards {
 		g.shards[i].buckets = map[bucketKey]*rate.Limiter{}
@@ -139,10 +152,16 @@ func newRateLimitGuard(opts config.Options) (Guard, error) {
 
 // Check takes one token from the caller's bucket, or denies with the time
 // until one is available.
-func (g *rateLimitGuard) Check(_ context.Context, in *Input) error {
+func (g *rateLimitGuard) Check(ctx context.Context, in *Input) error {
 	key := g.keyFor(in)
 	now := g.now()
-	wait, ok := g.take(key, now)
+	var wait time.Duration
+	var ok bool
+	if g.shared != nil {
+		wait, ok = g.shared.take(ctx, key)
+	} else {
+		wait, ok = g.take(key, now)
+	}
 	if ok {
 		return nil
 	}

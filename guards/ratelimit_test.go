@@ -149,7 +149,8 @@ func TestRateLimitGuardRefusesBadOptions(t *testing.T) {
 		{"zero rate", "{key: user, rate: 0}", "1:28", "rate must be a number above 0"},
 		{"missing rate", "{key: user}", "1:10", "rate must be a number above 0"},
 		{"negative burst", "{key: user, rate: 1, burst: -1}", "1:38", "burst must be at least 1"},
-		{"redis store", "{key: user, rate: 1, store: redis}", "1:38", `unknown store "redis"`},
+		{"redis store without the redis adapter", "{key: user, rate: 1, store: redis}", "1:38", "store redis needs the Redis adapter"},
+		{"unknown store", "{key: user, rate: 1, store: redis2}", "1:38", `unknown store "redis2" (did you mean "redis"?)`},
 		{"bad duration", "{key: user, rate: 1, per: fast}", "1:36", ""},
 	}
 	for _, tt := range tests {

@@ -30,9 +30,12 @@ func (s *testSocket) RemoteIP() string          { return s.ip }
 func (s *testSocket) Header(string) string      { return "" }
 func (s *testSocket) Transport() string         { return "websocket" }
 func (s *testSocket) Emit(string, ...any) error { return nil }
-func (s *testSocket) Join(string) error         { return nil }
-func (s *testSocket) Leave(string) error        { return nil }
-func (s *testSocket) Disconnect(string)         {}
+func (s *testSocket) EmitWithAck(context.Context, string, ...any) ([]json.RawMessage, error) {
+	return nil, nil
+}
+func (s *testSocket) Join(string) error  { return nil }
+func (s *testSocket) Leave(string) error { return nil }
+func (s *testSocket) Disconnect(string)  {}
 func (s *testSocket) InRoom(room string) bool {
 	for _, r := range s.rooms {
 		if r == room {

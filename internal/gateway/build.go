@@ -43,7 +43,12 @@ func DefaultRegistries() Registries {
 
 // buildNamespaces builds every guard, handler and namespace of cfg. Errors are
 // collected, positioned, and returned together as a config.ErrorList.
-func buildNamespaces(cfg *config.Config, reg Registries) (map[string]*namespaceRuntime, error) {
+// resources adds to a guard's options what the gateway shares with guard
+// factories (see factoryResources); nil adds nothing.
+func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.Options) config.Options) (map[string]*namespaceRuntime, error) {
+	if resources == nil {
+		resources = func(o config.Options) config.Options { return o }
+	}
 	var errs config.ErrorList
 
 	declared := make(map[string]guards.Guard, len(cfg.Guards))
@@ -54,7 +59,7 @@ func buildNamespaces(cfg *config.Config, reg Registries) (map[string]*namespaceR
 				decl.Name, decl.Type, config.Suggest(decl.Type, reg.Guards.Names()), reg.Guards.Names()))
 			continue
 		}
-		g, err := factory(decl.Options)
+		g, err := factory(resources(decl.Options))
 		if err != nil {
 			errs = errs.Append(decl.Pos, err)
 			continue

@@ -36,6 +36,7 @@ type Gateway struct {
 	engine    *engineio.Server
 	sockets   *socketio.Server
 	publisher handlers.Publisher
+	cluster   *cluster
 	serving   atomic.Bool
 	closing   atomic.Bool
 }
@@ -58,15 +59,26 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	if opts.Registries.Guards == nil || opts.Registries.Handlers == nil {
 		opts.Registries = DefaultRegistries()
 	}
-	st, err := buildState(ctx, cfg, opts.Registries, logger)
+	adp, err := newAdapter(cfg.Adapter, logger)
 	if err != nil {
+		return nil, err
+	}
+	st, err := buildState(ctx, cfg, opts.Registries, logger, factoryResources(adp, logger))
+	if err != nil {
+		_ = adp.Close()
 		return nil, err
 	}
 	gw := &Gateway{cfg: cfg, logger: logger}
 	gw.current.Store(st)
+	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
+	var remote socketio.RemoteBroadcast
+	if gw.cluster.distributed() {
+		remote = gw.cluster.remoteBroadcast
+	}
 	gw.sockets = socketio.NewServer(socketio.Options{
 		Hooks:      hooks{gw: gw},
 		AckTimeout: cfg.Server.AckTimeout.D(),
+		Remote:     remote,
 		Logger:     logger,
 	})
 	gw.engine = engineio.NewServer(engineio.Options{
@@ -78,14 +90,18 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		SendQueue:      cfg.Server.SendQueue,
 		Logger:         logger,
 	}, gw.sockets)
-	gw.publisher = localPublisher{logger: logger}
+	gw.publisher = adp
 	gw.app = gw.newApp(st)
+	if err := gw.mountAPI(gw.app); err != nil {
+		_ = adp.Close()
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	return gw, nil
 }
 
 // buildState builds the parts of a gateway that a config determines.
-func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger *slog.Logger) (*state, error) {
-	namespaces, err := buildNamespaces(cfg, reg)
+func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger *slog.Logger, resources func(config.Options) config.Options) (*state, error) {
+	namespaces, err := buildNamespaces(cfg, reg, resources)
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +166,15 @@ func (gw *Gateway) notReadyReason() string {
 	case !gw.serving.Load():
 		return "not serving yet"
 	}
+	if up, cause := gw.cluster.adapter.State(); !up {
+		return "cluster adapter: " + cause
+	}
 	return ""
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (gw *Gateway) Serve(ln net.Listener) error {
+	gw.cluster.start()
 	gw.serving.Store(true)
 	gw.logger.Info("gateway serving", "addr", ln.Addr().String(), "path", gw.cfg.Server.Path,
 		"namespaces", len(gw.state().namespaces))
@@ -176,19 +196,11 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	if err := gw.app.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
 	}
+	if err := gw.cluster.adapter.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close adapter: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
 // Sockets is the Socket.IO server, for the server API and tests.
 func (gw *Gateway) Sockets() *socketio.Server { return gw.sockets }
-
-// localPublisher is the publish target of the in-memory adapter: with one
-// process, nothing listens beside the gateway, so a published message is
-// logged at debug level and dropped.
-type localPublisher struct{ logger *slog.Logger }
-
-// Publish logs the message.
-func (p localPublisher) Publish(ctx context.Context, channel string, message []byte) error {
-	p.logger.Debug("published", "channel", channel, "bytes", len(message))
-	return nil
-}

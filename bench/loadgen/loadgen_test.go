@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+)
+
+const testSecret = "loadgen-test-secret"
+
+// startGateway serves bench/gateway-bench.yaml in this process on a free
+// loopback port and returns its address.
+func startGateway(t *testing.T) string {
+	t.Helper()
+	t.Setenv("JWT_SECRET", testSecret)
+	cfg, err := config.Load(filepath.Join("..", "gateway-bench.yaml"))
+	if err != nil {
+		t.Fatalf("load config: %v", err)
+	}
+	gw, err := gateway.Build(context.Background(), cfg, gateway.Options{})
+	if err != nil {
+		t.Fatalf("build gateway: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestScenariosAgainstTheGatewayCountEveryEvent(t *testing.T) {
+	addr := startGateway(t)
+	base := options{
+		target: "gatehouse", addr: addr, path: "/socket.io/", namespace: "/chat", secret: testSecret,
+		conns: 20, concurrency: 5, duration: time.Second, window: 4, pid: os.Getpid(),
+		perSource: 8, timeout: time.Minute,
+	}
+	tests := []struct {
+		scenario string
+		rate     float64
+		check    func(t *testing.T, r result)
+	}{
+		{"connect", 0, func(t *testing.T, r result) {
+			if r.OK != 20 || r.Errors != 0 || r.Rate <= 0 || r.P50ms <= 0 {
+				t.Errorf("want 20 connections, no error, a rate and latencies; got %+v", r)
+			}
+		}},
+		{"hold", 0, func(t *testing.T, r result) {
+			if r.Held != 20 || r.RSSPost <= 0 {
+				t.Errorf("want 20 connections held and an RSS; got %+v", r)
+			}
+		}},
+		{"ack", 0, func(t *testing.T, r result) {
+			if r.Sent == 0 || r.OK != r.Sent || r.Lost != 0 || r.Errors != 0 || r.P99ms <= 0 {
+				t.Errorf("want every whoami acked; got %+v", r)
+			}
+		}},
+		{"ack", 200, func(t *testing.T, r result) {
+			if r.Mode != "rate" || r.Sent < 100 || r.OK != r.Sent || r.Lost != 0 {
+				t.Errorf("want about 200 whoami in a second, all acked; got %+v", r)
+			}
+		}},
+		{"fanout", 0, func(t *testing.T, r result) {
+			if r.Sent == 0 || r.OK != r.Sent*20 || r.Lost != 0 || r.Errors != 0 || r.P50ms <= 0 {
+				t.Errorf("want every message delivered to the 20 receivers and acked ok; got %+v", r)
+			}
+		}},
+		{"fanout", 20, func(t *testing.T, r result) {
+			if r.Mode != "rate" || r.Sent < 10 || r.OK != r.Sent*20 || r.Lost != 0 {
+				t.Errorf("want about 20 messages delivered to the 20 receivers; got %+v", r)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			opts := base
+			opts.scenario, opts.rate = tt.scenario, tt.rate
+			r, err := run(context.Background(), opts)
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if r.Scenario != tt.scenario || r.Target != "gatehouse" {
+				t.Errorf("result names %s/%s", r.Scenario, r.Target)
+			}
+			tt.check(t, r)
+		})
+	}
+}
+
+func TestAWrongSecretIsCountedAsFailedConnections(t *testing.T) {
+	addr := startGateway(t)
+	r, err := run(context.Background(), options{
+		scenario: "connect", target: "gatehouse", addr: addr, path: "/socket.io/", namespace: "/chat",
+		secret: "not-the-secret", conns: 3, concurrency: 3, timeout: time.Minute,
+	})
+	if err == nil || !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("want the CONNECT_ERROR unauthorized, got %v", err)
+	}
+	if r.OK != 0 || r.Errors != 3 {
+		t.Errorf("want 0 connected and 3 errors, got %+v", r)
+	}
+}
+
+func TestOnlyLoopbackTargetsAreAccepted(t *testing.T) {
+	for _, addr := range []string{"10.0.0.1:8080", "example.com:80", "8080"} {
+		if _, err := newEndpoint(addr, "/socket.io/", "/chat", "s", 0); err == nil {
+			t.Errorf("%s accepted", addr)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"} {
+		if _, err := newEndpoint(addr, "/socket.io/", "/chat", "s", 0); err != nil {
+			t.Errorf("%s refused: %v", addr, err)
+		}
+	}
+}
+
+func TestConnectionsSpreadOverSourceAddresses(t *testing.T) {
+	e, err := newEndpoint("127.0.0.1:8080", "/socket.io/", "/chat", "s", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		conn int
+		want string
+	}{{0, "<nil>"}, {9, "<nil>"}, {10, "127.0.0.2:0"}, {25, "127.0.0.3:0"}, {10 * 300, "127.0.1.45:0"}}
+	for _, tt := range tests {
+		if got := e.sourceAddr(tt.conn).String(); got != tt.want {
+			t.Errorf("connection %d from %s, want %s", tt.conn, got, tt.want)
+		}
+	}
+}
+
+func TestReportShowsRatiosAndMissedTargets(t *testing.T) {
+	results := []result{
+		{Scenario: "ack", Target: "gatehouse", Mode: "closed", Rate: 30000},
+		{Scenario: "ack", Target: "node", Mode: "closed", Rate: 20000},
+		{Scenario: "hold", Target: "gatehouse", Held: 1000, RSSConn: 10},
+		{Scenario: "hold", Target: "node", Held: 1000, RSSConn: 50},
+	}
+	var buf bytes.Buffer
+	writeReport(&buf, results, [][2]string{{"CPUs (nproc)", "2"}}, "bin/loadgen ack", "## Why\n")
+	out := buf.String()
+	for _, want := range []string{
+		"| acked events/s, closed loop | 30000 | 20000 | — | 1.50× | — |",
+		"| acked events/s ≥ 4× Node | 1.50× node: short by 62% | no |",
+		"| RSS per idle authenticated connection ≤ 12 KiB and ≤ ¼ of Node's | 10.00 KiB vs Node 50.00 KiB (0.20×) | yes |",
+		"| fan-out deliveries/s ≥ 4× Node | not measured | not checked |",
+		"bin/loadgen ack",
+		"## Why",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPercentilesOfKnownSamples(t *testing.T) {
+	var s samples
+	batch := make([]time.Duration, 1000)
+	for i := range batch {
+		batch[i] = time.Duration(1000-i) * time.Millisecond
+	}
+	s.add(batch)
+	p50, p99, p999 := s.percentiles()
+	if p50 != 500 || p99 != 990 || p999 != 999 {
+		t.Errorf("p50 %v p99 %v p99.9 %v, want 500 990 999", p50, p99, p999)
+	}
+}

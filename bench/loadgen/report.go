@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+)
+
+func reportCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	in := fs.String("in", "", "JSON lines written by the scenarios (-out)")
+	out := fs.String("out", "", "Markdown file to write (default: standard output)")
+	commands := fs.String("commands", "", "file holding the commands that produced the results, quoted in the report")
+	notes := fs.String("notes", "", "Markdown file appended as the closing section")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return errors.New("report needs -in")
+	}
+	results, err := readResults(*in)
+	if err != nil {
+		return err
+	}
+	var cmds, tail []byte
+	if *commands != "" {
+		if cmds, err = os.ReadFile(*commands); err != nil {
+			return fmt.Errorf("commands: %w", err)
+		}
+	}
+	if *notes != "" {
+		if tail, err = os.ReadFile(*notes); err != nil {
+			return fmt.Errorf("notes: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	writeReport(&buf, results, machine(), string(cmds), string(tail))
+	if *out == "" {
+		_, err = stdout.Write(buf.Bytes())
+		return err
+	}
+	return os.WriteFile(*out, buf.Bytes(), 0o644)
+}
+
+func readResults(path string) ([]result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	defer f.Close()
+	var out []result
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var r result
+		if err := json.Unmarshal([]byte(text), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+// machine describes where the figures were taken.
+func machine() [][2]string {
+	rows := [][2]string{{"CPUs (nproc)", fmt.Sprint(runtime.NumCPU())}}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				rows = append(rows, [2]string{"CPU model", strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))})
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				rows = append(rows, [2]string{"memory", strings.TrimSpace(v)})
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		rows = append(rows, [2]string{"kernel", "Linux " + strings.TrimSpace(string(data))})
+	}
+	rows = append(rows, [2]string{"Go", runtime.Version()})
+	if v, err := exec.Command("node", "--version").Output(); err == nil {
+		rows = append(rows, [2]string{"Node.js", strings.TrimSpace(string(v))})
+	}
+	return rows
+}
+
+// key picks one run: scenario, mode and target.
+func find(results []result, scenario, mode, target string) *result {
+	var found *result
+	for i := range results {
+		r := &results[i]
+		if r.Scenario == scenario && r.Mode == mode && r.Target == target {
+			found = r // the last one wins when a scenario ran twice
+		}
+	}
+	return found
+}
+
+// metric is one row of the table: a figure read from the runs of one
+// scenario.
+type metric struct {
+	scenario, mode, label string
+	value                 func(*result) float64
+	format                string
+	lowerIsBetter         bool
+}
+
+var metrics = []metric{
+	{"connect", "", "connect rate, HS256 (connections/s)", func(r *result) float64 { return r.Rate }, "%.0f", false},
+	{"connect", "", "connect latency p50 (ms)", func(r *result) float64 { return r.P50ms }, "%.2f", true},
+	{"connect", "", "connect latency p99 (ms)", func(r *result) float64 { return r.P99ms }, "%.2f", true},
+	{"hold", "", "idle authenticated connections held", func(r *result) float64 { return float64(r.Held) }, "%.0f", false},
+	{"hold", "", "server RSS per idle connection (KiB)", func(r *result) float64 { return r.RSSConn }, "%.2f", true},
+	{"ack", "closed", "acked events/s, closed loop", func(r *result) float64 { return r.Rate }, "%.0f", false},
+	{"ack", "closed", "ack latency p50, closed loop (ms)", func(r *result) float64 { return r.P50ms }, "%.2f", true},
+	{"ack", "closed", "ack latency p99, closed loop (ms)", func(r *result) float64 { return r.P99ms }, "%.2f", true},
+	{"ack", "rate", "acked events/s at the offered load", func(r *result) float64 { return r.Rate }, "%.0f", false},
+	{"ack", "rate", "ack latency p50 at the offered load (ms)", func(r *result) float64 { return r.P50ms }, "%.2f", true},
+	{"ack", "rate", "ack latency p99 at the offered load (ms)", func(r *result) float64 { return r.P99ms }, "%.2f", true},
+	{"ack", "rate", "ack latency p99.9 at the offered load (ms)", func(r *result) float64 { return r.P999ms }, "%.2f", true},
+	{"fanout", "closed", "fan-out deliveries/s, closed loop", func(r *result) float64 { return r.Rate }, "%.0f", false},
+	{"fanout", "closed", "delivery latency p50, closed loop (ms)", func(r *result) float64 { return r.P50ms }, "%.2f", true},
+	{"fanout", "closed", "delivery latency p99, closed loop (ms)", func(r *result) float64 { return r.P99ms }, "%.2f", true},
+	{"fanout", "rate", "fan-out deliveries/s at the offered load", func(r *result) float64 { return r.Rate }, "%.0f", false},
+	{"fanout", "rate", "delivery latency p99 at the offered load (ms)", func(r *result) float64 { return r.P99ms }, "%.2f", true},
+}
+
+var targets = []string{"gatehouse", "node", "bare"}
+
+func cell(r *result, m metric) string {
+	if r == nil {
+		return "—"
+	}
+	return fmt.Sprintf(m.format, m.value(r))
+}
+
+func ratio(a, b *result, m metric) string {
+	if a == nil || b == nil || m.value(b) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", m.value(a)/m.value(b))
+}
+
+// goal is one target of the project, checked against the runs.
+type goal struct {
+	text  string
+	check func(results []result) (verdict string, ok bool, known bool)
+}
+
+func pick(results []result, scenario, mode, target string, f func(*result) float64) (float64, bool) {
+	r := find(results, scenario, mode, target)
+	if r == nil || r.Error != "" {
+		return 0, false
+	}
+	return f(r), true
+}
+
+func atLeastTimes(results []result, scenario, mode, other string, times float64, f func(*result) float64) (string, bool, bool) {
+	g, ok1 := pick(results, scenario, mode, "gatehouse", f)
+	o, ok2 := pick(results, scenario, mode, other, f)
+	if !ok1 || !ok2 || o == 0 {
+		return "not measured", false, false
+	}
+	got := g / o
+	if got >= times {
+		return fmt.Sprintf("%.2f× %s", got, other), true, true
+	}
+	return fmt.Sprintf("%.2f× %s: short by %.0f%%", got, other, 100*(1-got/times)), false, true
+}
+
+func rate(r *result) float64  { return r.Rate }
+func p99(r *result) float64   { return r.P99ms }
+func rssKB(r *result) float64 { return r.RSSConn }
+
+var goals = []goal{
+	{"acked events/s ≥ 4× Node", func(rs []result) (string, bool, bool) {
+		return atLeastTimes(rs, "ack", "closed", "node", 4, rate)
+	}},
+	{"fan-out deliveries/s ≥ 4× Node", func(rs []result) (string, bool, bool) {
+		return atLeastTimes(rs, "fanout", "closed", "node", 4, rate)
+	}},
+	{"fan-out deliveries/s ≥ 0.7× bare", func(rs []result) (string, bool, bool) {
+		return atLeastTimes(rs, "fanout", "closed", "bare", 0.7, rate)
+	}},
+	{"p99 ack latency at the same offered load ≤ ¼ of Node's", func(rs []result) (string, bool, bool) {
+		g, ok1 := pick(rs, "ack", "rate", "gatehouse", p99)
+		n, ok2 := pick(rs, "ack", "rate", "node", p99)
+		if !ok1 || !ok2 || n == 0 {
+			return "not measured", false, false
+		}
+		if g <= n/4 {
+			return fmt.Sprintf("%.2f ms vs %.2f ms (%.2f×)", g, n, g/n), true, true
+		}
+		return fmt.Sprintf("%.2f ms vs %.2f ms (%.2f×, ¼ would be %.2f ms)", g, n, g/n, n/4), false, true
+	}},
+	{"RSS per idle authenticated connection ≤ 12 KiB and ≤ ¼ of Node's", func(rs []result) (string, bool, bool) {
+		g, ok1 := pick(rs, "hold", "", "gatehouse", rssKB)
+		n, ok2 := pick(rs, "hold", "", "node", rssKB)
+		if !ok1 || !ok2 || n == 0 {
+			return "not measured", false, false
+		}
+		text := fmt.Sprintf("%.2f KiB vs Node %.2f KiB (%.2f×)", g, n, g/n)
+		ok := g <= 12 && g <= n/4
+		if g > 12 {
+			text += fmt.Sprintf(": %.2f KiB over 12 KiB", g-12)
+		}
+		if g > n/4 {
+			text += fmt.Sprintf(": over ¼ of Node's (%.2f KiB)", n/4)
+		}
+		return text, ok, true
+	}},
+	{"100,000 concurrent authenticated connections held", func(rs []result) (string, bool, bool) {
+		r := find(rs, "hold", "", "gatehouse")
+		if r == nil {
+			return "not measured", false, false
+		}
+		if r.Held >= 100000 {
+			return fmt.Sprintf("%d held", r.Held), true, true
+		}
+		return fmt.Sprintf("%d held in this run (HOLD_N=100000 checks it)", r.Held), false, false
+	}},
+	{"connect rate with HS256 ≥ 3× Node", func(rs []result) (string, bool, bool) {
+		return atLeastTimes(rs, "connect", "", "node", 3, rate)
+	}},
+}
+
+func writeReport(w io.Writer, results []result, machine [][2]string, commands, notes string) {
+	fmt.Fprintln(w, "# Benchmarks")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Generated by `make bench` (`bench/run.sh`); do not edit by hand, the next run rewrites it.")
+	fmt.Fprintln(w, "Gatehouse runs `bench/gateway-bench.yaml` (contract C1: the default `gateway.yaml` with the per-user rate")
+	fmt.Fprintln(w, "limit read from `RATE_LIMIT`/`RATE_BURST`); **node** is the reference `socket.io` 4.8 server implementing the")
+	fmt.Fprintln(w, "same contract (`bench/peers/node/server.js`, same JWT check, guards and acks, same rate-limit variables);")
+	fmt.Fprintln(w, "**bare** is a fasthttp/websocket loop with no gateway logic (`bench/peers/bare`), the ceiling of this")
+	fmt.Fprintln(w, "machine. The load tool (`bench/loadgen`) runs on the same machine, over loopback WebSocket, and signs")
+	fmt.Fprintln(w, "its own HS256 tokens. Bare does no JWT check, so its connect and hold figures are not comparable and")
+	fmt.Fprintln(w, "are not run.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Results")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| figure | gatehouse | node | bare | gatehouse/node | gatehouse/bare |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, m := range metrics {
+		g := find(results, m.scenario, m.mode, "gatehouse")
+		n := find(results, m.scenario, m.mode, "node")
+		b := find(results, m.scenario, m.mode, "bare")
+		if g == nil && n == nil && b == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m.label, cell(g, m), cell(n, m), cell(b, m), ratio(g, n, m), ratio(g, b, m))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Ratios are gatehouse divided by the other; for latencies and memory lower is better.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Runs (sizes, losses and errors):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| scenario | target | mode | conns | offered/s | sent | ok | lost | errors | seconds |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range results {
+		mode := r.Mode
+		if mode == "" {
+			mode = "—"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %d | %d | %d | %d | %.1f |\n",
+			r.Scenario, r.Target, mode, r.Conns, r.Offered, r.Sent, r.OK, r.Lost, r.Errors, r.Seconds)
+		if r.Error != "" {
+			fmt.Fprintf(w, "| | ↳ error: %s | | | | | | | | |\n", strings.ReplaceAll(r.Error, "|", "/"))
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Targets")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| target | this run | met |")
+	fmt.Fprintln(w, "| --- | --- | --- |")
+	for _, g := range goals {
+		text, ok, known := g.check(results)
+		verdict := "no"
+		switch {
+		case !known:
+			verdict = "not checked"
+		case ok:
+			verdict = "yes"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", g.text, text, verdict)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Machine")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| | |")
+	fmt.Fprintln(w, "| --- | --- |")
+	for _, row := range machine {
+		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
+	}
+	fmt.Fprintln(w)
+	if strings.TrimSpace(commands) != "" {
+		fmt.Fprintln(w, "## Commands")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "```sh")
+		fmt.Fprint(w, strings.TrimRight(commands, "\n")+"\n")
+		fmt.Fprintln(w, "```")
+		fmt.Fprintln(w)
+	}
+	if strings.TrimSpace(notes) != "" {
+		fmt.Fprint(w, strings.TrimRight(notes, "\n")+"\n")
+	}
+}

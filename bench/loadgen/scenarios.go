@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// options are the knobs of one run; every scenario is bounded by count
+// (conns, and the duration or the sends it implies) and by time (timeout).
+type options struct {
+	scenario    string
+	target      string // label of the server in the output: gatehouse, node, bare
+	addr        string // host:port, loopback only
+	path        string
+	namespace   string
+	secret      string
+	conns       int           // N (connect, hold, fanout receivers) or K (ack)
+	concurrency int           // connections opened at once
+	duration    time.Duration // sending phase of ack and fanout; holding time of hold
+	rate        float64       // offered events (ack) or messages (fanout) per second; 0 is closed loop
+	window      int           // fanout closed loop: messages in flight
+	pid         int           // hold: the server process whose RSS is read
+	perSource   int           // connections per source address
+	timeout     time.Duration // bound on the whole run
+}
+
+// result is the figures of one run, printed as one JSON line.
+type result struct {
+	Scenario string  `json:"scenario"`
+	Target   string  `json:"target"`
+	Mode     string  `json:"mode,omitempty"` // closed or rate (ack, fanout)
+	Conns    int     `json:"conns"`
+	Offered  float64 `json:"offered_per_s,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	// OK counts what succeeded: connections (connect, hold), acks (ack),
+	// deliveries (fanout).
+	OK     int64 `json:"ok"`
+	Errors int64 `json:"errors"`
+	// Lost is what was expected and never came (acks, deliveries).
+	Lost    int64   `json:"lost"`
+	Sent    int64   `json:"sent,omitempty"`
+	Rate    float64 `json:"rate_per_s"`
+	P50ms   float64 `json:"p50_ms"`
+	P99ms   float64 `json:"p99_ms"`
+	P999ms  float64 `json:"p999_ms"`
+	Held    int64   `json:"held,omitempty"`
+	RSSPre  int64   `json:"rss_before_kib,omitempty"`
+	RSSPost int64   `json:"rss_after_kib,omitempty"`
+	RSSConn float64 `json:"rss_per_conn_kib,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// drainTime bounds the wait for acks and deliveries still on their way
+// when the sending phase ends.
+const drainTime = 5 * time.Second
+
+// run executes the scenario opts.scenario.
+func run(ctx context.Context, opts options) (result, error) {
+	if opts.conns <= 0 {
+		return result{}, errors.New("conns must be positive")
+	}
+	opts.concurrency = max(opts.concurrency, 1)
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	defer cancel()
+	e, err := newEndpoint(opts.addr, opts.path, opts.namespace, opts.secret, opts.perSource)
+	if err != nil {
+		return result{}, err
+	}
+	res := result{Scenario: opts.scenario, Target: opts.target, Conns: opts.conns}
+	switch opts.scenario {
+	case "connect":
+		err = runConnect(ctx, e, opts, &res)
+	case "hold":
+		err = runHold(ctx, e, opts, &res)
+	case "ack":
+		err = runAck(ctx, e, opts, &res)
+	case "fanout":
+		err = runFanout(ctx, e, opts, &res)
+	default:
+		return result{}, fmt.Errorf("unknown scenario %q (connect, hold, ack, fanout)", opts.scenario)
+	}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res, err
+}
+
+// pool is a set of open connections, each with its read loop running.
+type pool struct {
+	clients []*client
+	readers sync.WaitGroup
+	alive   atomic.Int64
+}
+
+func (p *pool) closeAll() {
+	for _, c := range p.clients {
+		if c != nil {
+			c.close()
+		}
+	}
+	p.readers.Wait()
+}
+
+// openPool opens n connections, concurrency at a time, with user numbers
+// first, first+1, ... Each successful one runs readLoop with the handler
+// newHandler(k) returns for its index k. It records connect latencies in
+// lat and returns the pool, the failures and the first failure's error.
+func openPool(ctx context.Context, e *endpoint, first, n, concurrency int, lat *samples,
+	newHandler func(k int, c *client) func([]byte),
+) (*pool, int64, error) {
+	tokens, err := e.tokens(first + n)
+	if err != nil {
+		return nil, 0, err
+	}
+	p := &pool{clients: make([]*client, n)}
+	var next, failures atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(concurrency, n) {
+		wg.Go(func() {
+			var batch []time.Duration
+			defer func() { lat.add(batch) }()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n || ctx.Err() != nil {
+					return
+				}
+				start := time.Now()
+				dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				c, err := e.connect(dctx, first+k, tokens[first+k])
+				cancel()
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
+					continue
+				}
+				batch = append(batch, time.Since(start))
+				p.clients[k] = c
+				var handler func([]byte)
+				if newHandler != nil {
+					handler = newHandler(k, c)
+				}
+				p.alive.Add(1)
+				p.readers.Go(func() {
+					defer p.alive.Add(-1)
+					_ = c.readLoop(handler)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return p, failures.Load(), *e
+	}
+	return p, failures.Load(), ctx.Err()
+}
+
+func fillLatency(res *result, lat *samples) {
+	res.P50ms, res.P99ms, res.P999ms = lat.percentiles()
+}
+
+// runConnect opens N connections at concurrency C, to the namespace
+// CONNECT ack, and keeps them open until all are made.
+func runConnect(ctx context.Context, e *endpoint, opts options, res *result) error {
+	var lat samples
+	start := time.Now()
+	p, failures, err := openPool(ctx, e, 0, opts.conns, opts.concurrency, &lat, nil)
+	elapsed := time.Since(start)
+	if p != nil {
+		defer p.closeAll()
+		res.OK = p.alive.Load()
+	}
+	res.Errors = failures
+	res.Seconds = elapsed.Seconds()
+	res.Rate = float64(res.OK) / elapsed.Seconds()
+	fillLatency(res, &lat)
+	return err
+}
+
+// runHold opens N idle connections, holds them for opts.duration, and
+// reads the server's RSS before and after.
+func runHold(ctx context.Context, e *endpoint, opts options, res *result) error {
+	if opts.pid <= 0 {
+		return errors.New("hold needs the server's pid (-pid)")
+	}
+	before, err := rssKiB(opts.pid)
+	if err != nil {
+		return fmt.Errorf("rss of pid %d: %w", opts.pid, err)
+	}
+	var lat samples
+	start := time.Now()
+	p, failures, openErr := openPool(ctx, e, 0, opts.conns, opts.concurrency, &lat, nil)
+	elapsed := time.Since(start)
+	if p != nil {
+		defer p.closeAll()
+	}
+	res.Errors = failures
+	res.OK = p.alive.Load()
+	res.Rate = float64(res.OK) / elapsed.Seconds()
+	fillLatency(res, &lat)
+	select {
+	case <-time.After(opts.duration):
+	case <-ctx.Done():
+	}
+	res.Held = p.alive.Load()
+	after, err := rssKiB(opts.pid)
+	if err != nil {
+		return fmt.Errorf("rss of pid %d: %w", opts.pid, err)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.RSSPre, res.RSSPost = before, after
+	if res.Held > 0 {
+		res.RSSConn = float64(after-before) / float64(res.Held)
+	}
+	return openErr
+}
+
+// ackConn tracks the acks one connection waits for.
+type ackConn struct {
+	mu      sync.Mutex
+	pending map[int64]time.Time
+	batch   []time.Duration
+	got     chan struct{} // closed loop: signals an ack
+}
+
+// runAck has K connections send whoami with an ack: closed loop (one in
+// flight per connection) when opts.rate is 0, otherwise open loop at
+// opts.rate events per second in total, latency counted from the time
+// each event was due (so a late send counts against the server too).
+func runAck(ctx context.Context, e *endpoint, opts options, res *result) error {
+	prefix := []byte("43" + e.namespace + ",")
+	conns := make([]*ackConn, opts.conns)
+	var acked, lastAck atomic.Int64
+	var connectLat samples
+	p, failures, err := openPool(ctx, e, 0, opts.conns, opts.concurrency, &connectLat, func(k int, c *client) func([]byte) {
+		a := &ackConn{pending: make(map[int64]time.Time), got: make(chan struct{}, 1)}
+		conns[k] = a
+		return func(msg []byte) {
+			id := ackID(msg, prefix)
+			if id < 0 {
+				return
+			}
+			now := time.Now()
+			a.mu.Lock()
+			sent, ok := a.pending[id]
+			if ok {
+				delete(a.pending, id)
+				a.batch = append(a.batch, now.Sub(sent))
+			}
+			a.mu.Unlock()
+			if ok {
+				acked.Add(1)
+				lastAck.Store(now.UnixNano())
+				select {
+				case a.got <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	if p != nil {
+		defer p.closeAll()
+	}
+	if err != nil {
+		res.Errors = failures
+		return fmt.Errorf("open %d connections: %w", opts.conns, err)
+	}
+	res.Mode, res.Offered = "closed", opts.rate
+	if opts.rate > 0 {
+		res.Mode = "rate"
+	}
+	var sent, sendErrors atomic.Int64
+	start := time.Now()
+	end := start.Add(opts.duration)
+	var wg sync.WaitGroup
+	for k, c := range p.clients {
+		a := conns[k]
+		wg.Go(func() {
+			interval := time.Duration(0)
+			next := start
+			if opts.rate > 0 {
+				interval = time.Duration(float64(time.Second) * float64(opts.conns) / opts.rate)
+				next = start.Add(interval * time.Duration(k) / time.Duration(opts.conns))
+			}
+			for id := int64(1); ctx.Err() == nil; id++ {
+				due := time.Now()
+				if interval > 0 {
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+					due, next = next, next.Add(interval)
+				}
+				if due.After(end) {
+					return
+				}
+				a.mu.Lock()
+				a.pending[id] = due
+				a.mu.Unlock()
+				if err := c.emit(id, `["whoami"]`); err != nil {
+					sendErrors.Add(1)
+					return
+				}
+				sent.Add(1)
+				if interval == 0 {
+					select {
+					case <-a.got:
+					case <-time.After(drainTime):
+						return
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(ctx, func() bool { return acked.Load() >= sent.Load() }, drainTime)
+	var lat samples
+	for _, a := range conns {
+		if a != nil {
+			a.mu.Lock()
+			lat.add(a.batch)
+			a.mu.Unlock()
+		}
+	}
+	res.Sent, res.OK = sent.Load(), acked.Load()
+	res.Lost = res.Sent - res.OK
+	res.Errors = sendErrors.Load()
+	finish := time.Unix(0, lastAck.Load())
+	if finish.Before(start) {
+		finish = time.Now()
+	}
+	res.Seconds = finish.Sub(start).Seconds()
+	res.Rate = float64(res.OK) / res.Seconds
+	fillLatency(res, &lat)
+	return ctx.Err()
+}
+
+// waitFor polls done until it holds, limit passes or ctx ends.
+func waitFor(ctx context.Context, done func() bool, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for !done() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stampMarker precedes the send time (Unix nanoseconds) in a fan-out
+// message's text.
+var stampMarker = []byte(`"t=`)
+
+// runFanout connects N receivers and one sender; the sender sends
+// sendMessage with its send time in the text, and every receiver measures
+// the delivery latency of each copy. Closed loop: at most opts.window
+// messages are in flight (sent but not yet delivered everywhere); with
+// opts.rate, the sender sends at that rate.
+func runFanout(ctx context.Context, e *endpoint, opts options, res *result) error {
+	n := opts.conns
+	window := int64(max(opts.window, 1))
+	var delivered, lastDelivery, waitingFor atomic.Int64
+	progress := make(chan struct{}, 1)
+	batches := make([]latencyLog, n)
+	var connectLat samples
+	receivers, failures, err := openPool(ctx, e, 1, n, opts.concurrency, &connectLat, func(k int, c *client) func([]byte) {
+		log := &batches[k]
+		return func(msg []byte) {
+			i := bytes.Index(msg, stampMarker)
+			if i < 0 || len(msg) < 2 || msg[1] != '2' {
+				return
+			}
+			digits := msg[i+len(stampMarker):]
+			if j := bytes.IndexByte(digits, '"'); j > 0 {
+				digits = digits[:j]
+			}
+			stamp, err := strconv.ParseInt(string(digits), 10, 64)
+			if err != nil {
+				return
+			}
+			now := time.Now().UnixNano()
+			log.add(time.Duration(now - stamp))
+			lastDelivery.Store(now)
+			if d := delivered.Add(1); d >= waitingFor.Load() {
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	if receivers != nil {
+		defer receivers.closeAll()
+	}
+	if err != nil {
+		res.Errors = failures
+		return fmt.Errorf("open %d receivers: %w", n, err)
+	}
+	ackPrefix := []byte("43" + e.namespace + ",")
+	var acked, ackErrors atomic.Int64
+	senderPool, _, err := openPool(ctx, e, 0, 1, 1, &connectLat, func(int, *client) func([]byte) {
+		return func(msg []byte) {
+			if ackID(msg, ackPrefix) < 0 {
+				return
+			}
+			acked.Add(1)
+			if !bytes.Contains(msg, []byte(`"ok":true`)) {
+				ackErrors.Add(1)
+			}
+		}
+	})
+	if senderPool != nil {
+		defer senderPool.closeAll()
+	}
+	if err != nil {
+		return fmt.Errorf("open the sender: %w", err)
+	}
+	sender := senderPool.clients[0]
+	res.Mode, res.Offered = "closed", opts.rate
+	if opts.rate > 0 {
+		res.Mode = "rate"
+	}
+	start := time.Now()
+	end := start.Add(opts.duration)
+	var sent int64
+	interval := time.Duration(0)
+	if opts.rate > 0 {
+		interval = time.Duration(float64(time.Second) / opts.rate)
+	}
+	next := start
+	for id := int64(1); ctx.Err() == nil && time.Now().Before(end); id++ {
+		if interval > 0 {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			next = next.Add(interval)
+		} else if need := (id - window) * int64(n); need > 0 {
+			// Wait until all but window messages reached everyone, or a
+			// second passes (a lost delivery must not stall the run).
+			waitingFor.Store(need)
+			deadline := time.After(time.Second)
+		wait:
+			for delivered.Load() < need {
+				select {
+				case <-progress:
+				case <-deadline:
+					break wait
+				case <-ctx.Done():
+					break wait
+				}
+			}
+		}
+		text := `["sendMessage",{"message":"t=` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}]`
+		if err := sender.emit(id, text); err != nil {
+			res.Errors++
+			break
+		}
+		sent++
+	}
+	expected := sent * int64(n)
+	waitFor(ctx, func() bool { return delivered.Load() >= expected && acked.Load() >= sent }, drainTime)
+	var lat samples
+	for k := range batches {
+		batches[k].mu.Lock()
+		lat.add(batches[k].values)
+		batches[k].mu.Unlock()
+	}
+	res.Sent = sent
+	res.OK = delivered.Load()
+	res.Lost = max(expected-res.OK, 0) + (sent - acked.Load())
+	res.Errors += ackErrors.Load()
+	finish := time.Unix(0, lastDelivery.Load())
+	if finish.Before(start) {
+		finish = time.Now()
+	}
+	res.Seconds = finish.Sub(start).Seconds()
+	res.Rate = float64(res.OK) / res.Seconds
+	fillLatency(res, &lat)
+	return ctx.Err()
+}
+
+// latencyLog is the latencies one receiver measured; its read loop adds
+// while the scenario may already be collecting.
+type latencyLog struct {
+	mu     sync.Mutex
+	values []time.Duration
+}
+
+func (l *latencyLog) add(d time.Duration) {
+	l.mu.Lock()
+	if len(l.values) < maxSamples {
+		l.values = append(l.values, d)
+	}
+	l.mu.Unlock()
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Runs every benchmark scenario against Gatehouse, the Node socket.io
+# baseline and the bare fasthttp/websocket loop, one server at a time, and
+# writes docs/benchmarks.md. `make bench` calls it. Sizes are modest by
+# default (the whole run takes a few minutes on 2 cores); scale them with
+# the variables below, e.g. HOLD_N=100000 make bench.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+: "${CONNECT_N:=2000}"       # connect: connections opened
+: "${CONNECT_C:=50}"         # connect and hold: connections opened at once
+: "${HOLD_N:=10000}"         # hold: idle authenticated connections held
+: "${HOLD_FOR:=5s}"          # hold: how long they are held before RSS is read
+: "${ACK_K:=100}"            # ack: connections sending whoami
+: "${ACK_D:=10s}"            # ack: sending time of each run
+: "${ACK_RATE:=}"            # ack: offered events/s; default half of Node's closed-loop rate
+: "${FANOUT_N:=1000}"        # fanout: receivers
+: "${FANOUT_D:=10s}"         # fanout: sending time of each run
+: "${FANOUT_WINDOW:=8}"      # fanout closed loop: messages in flight
+: "${FANOUT_RATE:=}"         # fanout: offered messages/s; default half of Node's closed-loop rate
+: "${RATE_LIMIT:=100000}"    # per-user rate limit of sendMessage, both servers
+: "${RATE_BURST:=100000}"
+: "${BENCH_OUT:=docs/benchmarks.md}"
+: "${GO:=go}"
+export JWT_SECRET="${JWT_SECRET:-bench-secret-not-for-production}" RATE_LIMIT RATE_BURST
+
+PORT_GATEHOUSE=18080 PORT_NODE=18090 PORT_BARE=18070
+work=$(mktemp -d)
+results="$work/results.jsonl"
+commands="$work/commands.sh"
+server_pid=""
+
+cleanup() {
+	if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Every connection is a file descriptor on both sides: raise the limit for
+# this shell and so for the servers it starts (the load tool raises its own).
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)"
+
+note() { printf '%s\n' "$*" >>"$commands"; }
+note "# bench/run.sh, $(date -u +%Y-%m-%dT%H:%MZ); JWT_SECRET, RATE_LIMIT=$RATE_LIMIT and RATE_BURST=$RATE_BURST in the environment of every command"
+note "ulimit -n $(ulimit -n)"
+
+echo "== build"
+$GO build -o bin/gatehouse ./cmd/gatehouse
+$GO build -o bin/loadgen ./bench/loadgen
+$GO build -o bin/bench-bare ./bench/peers/bare
+(cd bench/peers/node && npm ci --no-audit --no-fund --silent)
+note "go build -o bin/gatehouse ./cmd/gatehouse && go build -o bin/loadgen ./bench/loadgen && go build -o bin/bench-bare ./bench/peers/bare"
+note "(cd bench/peers/node && npm ci)"
+
+# start_server NAME PORT COMMAND...: starts one server and waits for /healthz.
+start_server() {
+	local name=$1 port=$2
+	shift 2
+	note "$* &   # $name"
+	"$@" >"$work/$name.log" 2>&1 &
+	server_pid=$!
+	for _ in $(seq 100); do
+		if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then return 0; fi
+		if ! kill -0 "$server_pid" 2>/dev/null; then cat "$work/$name.log" >&2; echo "$name did not start" >&2; exit 1; fi
+		sleep 0.1
+	done
+	echo "$name did not answer on :$port" >&2
+	exit 1
+}
+
+stop_server() {
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=""
+	note "kill %1"
+}
+
+# load SCENARIO TARGET PORT FLAGS...: one run of the load tool.
+load() {
+	local scenario=$1 target=$2 port=$3
+	shift 3
+	note "bin/loadgen $scenario -target $target -addr 127.0.0.1:$port $*"
+	bin/loadgen "$scenario" -target "$target" -addr "127.0.0.1:$port" -out "$results" "$@" ||
+		echo "($scenario against $target failed; recorded)" >&2
+	sleep 1 # let the server settle between runs
+}
+
+# figure SCENARIO MODE TARGET FIELD: a number from a recorded run.
+figure() {
+	grep "\"scenario\":\"$1\",\"target\":\"$3\",\"mode\":\"$2\"" "$results" | tail -n1 |
+		sed -n "s/.*\"$4\":\([0-9.e+-]*\).*/\1/p"
+}
+
+closed_loop_runs() {
+	local target=$1 port=$2
+	load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D"
+	load fanout "$target" "$port" -n "$FANOUT_N" -d "$FANOUT_D" -window "$FANOUT_WINDOW"
+}
+
+offered_runs() {
+	local target=$1 port=$2
+	load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D" -rate "$ACK_RATE"
+	load fanout "$target" "$port" -n "$FANOUT_N" -d "$FANOUT_D" -rate "$FANOUT_RATE"
+}
+
+echo "== node"
+start_server node "$PORT_NODE" env PORT="$PORT_NODE" node bench/peers/node/server.js
+load hold node "$PORT_NODE" -n "$HOLD_N" -c "$CONNECT_C" -d "$HOLD_FOR" -pid "$server_pid"
+load connect node "$PORT_NODE" -n "$CONNECT_N" -c "$CONNECT_C"
+closed_loop_runs node "$PORT_NODE"
+# The offered loads are half of what Node sustains closed loop, unless set.
+if [[ -z "$ACK_RATE" ]]; then
+	ACK_RATE=$(awk -v r="$(figure ack closed node rate_per_s)" 'BEGIN { v = int(r / 2); print (v > 0 ? v : 1000) }')
+fi
+if [[ -z "$FANOUT_RATE" ]]; then
+	FANOUT_RATE=$(awk -v r="$(figure fanout closed node rate_per_s)" -v n="$FANOUT_N" 'BEGIN { v = int(r / n / 2); print (v > 0 ? v : 10) }')
+fi
+echo "offered loads: ack $ACK_RATE events/s, fanout $FANOUT_RATE messages/s"
+offered_runs node "$PORT_NODE"
+stop_server
+
+echo "== gatehouse"
+start_server gatehouse "$PORT_GATEHOUSE" bin/gatehouse run --config bench/gateway-bench.yaml --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn
+load hold gatehouse "$PORT_GATEHOUSE" -n "$HOLD_N" -c "$CONNECT_C" -d "$HOLD_FOR" -pid "$server_pid"
+load connect gatehouse "$PORT_GATEHOUSE" -n "$CONNECT_N" -c "$CONNECT_C"
+closed_loop_runs gatehouse "$PORT_GATEHOUSE"
+offered_runs gatehouse "$PORT_GATEHOUSE"
+stop_server
+
+echo "== bare"
+start_server bare "$PORT_BARE" bin/bench-bare --listen "127.0.0.1:$PORT_BARE"
+closed_loop_runs bare "$PORT_BARE"
+offered_runs bare "$PORT_BARE"
+stop_server
+
+note "bin/loadgen report -in results.jsonl -out $BENCH_OUT -commands commands.sh -notes bench/analysis.md"
+bin/loadgen report -in "$results" -out "$BENCH_OUT" -commands "$commands" -notes bench/analysis.md
+# Kept so that the report can be rewritten without a new run.
+cp "$results" bin/bench-results.jsonl
+cp "$commands" bin/bench-commands.sh
+echo "== wrote $BENCH_OUT (raw results in bin/bench-results.jsonl)"

@@ -1,0 +1,52 @@
+package adapter
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Memory is the adapter of a single process: there is no other node, so
+// broadcasts need no forwarding (the Socket.IO server delivers them
+// locally), requests get no answers, and published messages, which no
+// backend can receive, are logged at debug level and dropped.
+type Memory struct {
+	node   string
+	logger *slog.Logger
+}
+
+var _ Adapter = (*Memory)(nil)
+
+// NewMemory returns the one-process adapter; logger may be nil.
+func NewMemory(logger *slog.Logger) *Memory {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Memory{node: newNodeID(), logger: logger}
+}
+
+// NodeID identifies this process.
+func (m *Memory) NodeID() string { return m.node }
+
+// Start does nothing: no other node sends anything.
+func (m *Memory) Start(Receiver) {}
+
+// Send does nothing: there is no other node.
+func (m *Memory) Send(context.Context, *Message) error { return nil }
+
+// Request returns no answers: there is no other node.
+func (m *Memory) Request(context.Context, *Message) ([]*Message, error) { return nil, nil }
+
+// Publish logs the message and drops it.
+func (m *Memory) Publish(_ context.Context, channel string, payload []byte) error {
+	m.logger.Debug("published without a cluster adapter; dropped", "channel", channel, "bytes", len(payload))
+	return nil
+}
+
+// State is always up.
+func (m *Memory) State() (bool, string) { return true, "" }
+
+// Errors is always zero.
+func (m *Memory) Errors() uint64 { return 0 }
+
+// Close does nothing.
+func (m *Memory) Close() error { return nil }
