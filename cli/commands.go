@@ -26,6 +26,7 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	listen := fs.String("listen", "", "listen address, overriding server.listen")
 	logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,12 +52,26 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	reloads := make(chan os.Signal, 1)
+	signal.Notify(reloads, syscall.SIGHUP)
+	defer signal.Stop(reloads)
+	var changes <-chan struct{}
+	if *watch {
+		changes = watchFile(ctx, *configPath, time.Second)
+	}
 	served := make(chan error, 1)
 	go func() { served <- gw.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	for running := true; running; {
+		select {
+		case err := <-served:
+			return err
+		case <-reloads:
+			reload(ctx, logger, gw, *configPath, *listen, "SIGHUP")
+		case <-changes:
+			reload(ctx, logger, gw, *configPath, *listen, "file changed")
+		case <-ctx.Done():
+			running = false
+		}
 	}
 	grace := cfg.Server.ShutdownGrace.D()
 	logger.Info("shutting down", "grace", grace.String())
@@ -70,6 +85,70 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// reload re-reads the config and applies it; a config with errors changes
+// nothing and its errors are logged with their positions.
+func reload(ctx context.Context, logger *slog.Logger, gw *gateway.Gateway, path, listen, trigger string) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		if listen != "" {
+			cfg.Server.Listen = listen
+		}
+		var warnings []string
+		warnings, err = gw.Reload(ctx, cfg)
+		for _, w := range warnings {
+			logger.Warn("reload: "+w, "file", path)
+		}
+	}
+	if err != nil {
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				logger.Error("reload refused: config error", "trigger", trigger, "error", e.Error())
+			}
+		} else {
+			logger.Error("reload refused", "trigger", trigger, "file", path, "error", err)
+		}
+		return
+	}
+	logger.Info("reload applied", "trigger", trigger, "file", path)
+}
+
+// watchFile signals when the file's size or modification time changes,
+// checking every interval until ctx ends. Polling needs no extra dependency
+// and sees a file replaced by an editor or a config-management tool alike.
+func watchFile(ctx context.Context, path string, interval time.Duration) <-chan struct{} {
+	changes := make(chan struct{}, 1)
+	stamp := func() (time.Time, int64) {
+		info, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}, -1
+		}
+		return info.ModTime(), info.Size()
+	}
+	go func() {
+		lastMod, lastSize := stamp()
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			mod, size := stamp()
+			if mod.Equal(lastMod) && size == lastSize {
+				continue
+			}
+			lastMod, lastSize = mod, size
+			select {
+			case changes <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return changes
 }
 
 func validateCommand(ctx context.Context, env *environment, args []string) error {

@@ -21,9 +21,7 @@ func memoryInUse() uint64 {
 // BenchmarkIdlePollingSessionMemory reports the memory one idle polling
 // session costs the server, sessions created through the real server.
 func BenchmarkIdlePollingSessionMemory(b *testing.B) {
-	rec := newRecorder(false)
-	rec.opened = make(chan Conn, b.N+1)
-	ts := startServer(b, Options{PingInterval: time.Hour, PingTimeout: time.Hour}, rec)
+	ts := startServer(b, Options{PingInterval: time.Hour, PingTimeout: time.Hour}, idleHandler{})
 	ts.client = &http.Client{}
 	defer ts.client.CloseIdleConnections()
 
@@ -46,9 +44,7 @@ func BenchmarkIdlePollingSessionMemory(b *testing.B) {
 // WebSocket session; the figure includes the client's end of the
 // connection, which lives in the same process.
 func BenchmarkIdleWebSocketSessionMemory(b *testing.B) {
-	rec := newRecorder(false)
-	rec.opened = make(chan Conn, b.N+1)
-	ts := startServer(b, Options{PingInterval: time.Hour, PingTimeout: time.Hour}, rec)
+	ts := startServer(b, Options{PingInterval: time.Hour, PingTimeout: time.Hour}, idleHandler{})
 
 	conns := make([]*fws.Conn, 0, b.N)
 	defer func() {
@@ -71,3 +67,13 @@ func BenchmarkIdleWebSocketSessionMemory(b *testing.B) {
 	after := memoryInUse()
 	b.ReportMetric(float64(after-before)/float64(b.N), "bytes/session")
 }
+
+// idleHandler opens sessions that ignore everything.
+type idleHandler struct{}
+
+func (idleHandler) Open(Conn) Listener { return idleListener{} }
+
+type idleListener struct{}
+
+func (idleListener) OnMessage(Message) {}
+func (idleListener) OnClose(string)    {}

@@ -70,8 +70,10 @@ func NewServer(opts Options, h Handler) *Server {
 		srv.upgrades = []string{TransportWebSocket}
 	}
 	srv.wsUpgrade = websocket.New(srv.serveWebSocket, websocket.Config{
-		Origins:         websocketOrigins(&opts),
-		ReadBufferSize:  4096,
+		Origins: websocketOrigins(&opts),
+		// Small read buffers keep idle connections cheap; a larger message
+		// takes a few more reads.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		// A shared pool keeps idle connections from each holding a write
 		// buffer.

@@ -114,25 +114,23 @@ func (r *recorder) expectClose(t *testing.T, reason string) {
 // testServer is an Engine.IO server on a real listening Fiber app.
 type testServer struct {
 	srv    *Server
-	rec    *recorder
 	addr   string
 	client *http.Client
 }
 
-func startServer(t testing.TB, opts Options, rec *recorder, before ...fiber.Handler) *testServer {
+func startServer(t testing.TB, opts Options, h Handler, before ...fiber.Handler) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	srv := NewServer(opts, rec)
+	srv := NewServer(opts, h)
 	srv.Mount(app, "/socket.io/", before...)
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	ts := &testServer{
 		srv:    srv,
-		rec:    rec,
 		addr:   ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 	}
@@ -297,7 +295,8 @@ func expectProtocolError(t *testing.T, resp response, status int, code errorCode
 }
 
 func TestPollingHandshake(t *testing.T) {
-	ts := startServer(t, Options{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond, MaxPayload: 5000}, newRecorder(false))
+	rec := newRecorder(false)
+	ts := startServer(t, Options{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond, MaxPayload: 5000}, rec)
 	resp := ts.do(t, http.MethodGet, ts.url("EIO=4&transport=polling&t=abc"), "", http.Header{"X-Trace": {"t1"}})
 	if resp.status != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.status, resp.body)
@@ -316,7 +315,7 @@ func TestPollingHandshake(t *testing.T) {
 		t.Fatalf("handshake %+v does not carry the options", hs)
 	}
 
-	conn := ts.rec.nextConn(t)
+	conn := rec.nextConn(t)
 	if conn.ID() != hs.SID || conn.Transport() != TransportPolling {
 		t.Fatalf("session %s on %s, want %s on polling", conn.ID(), conn.Transport(), hs.SID)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,13 +25,25 @@ type state struct {
 	cfg        *config.Config
 	namespaces map[string]*namespaceRuntime
 	verifier   *auth.Verifier // nil when auth.jwt is not configured
-	logger     *slog.Logger
+	// upgradeAuth verifies tokens on the Engine.IO requests; nil when the
+	// config looks for none there.
+	upgradeAuth fiber.Handler
+	logger      *slog.Logger
+	// stop ends what the state runs in the background (JWKS refresh) once
+	// the state is replaced or the gateway stops.
+	stop context.CancelFunc
 }
 
 // Gateway is one running gateway process.
 type Gateway struct {
+	// cfg is the config the gateway started with; the server section and
+	// the adapter keep its values until a restart, while state holds what a
+	// reload replaces.
 	cfg       *config.Config
 	logger    *slog.Logger
+	reg       Registries
+	resources func(config.Options) config.Options
+	tls       *certificate // nil without server.tls
 	current   atomic.Pointer[state]
 	app       *fiber.App
 	engine    *engineio.Server
@@ -68,7 +81,14 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		_ = adp.Close()
 		return nil, err
 	}
-	gw := &Gateway{cfg: cfg, logger: logger}
+	gw := &Gateway{cfg: cfg, logger: logger, reg: opts.Registries, resources: factoryResources(adp, logger)}
+	if cfg.Server.TLS != nil {
+		if gw.tls, err = loadCertificate(cfg); err != nil {
+			st.stop()
+			_ = adp.Close()
+			return nil, err
+		}
+	}
 	gw.current.Store(st)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
 	var remote socketio.RemoteBroadcast
@@ -91,7 +111,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		Logger:         logger,
 	}, gw.sockets)
 	gw.publisher = adp
-	gw.app = gw.newApp(st)
+	gw.app = gw.newApp()
 	if err := gw.mountAPI(gw.app); err != nil {
 		_ = adp.Close()
 		return nil, fmt.Errorf("api: %w", err)
@@ -105,13 +125,20 @@ func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger 
 	if err != nil {
 		return nil, err
 	}
-	st := &state{cfg: cfg, namespaces: namespaces, logger: logger}
+	// The state outlives the call that builds it (a reload request, say),
+	// so its background work gets a context of its own.
+	stateCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	st := &state{cfg: cfg, namespaces: namespaces, logger: logger, stop: stop}
 	if cfg.Auth.JWT != nil {
-		v, err := auth.NewVerifier(ctx, cfg.Auth.JWT, logger)
+		v, err := auth.NewVerifier(stateCtx, cfg.Auth.JWT, logger)
 		if err != nil {
-			return nil, fmt.Errorf("auth.jwt: %w", err)
+			stop()
+			return nil, config.Errorf(cfg.PosOf("auth.jwt"), "auth.jwt: %v", err)
 		}
 		st.verifier = v
+		if len(cfg.Auth.JWT.Lookup) > 0 {
+			st.upgradeAuth = v.Middleware()
+		}
 	}
 	return st, nil
 }
@@ -120,7 +147,7 @@ func (gw *Gateway) state() *state { return gw.current.Load() }
 
 // newApp builds the Fiber app: health endpoints and the Engine.IO routes
 // behind the upgrade-time JWT middleware.
-func (gw *Gateway) newApp(st *state) *fiber.App {
+func (gw *Gateway) newApp() *fiber.App {
 	srv := gw.cfg.Server
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -150,11 +177,15 @@ func (gw *Gateway) newApp(st *state) *fiber.App {
 		}
 		return c.JSON(fiber.Map{"ready": true})
 	})
-	var before []fiber.Handler
-	if st.verifier != nil && len(gw.cfg.Auth.JWT.Lookup) > 0 {
-		before = append(before, st.verifier.Middleware())
+	// The upgrade-time check is looked up per request, so that a reload
+	// that changes keys or lookup places applies to the next request.
+	upgradeAuth := func(c *fiber.Ctx) error {
+		if check := gw.state().upgradeAuth; check != nil {
+			return check(c)
+		}
+		return c.Next()
 	}
-	gw.engine.Mount(app, srv.Path, before...)
+	gw.engine.Mount(app, srv.Path, upgradeAuth)
 	return app
 }
 
@@ -176,8 +207,11 @@ func (gw *Gateway) notReadyReason() string {
 func (gw *Gateway) Serve(ln net.Listener) error {
 	gw.cluster.start()
 	gw.serving.Store(true)
+	if gw.tls != nil {
+		ln = tls.NewListener(ln, gw.tls.serverConfig())
+	}
 	gw.logger.Info("gateway serving", "addr", ln.Addr().String(), "path", gw.cfg.Server.Path,
-		"namespaces", len(gw.state().namespaces))
+		"tls", gw.tls != nil, "namespaces", len(gw.state().namespaces))
 	err := gw.app.Listener(ln)
 	if err != nil && !gw.closing.Load() {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
@@ -189,6 +223,7 @@ func (gw *Gateway) Serve(ln net.Listener) error {
 // "server shutting down", and returns once they are gone or ctx ends.
 func (gw *Gateway) Shutdown(ctx context.Context) error {
 	gw.closing.Store(true)
+	defer gw.state().stop()
 	var errs []error
 	if err := gw.engine.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close sessions: %w", err))
