@@ -42,14 +42,23 @@ func (s *Server) BroadcastLocal(ctx context.Context, namespace string, rooms []s
 	}
 	n := s.namespace(namespace, false)
 	if n == nil {
+		if s.observer != nil {
+			s.observer.Broadcast(namespace, 0)
+		}
 		return nil
 	}
 	list := recipientPool.Get().(*[]*Socket)
 	recipients := n.recipients(rooms, exceptSocketIDs, (*list)[:0])
+	queued := 0
 	for _, socket := range recipients {
 		if err := socket.send(msgs); err != nil {
 			socket.client.log.Debug("socket.io broadcast not queued", "nsp", namespace, "socket", socket.id, "err", err)
+			continue
 		}
+		queued++
+	}
+	if s.observer != nil {
+		s.observer.Broadcast(namespace, queued)
 	}
 	clear(recipients)
 	*list = recipients[:0]

@@ -23,7 +23,7 @@ import (
 
 var (
 	errFakeClosed    = errors.New("session closed")
-	errFakeQueueFull = errors.New("queue full")
+	errFakeQueueFull = engineio.ErrQueueFull // what a real session returns, which observers rely on
 )
 
 type memConn struct {

@@ -41,6 +41,19 @@ type Options struct {
 	Remote RemoteBroadcast
 	// Logger receives protocol diagnostics (slog.Default when nil).
 	Logger *slog.Logger
+	// Observer, when set, is told about outbound traffic, for metrics.
+	Observer Observer
+}
+
+// Observer is told about outbound traffic. Its methods are called on the
+// sending path, so they must be quick and safe for concurrent use.
+type Observer interface {
+	// Broadcast is one broadcast in namespace (from this node or another)
+	// queued to recipients local sockets.
+	Broadcast(namespace string, recipients int)
+	// QueueDropped is a session over transport closed as a slow consumer
+	// because its outbound queue was full.
+	QueueDropped(transport string)
 }
 
 // Server is the Socket.IO layer: it is the engineio.Handler of an Engine.IO
@@ -50,6 +63,7 @@ type Server struct {
 	ackTimeout     time.Duration
 	connectTimeout time.Duration
 	remote         RemoteBroadcast
+	observer       Observer
 	log            *slog.Logger
 
 	mu         sync.RWMutex
@@ -67,6 +81,7 @@ func NewServer(opts Options) *Server {
 		ackTimeout:     opts.AckTimeout,
 		connectTimeout: opts.ConnectTimeout,
 		remote:         opts.Remote,
+		observer:       opts.Observer,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
 	}

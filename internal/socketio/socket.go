@@ -268,7 +268,11 @@ func (s *Socket) send(msgs []engineio.Message) error {
 	if s.closed.Load() {
 		return ErrDisconnected
 	}
-	return s.client.conn.Send(msgs...)
+	err := s.client.conn.Send(msgs...)
+	if errors.Is(err, engineio.ErrQueueFull) && s.client.server.observer != nil {
+		s.client.server.observer.QueueDropped(s.client.conn.Transport())
+	}
+	return err
 }
 
 // onPacket handles a packet addressed to this socket's namespace. An error
