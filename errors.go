@@ -22,6 +22,18 @@ const (
 	CodeInternal        Code = "internal"
 )
 
+// Codes of the gateway's own limits, beside those of contract C2. Clients may
+// rely on these strings too.
+const (
+	// CodeUnavailable refuses a connection the gateway cannot take now: it
+	// is at a connection limit or shutting down. Another node, or the same
+	// one a little later, may accept it.
+	CodeUnavailable Code = "unavailable"
+	// CodeLimitExceeded refuses what would take a socket past a limit of
+	// the config (namespaces per connection, rooms per socket).
+	CodeLimitExceeded Code = "limit_exceeded"
+)
+
 // Error is a refusal with a stable code and a human message. Fields in Data are
 // sent to the client beside code and message (for example retry_after_ms).
 type Error struct {

@@ -8,21 +8,33 @@ import "time"
 // written (or written with no value); a key written as 0 keeps 0 and is
 // validated as such, so "shutdown_grace: 0s" means no grace.
 const (
-	DefaultListen        = ":8080"
-	DefaultPath          = "/socket.io/"
-	DefaultPingInterval  = Duration(25 * time.Second)
-	DefaultPingTimeout   = Duration(20 * time.Second)
-	DefaultMaxPayload    = 1 * Megabyte
-	DefaultShutdownGrace = Duration(10 * time.Second)
-	DefaultAckTimeout    = Duration(10 * time.Second)
-	DefaultSendQueue     = 256
-	DefaultJWTAuthKey    = "token"
-	DefaultJWTMaxSize    = 8 * Kilobyte
-	DefaultJWKSRefresh   = Duration(time.Hour)
-	DefaultOnExpiry      = "disconnect"
-	DefaultExpiryWarning = Duration(60 * time.Second)
-	DefaultAdapterKind   = "memory"
-	DefaultRedisPrefix   = "gatehouse"
+	DefaultListen                  = ":8080"
+	DefaultPath                    = "/socket.io/"
+	DefaultPingInterval            = Duration(25 * time.Second)
+	DefaultPingTimeout             = Duration(20 * time.Second)
+	DefaultMaxPayload              = 1 * Megabyte
+	DefaultShutdownGrace           = Duration(10 * time.Second)
+	DefaultAckTimeout              = Duration(10 * time.Second)
+	DefaultSendQueue               = 256
+	DefaultMetrics                 = true
+	DefaultMetricsPath             = "/metrics"
+	DefaultMaxConnections          = 100000
+	DefaultMaxConnectionsPerIP     = 1000
+	DefaultHandshakeTimeout        = Duration(10 * time.Second)
+	DefaultConnectTimeout          = Duration(45 * time.Second)
+	DefaultMaxNamespacesPerSession = 16
+	DefaultMaxRoomsPerSocket       = 256
+	DefaultFloodRate               = 100.0
+	DefaultFloodPer                = Duration(time.Second)
+	DefaultFloodBurst              = 200
+	DefaultFloodDisconnectAfter    = 100
+	DefaultJWTAuthKey              = "token"
+	DefaultJWTMaxSize              = 8 * Kilobyte
+	DefaultJWKSRefresh             = Duration(time.Hour)
+	DefaultOnExpiry                = "disconnect"
+	DefaultExpiryWarning           = Duration(60 * time.Second)
+	DefaultAdapterKind             = "memory"
+	DefaultRedisPrefix             = "gatehouse"
 )
 
 // DefaultTransports are the Engine.IO transports enabled when none are
@@ -53,6 +65,20 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.shutdown_grace", &s.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(c, "server.ack_timeout", &s.AckTimeout, DefaultAckTimeout)
 	setDefault(c, "server.send_queue", &s.SendQueue, DefaultSendQueue)
+	setDefault(c, "server.metrics", &s.Metrics, DefaultMetrics)
+	setDefault(c, "server.metrics_path", &s.MetricsPath, DefaultMetricsPath)
+
+	l := &s.Limits
+	setDefault(c, "server.limits.max_connections", &l.MaxConnections, DefaultMaxConnections)
+	setDefault(c, "server.limits.max_connections_per_ip", &l.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+	setDefault(c, "server.limits.handshake_timeout", &l.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(c, "server.limits.connect_timeout", &l.ConnectTimeout, DefaultConnectTimeout)
+	setDefault(c, "server.limits.max_namespaces_per_session", &l.MaxNamespacesPerSession, DefaultMaxNamespacesPerSession)
+	setDefault(c, "server.limits.max_rooms_per_socket", &l.MaxRoomsPerSocket, DefaultMaxRoomsPerSocket)
+	setDefault(c, "server.limits.flood.rate", &l.Flood.Rate, DefaultFloodRate)
+	setDefault(c, "server.limits.flood.per", &l.Flood.Per, DefaultFloodPer)
+	setDefault(c, "server.limits.flood.burst", &l.Flood.Burst, DefaultFloodBurst)
+	setDefault(c, "server.limits.flood.disconnect_after", &l.Flood.DisconnectAfter, DefaultFloodDisconnectAfter)
 
 	a := &c.Auth
 	setDefault(c, "auth.on_expiry", &a.OnExpiry, DefaultOnExpiry)

@@ -161,6 +161,24 @@ func TestParseReportsEachMistakeAtItsPosition(t *testing.T) {
 			fragment: "between 1 and 65536",
 		},
 		{
+			name:     "metrics path inside the Engine.IO path",
+			yaml:     "\nserver:\n  metrics_path: /socket.io/metrics\n",
+			want:     "gw.yaml:2:17: ",
+			fragment: "inside server.path",
+		},
+		{
+			name:     "metrics path on a gateway route",
+			yaml:     "\nserver:\n  metrics_path: /healthz\n",
+			want:     "gw.yaml:2:17: ",
+			fragment: "a route of the gateway already",
+		},
+		{
+			name:     "metrics path not absolute",
+			yaml:     "\nserver:\n  metrics_path: metrics\n",
+			want:     "gw.yaml:2:17: ",
+			fragment: "must start with /",
+		},
+		{
 			name:     "TLS needs both files",
 			yaml:     "\nserver:\n  tls:\n    cert_file: cert.pem\n",
 			want:     "gw.yaml:3:5: ",
@@ -484,7 +502,8 @@ func TestDefaultsApplyOnlyToKeysNotWritten(t *testing.T) {
 	s := cfg.Server
 	if s.Listen != ":8080" || s.Path != "/socket.io/" || !slices.Equal(s.Transports, []string{"polling", "websocket"}) ||
 		s.PingInterval.D() != 25*time.Second || s.PingTimeout.D() != 20*time.Second || s.MaxPayload != Megabyte ||
-		s.ShutdownGrace.D() != 10*time.Second || s.AckTimeout.D() != 10*time.Second || s.SendQueue != 256 {
+		s.ShutdownGrace.D() != 10*time.Second || s.AckTimeout.D() != 10*time.Second || s.SendQueue != 256 ||
+		!s.Metrics || s.MetricsPath != "/metrics" {
 		t.Errorf("server defaults = %+v", s)
 	}
 	if cfg.Auth.OnExpiry != "disconnect" || cfg.Auth.ExpiryWarning.D() != time.Minute || cfg.Auth.JWT != nil {
@@ -498,6 +517,7 @@ func TestDefaultsApplyOnlyToKeysNotWritten(t *testing.T) {
 server:
   shutdown_grace: 0s
   ping_interval: 5s
+  metrics: false
 auth:
   expiry_warning: 0
   jwt:
@@ -514,7 +534,8 @@ adapter:
 		t.Fatal(err)
 	}
 	j := cfg.Auth.JWT
-	if cfg.Server.ShutdownGrace != 0 || cfg.Server.PingInterval.D() != 5*time.Second || cfg.Auth.ExpiryWarning != 0 {
+	if cfg.Server.ShutdownGrace != 0 || cfg.Server.PingInterval.D() != 5*time.Second || cfg.Auth.ExpiryWarning != 0 ||
+		cfg.Server.Metrics {
 		t.Errorf("written zeros replaced by defaults: %+v %+v", cfg.Server, cfg.Auth)
 	}
 	if len(j.Lookup) != 0 || *j.RequireExp || j.MaxSize != 8*Kilobyte || j.JWKSRefresh.D() != time.Hour {

@@ -29,7 +29,33 @@ type Server struct {
 	ShutdownGrace  Duration `yaml:"shutdown_grace"`  // default 10s
 	AckTimeout     Duration `yaml:"ack_timeout"`     // default 10s, server-to-client acks
 	SendQueue      int      `yaml:"send_queue"`      // default 256 packets per socket
+	Metrics        bool     `yaml:"metrics"`         // default true: serve Prometheus metrics
+	MetricsPath    string   `yaml:"metrics_path"`    // default "/metrics"
 	TLS            *TLS     `yaml:"tls"`
+	Limits         Limits   `yaml:"limits"`
+}
+
+// Limits bound what one client, and all of them together, may hold and send.
+// A count of 0 means no limit.
+type Limits struct {
+	MaxConnections          int      `yaml:"max_connections"`            // default 100000 Engine.IO sessions
+	MaxConnectionsPerIP     int      `yaml:"max_connections_per_ip"`     // default 1000 sessions per client address
+	HandshakeTimeout        Duration `yaml:"handshake_timeout"`          // default 10s to send a request's headers
+	ConnectTimeout          Duration `yaml:"connect_timeout"`            // default 45s from the handshake to a namespace CONNECT
+	MaxNamespacesPerSession int      `yaml:"max_namespaces_per_session"` // default 16
+	MaxRoomsPerSocket       int      `yaml:"max_rooms_per_socket"`       // default 256
+	Flood                   Flood    `yaml:"flood"`
+}
+
+// Flood is the per-socket token bucket that every event of a socket draws
+// from, whatever its name.
+type Flood struct {
+	Rate  float64  `yaml:"rate"`  // default 100 events per Per; 0 turns the limit off
+	Per   Duration `yaml:"per"`   // default 1s
+	Burst int      `yaml:"burst"` // default 200
+	// DisconnectAfter disconnects a socket after that many refused events
+	// in a row; default 100, 0 never disconnects.
+	DisconnectAfter int `yaml:"disconnect_after"`
 }
 
 // TLS names a certificate and key in PEM files.

@@ -60,6 +60,23 @@ func (c *Config) validate() ErrorList {
 	return v.errs
 }
 
+// metricsPath checks that the metrics endpoint shadows no other route of
+// the gateway.
+func (v *validator) metricsPath(s *Server) {
+	p := s.MetricsPath
+	switch {
+	case !strings.HasPrefix(p, "/") || p == "/":
+		v.fail("server.metrics_path", "server.metrics_path must start with / and name a path such as /metrics, got %q", p)
+	case strings.HasPrefix(strings.TrimSuffix(p, "/")+"/", strings.TrimSuffix(s.Path, "/")+"/"):
+		v.fail("server.metrics_path", "server.metrics_path %q is inside server.path %q, where Engine.IO is served", p, s.Path)
+	case slices.Contains(reservedRoutes, strings.TrimSuffix(p, "/")) || strings.HasPrefix(p, "/api/"):
+		v.fail("server.metrics_path", "server.metrics_path %q is a route of the gateway already", p)
+	}
+}
+
+// reservedRoutes are served by the gateway whatever the config says.
+var reservedRoutes = []string{"/healthz", "/readyz", "/api"}
+
 func (v *validator) server(s *Server) {
 	if err := checkListen(s.Listen); err != nil {
 		v.fail("server.listen", "server.listen must be host:port such as \":8080\" or \"127.0.0.1:8080\": %v", err)
@@ -98,12 +115,53 @@ func (v *validator) server(s *Server) {
 	if s.SendQueue < 1 || s.SendQueue > MaxSendQueue {
 		v.fail("server.send_queue", "server.send_queue must be between 1 and %d, got %d", MaxSendQueue, s.SendQueue)
 	}
+	if s.Metrics {
+		v.metricsPath(s)
+	}
+	v.limits(&s.Limits)
 	if t := s.TLS; t != nil {
 		if t.CertFile == "" {
 			v.fail("server.tls.cert_file", "server.tls needs cert_file (a PEM certificate) as well as key_file")
 		}
 		if t.KeyFile == "" {
 			v.fail("server.tls.key_file", "server.tls needs key_file (a PEM private key) as well as cert_file")
+		}
+	}
+}
+
+// limits checks server.limits: counts may be 0 (no limit), timeouts may not.
+func (v *validator) limits(l *Limits) {
+	counts := []struct {
+		key   string
+		value int
+	}{
+		{"max_connections", l.MaxConnections},
+		{"max_connections_per_ip", l.MaxConnectionsPerIP},
+		{"max_namespaces_per_session", l.MaxNamespacesPerSession},
+		{"max_rooms_per_socket", l.MaxRoomsPerSocket},
+		{"flood.disconnect_after", l.Flood.DisconnectAfter},
+	}
+	for _, c := range counts {
+		if c.value < 0 {
+			v.fail("server.limits."+c.key, "server.limits.%s must be 0 (no limit) or more, got %d", c.key, c.value)
+		}
+	}
+	if l.HandshakeTimeout <= 0 {
+		v.fail("server.limits.handshake_timeout", "server.limits.handshake_timeout must be greater than 0: it is what cuts off clients that send their request slowly")
+	}
+	if l.ConnectTimeout <= 0 {
+		v.fail("server.limits.connect_timeout", "server.limits.connect_timeout must be greater than 0")
+	}
+	f := l.Flood
+	if f.Rate < 0 {
+		v.fail("server.limits.flood.rate", "server.limits.flood.rate must be 0 (no limit) or more, got %g", f.Rate)
+	}
+	if f.Rate > 0 {
+		if f.Per <= 0 {
+			v.fail("server.limits.flood.per", "server.limits.flood.per must be greater than 0")
+		}
+		if f.Burst < 1 {
+			v.fail("server.limits.flood.burst", "server.limits.flood.burst must be at least 1 when flood.rate is set, got %d", f.Burst)
 		}
 	}
 }

@@ -129,6 +129,9 @@ func scalarJSON(n *yaml.Node) (any, error) {
 	return n.Value, nil
 }
 
+// MayBlock reports that the guard never waits (handlers.Blocking): it only compares.
+func (g *claimsGuard) MayBlock() bool { return false }
+
 // Check allows the socket when every rule holds.
 func (g *claimsGuard) Check(_ context.Context, in *Input) error {
 	var claims gatehouse.Claims

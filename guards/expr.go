@@ -56,6 +56,9 @@ func newExprGuard(opts config.Options) (Guard, error) {
 	return g, nil
 }
 
+// MayBlock reports that the guard never waits (handlers.Blocking): it only computes.
+func (g *exprGuard) MayBlock() bool { return false }
+
 // Check evaluates the condition for the event or connect.
 func (g *exprGuard) Check(ctx context.Context, in *Input) error {
 	vars, err := expr.VarsFor(in.Socket, in.Event, in.Payload)

@@ -31,6 +31,9 @@ func newMaxSizeGuard(opts config.Options) (Guard, error) {
 	return &maxSizeGuard{limit: int64(o.Limit)}, nil
 }
 
+// MayBlock reports that the guard never waits (handlers.Blocking): it only measures.
+func (g *maxSizeGuard) MayBlock() bool { return false }
+
 // Check measures every argument of the event (binary attachments
 // included), or the payload alone when the arguments are not at hand, as
 // at CONNECT.

@@ -150,6 +150,10 @@ func newRateLimitGuard(opts config.Options) (Guard, error) {
 	return g, nil
 }
 
+// MayBlock reports whether the guard may wait (handlers.Blocking): buckets kept in
+// Redis are a network round trip away, local ones are not.
+func (g *rateLimitGuard) MayBlock() bool { return g.shared != nil }
+
 // Check takes one token from the caller's bucket, or denies with the time
 // until one is available.
 func (g *rateLimitGuard) Check(ctx context.Context, in *Input) error {

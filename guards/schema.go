@@ -130,6 +130,9 @@ func nodeAt(n *yaml.Node, tokens []string) *yaml.Node {
 	return n
 }
 
+// MayBlock reports that the guard never waits (handlers.Blocking): it only validates.
+func (g *schemaGuard) MayBlock() bool { return false }
+
 // Check validates the payload.
 func (g *schemaGuard) Check(_ context.Context, in *Input) error {
 	data, err := in.Payload.Data()

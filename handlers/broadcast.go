@@ -52,6 +52,11 @@ func newBroadcast(opts config.Options) (Handler, error) {
 	return h, nil
 }
 
+// MayBlock implements Blocking: queueing on local sessions never waits.
+// (A broadcast that a cluster adapter also carries to other nodes does; the
+// gateway then treats every event as blocking.)
+func (h *broadcastHandler) MayBlock() bool { return false }
+
 // Handle broadcasts the event, then computes the ack.
 func (h *broadcastHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)

@@ -47,6 +47,10 @@ func newEmit(opts config.Options) (Handler, error) {
 	return &emitHandler{event: o.Event, data: o.Data, reply: o.Reply, awaitAck: o.AwaitAck}, nil
 }
 
+// MayBlock implements Blocking: with await_ack the handler waits for the
+// client's answer.
+func (h *emitHandler) MayBlock() bool { return h.awaitAck }
+
 // Handle emits the event to the calling socket, then computes the ack.
 func (h *emitHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)

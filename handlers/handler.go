@@ -17,6 +17,25 @@ type Handler interface {
 	Handle(ctx context.Context, call *Call) (reply any, err error)
 }
 
+// Blocking is implemented by handlers (and guards: the gateway looks for the
+// same method on them) that say whether a call may wait on something
+// outside the process: the network, a client's answer, a lock held long.
+// An event whose guards and handlers all report false runs on the
+// connection's read path, with no goroutine switch; any other event runs on
+// a queue of its own per socket, so that waiting never stalls the
+// connection's reads (pongs, other packets). A handler or guard without the
+// method is taken to block.
+type Blocking interface {
+	MayBlock() bool
+}
+
+// MayBlock reports whether h may wait on something outside the process: h
+// does unless it implements Blocking and says otherwise.
+func MayBlock(h any) bool {
+	b, ok := h.(Blocking)
+	return !ok || b.MayBlock()
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, call *Call) (any, error)
 

@@ -43,6 +43,9 @@ func newPublish(opts config.Options) (Handler, error) {
 	return &publishHandler{channel: o.Channel, reply: o.Reply}, nil
 }
 
+// MayBlock implements Blocking: publishing goes over the network.
+func (h *publishHandler) MayBlock() bool { return true }
+
 // Handle publishes {namespace, event, data, claims, socket_id} as JSON, then
 // computes the ack.
 func (h *publishHandler) Handle(ctx context.Context, call *Call) (any, error) {

@@ -32,6 +32,9 @@ func newReply(opts config.Options) (Handler, error) {
 	return &replyHandler{value: o.Value}, nil
 }
 
+// MayBlock implements Blocking: a reply only computes.
+func (h *replyHandler) MayBlock() bool { return false }
+
 // Handle returns the value as the ack.
 func (h *replyHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)

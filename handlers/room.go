@@ -54,6 +54,10 @@ func newRoomFactory(action roomAction) Factory {
 	}
 }
 
+// MayBlock implements Blocking: joining and leaving only update the room
+// index.
+func (h *roomHandler) MayBlock() bool { return false }
+
 // Handle joins or leaves the room, then computes the ack.
 func (h *roomHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)

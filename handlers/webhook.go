@@ -119,6 +119,9 @@ func checkWebhookURL(raw string) error {
 	return nil
 }
 
+// MayBlock implements Blocking: a webhook waits for its backend.
+func (h *webhookHandler) MayBlock() bool { return true }
+
 // Handle posts the event, performs the actions of the answer, and acks.
 func (h *webhookHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	request, err := marshalEventMessage(call)

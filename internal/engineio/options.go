@@ -47,6 +47,18 @@ type Options struct {
 	// UpgradeTimeout bounds the polling to WebSocket upgrade, from the
 	// WebSocket connection to the client's upgrade packet.
 	UpgradeTimeout time.Duration
+	// MaxSessions refuses new sessions (HTTP 503, code "unavailable") while
+	// that many are open; 0 means no limit. SetSessionLimits changes it
+	// while the server runs.
+	MaxSessions int
+	// MaxSessionsPerIP is the same limit for the sessions of one client
+	// address (Handshake.RemoteIP); 0 means no limit.
+	MaxSessionsPerIP int
+	// Refused, when set, is told of each handshake refused because of a
+	// session limit or because the server no longer accepts sessions, with
+	// the reason ("max_connections", "max_connections_per_ip",
+	// "shutting_down") and the client address. It must be quick.
+	Refused func(reason, remoteIP string)
 	// Logger receives debug records about sessions; nil uses slog.Default.
 	Logger *slog.Logger
 	// Now is the clock used for I/O deadlines; nil uses time.Now.

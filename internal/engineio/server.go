@@ -47,6 +47,13 @@ type Server struct {
 	mu           sync.Mutex
 	sessions     map[string]*session
 	shuttingDown bool
+	// admitted counts the sessions from their handshake until the server
+	// forgets them, in total and by client address, against the limits.
+	admitted   int
+	admittedBy map[string]int
+	// Session limits; 0 means none. Atomic so that a reload can change them.
+	maxSessions      atomic.Int64
+	maxSessionsPerIP atomic.Int64
 
 	buffers      bufferPool
 	openSessions atomic.Int64
@@ -60,12 +67,14 @@ type Server struct {
 func NewServer(opts Options, h Handler) *Server {
 	opts = opts.withDefaults()
 	srv := &Server{
-		opts:     opts,
-		handler:  h,
-		log:      opts.Logger,
-		sessions: make(map[string]*session),
-		upgrades: []string{},
+		opts:       opts,
+		handler:    h,
+		log:        opts.Logger,
+		sessions:   make(map[string]*session),
+		admittedBy: make(map[string]int),
+		upgrades:   []string{},
 	}
+	srv.SetSessionLimits(opts.MaxSessions, opts.MaxSessionsPerIP)
 	if opts.allowsTransport(TransportPolling) && opts.allowsTransport(TransportWebSocket) {
 		srv.upgrades = []string{TransportWebSocket}
 	}
@@ -117,6 +126,23 @@ func (srv *Server) Mount(r fiber.Router, path string, before ...fiber.Handler) {
 // SessionCount returns the number of open sessions.
 func (srv *Server) SessionCount() int {
 	return int(srv.openSessions.Load())
+}
+
+// SetSessionLimits changes the limits on open sessions, in total and per
+// client address (0 means no limit). Sessions already open stay open when
+// a limit is lowered below their number; new ones wait for room.
+func (srv *Server) SetSessionLimits(total, perIP int) {
+	srv.maxSessions.Store(int64(max(total, 0)))
+	srv.maxSessionsPerIP.Store(int64(max(perIP, 0)))
+}
+
+// StopAccepting refuses every new session from now on (HTTP 503, code
+// "unavailable") while the open ones carry on, so that a draining server
+// finishes its work before Shutdown closes them.
+func (srv *Server) StopAccepting() {
+	srv.mu.Lock()
+	srv.shuttingDown = true
+	srv.mu.Unlock()
 }
 
 // Shutdown refuses new sessions, closes every session with the reason
@@ -205,6 +231,11 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 	}
 	hs := newHandshake(c)
 	if transport == TransportWebSocket {
+		// Answered before the upgrade, so that a refused client gets a
+		// status it can read; newSession checks again, for good.
+		if refusal := srv.admission(hs.RemoteIP); refusal != nil {
+			return srv.refuseSession(c, refusal, hs.RemoteIP)
+		}
 		c.Locals(localHandshake, hs)
 		return srv.wsUpgrade(c)
 	}
@@ -223,6 +254,9 @@ func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
 // handshakePolling opens a polling session and answers its open packet.
 func (srv *Server) handshakePolling(c *fiber.Ctx, hs *Handshake) error {
 	s, err := srv.newSession(hs, TransportPolling)
+	if refusal, ok := err.(*sessionRefusal); ok {
+		return srv.refuseSession(c, refusal, hs.RemoteIP)
+	}
 	if err != nil {
 		return srv.refuse(c, http.StatusServiceUnavailable, codeBadRequest)
 	}
@@ -304,22 +338,88 @@ func claimsOf(v any) map[string]any {
 	return nil
 }
 
-// newSession creates a session that is not yet reachable by its sid.
+// newSession creates a session that is not yet reachable by its sid, or
+// refuses it with a *sessionRefusal when the server does not take it.
 func (srv *Server) newSession(hs *Handshake, transport string) (*session, error) {
 	sid, err := newSessionID()
 	if err != nil {
 		return nil, err
 	}
 	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.shuttingDown {
-		return nil, errShuttingDown
+	if refusal := srv.admissionLocked(hs.RemoteIP); refusal != nil {
+		srv.mu.Unlock()
+		if transport == TransportWebSocket {
+			// A WebSocket already upgraded learns it only from the close
+			// frame; the HTTP path reports its own refusals.
+			srv.reportRefusal(refusal, hs.RemoteIP)
+		}
+		return nil, refusal
 	}
+	srv.admitted++
+	srv.admittedBy[hs.RemoteIP]++
 	srv.alive.add()
+	srv.mu.Unlock()
 	return &session{srv: srv, id: sid, handshake: hs, transport: transport}, nil
 }
 
-var errShuttingDown = fmt.Errorf("engineio: server shutting down")
+// sessionRefusal is why a handshake is refused; reason names the limit for
+// metrics and logs, message is what the client reads.
+type sessionRefusal struct {
+	reason  string
+	message string
+}
+
+func (r *sessionRefusal) Error() string { return "engineio: " + r.message }
+
+// The refusals of new sessions.
+var (
+	errShuttingDown = &sessionRefusal{reason: "shutting_down", message: "the server is shutting down"}
+	errAtCapacity   = &sessionRefusal{reason: "max_connections", message: "the server is at its connection limit"}
+	errAddressLimit = &sessionRefusal{reason: "max_connections_per_ip", message: "too many connections from this address"}
+)
+
+// admission says whether a session from ip would be refused now, without
+// taking a place.
+func (srv *Server) admission(ip string) *sessionRefusal {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.admissionLocked(ip)
+}
+
+func (srv *Server) admissionLocked(ip string) *sessionRefusal {
+	switch total, perIP := srv.maxSessions.Load(), srv.maxSessionsPerIP.Load(); {
+	case srv.shuttingDown:
+		return errShuttingDown
+	case total > 0 && int64(srv.admitted) >= total:
+		return errAtCapacity
+	case perIP > 0 && int64(srv.admittedBy[ip]) >= perIP:
+		return errAddressLimit
+	}
+	return nil
+}
+
+// refuseSession answers a refused handshake: 503 with a JSON body
+// {"code": "unavailable", "message"}, which a load balancer may retry on
+// another node.
+func (srv *Server) refuseSession(c *fiber.Ctx, r *sessionRefusal, ip string) error {
+	srv.reportRefusal(r, ip)
+	c.Set(fiber.HeaderRetryAfter, "1")
+	return c.Status(http.StatusServiceUnavailable).JSON(unavailableError{Code: "unavailable", Message: r.message})
+}
+
+func (srv *Server) reportRefusal(r *sessionRefusal, ip string) {
+	if srv.opts.Refused != nil {
+		srv.opts.Refused(r.reason, ip)
+	}
+}
+
+// unavailableError is the JSON body of a handshake refused for capacity.
+// Its code is a string, unlike the reference server's numeric protocol
+// codes, so that the two cannot be confused.
+type unavailableError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
 
 // register makes s reachable by its sid and starts its heartbeat, unless it
 // was closed while the handler opened it. A session that opened while
@@ -351,6 +451,13 @@ func (srv *Server) forget(s *session) {
 	srv.mu.Lock()
 	if srv.sessions[s.id] == s {
 		delete(srv.sessions, s.id)
+	}
+	srv.admitted--
+	ip := s.handshake.RemoteIP
+	if srv.admittedBy[ip] <= 1 {
+		delete(srv.admittedBy, ip)
+	} else {
+		srv.admittedBy[ip]--
 	}
 	srv.mu.Unlock()
 	srv.alive.done()

@@ -175,7 +175,7 @@ func (s *session) wakeLocked() {
 	case s.transport == TransportPolling && s.poll != nil:
 		signal(s.poll)
 	case s.ws != nil:
-		signal(s.ws.notify)
+		s.wakeWriterLocked(s.ws)
 	}
 }
 
@@ -261,7 +261,7 @@ func (s *session) closeWith(reason string, mode closeMode) {
 		// packet, as the reference server does.
 		s.drainTimer = time.AfterFunc(s.srv.opts.PingTimeout, s.finish)
 	case s.ws != nil:
-		signal(s.ws.notify)
+		s.wakeWriterLocked(s.ws)
 	}
 	registered := s.registered
 	s.mu.Unlock()

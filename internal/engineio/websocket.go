@@ -1,9 +1,12 @@
 package engineio
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -16,17 +19,40 @@ const packetTypeChars = "0123456"
 // closeFrameTimeout bounds the courtesy close frame on a failed upgrade.
 const closeFrameTimeout = time.Second
 
-// wsLink is a WebSocket carrying a session. Its writer goroutine owns all
-// writes; the goroutine that accepted the connection reads.
+// wsLink is a WebSocket carrying a session. There is no writer goroutine
+// per connection: whoever finds packets queued and no write in progress
+// becomes the writer until the queue is empty — the read goroutine after
+// handing a message to the listener (so that an ack goes out with no
+// goroutine switch), or a goroutine started for the occasion when a packet
+// is queued from elsewhere (a broadcast, the heartbeat, a close). An idle
+// connection thus costs its read goroutine and no more.
 type wsLink struct {
 	conn *fws.Conn
-	// notify wakes the writer: packets queued or the session closing.
-	notify     chan struct{}
-	writerDone chan struct{}
+	// raw is the connection under the WebSocket. The writer frames the
+	// whole queue into one buffer and writes it with one call; a single
+	// Write is never interleaved with another one on the same connection,
+	// so the control frames the WebSocket library answers on its own
+	// (pong, close) stay whole.
+	raw net.Conn
+
+	// The fields below are guarded by the session's mu.
+
+	// writing is set while a goroutine writes the queue.
+	writing bool
+	// reading is set while the read goroutine hands a message to the
+	// listener; it flushes the queue itself afterwards.
+	reading bool
+	// closed is set once the writer closed the connection; nothing more is
+	// written.
+	closed bool
+	// writerIdle is signalled when writing is cleared, for stopWebSocket.
+	writerIdle *sync.Cond
+	// spare is the queue slice the writer hands back for reuse.
+	spare []packet
 }
 
-func newLink(conn *fws.Conn) *wsLink {
-	return &wsLink{conn: conn, notify: make(chan struct{}, 1), writerDone: make(chan struct{})}
+func newLink(conn *fws.Conn, mu *sync.Mutex) *wsLink {
+	return &wsLink{conn: conn, raw: conn.UnderlyingConn(), writerIdle: sync.NewCond(mu)}
 }
 
 // serveWebSocket runs on the hijacked connection: a new session or the
@@ -68,18 +94,20 @@ func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) {
 		_ = conn.Close()
 		return
 	}
-	link := newLink(conn)
+	link := newLink(conn, &s.mu)
 	open := srv.openPacket(s.id, []string{})
 	s.mu.Lock()
 	s.ws = link
 	s.queue = append(s.queue, packet{typ: packetOpen, data: open[1:]})
+	// The open packet, and whatever Open queues behind it, go out once the
+	// session is registered, from this goroutine.
+	link.reading = true
 	s.mu.Unlock()
-	srv.goTracked(func() { s.writeLoop(link) })
-	signal(link.notify)
 
 	defer s.stopWebSocket(link)
 	s.open(srv.handler)
 	srv.register(s)
+	s.doneReading(link)
 	s.readLoop(link)
 }
 
@@ -113,9 +141,10 @@ func (srv *Server) upgradeWebSocket(s *session, conn *fws.Conn) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	srv.goTracked(func() { s.writeLoop(link) })
-	signal(link.notify)
 	defer s.stopWebSocket(link)
+	s.mu.Lock()
+	s.wakeWriterLocked(link)
+	s.mu.Unlock()
 	s.readLoop(link)
 }
 
@@ -147,7 +176,7 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 			}
 			s.mu.Unlock()
 		case p.typ == packetUpgrade:
-			link := newLink(conn)
+			link := newLink(conn, &s.mu)
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.state() != stateOpen || s.probe != conn {
@@ -171,15 +200,28 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 }
 
 // stopWebSocket ends a session whose reader returned (or panicked): it
-// makes sure the session is closing, waits for the writer and finishes.
+// makes sure the session is closing, waits for a writer still at work,
+// writes what the close mode asks for and finishes.
 func (s *session) stopWebSocket(link *wsLink) {
 	s.closeWith("transport error", closeByPeer)
-	<-link.writerDone
+	s.mu.Lock()
+	link.reading = false
+	for link.writing {
+		link.writerIdle.Wait()
+	}
+	if link.closed {
+		s.mu.Unlock()
+	} else {
+		link.writing = true
+		s.mu.Unlock()
+		s.flushWebSocket(link)
+	}
 	s.finish()
 }
 
 // readLoop hands the client's packets to the session until the connection
-// fails or the session ends.
+// fails or the session ends. After each message it writes what the
+// listener queued meanwhile (typically the ack) itself.
 func (s *session) readLoop(link *wsLink) {
 	conn := link.conn
 	for {
@@ -195,6 +237,9 @@ func (s *session) readLoop(link *wsLink) {
 			s.closeOnReadError(err)
 			return
 		}
+		s.mu.Lock()
+		link.reading = true
+		s.mu.Unlock()
 		keepReading := true
 		if typ == fws.BinaryMessage {
 			s.deliver(Message{Data: buf.B, Binary: true})
@@ -205,10 +250,42 @@ func (s *session) readLoop(link *wsLink) {
 			keepReading = s.receive(p)
 		}
 		s.srv.buffers.put(buf)
+		s.doneReading(link)
 		if !keepReading {
 			return
 		}
 	}
+}
+
+// doneReading ends the read goroutine's turn with a message: what was
+// queued meanwhile is written now, from this goroutine.
+func (s *session) doneReading(link *wsLink) {
+	s.mu.Lock()
+	link.reading = false
+	if link.writing || link.closed || !s.hasWorkLocked() {
+		s.mu.Unlock()
+		return
+	}
+	link.writing = true
+	s.mu.Unlock()
+	s.flushWebSocket(link)
+}
+
+// hasWorkLocked reports whether a writer has something to do: packets
+// queued, or the session closing.
+func (s *session) hasWorkLocked() bool {
+	return len(s.queue) > 0 || s.state() != stateOpen
+}
+
+// wakeWriterLocked makes sure the queue gets written: by the read
+// goroutine when it is handing over a message (it flushes afterwards), by
+// the writer at work, or else by a goroutine started for it.
+func (s *session) wakeWriterLocked(link *wsLink) {
+	if link.writing || link.reading || link.closed || !s.hasWorkLocked() {
+		return
+	}
+	link.writing = true
+	s.srv.goTracked(func() { s.flushWebSocket(link) })
 }
 
 // closeOnReadError closes the session after the connection failed: a
@@ -239,42 +316,114 @@ func readAppend(dst []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// writeLoop writes the session's queue to the WebSocket whenever woken,
-// and the close packet and close frame when the session closes.
-func (s *session) writeLoop(link *wsLink) {
-	defer close(link.writerDone)
-	conn := link.conn
-	var spare []packet
-	for range link.notify {
+// maxWriteBatch is how many framed bytes the writer gathers before a
+// write; a larger single message is written whole.
+const maxWriteBatch = 64 << 10
+
+// flushWebSocket writes the queue until it is empty, then, when the session
+// is closing, the close packet and the close frame. The caller has set
+// link.writing; flushWebSocket clears it when done.
+func (s *session) flushWebSocket(link *wsLink) {
+	buf := s.srv.buffers.get()
+	defer s.srv.buffers.put(buf)
+	for {
 		s.mu.Lock()
+		if !s.hasWorkLocked() || link.closed {
+			link.writing = false
+			link.writerIdle.Broadcast()
+			s.mu.Unlock()
+			return
+		}
 		batch := s.queue
-		s.queue = spare[:0]
+		s.queue = link.spare[:0]
+		link.spare = nil
 		s.queuedMessages = 0
 		st, mode := s.state(), s.mode
 		s.mu.Unlock()
 
 		if st != stateOpen && mode == closeByPeer {
-			_ = conn.Close()
+			s.closeLink(link)
 			return
 		}
 		deadline := s.srv.opts.Now().Add(s.srv.writeTimeout())
-		_ = conn.SetWriteDeadline(deadline)
+		_ = link.raw.SetWriteDeadline(deadline)
+		buf.B = buf.B[:0]
+		var err error
 		for _, p := range batch {
-			if err := writeFrame(conn, p); err != nil {
-				s.closeWith("transport error", closeByPeer)
-				_ = conn.Close()
-				return
+			buf.B = appendFrame(buf.B, p)
+			if len(buf.B) >= maxWriteBatch {
+				if err = writeAll(link.raw, buf.B); err != nil {
+					break
+				}
+				buf.B = buf.B[:0]
 			}
 		}
+		if err == nil && st != stateOpen {
+			buf.B = appendFrame(buf.B, packet{typ: packetClose})
+		}
+		if err == nil && len(buf.B) > 0 {
+			err = writeAll(link.raw, buf.B)
+		}
+		if cap(buf.B) > maxPooledBuffer {
+			buf.B = nil
+		}
 		clear(batch)
-		spare = batch
-		if st != stateOpen {
-			_ = writeFrame(conn, packet{typ: packetClose})
-			_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, ""), deadline)
-			_ = conn.Close()
+		if err != nil {
+			s.closeWith("transport error", closeByPeer)
+			s.closeLink(link)
 			return
 		}
+		if st != stateOpen {
+			_ = link.conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, ""), deadline)
+			s.closeLink(link)
+			return
+		}
+		s.mu.Lock()
+		link.spare = batch[:0]
+		s.mu.Unlock()
 	}
+}
+
+// closeLink closes the connection once the writer is done with it, which
+// also ends the read goroutine's wait for the next frame.
+func (s *session) closeLink(link *wsLink) {
+	_ = link.conn.Close()
+	s.mu.Lock()
+	link.closed = true
+	link.writing = false
+	link.writerIdle.Broadcast()
+	s.mu.Unlock()
+}
+
+// writeAll writes b with one call, which the connection completes or fails.
+func writeAll(w io.Writer, b []byte) error {
+	_, err := w.Write(b)
+	return err
+}
+
+// appendFrame appends p as one unmasked, unfragmented WebSocket frame, as
+// a server sends them (RFC 6455 section 5.2): binary messages as binary
+// frames (no prefix in v4), everything else as text with its type
+// character first.
+func appendFrame(b []byte, p packet) []byte {
+	opcode, size := byte(fws.TextMessage), len(p.data)+1
+	if p.binary {
+		opcode, size = byte(fws.BinaryMessage), len(p.data)
+	}
+	b = append(b, 0x80|opcode) // FIN: the whole message in one frame
+	switch {
+	case size < 126:
+		b = append(b, byte(size))
+	case size <= 0xFFFF:
+		b = append(b, 126, byte(size>>8), byte(size))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(size))
+	}
+	if !p.binary {
+		b = append(b, byte(p.typ))
+	}
+	return append(b, p.data...)
 }
 
 // writeFrame writes one packet as one WebSocket frame: binary messages as

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -50,6 +51,21 @@ type Program struct {
 	src        string
 	program    cel.Program
 	resultType *cel.Type
+	// shortcut lets Eval answer the commonest expressions without the CEL
+	// interpreter and its value conversions: a bare variable (`user`,
+	// `data`) or a constant (`'{"ok": true}'`).
+	shortcut shortcut
+}
+
+// shortcut is what Eval can answer without running the program.
+type shortcut struct {
+	// variable is "user" or "data" when the expression is that variable
+	// alone, "" otherwise.
+	variable string
+	// constant holds the result of an expression that reads no variable,
+	// computed at compile time; isConstant says whether there is one.
+	constant   any
+	isConstant bool
 }
 
 // Compile parses and type-checks src. A syntax or type error is returned as
@@ -76,7 +92,91 @@ func Compile(src string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing the expression: %w", err)
 	}
-	return &Program{src: src, program: program, resultType: ast.OutputType()}, nil
+	return &Program{src: src, program: program, resultType: ast.OutputType(), shortcut: shortcutOf(ast, program)}, nil
+}
+
+// shortcutOf recognises the expressions Eval answers without CEL. An
+// expression is constant when evaluating it resolves no variable: CEL has
+// no impure function, so its result is the same at every event.
+func shortcutOf(ast *cel.Ast, program cel.Program) shortcut {
+	if e := ast.NativeRep().Expr(); e.Kind() == celast.IdentKind {
+		switch name := e.AsIdent(); name {
+		case "user", "data":
+			return shortcut{variable: name}
+		}
+	}
+	probe := &constantProbe{}
+	out, _, err := program.Eval(probe)
+	if err != nil || probe.resolved {
+		return shortcut{}
+	}
+	value, err := toJSON(out)
+	if err != nil {
+		return shortcut{}
+	}
+	return shortcut{constant: value, isConstant: true}
+}
+
+// constantProbe is an activation that knows no variable and notes whether
+// the program asked for one.
+type constantProbe struct{ resolved bool }
+
+func (p *constantProbe) ResolveName(string) (any, bool) {
+	p.resolved = true
+	return nil, false
+}
+
+func (*constantProbe) Parent() interpreter.Activation { return nil }
+
+// fast answers the expression without CEL when its shortcut allows; ok is
+// false when the program must run. Results are fresh copies, because a
+// handler may build on (and change) the value it gets.
+func (p *Program) fast(vars *Vars) (value any, ok bool) {
+	switch {
+	case p.shortcut.isConstant:
+		return copyJSON(p.shortcut.constant)
+	case p.shortcut.variable == "user":
+		if vars.User == nil {
+			return map[string]any{}, true
+		}
+		return copyJSON(vars.User)
+	case p.shortcut.variable == "data":
+		return copyJSON(vars.Data)
+	}
+	return nil, false
+}
+
+// copyJSON deep-copies a value made of the plain types toJSON produces.
+// Anything else (a Go int, a json.Number, a NaN) reports false, so that
+// the caller takes CEL's conversion and its errors instead.
+func copyJSON(v any) (any, bool) {
+	switch v := v.(type) {
+	case nil, string, bool, int64:
+		return v, true
+	case float64:
+		return v, !math.IsNaN(v) && !math.IsInf(v, 0)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for key, elem := range v {
+			c, ok := copyJSON(elem)
+			if !ok {
+				return nil, false
+			}
+			out[key] = c
+		}
+		return out, true
+	case []any:
+		out := make([]any, len(v))
+		for i, elem := range v {
+			c, ok := copyJSON(elem)
+			if !ok {
+				return nil, false
+			}
+			out[i] = c
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // issueText renders CEL's issues on one line: "column 7: Syntax error: ...",
@@ -120,6 +220,9 @@ func (p *Program) MayBeBool() bool {
 // map[string]any, []any, string, int64, float64, bool or nil. It stops with
 // an error when the cost limit is exceeded or ctx ends.
 func (p *Program) Eval(ctx context.Context, vars Vars) (any, error) {
+	if value, ok := p.fast(&vars); ok {
+		return value, nil
+	}
 	out, err := p.eval(ctx, &vars)
 	if err != nil {
 		return nil, err
@@ -129,6 +232,9 @@ func (p *Program) Eval(ctx context.Context, vars Vars) (any, error) {
 
 // EvalBool evaluates a condition; a result that is not a bool is an error.
 func (p *Program) EvalBool(ctx context.Context, vars Vars) (bool, error) {
+	if b, ok := p.shortcut.constant.(bool); ok && p.shortcut.isConstant {
+		return b, nil
+	}
 	out, err := p.eval(ctx, &vars)
 	if err != nil {
 		return false, err

@@ -11,8 +11,8 @@ type namespaceRuntime struct {
 	name          string
 	auth          string // required, optional or none
 	connectGuards []namedGuard
-	onConnect     []handlers.Handler
-	onDisconnect  []handlers.Handler
+	onConnect     []namedHandler
+	onDisconnect  []namedHandler
 	events        map[string]*eventRuntime
 }
 
@@ -20,13 +20,22 @@ type namespaceRuntime struct {
 type eventRuntime struct {
 	name     string
 	guards   []namedGuard
-	handlers []handlers.Handler
+	handlers []namedHandler
+	// mayBlock is set when a guard or handler of the event may wait (see
+	// handlers.Blocking), so that the event cannot run on the read path.
+	mayBlock bool
 }
 
 // namedGuard keeps the declared name beside the guard for logs and metrics.
 type namedGuard struct {
 	name  string
 	guard guards.Guard
+}
+
+// namedHandler keeps the handler's type beside it for metrics.
+type namedHandler struct {
+	typ     string
+	handler handlers.Handler
 }
 
 // Registries are the guard and handler types a gateway may build from.
@@ -77,8 +86,8 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 		}
 		return chain
 	}
-	buildHandlers := func(decls []config.HandlerDecl) []handlers.Handler {
-		out := make([]handlers.Handler, 0, len(decls))
+	buildHandlers := func(decls []config.HandlerDecl) []namedHandler {
+		out := make([]namedHandler, 0, len(decls))
 		for _, decl := range decls {
 			factory, ok := reg.Handlers.Lookup(decl.Type)
 			if !ok {
@@ -91,7 +100,7 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 				errs = errs.Append(decl.Pos, err)
 				continue
 			}
-			out = append(out, h)
+			out = append(out, namedHandler{typ: decl.Type, handler: h})
 		}
 		return out
 	}
@@ -111,7 +120,8 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 				errs = append(errs, config.Errorf(ev.Pos, "event %q is reserved by the protocol or the gateway", ev.Name))
 				continue
 			}
-			rt.events[ev.Name] = &eventRuntime{name: ev.Name, guards: resolve(ev.Guards), handlers: buildHandlers(ev.Handlers)}
+			chain, hs := resolve(ev.Guards), buildHandlers(ev.Handlers)
+			rt.events[ev.Name] = &eventRuntime{name: ev.Name, guards: chain, handlers: hs, mayBlock: chainMayBlock(chain, hs)}
 		}
 		namespaces[ns.Name] = rt
 	}
@@ -127,4 +137,19 @@ var reservedEvents = map[string]struct{}{
 	"connect": {}, "connect_error": {}, "disconnect": {}, "disconnecting": {},
 	"newListener": {}, "removeListener": {},
 	eventException: {}, eventAuthRefresh: {}, eventAuthExpiring: {},
+}
+
+// chainMayBlock reports whether any guard or handler of an event may wait.
+func chainMayBlock(chain []namedGuard, hs []namedHandler) bool {
+	for _, g := range chain {
+		if handlers.MayBlock(g.guard) {
+			return true
+		}
+	}
+	for _, h := range hs {
+		if handlers.MayBlock(h.handler) {
+			return true
+		}
+	}
+	return false
 }

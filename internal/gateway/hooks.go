@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/guards"
@@ -34,7 +35,12 @@ func (h hooks) HasNamespace(name string) bool {
 }
 
 // Connect authenticates the socket and runs the namespace's connect guards.
-func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMessage) error {
+func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMessage) (err error) {
+	defer func() {
+		if err != nil {
+			h.gw.metrics.ConnectRefused(s.Namespace(), string(gatehouse.AsError(err).Code))
+		}
+	}()
 	st := h.gw.state()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok {
@@ -47,7 +53,7 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	}
 	s.SetClaims(claims)
 	in := &guards.Input{Socket: s, Namespace: ns.name, Payload: gatehouse.NewPayload(auth)}
-	if err := runGuards(ctx, ns.connectGuards, in); err != nil {
+	if err := h.gw.runGuards(ctx, ns.connectGuards, in); err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
 		return err
 	}
@@ -56,6 +62,7 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 
 // Connected starts the token lifetime watch and runs on_connect handlers.
 func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
+	h.gw.metrics.SocketConnected(s.Namespace())
 	st := h.gw.state()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok {
@@ -70,16 +77,22 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 	}
 }
 
-// Event queues the event on the socket's serial executor, so that one slow
-// handler neither blocks the session's reads nor reorders the socket's events.
+// Event hands the event to the socket's serial executor, so that one slow
+// handler neither blocks the session's reads nor reorders the socket's
+// events; an event that cannot block runs in place when nothing is queued.
 func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args gatehouse.Args, ack socketio.AckFunc) {
-	if !serialFor(s).run(func() { h.gw.dispatch(ctx, s, event, args, ack) }) {
+	q, job := serialFor(s), func() { h.gw.dispatch(ctx, s, event, args, ack) }
+	if !h.gw.eventMayBlock(s, event) && q.runInline(job) {
+		return
+	}
+	if !q.run(job) {
 		h.gw.answer(s, event, ack, nil, errQueueFull)
 	}
 }
 
 // Disconnected stops the expiry watch and runs on_disconnect handlers.
 func (h hooks) Disconnected(s *socketio.Socket, reason string) {
+	h.gw.metrics.SocketDisconnected(s.Namespace())
 	stopExpiry(s)
 	st := h.gw.state()
 	ns, ok := st.namespaces[s.Namespace()]
@@ -118,7 +131,7 @@ func (gw *Gateway) dispatch(ctx context.Context, s *socketio.Socket, event strin
 	}
 	payload := gatehouse.NewPayload(args.First())
 	in := &guards.Input{Socket: s, Namespace: ns.name, Event: event, Payload: payload, Args: args}
-	if err := runGuards(ctx, ev.guards, in); err != nil {
+	if err := gw.runGuards(ctx, ev.guards, in); err != nil {
 		gw.answer(s, event, ack, nil, err)
 		return
 	}
@@ -137,9 +150,10 @@ func (gw *Gateway) dispatch(ctx context.Context, s *socketio.Socket, event strin
 }
 
 // runGuards runs a chain in order; the first denial wins.
-func runGuards(ctx context.Context, chain []namedGuard, in *guards.Input) error {
+func (gw *Gateway) runGuards(ctx context.Context, chain []namedGuard, in *guards.Input) error {
 	for _, g := range chain {
 		if err := g.guard.Check(ctx, in); err != nil {
+			gw.metrics.GuardDenied(g.name, string(gatehouse.AsError(err).Code))
 			return fmt.Errorf("guard %q: %w", g.name, err)
 		}
 	}
@@ -148,21 +162,24 @@ func runGuards(ctx context.Context, chain []namedGuard, in *guards.Input) error 
 
 // safeHandle calls a handler, turning a panic into an internal error so that
 // one faulty handler never kills the connection or the process.
-func (gw *Gateway) safeHandle(ctx context.Context, h handlers.Handler, call *handlers.Call) (reply any, err error) {
+func (gw *Gateway) safeHandle(ctx context.Context, h namedHandler, call *handlers.Call) (reply any, err error) {
+	started := time.Now()
 	defer func() {
+		gw.metrics.HandlerObserved(call.Socket.Namespace(), call.Event, h.typ, time.Since(started))
 		if r := recover(); r != nil {
 			gw.logger.Error("handler panicked", "namespace", call.Socket.Namespace(), "event", call.Event,
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			reply, err = nil, gatehouse.Errorf(gatehouse.CodeInternal, "internal error")
 		}
 	}()
-	return h.Handle(ctx, call)
+	return h.handler.Handle(ctx, call)
 }
 
 // answer sends the outcome of an event: the reply as the ack, or a refusal
 // as an error ack when an ack was asked for and as an exception event
 // otherwise.
 func (gw *Gateway) answer(s gatehouse.Socket, event string, ack socketio.AckFunc, reply any, err error) {
+	gw.countEvent(s.Namespace(), event, err)
 	if err == nil {
 		if ack == nil {
 			return

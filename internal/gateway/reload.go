@@ -59,6 +59,8 @@ func restartOnlyChanges(running, next *config.Config) []string {
 		{"server.max_payload", running.Server.MaxPayload, next.Server.MaxPayload},
 		{"server.ack_timeout", running.Server.AckTimeout, next.Server.AckTimeout},
 		{"server.send_queue", running.Server.SendQueue, next.Server.SendQueue},
+		{"server.metrics", running.Server.Metrics, next.Server.Metrics},
+		{"server.metrics_path", running.Server.MetricsPath, next.Server.MetricsPath},
 		{"adapter", running.Adapter, next.Adapter},
 		{"api", running.API, next.API},
 	}

@@ -11,8 +11,12 @@ import (
 // slow handler; past it, events are refused as rate_limited.
 const maxQueuedEvents = 256
 
-// serial runs one socket's events one after another, off the session's read
-// path. It holds a goroutine only while work is queued.
+// serial runs one socket's events one after another. An event that cannot
+// block runs at once on the caller's goroutine (the session's read path)
+// when nothing of the socket is queued; any other event, or one arriving
+// behind queued work, goes to a queue drained by a goroutine that lives
+// only while work is queued. Either way the socket's events keep their
+// order.
 type serial struct {
 	mu      sync.Mutex
 	queue   []func()
@@ -29,6 +33,33 @@ func serialFor(s *socketio.Socket) *serial {
 	q := &serial{}
 	s.Set(serialKey, q)
 	return q
+}
+
+// runInline runs job on the calling goroutine unless earlier work of the
+// socket is queued or running, in which case it does nothing and reports
+// false: the caller queues job with run instead, behind that work. Running
+// in place saves a goroutine start and the growth of its stack per event.
+func (q *serial) runInline(job func()) bool {
+	q.mu.Lock()
+	if q.running {
+		q.mu.Unlock()
+		return false
+	}
+	q.running = true
+	q.mu.Unlock()
+	job()
+	q.mu.Lock()
+	if len(q.queue) == 0 {
+		q.running = false
+		q.queue = nil
+		q.mu.Unlock()
+		return true
+	}
+	q.mu.Unlock()
+	// Work was queued meanwhile from another goroutine; it may block, so
+	// it is drained off this one.
+	go q.drain()
+	return true
 }
 
 // run queues job; it reports false when the queue is full.
@@ -64,6 +95,22 @@ func (q *serial) drain() {
 		q.mu.Unlock()
 		job()
 	}
+}
+
+// eventMayBlock reports whether handling event for s may wait on something
+// outside the process, so that it must not run on the session's read path.
+// Unknown events are answered at once; a token refresh may fetch keys; and
+// with a cluster adapter every broadcast is a network call.
+func (gw *Gateway) eventMayBlock(s *socketio.Socket, event string) bool {
+	if event == eventAuthRefresh || gw.cluster.distributed() {
+		return true
+	}
+	ns, ok := gw.state().namespaces[s.Namespace()]
+	if !ok {
+		return false
+	}
+	ev, ok := ns.events[event]
+	return ok && ev.mayBlock
 }
 
 // errQueueFull answers events refused because the socket's queue is full.

@@ -63,6 +63,7 @@ type Sources struct {
 type Metrics struct {
 	registry *prometheus.Registry
 
+	upgradesRefused *prometheus.CounterVec
 	connects        *prometheus.CounterVec
 	connectsRefused *prometheus.CounterVec
 	disconnects     *prometheus.CounterVec
@@ -80,6 +81,10 @@ func New(src Sources) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: reg,
+		upgradesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: prefix, Name: "upgrades_refused_total",
+			Help: "Engine.IO requests refused with 401 because their token did not verify, by error code.",
+		}, []string{"code"}),
 		connects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: prefix, Name: "connects_total",
 			Help: "Namespace CONNECTs accepted, by namespace.",
@@ -121,7 +126,7 @@ func New(src Sources) *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.connects, m.connectsRefused, m.disconnects, m.events, m.guardDenials,
+		m.upgradesRefused, m.connects, m.connectsRefused, m.disconnects, m.events, m.guardDenials,
 		m.handlerDuration, m.broadcasts, m.deliveries, m.queueDrops,
 		&connectionsCollector{source: src.Connections},
 	)
@@ -167,6 +172,15 @@ func (m *Metrics) Handler() http.Handler {
 		return http.NotFoundHandler()
 	}
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// UpgradeRefused counts an Engine.IO request refused at the upgrade-time
+// token check with code.
+func (m *Metrics) UpgradeRefused(code string) {
+	if m == nil {
+		return
+	}
+	m.upgradesRefused.WithLabelValues(code).Inc()
 }
 
 // SocketConnected counts a socket accepted into namespace.

@@ -21,6 +21,7 @@ func (a *fakeAdapter) Errors() uint64        { return a.errors.Load() }
 
 func TestNilMetricsRecordNothingAndDoNotPanic(t *testing.T) {
 	var m *Metrics
+	m.UpgradeRefused("token_expired")
 	m.SocketConnected("/chat")
 	m.SocketDisconnected("/chat")
 	m.ConnectRefused("/chat", "unauthorized")
@@ -41,6 +42,7 @@ func TestNilMetricsRecordNothingAndDoNotPanic(t *testing.T) {
 
 func TestCountersMoveWithTheirLabels(t *testing.T) {
 	m := New(Sources{})
+	m.UpgradeRefused("token_expired")
 	m.SocketConnected("/chat")
 	m.SocketConnected("/chat")
 	m.SocketDisconnected("/chat")
@@ -59,6 +61,7 @@ func TestCountersMoveWithTheirLabels(t *testing.T) {
 		got  float64
 		want float64
 	}{
+		{"upgrades refused", testutil.ToFloat64(m.upgradesRefused.WithLabelValues("token_expired")), 1},
 		{"connects", testutil.ToFloat64(m.connects.WithLabelValues("/chat")), 2},
 		{"disconnects", testutil.ToFloat64(m.disconnects.WithLabelValues("/chat")), 1},
 		{"refused", testutil.ToFloat64(m.connectsRefused.WithLabelValues("/chat", "unauthorized")), 1},

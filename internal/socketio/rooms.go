@@ -72,6 +72,11 @@ func (n *namespaceIndex) join(s *Socket, room string) error {
 	if s.closed.Load() || !s.registered {
 		return ErrDisconnected
 	}
+	if _, member := s.rooms[room]; !member {
+		if limit := s.client.server.limits.Load().MaxRoomsPerSocket; limit > 0 && len(s.rooms) >= limit {
+			return errTooManyRooms(limit)
+		}
+	}
 	if s.rooms == nil {
 		s.rooms = make(map[string]struct{})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -43,6 +44,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer, when set, is told about outbound traffic, for metrics.
 	Observer Observer
+	// Limits bound namespaces per session and rooms per socket (none when
+	// zero); SetLimits changes them while serving.
+	Limits Limits
+	// Refused, when set, is told the name of a limit (LimitNamespaces,
+	// LimitRooms, LimitConnect) each time it refuses something. It must be
+	// quick.
+	Refused func(limit string)
 }
 
 // Observer is told about outbound traffic. Its methods are called on the
@@ -65,6 +73,8 @@ type Server struct {
 	remote         RemoteBroadcast
 	observer       Observer
 	log            *slog.Logger
+	limits         atomic.Pointer[Limits]
+	onRefused      func(limit string)
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
@@ -82,6 +92,7 @@ func NewServer(opts Options) *Server {
 		connectTimeout: opts.ConnectTimeout,
 		remote:         opts.Remote,
 		observer:       opts.Observer,
+		onRefused:      opts.Refused,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
 	}
@@ -94,6 +105,7 @@ func NewServer(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.SetLimits(opts.Limits)
 	return s
 }
 
@@ -139,7 +151,7 @@ func (s *Server) Open(conn engineio.Conn) engineio.Listener {
 		log:     s.log.With("sid", conn.ID()),
 	}
 	c.mu.Lock()
-	c.connectTimer = time.AfterFunc(s.connectTimeout, c.onConnectTimeout)
+	c.connectTimer = time.AfterFunc(s.limits.Load().ConnectTimeout, c.onConnectTimeout)
 	c.mu.Unlock()
 	return c
 }
@@ -271,6 +283,7 @@ func (c *client) onConnectTimeout() {
 	idle := !c.closed && len(c.sockets) == 0
 	c.mu.Unlock()
 	if idle {
+		c.server.refused(LimitConnect)
 		c.log.Debug("socket.io connect timeout: no namespace joined")
 		c.conn.Close("forced server close")
 	}
@@ -282,6 +295,7 @@ func (c *client) onConnect(p *Packet) {
 	_, connected := c.sockets[name]
 	_, deciding := c.pending[name]
 	closed := c.closed
+	held := len(c.sockets) + len(c.pending)
 	c.mu.Unlock()
 	switch {
 	case closed:
@@ -298,6 +312,11 @@ func (c *client) onConnect(p *Packet) {
 	}
 	if !c.server.hooks.HasNamespace(name) {
 		c.sendConnectError(name, map[string]any{"message": "Invalid namespace"})
+		return
+	}
+	if limit := c.server.limits.Load().MaxNamespacesPerSession; limit > 0 && held >= limit {
+		c.server.refused(LimitNamespaces)
+		c.sendConnectError(name, connectErrorPayload(errTooManyNamespaces(limit)))
 		return
 	}
 	s := newSocket(c, c.server.namespace(name, true))

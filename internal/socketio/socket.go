@@ -233,7 +233,11 @@ func (s *Socket) Join(room string) error {
 	if room == s.id {
 		return nil
 	}
-	return s.ns.join(s, room)
+	err := s.ns.join(s, room)
+	if err != nil && !errors.Is(err, ErrDisconnected) {
+		s.client.server.refused(LimitRooms)
+	}
+	return err
 }
 
 // Leave removes the socket from room.
