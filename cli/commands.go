@@ -90,16 +90,13 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 // reload re-reads the config and applies it; a config with errors changes
 // nothing and its errors are logged with their positions.
 func reload(ctx context.Context, logger *slog.Logger, gw *gateway.Gateway, path, listen, trigger string) {
-	cfg, err := config.Load(path)
-	if err == nil {
+	warnings, err := gw.ReloadFile(ctx, path, func(cfg *config.Config) {
 		if listen != "" {
 			cfg.Server.Listen = listen
 		}
-		var warnings []string
-		warnings, err = gw.Reload(ctx, cfg)
-		for _, w := range warnings {
-			logger.Warn("reload: "+w, "file", path)
-		}
+	})
+	for _, w := range warnings {
+		logger.Warn("reload: "+w, "file", path)
 	}
 	if err != nil {
 		var list config.ErrorList

@@ -136,6 +136,15 @@ for (const mode of ['SIGHUP', '--watch']) {
       // Fixing the file applies again.
       apply(BASE);
       await eventually(socket, 'ping', 'pong-v1');
+
+      // Each outcome is counted.
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      const count = (result) => {
+        const m = metrics.match(new RegExp(`^gatehouse_config_reloads_total\\{result="${result}"\\} (\\d+)$`, 'm'));
+        return m ? Number(m[1]) : 0;
+      };
+      assert.ok(count('applied') >= 2, `applied reloads: ${count('applied')}`);
+      assert.ok(count('refused') >= 1, `refused reloads: ${count('refused')}`);
     });
   });
 }

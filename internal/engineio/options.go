@@ -22,6 +22,20 @@ const (
 	DefaultUpgradeTimeout = 10 * time.Second
 )
 
+// SlowConsumerPolicy is what a session does when a message would overflow
+// its send queue: a client that reads slower than it is sent to never
+// slows delivery to the others, nor grows the server's memory without bound.
+type SlowConsumerPolicy int
+
+const (
+	// SlowConsumerDisconnect closes the session ("slow consumer"); the
+	// message is refused with ErrQueueFull.
+	SlowConsumerDisconnect SlowConsumerPolicy = iota
+	// SlowConsumerDropOldest drops the oldest waiting messages to make
+	// room, so the client misses messages but stays connected.
+	SlowConsumerDropOldest
+)
+
 // Options configure a Server. Zero values take the defaults above.
 type Options struct {
 	// PingInterval is how often the server sends a ping.
@@ -42,8 +56,12 @@ type Options struct {
 	// both.
 	Transports []string
 	// SendQueue is the number of messages a session may have waiting to be
-	// written before it is closed as a slow consumer.
+	// written; SlowConsumer says what happens to a session that would
+	// exceed it.
 	SendQueue int
+	// SlowConsumer is the policy for a session whose queue is full:
+	// disconnect it (the default) or drop its oldest waiting messages.
+	SlowConsumer SlowConsumerPolicy
 	// UpgradeTimeout bounds the polling to WebSocket upgrade, from the
 	// WebSocket connection to the client's upgrade packet.
 	UpgradeTimeout time.Duration

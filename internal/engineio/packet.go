@@ -37,6 +37,10 @@ type packet struct {
 	typ    packetType
 	data   []byte
 	binary bool
+	// continued marks a queued message sent together with the one before
+	// it (the binary attachments of one Socket.IO packet), which is only
+	// ever dropped along with it.
+	continued bool
 }
 
 var (

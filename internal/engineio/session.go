@@ -58,6 +58,8 @@ type session struct {
 	// messages among them against Options.SendQueue.
 	queue          []packet
 	queuedMessages int
+	// dropped counts the messages the drop_oldest policy discarded.
+	dropped int
 	// poll wakes the pending long-poll GET; nil when there is none.
 	poll chan struct{}
 	// posting is set while a POST is being processed.
@@ -105,18 +107,53 @@ func (s *session) Send(msgs ...Message) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if s.queuedMessages+len(msgs) > s.srv.opts.SendQueue {
-		s.mu.Unlock()
-		s.closeWith("slow consumer", closeAbort)
-		return ErrQueueFull
+	if limit := s.srv.opts.SendQueue; s.queuedMessages+len(msgs) > limit {
+		if s.srv.opts.SlowConsumer != SlowConsumerDropOldest || len(msgs) > limit {
+			link := s.ws
+			s.mu.Unlock()
+			s.closeWith("slow consumer", closeAbort)
+			if link != nil {
+				// A write stuck on the client's full window fails now
+				// rather than at its deadline.
+				_ = link.raw.SetWriteDeadline(time.Now())
+			}
+			return ErrQueueFull
+		}
+		s.dropOldestLocked(s.queuedMessages + len(msgs) - limit)
 	}
-	for _, m := range msgs {
-		s.queue = append(s.queue, packet{typ: packetMessage, data: m.Data, binary: m.Binary})
+	for i, m := range msgs {
+		s.queue = append(s.queue, packet{typ: packetMessage, data: m.Data, binary: m.Binary, continued: i > 0})
 	}
 	s.queuedMessages += len(msgs)
 	s.wakeLocked()
 	s.mu.Unlock()
 	return nil
+}
+
+// dropOldestLocked drops at least n of the oldest queued messages, whole
+// groups at a time (a message with its attachments), and keeps control
+// packets. It drops an eighth of the queue at least, so that a client that
+// stays slow costs one pass over its queue per eighth, not per message.
+func (s *session) dropOldestLocked(n int) {
+	n = max(n, s.srv.opts.SendQueue/8)
+	kept, dropped := s.queue[:0], 0
+	dropping := false
+	for _, p := range s.queue {
+		if p.typ == packetMessage {
+			if !p.continued {
+				dropping = dropped < n
+			}
+			if dropping {
+				dropped++
+				continue
+			}
+		}
+		kept = append(kept, p)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	s.queuedMessages -= dropped
+	s.dropped += dropped
 }
 
 // Close implements Conn.

@@ -8,6 +8,27 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
+// ReloadFile loads the config at path, lets adjust override what the command
+// line overrides (such as --listen), and applies it with Reload. Every
+// attempt is counted in the config_reloads_total metric by result.
+func (gw *Gateway) ReloadFile(ctx context.Context, path string, adjust func(*config.Config)) (warnings []string, err error) {
+	defer func() {
+		result := "applied"
+		if err != nil {
+			result = "refused"
+		}
+		gw.metrics.Reload(result)
+	}()
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if adjust != nil {
+		adjust(cfg)
+	}
+	return gw.Reload(ctx, cfg)
+}
+
 // Reload applies a new config without dropping anyone: namespaces, guards,
 // handlers, expressions and keys are built anew and swapped in whole, so new
 // connections and new events follow the new config while every open

@@ -73,6 +73,7 @@ type Metrics struct {
 	broadcasts      *prometheus.CounterVec
 	deliveries      *prometheus.CounterVec
 	queueDrops      *prometheus.CounterVec
+	reloads         *prometheus.CounterVec
 }
 
 // New builds the metrics of one gateway in a registry of their own, with
@@ -122,12 +123,16 @@ func New(src Sources) *Metrics {
 			Namespace: prefix, Name: "send_queue_drops_total",
 			Help: "Connections closed as slow consumers because their outbound queue was full, by transport.",
 		}, []string{"transport"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: prefix, Name: "config_reloads_total",
+			Help: "Config reloads (SIGHUP or --watch), by result: applied or refused.",
+		}, []string{"result"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.upgradesRefused, m.connects, m.connectsRefused, m.disconnects, m.events, m.guardDenials,
-		m.handlerDuration, m.broadcasts, m.deliveries, m.queueDrops,
+		m.handlerDuration, m.broadcasts, m.deliveries, m.queueDrops, m.reloads,
 		&connectionsCollector{source: src.Connections},
 	)
 	if src.Sessions != nil {
@@ -181,6 +186,14 @@ func (m *Metrics) UpgradeRefused(code string) {
 		return
 	}
 	m.upgradesRefused.WithLabelValues(code).Inc()
+}
+
+// Reload counts a config reload with its result, "applied" or "refused".
+func (m *Metrics) Reload(result string) {
+	if m == nil {
+		return
+	}
+	m.reloads.WithLabelValues(result).Inc()
 }
 
 // SocketConnected counts a socket accepted into namespace.
