@@ -4,6 +4,9 @@ GO        ?= go
 BIN       := bin/gatehouse
 FUZZTIME  ?= 10s
 LONGFUZZ  ?= 5m
+# The soak: how long clients churn, and how many are connected at a time.
+SOAK_DURATION ?= 60s
+SOAK_CONNS    ?= 3000
 
 # Fuzz targets as package:Function.
 FUZZ_TARGETS := \
@@ -12,7 +15,7 @@ FUZZ_TARGETS := \
 	./internal/engineio:FuzzDecodePacket \
 	./internal/socketio:FuzzDecode
 
-.PHONY: all build examples run test vet unit fuzz-short fuzz e2e e2e-deps bench clean
+.PHONY: all build examples run test vet unit soak-short soak fuzz-short fuzz e2e e2e-deps bench clean
 
 all: build
 
@@ -27,8 +30,8 @@ examples:
 run: build
 	./$(BIN) run --config gateway.yaml
 
-## test: everything CI checks: vet, unit tests with the race detector, a short fuzz run, end-to-end tests.
-test: vet unit fuzz-short e2e
+## test: everything CI checks: vet, unit tests with the race detector, a short soak, a short fuzz run, end-to-end tests.
+test: vet unit soak-short fuzz-short e2e
 
 vet:
 	$(GO) vet ./...
@@ -36,6 +39,15 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# The soak cannot run under the race detector (too many goroutines), so it
+# runs on its own: 10 s with 2000 clients here, a minute with `make soak`.
+soak-short:
+	$(GO) test -count=1 -run=Soak ./internal/soak -soak.duration=10s -soak.conns=2000
+
+## soak: thousands of clients churning for SOAK_DURATION; fails on leaked goroutines or heap.
+soak:
+	$(GO) test -count=1 -v -timeout=30m -run=Soak ./internal/soak -soak.duration=$(SOAK_DURATION) -soak.conns=$(SOAK_CONNS)
 
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,6 +29,7 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	watch := fs.Bool("watch", false, "reload the config when its file changes (SIGHUP always reloads)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiling endpoints (/debug/pprof/) on this host:port, a listener of its own; off by default")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +51,15 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+
+	if *pprofAddr != "" {
+		stopProfiling, err := serveProfiling(*pprofAddr, logger)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stopProfiling()
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -257,4 +269,29 @@ func isTerminal(w io.Writer) bool {
 	}
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// serveProfiling serves net/http/pprof on addr, apart from the gateway's
+// listener so that profiles are never exposed to clients by accident; bind
+// it to a loopback or private address. It returns the function that stops
+// it.
+func serveProfiling(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("pprof server stopped", "error", err)
+		}
+	}()
+	logger.Info("profiling endpoints", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }

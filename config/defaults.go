@@ -16,6 +16,7 @@ const (
 	DefaultShutdownGrace           = Duration(10 * time.Second)
 	DefaultAckTimeout              = Duration(10 * time.Second)
 	DefaultSendQueue               = 256
+	DefaultSlowConsumer            = "disconnect"
 	DefaultMetrics                 = true
 	DefaultMetricsPath             = "/metrics"
 	DefaultMaxConnections          = 100000
@@ -65,6 +66,7 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.shutdown_grace", &s.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(c, "server.ack_timeout", &s.AckTimeout, DefaultAckTimeout)
 	setDefault(c, "server.send_queue", &s.SendQueue, DefaultSendQueue)
+	setDefault(c, "server.slow_consumer", &s.SlowConsumer, DefaultSlowConsumer)
 	setDefault(c, "server.metrics", &s.Metrics, DefaultMetrics)
 	setDefault(c, "server.metrics_path", &s.MetricsPath, DefaultMetricsPath)
 

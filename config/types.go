@@ -29,6 +29,7 @@ type Server struct {
 	ShutdownGrace  Duration `yaml:"shutdown_grace"`  // default 10s
 	AckTimeout     Duration `yaml:"ack_timeout"`     // default 10s, server-to-client acks
 	SendQueue      int      `yaml:"send_queue"`      // default 256 packets per socket
+	SlowConsumer   string   `yaml:"slow_consumer"`   // default "disconnect"; or "drop_oldest"
 	Metrics        bool     `yaml:"metrics"`         // default true: serve Prometheus metrics
 	MetricsPath    string   `yaml:"metrics_path"`    // default "/metrics"
 	TLS            *TLS     `yaml:"tls"`

@@ -115,6 +115,7 @@ func (v *validator) server(s *Server) {
 	if s.SendQueue < 1 || s.SendQueue > MaxSendQueue {
 		v.fail("server.send_queue", "server.send_queue must be between 1 and %d, got %d", MaxSendQueue, s.SendQueue)
 	}
+	v.oneOf("server.slow_consumer", s.SlowConsumer, "disconnect", "drop_oldest")
 	if s.Metrics {
 		v.metricsPath(s)
 	}

@@ -38,9 +38,12 @@ type Conn interface {
 	Handshake() *Handshake
 	// Transport is "polling" or "websocket", the current one.
 	Transport() string
-	// Send queues messages to be written in order. It never blocks: when the
-	// bounded queue is full the session is closed (slow consumer) and Send
-	// returns ErrQueueFull; on a closed session it returns ErrClosed.
+	// Send queues messages to be written in order; messages given in one
+	// call stay together. It never blocks. When the bounded queue is full,
+	// the policy decides (Options.SlowConsumer): the session is closed
+	// (slow consumer) and Send returns ErrQueueFull, or the oldest queued
+	// messages are dropped to make room. On a closed session it returns
+	// ErrClosed.
 	Send(msgs ...Message) error
 	// Close ends the session: a close packet when the transport allows it,
 	// then OnClose with reason.

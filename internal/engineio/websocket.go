@@ -342,7 +342,7 @@ func (s *session) flushWebSocket(link *wsLink) {
 		s.mu.Unlock()
 
 		if st != stateOpen && mode == closeByPeer {
-			s.closeLink(link)
+			s.closeLink(link, 0)
 			return
 		}
 		deadline := s.srv.opts.Now().Add(s.srv.writeTimeout())
@@ -370,12 +370,12 @@ func (s *session) flushWebSocket(link *wsLink) {
 		clear(batch)
 		if err != nil {
 			s.closeWith("transport error", closeByPeer)
-			s.closeLink(link)
+			s.closeLink(link, 0)
 			return
 		}
 		if st != stateOpen {
 			_ = link.conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, ""), deadline)
-			s.closeLink(link)
+			s.closeLink(link, closeFrameTimeout)
 			return
 		}
 		s.mu.Lock()
@@ -384,9 +384,13 @@ func (s *session) flushWebSocket(link *wsLink) {
 	}
 }
 
-// closeLink closes the connection once the writer is done with it, which
-// also ends the read goroutine's wait for the next frame.
-func (s *session) closeLink(link *wsLink) {
+// closeLink ends the connection once the writer is done with it. Closing
+// a hijacked connection is left to the HTTP server, which does it when the
+// read goroutine returns; so the read goroutine is given grace to read the
+// client's answer to a close frame, and then its read fails, even when the
+// client reads nothing any more (a slow consumer).
+func (s *session) closeLink(link *wsLink, grace time.Duration) {
+	_ = link.conn.SetReadDeadline(s.srv.opts.Now().Add(grace))
 	_ = link.conn.Close()
 	s.mu.Lock()
 	link.closed = true

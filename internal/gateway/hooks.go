@@ -41,6 +41,9 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 			h.gw.metrics.ConnectRefused(s.Namespace(), string(gatehouse.AsError(err).Code))
 		}
 	}()
+	if err := h.gw.admitConnect(); err != nil {
+		return err
+	}
 	st := h.gw.state()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok {
@@ -81,11 +84,16 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 // handler neither blocks the session's reads nor reorders the socket's
 // events; an event that cannot block runs in place when nothing is queued.
 func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args gatehouse.Args, ack socketio.AckFunc) {
-	q, job := serialFor(s), func() { h.gw.dispatch(ctx, s, event, args, ack) }
+	release := h.gw.admitEvent(s, event, ack)
+	if release == nil {
+		return
+	}
+	q, job := serialFor(s), func() { defer release(); h.gw.dispatch(ctx, s, event, args, ack) }
 	if !h.gw.eventMayBlock(s, event) && q.runInline(job) {
 		return
 	}
 	if !q.run(job) {
+		release()
 		h.gw.answer(s, event, ack, nil, errQueueFull)
 	}
 }

@@ -55,6 +55,7 @@ func (gw *Gateway) Reload(ctx context.Context, cfg *config.Config) (warnings []s
 		gw.tls.replace(cert)
 	}
 	previous := gw.current.Swap(next)
+	gw.applyLimits(cfg.Server.Limits)
 	// Events already running finish with the state they started with; its
 	// key refresh is no longer needed by anything new.
 	previous.stop()
@@ -80,6 +81,8 @@ func restartOnlyChanges(running, next *config.Config) []string {
 		{"server.max_payload", running.Server.MaxPayload, next.Server.MaxPayload},
 		{"server.ack_timeout", running.Server.AckTimeout, next.Server.AckTimeout},
 		{"server.send_queue", running.Server.SendQueue, next.Server.SendQueue},
+		{"server.slow_consumer", running.Server.SlowConsumer, next.Server.SlowConsumer},
+		{"server.limits.handshake_timeout", running.Server.Limits.HandshakeTimeout, next.Server.Limits.HandshakeTimeout},
 		{"server.metrics", running.Server.Metrics, next.Server.Metrics},
 		{"server.metrics_path", running.Server.MetricsPath, next.Server.MetricsPath},
 		{"adapter", running.Adapter, next.Adapter},

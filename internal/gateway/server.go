@@ -54,6 +54,10 @@ type Gateway struct {
 	metrics   *metrics.Metrics // nil when server.metrics is off
 	serving   atomic.Bool
 	closing   atomic.Bool
+	// refusals counts and logs what the limits of server.limits refuse.
+	refusals *refusalLog
+	// inFlight counts the events being handled, for the drain.
+	inFlight inFlight
 }
 
 // Options tune how a gateway is built.
@@ -92,6 +96,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		}
 	}
 	gw.current.Store(st)
+	gw.refusals = newRefusalLog(logger)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
 	gw.metrics = gw.newMetrics(adp)
 	var remote socketio.RemoteBroadcast
@@ -100,6 +105,8 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	}
 	gw.sockets = socketio.NewServer(socketio.Options{
 		Hooks:      hooks{gw: gw},
+		Limits:     socketLimits(cfg.Server.Limits),
+		Refused:    gw.refusals.socketRefused,
 		AckTimeout: cfg.Server.AckTimeout.D(),
 		Remote:     remote,
 		Observer:   gw.socketObserver(),
@@ -112,7 +119,12 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		AllowedOrigins: cfg.Server.AllowedOrigins,
 		Transports:     cfg.Server.Transports,
 		SendQueue:      cfg.Server.SendQueue,
+		SlowConsumer:   slowConsumerPolicy(cfg.Server.SlowConsumer),
 		Logger:         logger,
+		// Limits of server.limits; a reload changes them (applyLimits).
+		MaxSessions:      cfg.Server.Limits.MaxConnections,
+		MaxSessionsPerIP: cfg.Server.Limits.MaxConnectionsPerIP,
+		Refused:          gw.refusals.sessionRefused,
 	}, gw.sockets)
 	gw.publisher = adp
 	gw.app = gw.newApp()
@@ -179,6 +191,7 @@ func (gw *Gateway) newApp() *fiber.App {
 			return c.Status(code).JSON(fiber.Map{"code": code, "message": err.Error()})
 		},
 	})
+	gw.limitHandshakes(app)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", func(c *fiber.Ctx) error {
 		if reason := gw.notReadyReason(); reason != "" {
@@ -219,6 +232,7 @@ func (gw *Gateway) notReadyReason() string {
 func (gw *Gateway) Serve(ln net.Listener) error {
 	gw.cluster.start()
 	gw.serving.Store(true)
+	ln = gw.limitFirstRead(ln)
 	if gw.tls != nil {
 		ln = tls.NewListener(ln, gw.tls.serverConfig())
 	}
@@ -231,11 +245,16 @@ func (gw *Gateway) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting, closes every client with the reason
-// "server shutting down", and returns once they are gone or ctx ends.
+// Shutdown drains the gateway within ctx's deadline: /readyz answers 503,
+// new sessions, CONNECTs and events are refused with the code unavailable,
+// the events in flight finish and their acknowledgements are sent, then
+// every client is closed with the reason "server shutting down" (a close
+// packet, after which socket.io-client reconnects, to another node behind
+// a load balancer). It returns once they are gone or ctx ends.
 func (gw *Gateway) Shutdown(ctx context.Context) error {
 	gw.closing.Store(true)
 	defer gw.state().stop()
+	gw.drain(ctx)
 	var errs []error
 	if err := gw.engine.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close sessions: %w", err))
@@ -251,3 +270,12 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 
 // Sockets is the Socket.IO server, for the server API and tests.
 func (gw *Gateway) Sockets() *socketio.Server { return gw.sockets }
+
+// slowConsumerPolicy maps server.slow_consumer (validated by the config
+// loader) to the Engine.IO policy; anything but drop_oldest disconnects.
+func slowConsumerPolicy(name string) engineio.SlowConsumerPolicy {
+	if name == "drop_oldest" {
+		return engineio.SlowConsumerDropOldest
+	}
+	return engineio.SlowConsumerDisconnect
+}

@@ -1,0 +1,308 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/time/rate"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+)
+
+// Names of the limits in logs and in LimitRefusals, beside those of the
+// Engine.IO server ("max_connections", "max_connections_per_ip",
+// "shutting_down") and of the Socket.IO server (socketio.Limit*).
+const (
+	limitHandshakeTimeout = "handshake_timeout"
+	limitFlood            = "flood"
+	limitFloodDisconnect  = "flood_disconnect"
+	limitDraining         = "draining"
+)
+
+// refusalLogInterval spaces the log lines of one limit: a burst of
+// refusals gives one line, then one line per interval with the count.
+const refusalLogInterval = 10 * time.Second
+
+// refusalLog counts refusals by limit and logs them without flooding the
+// log: the first refusal of a limit is logged at once, later ones at most
+// once per refusalLogInterval with how many there were since.
+type refusalLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	byLimit map[string]*refusalCount
+}
+
+type refusalCount struct {
+	total    uint64
+	unlogged uint64
+	logged   time.Time
+}
+
+func newRefusalLog(logger *slog.Logger) *refusalLog {
+	return &refusalLog{logger: logger, now: time.Now, byLimit: make(map[string]*refusalCount)}
+}
+
+// refused counts one refusal by limit; attrs describe it (address,
+// namespace) in the log line it may give.
+func (l *refusalLog) refused(limit string, attrs ...any) {
+	now := l.now()
+	l.mu.Lock()
+	c := l.byLimit[limit]
+	if c == nil {
+		c = &refusalCount{}
+		l.byLimit[limit] = c
+	}
+	c.total++
+	c.unlogged++
+	if !c.logged.IsZero() && now.Sub(c.logged) < refusalLogInterval {
+		l.mu.Unlock()
+		return
+	}
+	count, since := c.unlogged, c.logged
+	c.unlogged, c.logged = 0, now
+	l.mu.Unlock()
+
+	args := append([]any{"limit", limit, "refused", count}, attrs...)
+	if !since.IsZero() {
+		args = append(args, "since", since.Format(time.RFC3339))
+	}
+	l.logger.Warn("limit reached", args...)
+}
+
+// sessionRefused is the Engine.IO server's Options.Refused.
+func (l *refusalLog) sessionRefused(reason, remoteIP string) {
+	l.refused(reason, "ip", remoteIP)
+}
+
+// socketRefused is the Socket.IO server's Options.Refused.
+func (l *refusalLog) socketRefused(limit string) { l.refused(limit) }
+
+// totals copies the counts by limit.
+func (l *refusalLog) totals() map[string]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]uint64, len(l.byLimit))
+	for limit, c := range l.byLimit {
+		out[limit] = c.total
+	}
+	return out
+}
+
+// LimitRefusals counts, by limit name, what the gateway refused since it
+// started: "max_connections", "max_connections_per_ip", "shutting_down"
+// (handshakes), "handshake_timeout" (requests cut off), "connect_timeout",
+// "max_namespaces_per_session", "max_rooms_per_socket", "flood",
+// "flood_disconnect" and "draining" (events refused during shutdown). It is
+// safe to call from a metrics scrape.
+func (gw *Gateway) LimitRefusals() map[string]uint64 {
+	return maps.Clone(gw.refusals.totals())
+}
+
+// socketLimits is what the Socket.IO server enforces of server.limits.
+func socketLimits(l config.Limits) socketio.Limits {
+	return socketio.Limits{
+		ConnectTimeout:          l.ConnectTimeout.D(),
+		MaxNamespacesPerSession: l.MaxNamespacesPerSession,
+		MaxRoomsPerSocket:       l.MaxRoomsPerSocket,
+	}
+}
+
+// applyLimits hands a reloaded server.limits to the servers; the flood
+// policy is read from the state at each event.
+func (gw *Gateway) applyLimits(l config.Limits) {
+	gw.engine.SetSessionLimits(l.MaxConnections, l.MaxConnectionsPerIP)
+	gw.sockets.SetLimits(socketLimits(l))
+}
+
+// limitHandshakes gives every HTTP request server.limits.handshake_timeout
+// to send its headers, so that a client sending them slowly (slowloris)
+// cannot hold a connection; once the headers are in, the body gets the
+// read timeout the app was configured with.
+func (gw *Gateway) limitHandshakes(app *fiber.App) {
+	server := app.Server()
+	bodyTimeout := server.ReadTimeout
+	server.ReadTimeout = gw.cfg.Server.Limits.HandshakeTimeout.D()
+	server.HeaderReceived = func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
+	}
+	handleError := server.ErrorHandler
+	server.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
+		// A connection cut before its first byte was counted by its
+		// listener already.
+		if first, ok := ctx.Conn().(*firstReadConn); isTimeout(err) && (!ok || first.started.Load()) {
+			gw.refusals.refused(limitHandshakeTimeout, "ip", ctx.RemoteIP().String())
+		}
+		handleError(ctx, err)
+	}
+}
+
+// limitFirstRead gives each accepted connection handshake_timeout to send
+// its first byte (a TLS handshake included): the HTTP server bounds the
+// headers from the first byte on, but a connection that sends nothing at
+// all would otherwise be kept.
+func (gw *Gateway) limitFirstRead(ln net.Listener) net.Listener {
+	return &firstReadListener{Listener: ln, timeout: gw.cfg.Server.Limits.HandshakeTimeout.D(), refusals: gw.refusals}
+}
+
+// firstReadListener sets a read deadline on each connection it accepts.
+type firstReadListener struct {
+	net.Listener
+	timeout  time.Duration
+	refusals *refusalLog
+}
+
+// Accept implements net.Listener.
+func (l *firstReadListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(l.timeout))
+	return &firstReadConn{Conn: conn, refusals: l.refusals}, nil
+}
+
+// firstReadConn counts a connection that timed out before sending
+// anything; the HTTP server moves its deadline once bytes come.
+type firstReadConn struct {
+	net.Conn
+	refusals *refusalLog
+	started  atomic.Bool
+}
+
+// Read implements net.Conn.
+func (c *firstReadConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if !c.started.Load() {
+			c.started.Store(true)
+		}
+	} else if err != nil && !c.started.Load() && isTimeout(err) {
+		c.started.Store(true) // count it once
+		c.refusals.refused(limitHandshakeTimeout, "ip", remoteHost(c.RemoteAddr()))
+	}
+	return n, err
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
+}
+
+func remoteHost(addr net.Addr) string {
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
+}
+
+// floodKey is the socket value holding its flood bucket.
+const floodKey = "gatehouse.flood"
+
+// floodBucket is one socket's share of server.limits.flood. Events of one
+// socket reach the gateway one at a time, but the bucket is locked anyway:
+// reading it must never race with a reload replacing it.
+type floodBucket struct {
+	mu      sync.Mutex
+	policy  config.Flood
+	limiter *rate.Limiter
+	inARow  int // refusals since the last accepted event
+}
+
+// checkFlood takes one event from the socket's bucket. It refuses with
+// rate_limited and retry_after_ms when the bucket is empty, and reports
+// whether the socket has been refused flood.disconnect_after times in a row.
+func (gw *Gateway) checkFlood(s *socketio.Socket, policy config.Flood) (err error, disconnect bool) {
+	if policy.Rate <= 0 {
+		return nil, false
+	}
+	b, _ := s.Get(floodKey).(*floodBucket)
+	if b == nil {
+		b = &floodBucket{}
+		s.Set(floodKey, b)
+	}
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.limiter == nil || b.policy != policy {
+		// A reload changed the policy: the socket starts afresh under it.
+		b.policy = policy
+		b.limiter = rate.NewLimiter(rate.Limit(policy.Rate/policy.Per.D().Seconds()), policy.Burst)
+		b.inARow = 0
+	}
+	reservation := b.limiter.ReserveN(now, 1)
+	wait := reservation.DelayFrom(now)
+	if reservation.OK() && wait == 0 {
+		b.inARow = 0
+		return nil, false
+	}
+	reservation.CancelAt(now)
+	if !reservation.OK() {
+		wait = policy.Per.D()
+	}
+	b.inARow++
+	ms := int((wait + time.Millisecond - 1) / time.Millisecond)
+	err = &gatehouse.Error{
+		Code:    gatehouse.CodeRateLimited,
+		Message: fmt.Sprintf("too many events on this connection; retry in %d ms", ms),
+		Data:    map[string]any{"retry_after_ms": ms, "limit": limitFlood},
+	}
+	return err, policy.DisconnectAfter > 0 && b.inARow >= policy.DisconnectAfter
+}
+
+// errDraining refuses events and CONNECTs once the gateway is shutting
+// down: they were not run, so the client may send them again elsewhere.
+var errDraining = gatehouse.Errorf(gatehouse.CodeUnavailable, "the server is shutting down; reconnect and retry")
+
+// admitEvent decides whether an event is run: it is refused while the
+// gateway drains and when the socket floods, in which case it is answered
+// here and admitEvent returns nil. An admitted event counts as in flight
+// until the returned release is called, so that Shutdown waits for it.
+func (gw *Gateway) admitEvent(s *socketio.Socket, event string, ack socketio.AckFunc) (release func()) {
+	// Counted before the closing check: Shutdown sets closing first and
+	// then waits, so an event is either refused or waited for.
+	gw.inFlight.add()
+	if gw.closing.Load() {
+		gw.inFlight.done()
+		gw.refusals.refused(limitDraining, "namespace", s.Namespace())
+		gw.answer(s, event, ack, nil, errDraining)
+		return nil
+	}
+	err, disconnect := gw.checkFlood(s, gw.state().cfg.Server.Limits.Flood)
+	if err == nil {
+		return gw.inFlight.done
+	}
+	gw.inFlight.done()
+	limit := limitFlood
+	if disconnect {
+		limit = limitFloodDisconnect
+	}
+	gw.refusals.refused(limit, "namespace", s.Namespace(), "ip", s.RemoteIP())
+	gw.answer(s, event, ack, nil, err)
+	if disconnect {
+		// After the refusal, so that the client reads why.
+		s.Disconnect("flood")
+	}
+	return nil
+}
+
+// admitConnect refuses namespace CONNECTs once the gateway drains.
+func (gw *Gateway) admitConnect() error {
+	if gw.closing.Load() {
+		gw.refusals.refused(limitDraining)
+		return errDraining
+	}
+	return nil
+}
