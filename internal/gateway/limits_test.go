@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -153,6 +155,18 @@ func TestConnectionsOverTheLimitAreRefusedWith503(t *testing.T) {
 	}
 	if n := g.gw.LimitRefusals()["max_connections_per_ip"]; n != 1 {
 		t.Errorf("max_connections_per_ip refusals = %d, want 1", n)
+	}
+	resp, err := http.Get("http://" + g.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `gatehouse_limit_refusals_total{limit="max_connections_per_ip"} 1`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q", want)
 	}
 }
 

@@ -21,10 +21,11 @@ func (gw *Gateway) newMetrics(adp adapter.Adapter) *metrics.Metrics {
 		return nil
 	}
 	return metrics.New(metrics.Sources{
-		Connections: gw.connectionCounts,
-		Sessions:    func() int { return gw.engine.SessionCount() },
-		Adapter:     adp,
-		AdapterKind: gw.cfg.Adapter.Kind,
+		Connections:   gw.connectionCounts,
+		Sessions:      func() int { return gw.engine.SessionCount() },
+		Adapter:       adp,
+		AdapterKind:   gw.cfg.Adapter.Kind,
+		LimitRefusals: gw.LimitRefusals,
 	})
 }
 

@@ -55,6 +55,9 @@ type Sources struct {
 	// AdapterKind is the adapter label of the adapter metrics ("memory",
 	// "redis").
 	AdapterKind string
+	// LimitRefusals are the refusals of each limit since start, by limit
+	// name; nil reports none.
+	LimitRefusals func() map[string]uint64
 }
 
 // Metrics are one gateway's metrics and the registry that exports them.
@@ -134,6 +137,7 @@ func New(src Sources) *Metrics {
 		m.upgradesRefused, m.connects, m.connectsRefused, m.disconnects, m.events, m.guardDenials,
 		m.handlerDuration, m.broadcasts, m.deliveries, m.queueDrops, m.reloads,
 		&connectionsCollector{source: src.Connections},
+		&limitsCollector{source: src.LimitRefusals},
 	)
 	if src.Sessions != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -287,5 +291,28 @@ func (c *connectionsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, count := range c.source() {
 		ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(count.Sockets), count.Namespace, count.Transport)
+	}
+}
+
+// limitsCollector reports the refusals of the gateway's limits, which the
+// gateway counts itself so that the limits work without metrics too.
+type limitsCollector struct {
+	source func() map[string]uint64
+}
+
+var limitsDesc = prometheus.NewDesc(prefix+"_limit_refusals_total",
+	"Connections, namespace connects and events refused by a limit of server.limits (or by the drain), by limit.",
+	[]string{"limit"}, nil)
+
+// Describe implements prometheus.Collector.
+func (c *limitsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- limitsDesc }
+
+// Collect implements prometheus.Collector.
+func (c *limitsCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.source == nil {
+		return
+	}
+	for limit, n := range c.source() {
+		ch <- prometheus.MustNewConstMetric(limitsDesc, prometheus.CounterValue, float64(n), limit)
 	}
 }
