@@ -78,3 +78,34 @@ func TestChatExampleDeclaresExactlyTheDefaultGateway(t *testing.T) {
 		t.Fatal("the default gateway declares no namespace or no guard; the comparison proves nothing")
 	}
 }
+
+func TestClusterExampleIsTheDefaultChatOnRedis(t *testing.T) {
+	t.Setenv("JWT_SECRET", "example-secret")
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+	t.Setenv("API_KEY", "example-key")
+	root, err := config.Load("../../gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := config.Load("../../examples/cluster/gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cluster.Adapter.Kind != "redis" || cluster.Adapter.Redis == nil || cluster.Adapter.Redis.URL == "" {
+		t.Fatalf("the cluster example does not use the redis adapter: %+v", cluster.Adapter)
+	}
+	got, want := summarize(t, cluster), summarize(t, root)
+	// What may differ: rate limits kept in Redis, so that they hold across
+	// nodes. Everything else is the chat of the default gateway.
+	for name, g := range got.Guards {
+		if rl, ok := g.(map[string]any)["rate_limit"].(map[string]any); ok {
+			if rl["store"] != "redis" {
+				t.Errorf("guard %q: rate limit store %v, want redis in a cluster", name, rl["store"])
+			}
+			delete(rl, "store")
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("examples/cluster/gateway.yaml has drifted from gateway.yaml:\ncluster: %+v\ndefault: %+v", got, want)
+	}
+}
