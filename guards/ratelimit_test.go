@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
 
 // fakeClock is the clock a rate_limit guard reads, moved by hand.
@@ -53,15 +54,17 @@ func TestRateLimitGuardAllowsABurstThenRefills(t *testing.T) {
 }
 
 func TestRateLimitGuardKeys(t *testing.T) {
-	bob := &testSocket{id: "sock-bob", ip: "10.0.0.1", claims: gatehouse.Claims{"sub": "bob", "tenant": "acme"}}
-	aliceTab2 := alice()
-	aliceTab2.id = "sock-alice-2"
-	aliceTab2.ip = "10.0.0.9"
-	alice1 := alice()
-	alice1.claims["tenant"] = "acme"
-	anon1, anon2 := anonymous(), anonymous()
-	anon2.id = "sock-anon-2"
-	aliceNamedLikeASocket := &testSocket{id: "sock-x", claims: gatehouse.Claims{"sub": anon1.id}}
+	bob := sockettest.New(sockettest.Fields{ID: "sock-bob", IP: "10.0.0.1", Claims: gatehouse.Claims{"sub": "bob", "tenant": "acme"}})
+	tab2 := aliceFields()
+	tab2.ID, tab2.IP = "sock-alice-2", "10.0.0.9"
+	aliceTab2 := sockettest.New(tab2)
+	acme := aliceFields()
+	acme.Claims["tenant"] = "acme"
+	alice1 := sockettest.New(acme)
+	second := anonymousFields()
+	second.ID = "sock-anon-2"
+	anon1, anon2 := anonymous(), sockettest.New(second)
+	aliceNamedLikeASocket := sockettest.New(sockettest.Fields{ID: "sock-x", Claims: gatehouse.Claims{"sub": anon1.ID()}})
 
 	tests := []struct {
 		name         string
@@ -112,7 +115,7 @@ func TestRateLimitGuardMemoryStaysBounded(t *testing.T) {
 	g.shardCapacity = 64
 	limit := rateShards * g.shardCapacity
 	for i := range limit + 5000 {
-		s := &testSocket{id: "s", ip: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)}
+		s := sockettest.New(sockettest.Fields{ID: "s", IP: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)})
 		if err := g.Check(ctx, eventInput(s, "e", "")); err != nil {
 			t.Fatalf("first call from a new address denied: %v", err)
 		}
@@ -124,10 +127,10 @@ func TestRateLimitGuardMemoryStaysBounded(t *testing.T) {
 	// instead of evicting active ones. Half the bound of new keys leaves
 	// every shard room to spare, so the busy bucket must survive.
 	clock.advance(2 * time.Second)
-	busy := &testSocket{id: "busy", ip: "192.168.0.1"}
+	busy := sockettest.New(sockettest.Fields{ID: "busy", IP: "192.168.0.1"})
 	_ = g.Check(ctx, eventInput(busy, "e", ""))
 	for i := range limit / 2 {
-		s := &testSocket{id: "s", ip: fmt.Sprintf("172.%d.%d.%d", i>>16, i>>8&255, i&255)}
+		s := sockettest.New(sockettest.Fields{ID: "s", IP: fmt.Sprintf("172.%d.%d.%d", i>>16, i>>8&255, i&255)})
 		_ = g.Check(ctx, eventInput(s, "e", ""))
 	}
 	checkResult(t, g.Check(ctx, eventInput(busy, "e", "")), gatehouse.CodeRateLimited, "")

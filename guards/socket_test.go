@@ -1,10 +1,8 @@
 package guards
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -12,46 +10,28 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
 
-// testSocket is a gatehouse.Socket with fixed fields, standing in for the
-// protocol's socket.
-type testSocket struct {
-	id     string
-	ns     string
-	rooms  []string
-	claims gatehouse.Claims
-	ip     string
-}
-
-func (s *testSocket) ID() string                { return s.id }
-func (s *testSocket) Namespace() string         { return s.ns }
-func (s *testSocket) Rooms() []string           { return slices.Clone(s.rooms) }
-func (s *testSocket) InRoom(room string) bool   { return slices.Contains(s.rooms, room) }
-func (s *testSocket) Claims() gatehouse.Claims  { return s.claims }
-func (s *testSocket) RemoteIP() string          { return s.ip }
-func (s *testSocket) Header(string) string      { return "" }
-func (s *testSocket) Transport() string         { return "websocket" }
-func (s *testSocket) Emit(string, ...any) error { return nil }
-func (s *testSocket) Join(string) error         { return nil }
-func (s *testSocket) EmitWithAck(context.Context, string, ...any) ([]json.RawMessage, error) {
-	return nil, nil
-}
-func (s *testSocket) Leave(string) error                                   { return nil }
-func (s *testSocket) Broadcast(context.Context, gatehouse.Broadcast) error { return nil }
-func (s *testSocket) Disconnect(string)                                    {}
-
 // alice is an authenticated member of room "dev".
-func alice() *testSocket {
-	return &testSocket{
-		id: "sock-alice", ns: "/chat", rooms: []string{"dev"}, ip: "10.0.0.1",
-		claims: gatehouse.Claims{"sub": "alice", "username": "Alice", "role": "admin", "tier": 2.0,
+func alice() *sockettest.Socket { return sockettest.New(aliceFields()) }
+
+// aliceFields are alice's, for variations of her.
+func aliceFields() sockettest.Fields {
+	return sockettest.Fields{
+		ID: "sock-alice", Namespace: "/chat", Rooms: []string{"dev"}, IP: "10.0.0.1",
+		Claims: gatehouse.Claims{"sub": "alice", "username": "Alice", "role": "admin", "tier": 2.0,
 			"groups": []any{"eng", "ops"}, "scope": "chat:read chat:write"},
 	}
 }
 
 // anonymous has no token.
-func anonymous() *testSocket { return &testSocket{id: "sock-anon", ns: "/chat", ip: "10.0.0.2"} }
+func anonymous() *sockettest.Socket { return sockettest.New(anonymousFields()) }
+
+// anonymousFields are anonymous's, for variations.
+func anonymousFields() sockettest.Fields {
+	return sockettest.Fields{ID: "sock-anon", Namespace: "/chat", IP: "10.0.0.2"}
+}
 
 // eventInput is the input for an event with one JSON argument ("" for none).
 func eventInput(s gatehouse.Socket, event, payload string) *Input {

@@ -11,47 +11,15 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
-
-// testSocket is a gatehouse.Socket with fixed fields.
-type testSocket struct {
-	id     string
-	ns     string
-	rooms  []string
-	claims gatehouse.Claims
-	ip     string
-}
-
-func (s *testSocket) ID() string                { return s.id }
-func (s *testSocket) Namespace() string         { return s.ns }
-func (s *testSocket) Rooms() []string           { return append([]string(nil), s.rooms...) }
-func (s *testSocket) Claims() gatehouse.Claims  { return s.claims }
-func (s *testSocket) RemoteIP() string          { return s.ip }
-func (s *testSocket) Header(string) string      { return "" }
-func (s *testSocket) Transport() string         { return "websocket" }
-func (s *testSocket) Emit(string, ...any) error { return nil }
-func (s *testSocket) EmitWithAck(context.Context, string, ...any) ([]json.RawMessage, error) {
-	return nil, nil
-}
-func (s *testSocket) Join(string) error  { return nil }
-func (s *testSocket) Leave(string) error { return nil }
-func (s *testSocket) Disconnect(string)  {}
-func (s *testSocket) InRoom(room string) bool {
-	for _, r := range s.rooms {
-		if r == room {
-			return true
-		}
-	}
-	return false
-}
-func (s *testSocket) Broadcast(context.Context, gatehouse.Broadcast) error { return nil }
 
 func chatVars(t *testing.T, payload string) Vars {
 	t.Helper()
-	s := &testSocket{
-		id: "sock1", ns: "/chat", rooms: []string{"lobby", "dev"}, ip: "10.0.0.7",
-		claims: gatehouse.Claims{"sub": "alice", "username": "Alice", "role": "admin", "level": 3.0},
-	}
+	s := sockettest.New(sockettest.Fields{
+		ID: "sock1", Namespace: "/chat", Rooms: []string{"lobby", "dev"}, IP: "10.0.0.7",
+		Claims: gatehouse.Claims{"sub": "alice", "username": "Alice", "role": "admin", "level": 3.0},
+	})
 	var p *gatehouse.Payload
 	if payload != "" {
 		p = gatehouse.NewPayload(json.RawMessage(payload))
@@ -215,7 +183,7 @@ func TestMayBeBool(t *testing.T) {
 }
 
 func TestVarsForWithoutClaimsGivesEmptyUser(t *testing.T) {
-	vars, err := VarsFor(&testSocket{id: "s"}, "", nil)
+	vars, err := VarsFor(sockettest.New(sockettest.Fields{ID: "s"}), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +198,7 @@ func TestVarsForWithoutClaimsGivesEmptyUser(t *testing.T) {
 }
 
 func TestVarsForRefusesInvalidJSON(t *testing.T) {
-	_, err := VarsFor(&testSocket{}, "e", gatehouse.NewPayload(json.RawMessage(`{"a":`)))
+	_, err := VarsFor(sockettest.New(sockettest.Fields{}), "e", gatehouse.NewPayload(json.RawMessage(`{"a":`)))
 	if gatehouse.AsError(err).Code != gatehouse.CodeInvalidPayload {
 		t.Fatalf("VarsFor error = %v, want invalid_payload", err)
 	}
@@ -327,7 +295,7 @@ func BenchmarkEvalCondition(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &testSocket{id: "s", rooms: []string{"lobby", "dev"}, claims: gatehouse.Claims{"role": "admin"}}
+	s := sockettest.New(sockettest.Fields{ID: "s", Rooms: []string{"lobby", "dev"}, Claims: gatehouse.Claims{"role": "admin"}})
 	payload := gatehouse.NewPayload(json.RawMessage(`{"room":"dev"}`))
 	vars, err := VarsFor(s, "e", payload)
 	if err != nil {
