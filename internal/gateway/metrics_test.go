@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,8 +11,6 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/gatehouse-dev/gatehouse/config"
 )
 
 const metricsTestSecret = "metrics-test-secret"
@@ -48,31 +44,7 @@ namespaces:
 // port until the test ends; it returns the address.
 func serveGateway(t *testing.T, text string) string {
 	t.Helper()
-	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := Build(context.Background(), cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return startLiveGateway(t, text, Registries{}).addr
 }
 
 func signedToken(t *testing.T, sub string) string {

@@ -82,31 +82,8 @@ func servedCommonName(t *testing.T, addr string) string {
 func TestTLSServesAndPicksUpANewCertificateOnReload(t *testing.T) {
 	dir := t.TempDir()
 	cert1, key1 := writeCert(t, dir, "first")
-	cfg, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(tlsConfigText(cert1, key1)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := Build(context.Background(), cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	addr := ln.Addr().String()
+	g := startLiveGateway(t, tlsConfigText(cert1, key1), Registries{})
+	gw, addr := g.gw, g.addr
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	defer client.CloseIdleConnections()
