@@ -26,6 +26,7 @@ build:
 examples:
 	$(GO) build -o bin/gatehouse-plugin ./examples/plugin
 	$(GO) build -o bin/webhook-backend ./examples/webhook/backend
+	$(GO) build -o bin/gatehouse-faulty ./e2e/faulty
 
 run: build
 	./$(BIN) run --config gateway.yaml
