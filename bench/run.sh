@@ -43,6 +43,22 @@ ulimit -Hn 1048576 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 
 note() { printf '%s\n' "$*" >>"$commands"; }
+
+# By default the server under test may use both CPUs, as the targets are
+# stated for this 2-core machine; the load tool shares them. BENCH_PIN=1
+# gives the server CPU 0 and the load tool CPU 1 (taskset, util-linux), for
+# every server alike: Go then sizes GOMAXPROCS to one, like Node's single
+# JavaScript thread, and the load tool no longer takes the server's cycles.
+# The report says which was used.
+: "${BENCH_PIN:=0}"
+PIN_SERVER=() PIN_LOAD=()
+if [[ "$BENCH_PIN" == 1 ]] && command -v taskset >/dev/null 2>&1 && [[ "$(nproc)" -ge 2 ]]; then
+	PIN_SERVER=(taskset -c 0) PIN_LOAD=(taskset -c 1)
+	export BENCH_PINNING="server pinned to CPU 0 and load tool to CPU 1 (BENCH_PIN=1, taskset)"
+else
+	[[ "$BENCH_PIN" == 1 ]] && echo "taskset missing or fewer than 2 CPUs: not pinned" >&2
+	export BENCH_PINNING="not pinned: server and load tool share the $(nproc) CPUs (BENCH_PIN=1 pins them)"
+fi
 note "# bench/run.sh, $(date -u +%Y-%m-%dT%H:%MZ); JWT_SECRET, RATE_LIMIT=$RATE_LIMIT and RATE_BURST=$RATE_BURST in the environment of every command"
 note "ulimit -n $(ulimit -n)"
 
@@ -58,8 +74,8 @@ note "(cd bench/peers/node && npm ci)"
 start_server() {
 	local name=$1 port=$2
 	shift 2
-	note "$* &   # $name"
-	"$@" >"$work/$name.log" 2>&1 &
+	note "${PIN_SERVER[*]:+${PIN_SERVER[*]} }$* &   # $name"
+	"${PIN_SERVER[@]}" "$@" >"$work/$name.log" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 100); do
 		if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then return 0; fi
@@ -81,8 +97,8 @@ stop_server() {
 load() {
 	local scenario=$1 target=$2 port=$3
 	shift 3
-	note "bin/loadgen $scenario -target $target -addr 127.0.0.1:$port $*"
-	bin/loadgen "$scenario" -target "$target" -addr "127.0.0.1:$port" -out "$results" "$@" ||
+	note "${PIN_LOAD[*]:+${PIN_LOAD[*]} }bin/loadgen $scenario -target $target -addr 127.0.0.1:$port $*"
+	"${PIN_LOAD[@]}" bin/loadgen "$scenario" -target "$target" -addr "127.0.0.1:$port" -out "$results" "$@" ||
 		echo "($scenario against $target failed; recorded)" >&2
 	sleep 1 # let the server settle between runs
 }
@@ -135,8 +151,8 @@ closed_loop_runs bare "$PORT_BARE"
 offered_runs bare "$PORT_BARE"
 stop_server
 
-note "bin/loadgen report -in results.jsonl -out $BENCH_OUT -commands commands.sh -notes bench/analysis.md"
-bin/loadgen report -in "$results" -out "$BENCH_OUT" -commands "$commands" -notes bench/analysis.md
+note "bin/loadgen report -in results.jsonl -out $BENCH_OUT -commands commands.sh -notes bench/analysis.md -pinning \"$BENCH_PINNING\""
+bin/loadgen report -in "$results" -out "$BENCH_OUT" -commands "$commands" -notes bench/analysis.md -pinning "$BENCH_PINNING"
 # Kept so that the report can be rewritten without a new run.
 cp "$results" bin/bench-results.jsonl
 cp "$commands" bin/bench-commands.sh

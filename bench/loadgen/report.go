@@ -20,6 +20,7 @@ func reportCommand(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "Markdown file to write (default: standard output)")
 	commands := fs.String("commands", "", "file holding the commands that produced the results, quoted in the report")
 	notes := fs.String("notes", "", "Markdown file appended as the closing section")
+	pinning := fs.String("pinning", "", "how the server and the load tool were placed on the CPUs, listed under Machine")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,11 @@ func reportCommand(args []string, stdout io.Writer) error {
 		}
 	}
 	var buf bytes.Buffer
-	writeReport(&buf, results, machine(), string(cmds), string(tail))
+	host := machine()
+	if *pinning != "" {
+		host = append(host, [2]string{"CPU pinning", *pinning})
+	}
+	writeReport(&buf, results, host, string(cmds), string(tail))
 	if *out == "" {
 		_, err = stdout.Write(buf.Bytes())
 		return err
@@ -249,7 +254,8 @@ func writeReport(w io.Writer, results []result, machine [][2]string, commands, n
 	fmt.Fprintln(w, "limit read from `RATE_LIMIT`/`RATE_BURST`); **node** is the reference `socket.io` 4.8 server implementing the")
 	fmt.Fprintln(w, "same contract (`bench/peers/node/server.js`, same JWT check, guards and acks, same rate-limit variables);")
 	fmt.Fprintln(w, "**bare** is a fasthttp/websocket loop with no gateway logic (`bench/peers/bare`), the ceiling of this")
-	fmt.Fprintln(w, "machine. The load tool (`bench/loadgen`) runs on the same machine, over loopback WebSocket, and signs")
+	fmt.Fprintln(w, "machine. The load tool (`bench/loadgen`) runs on the same machine (CPU pinning under Machine), over")
+	fmt.Fprintln(w, "loopback WebSocket, and signs")
 	fmt.Fprintln(w, "its own HS256 tokens. Bare does no JWT check, so its connect and hold figures are not comparable and")
 	fmt.Fprintln(w, "are not run.")
 	fmt.Fprintln(w)

@@ -3,6 +3,8 @@ package engineio
 import (
 	"net/http"
 	"net/url"
+	"sort"
+	"strings"
 )
 
 // Message is the payload of one Engine.IO "message" packet (type 4): text
@@ -13,10 +15,13 @@ type Message struct {
 	Binary bool
 }
 
-// Handshake is what the session's first HTTP request carried.
+// Handshake is what the session's first HTTP request carried. It lives as
+// long as the session, so headers and query are kept as one string each
+// rather than as maps: an idle connection holds two allocations for them
+// instead of one per header.
 type Handshake struct {
-	Header   http.Header
-	Query    url.Values
+	Header   Header
+	Query    Query
 	RemoteIP string
 	// Claims are the JWT claims verified at the upgrade request, nil when
 	// the request carried no token. They come from the fiber Locals key
@@ -67,4 +72,82 @@ type Listener interface {
 	// standard reasons ("transport close", "transport error", "ping timeout",
 	// "forced close", "server shutting down", ...).
 	OnClose(reason string)
+}
+
+// Header is a read-only copy of request headers: "Name: value" lines, each
+// ended by "\r\n", in the order they were sent.
+type Header string
+
+// HeaderOf copies h into a Header, names sorted (for callers that have an
+// http.Header, such as tests).
+func HeaderOf(h http.Header) Header {
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		for _, v := range h[name] {
+			b.WriteString(name)
+			b.WriteString(": ")
+			b.WriteString(v)
+			b.WriteString("\r\n")
+		}
+	}
+	return Header(b.String())
+}
+
+// appendHeaderLine appends one "Name: value\r\n" line to b.
+func appendHeaderLine(b, name, value []byte) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+// Get returns the first value of the header name, compared without regard
+// to case; "" when it is absent.
+func (h Header) Get(name string) string {
+	rest := string(h)
+	for rest != "" {
+		line, after, _ := strings.Cut(rest, "\r\n")
+		rest = after
+		key, value, ok := strings.Cut(line, ": ")
+		if ok && strings.EqualFold(key, name) {
+			return value
+		}
+	}
+	return ""
+}
+
+// Values returns every value of the header name, in the order sent.
+func (h Header) Values(name string) []string {
+	var values []string
+	rest := string(h)
+	for rest != "" {
+		line, after, _ := strings.Cut(rest, "\r\n")
+		rest = after
+		key, value, ok := strings.Cut(line, ": ")
+		if ok && strings.EqualFold(key, name) {
+			values = append(values, value)
+		}
+	}
+	return values
+}
+
+// Query is the raw query string of a request, without the "?".
+type Query string
+
+// Get returns the first value of key, "" when it is absent or the query
+// cannot be parsed up to it.
+func (q Query) Get(key string) string {
+	values, _ := url.ParseQuery(string(q))
+	return values.Get(key)
+}
+
+// Values parses the query; pairs that cannot be parsed are left out.
+func (q Query) Values() url.Values {
+	values, _ := url.ParseQuery(string(q))
+	return values
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,15 +14,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Locals keys under which the HTTP handler hands a WebSocket request over
 // to the WebSocket handler, which runs after the connection is hijacked.
 const (
-	localHandshake = "gatehouse.engineio.handshake"
-	localUpgrade   = "gatehouse.engineio.upgrade"
+	localServe   = "gatehouse.engineio.serve"
+	localRequest = "gatehouse.engineio.request"
 )
 
 // Content types of the reference server's answers; clients do not parse
@@ -36,9 +37,11 @@ const (
 // Server is an Engine.IO v4 server. Mount it on a Fiber router; each new
 // session is handed to the Handler.
 type Server struct {
-	opts      Options
-	handler   Handler
-	log       *slog.Logger
+	opts    Options
+	handler Handler
+	log     *slog.Logger
+	// wsUpgrade turns a GET into a WebSocket on the hijacked connection
+	// (gofiber/contrib/websocket) and runs serveWebSocket on it.
 	wsUpgrade fiber.Handler
 	// upgrades lists the transports a polling session may upgrade to, as
 	// announced in the handshake.
@@ -80,9 +83,11 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	srv.wsUpgrade = websocket.New(srv.serveWebSocket, websocket.Config{
 		Origins: websocketOrigins(&opts),
-		// Small read buffers keep idle connections cheap; a larger message
-		// takes a few more reads.
-		ReadBufferSize:  1024,
+		// The read buffer only has to hold a frame header (at most 14
+		// bytes) and a control frame (at most 125): a payload longer than
+		// what is buffered is read straight into the pooled message
+		// buffer. Small messages, the common case, still take one read.
+		ReadBufferSize:  wsReadBufferSize,
 		WriteBufferSize: 4096,
 		// A shared pool keeps idle connections from each holding a write
 		// buffer.
@@ -100,6 +105,46 @@ func websocketOrigins(opts *Options) []string {
 		return []string{"*"}
 	}
 	return append([]string{""}, opts.AllowedOrigins...)
+}
+
+// wsReadBufferSize is the WebSocket read buffer of each connection; the
+// WebSocket library needs room for a control frame, 125 bytes.
+const wsReadBufferSize = 128
+
+// releaseRequest lets go of what a hijacked request still holds. fasthttp
+// keeps the request's context until the hijack handler returns, that is
+// for the WebSocket's whole life, and with it the parsed headers, URI and
+// query arguments (about 3 KiB) that nothing reads any more: by then the
+// 101 answer is written, the session copied what it keeps (newHandshake),
+// and fasthttp touches the context again only to reset it for its pool,
+// which works as well on empty ones.
+func releaseRequest(ctx *fasthttp.RequestCtx) {
+	ctx.Request = fasthttp.Request{}
+	ctx.Response = fasthttp.Response{}
+}
+
+// upgrade answers the WebSocket handshake; run serves the connection once
+// fasthttp has hijacked it, on the goroutine that reads it.
+func (srv *Server) upgrade(c *fiber.Ctx, run func(conn *fws.Conn)) error {
+	c.Locals(localServe, run)
+	c.Locals(localRequest, c.Context())
+	return srv.wsUpgrade(c)
+}
+
+// serveWebSocket runs on the hijacked connection: it lets go of the
+// request and hands the connection to what upgrade was given.
+func (srv *Server) serveWebSocket(conn *websocket.Conn) {
+	run, _ := conn.Locals(localServe).(func(*fws.Conn))
+	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok {
+		releaseRequest(ctx)
+	}
+	if run == nil {
+		return
+	}
+	srv.alive.add()
+	defer srv.alive.done()
+	conn.SetReadLimit(srv.opts.MaxPayload)
+	run(conn.Conn)
 }
 
 // Mount registers the Engine.IO endpoint at path (with and without its
@@ -198,7 +243,7 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 	if !srv.opts.allowsTransport(transport) {
 		return srv.refuse(c, http.StatusBadRequest, codeUnknownTransport)
 	}
-	upgrade := websocket.IsWebSocketUpgrade(c)
+	upgrade := fws.FastHTTPIsWebSocketUpgrade(c.Context())
 
 	if sid := c.Query("sid"); sid != "" {
 		s := srv.lookup(sid)
@@ -236,8 +281,7 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 		if refusal := srv.admission(hs.RemoteIP); refusal != nil {
 			return srv.refuseSession(c, refusal, hs.RemoteIP)
 		}
-		c.Locals(localHandshake, hs)
-		return srv.wsUpgrade(c)
+		return srv.upgrade(c, func(conn *fws.Conn) { srv.openWebSocket(hs, conn) })
 	}
 	return srv.handshakePolling(c, hs)
 }
@@ -247,8 +291,7 @@ func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
 	if !s.canUpgrade() {
 		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
 	}
-	c.Locals(localUpgrade, s)
-	return srv.wsUpgrade(c)
+	return srv.upgrade(c, func(conn *fws.Conn) { srv.upgradeWebSocket(s, conn) })
 }
 
 // handshakePolling opens a polling session and answers its open packet.
@@ -302,19 +345,19 @@ func (srv *Server) refuse(c *fiber.Ctx, status int, code errorCode) error {
 }
 
 // newHandshake copies what the session keeps of the request, since fasthttp
-// reuses the request's buffers once the handler returns.
+// reuses the request's buffers once the handler returns: the headers and
+// the query as one string each, the only allocations an idle session
+// keeps for them.
 func newHandshake(c *fiber.Ctx) *Handshake {
-	header := make(http.Header)
-	c.Request().Header.VisitAll(func(key, value []byte) {
-		header.Add(string(key), string(value))
-	})
-	query := make(url.Values)
-	c.Request().URI().QueryArgs().VisitAll(func(key, value []byte) {
-		query.Add(string(key), string(value))
+	req := c.Request()
+	var line [512]byte
+	b := line[:0]
+	req.Header.VisitAll(func(key, value []byte) {
+		b = appendHeaderLine(b, key, value)
 	})
 	return &Handshake{
-		Header:   header,
-		Query:    query,
+		Header:   Header(b),
+		Query:    Query(req.URI().QueryString()),
 		RemoteIP: strings.Clone(c.IP()),
 		Claims:   claimsOf(c.Locals(ClaimsLocal)),
 	}

@@ -46,35 +46,21 @@ type wsLink struct {
 	// written.
 	closed bool
 	// writerIdle is signalled when writing is cleared, for stopWebSocket.
-	writerIdle *sync.Cond
+	writerIdle sync.Cond
 	// spare is the queue slice the writer hands back for reuse.
 	spare []packet
 }
 
 func newLink(conn *fws.Conn, mu *sync.Mutex) *wsLink {
-	return &wsLink{conn: conn, raw: conn.UnderlyingConn(), writerIdle: sync.NewCond(mu)}
-}
-
-// serveWebSocket runs on the hijacked connection: a new session or the
-// upgrade of a polling one, as decided by handle before the upgrade.
-func (srv *Server) serveWebSocket(c *websocket.Conn) {
-	srv.alive.add()
-	defer srv.alive.done()
-	conn := c.Conn
-	conn.SetReadLimit(srv.opts.MaxPayload)
-	switch {
-	case c.Locals(localUpgrade) != nil:
-		s, _ := c.Locals(localUpgrade).(*session)
-		srv.upgradeWebSocket(s, conn)
-	default:
-		hs, _ := c.Locals(localHandshake).(*Handshake)
-		srv.openWebSocket(hs, conn)
-	}
+	link := &wsLink{conn: conn, raw: conn.UnderlyingConn()}
+	link.writerIdle.L = mu
+	return link
 }
 
 // recoverWebSocket logs a panic on a WebSocket goroutine; the deferred
-// clean-ups of the session have run by then.
-func (srv *Server) recoverWebSocket(_ *websocket.Conn) {
+// clean-ups of the session have run by then. It is the RecoverHandler of
+// the WebSocket upgrade, deferred by it, so that recover works.
+func (srv *Server) recoverWebSocket(*websocket.Conn) {
 	if r := recover(); r != nil {
 		srv.log.Error("engineio websocket panic", "panic", r, "stack", string(debug.Stack()))
 	}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -31,7 +30,7 @@ func newCountingConn(n int) *countingConn {
 
 func (c *countingConn) ID() string { return c.id }
 func (c *countingConn) Handshake() *engineio.Handshake {
-	return &engineio.Handshake{Header: http.Header{}, RemoteIP: "127.0.0.1"}
+	return &engineio.Handshake{RemoteIP: "127.0.0.1"}
 }
 func (c *countingConn) Transport() string { return "websocket" }
 func (c *countingConn) Close(string)      {}

@@ -52,7 +52,7 @@ func (s *Server) BroadcastLocal(ctx context.Context, namespace string, rooms []s
 	queued := 0
 	for _, socket := range recipients {
 		if err := socket.send(msgs); err != nil {
-			socket.client.log.Debug("socket.io broadcast not queued", "nsp", namespace, "socket", socket.id, "err", err)
+			socket.client.log().Debug("socket.io broadcast not queued", "nsp", namespace, "socket", socket.id, "err", err)
 			continue
 		}
 		queued++

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -394,10 +395,7 @@ func EncodeEvent(namespace string, id int64, event string, args ...any) ([]engin
 	if _, reserved := reservedEvents[event]; reserved {
 		return nil, fmt.Errorf("socketio: %q is a reserved event name", event)
 	}
-	name, err := json.Marshal(event)
-	if err != nil {
-		return nil, fmt.Errorf("socketio: event name: %w", err)
-	}
+	name := appendJSONString(make([]byte, 0, len(event)+2), event)
 	return encodeArgsPacket(PacketEvent, namespace, id, name, args)
 }
 
@@ -434,12 +432,18 @@ func encodeArgsPacket(t PacketType, namespace string, id int64, name []byte, arg
 	if attachments > 0 {
 		t += PacketBinaryEvent - PacketEvent // EVENT->BINARY_EVENT, ACK->BINARY_ACK
 	}
-	buf := make([]byte, 0, size)
+	// The packet is built in a buffer on the stack when it fits and copied
+	// out at its exact size: one allocation whatever the estimate missed.
+	var stack [512]byte
+	buf := slices.Grow(stack[:0], size)
 	buf = appendHeader(buf, t, attachments, namespace, id)
 	buf = append(buf, '[')
 	buf = append(buf, name...)
 	first := len(name) == 0
-	binary := make([][]byte, 0, attachments)
+	var binary [][]byte
+	if attachments > 0 {
+		binary = make([][]byte, 0, attachments)
+	}
 	for k, arg := range args {
 		var err error
 		buf, binary, err = appendArg(buf, binary, arg, &first)
@@ -448,7 +452,7 @@ func encodeArgsPacket(t PacketType, namespace string, id int64, name []byte, arg
 		}
 	}
 	buf = append(buf, ']')
-	return withAttachments(buf, binary), nil
+	return withAttachments(bytes.Clone(buf), binary), nil
 }
 
 func argsSize(a gatehouse.Args) int {
@@ -489,11 +493,15 @@ func appendArg(buf []byte, binary [][]byte, arg any, first *bool) ([]byte, [][]b
 	case gatehouse.Args:
 		return appendArgs(buf, binary, v, first)
 	default:
+		buf = appendSeparator(buf, first)
+		if fast, ok := appendJSON(buf, v, 0); ok {
+			return fast, binary, nil
+		}
 		encoded, err := json.Marshal(v)
 		if err != nil {
 			return buf, binary, err
 		}
-		return append(appendSeparator(buf, first), encoded...), binary, nil
+		return append(buf, encoded...), binary, nil
 	}
 }
 

@@ -45,7 +45,7 @@ func newMemConn() *memConn {
 	return &memConn{
 		id: "eio" + strconv.FormatInt(connSeq.Add(1), 10),
 		handshake: &engineio.Handshake{
-			Header:   http.Header{"User-Agent": {"test-agent"}},
+			Header:   engineio.HeaderOf(http.Header{"User-Agent": {"test-agent"}}),
 			RemoteIP: "203.0.113.7",
 		},
 		changed: make(chan struct{}, 1),

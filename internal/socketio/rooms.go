@@ -16,7 +16,47 @@ type namespaceIndex struct {
 	mu      sync.RWMutex
 	sockets map[string]*Socket
 	rooms   map[string]map[*Socket]struct{}
-	users   map[string]map[*Socket]struct{}
+	users   map[string]userSockets
+}
+
+// userSockets are the sockets of one user in a namespace. Most users have
+// one, kept without a map of its own (a map per idle connection otherwise).
+type userSockets struct {
+	first *Socket
+	more  map[*Socket]struct{}
+}
+
+func addUserSocket(index map[string]userSockets, subject string, s *Socket) {
+	u := index[subject]
+	switch {
+	case u.first == s:
+		return
+	case u.first == nil:
+		u.first = s
+	default:
+		if u.more == nil {
+			u.more = make(map[*Socket]struct{})
+		}
+		u.more[s] = struct{}{}
+	}
+	index[subject] = u
+}
+
+func removeUserSocket(index map[string]userSockets, subject string, s *Socket) {
+	u, ok := index[subject]
+	if !ok {
+		return
+	}
+	if u.first == s {
+		u.first = nil
+	} else {
+		delete(u.more, s)
+	}
+	if u.first == nil && len(u.more) == 0 {
+		delete(index, subject)
+		return
+	}
+	index[subject] = u
 }
 
 func newNamespaceIndex(name string) *namespaceIndex {
@@ -24,7 +64,7 @@ func newNamespaceIndex(name string) *namespaceIndex {
 		name:    name,
 		sockets: make(map[string]*Socket),
 		rooms:   make(map[string]map[*Socket]struct{}),
-		users:   make(map[string]map[*Socket]struct{}),
+		users:   make(map[string]userSockets),
 	}
 }
 
@@ -41,7 +81,7 @@ func (n *namespaceIndex) add(s *Socket) bool {
 	s.registered = true
 	s.subject = s.Claims().Subject()
 	if s.subject != "" {
-		addMember(n.users, s.subject, s)
+		addUserSocket(n.users, s.subject, s)
 	}
 	return true
 }
@@ -60,7 +100,7 @@ func (n *namespaceIndex) remove(s *Socket) {
 	}
 	s.rooms = nil
 	if s.subject != "" {
-		removeMember(n.users, s.subject, s)
+		removeUserSocket(n.users, s.subject, s)
 		s.subject = ""
 	}
 }
@@ -108,11 +148,11 @@ func (n *namespaceIndex) reindexSubject(s *Socket) {
 		return
 	}
 	if s.subject != "" {
-		removeMember(n.users, s.subject, s)
+		removeUserSocket(n.users, s.subject, s)
 	}
 	s.subject = subject
 	if subject != "" {
-		addMember(n.users, subject, s)
+		addUserSocket(n.users, subject, s)
 	}
 }
 
@@ -162,7 +202,11 @@ func (n *namespaceIndex) all() []*Socket {
 func (n *namespaceIndex) ofUser(subject string, out []*Socket) []*Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	for s := range n.users[subject] {
+	u := n.users[subject]
+	if u.first != nil {
+		out = append(out, u.first)
+	}
+	for s := range u.more {
 		out = append(out, s)
 	}
 	return out

@@ -140,16 +140,7 @@ func (s *Server) allNamespaces() []*namespaceIndex {
 
 // Open starts the Socket.IO client of one Engine.IO session.
 func (s *Server) Open(conn engineio.Conn) engineio.Listener {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &client{
-		server:  s,
-		conn:    conn,
-		ctx:     ctx,
-		cancel:  cancel,
-		sockets: make(map[string]*Socket),
-		pending: make(map[string]*Socket),
-		log:     s.log.With("sid", conn.ID()),
-	}
+	c := &client{server: s, conn: conn}
 	c.mu.Lock()
 	c.connectTimer = time.AfterFunc(s.limits.Load().ConnectTimeout, c.onConnectTimeout)
 	c.mu.Unlock()
@@ -209,22 +200,25 @@ type client struct {
 	server  *Server
 	conn    engineio.Conn
 	decoder Decoder // used by OnMessage only, which is never concurrent
-	ctx     context.Context
-	cancel  context.CancelFunc
-	log     *slog.Logger
 
-	mu           sync.Mutex
-	closed       bool
+	mu     sync.Mutex
+	closed bool
+	// The maps are made on first use and pending is dropped when empty:
+	// an idle client, connected to one namespace, keeps one small map.
 	sockets      map[string]*Socket // accepted, by namespace
 	pending      map[string]*Socket // CONNECT being decided, by namespace
 	connectTimer *time.Timer
 }
 
+// log is the server's logger with the session id: made when something is
+// logged rather than kept by every idle client.
+func (c *client) log() *slog.Logger { return c.server.log.With("sid", c.conn.ID()) }
+
 // OnMessage decodes one message and routes the packet it completes.
 func (c *client) OnMessage(msg engineio.Message) {
 	p, err := c.decoder.Add(msg)
 	if err != nil {
-		c.log.Debug("socket.io parse error", "err", err)
+		c.log().Debug("socket.io parse error", "err", err)
 		c.conn.Close("parse error")
 		return
 	}
@@ -235,7 +229,7 @@ func (c *client) OnMessage(msg engineio.Message) {
 	case PacketConnect:
 		c.onConnect(p)
 	case PacketConnectError:
-		c.log.Debug("socket.io invalid state", "type", p.Type)
+		c.log().Debug("socket.io invalid state", "type", p.Type)
 		c.conn.Close("parse error")
 	default:
 		c.mu.Lock()
@@ -245,11 +239,11 @@ func (c *client) OnMessage(msg engineio.Message) {
 			// Like the reference server, a namespace that is not (yet)
 			// connected receives nothing; unlike it, the session stays
 			// open, because a packet may cross a server-side disconnect.
-			c.log.Debug("socket.io packet for a namespace not connected", "nsp", p.Namespace, "type", p.Type)
+			c.log().Debug("socket.io packet for a namespace not connected", "nsp", p.Namespace, "type", p.Type)
 			return
 		}
 		if err := s.onPacket(p); err != nil {
-			c.log.Debug("socket.io parse error", "nsp", p.Namespace, "err", err)
+			c.log().Debug("socket.io parse error", "nsp", p.Namespace, "err", err)
 			c.conn.Close("parse error")
 		}
 	}
@@ -264,15 +258,23 @@ func (c *client) OnClose(reason string) {
 		return
 	}
 	c.closed = true
-	c.connectTimer.Stop()
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+	}
 	sockets := make([]*Socket, 0, len(c.sockets))
 	for _, s := range c.sockets {
 		sockets = append(sockets, s)
 	}
+	deciding := make([]*Socket, 0, len(c.pending))
+	for _, s := range c.pending {
+		deciding = append(deciding, s)
+	}
 	clear(c.sockets)
-	clear(c.pending)
+	c.pending = nil
 	c.mu.Unlock()
-	c.cancel()
+	for _, s := range deciding {
+		s.cancel()
+	}
 	for _, s := range sockets {
 		s.close(reason, false)
 	}
@@ -284,7 +286,7 @@ func (c *client) onConnectTimeout() {
 	c.mu.Unlock()
 	if idle {
 		c.server.refused(LimitConnect)
-		c.log.Debug("socket.io connect timeout: no namespace joined")
+		c.log().Debug("socket.io connect timeout: no namespace joined")
 		c.conn.Close("forced server close")
 	}
 }
@@ -303,11 +305,11 @@ func (c *client) onConnect(p *Packet) {
 	case connected:
 		// The reference server treats a second CONNECT as an invalid state
 		// and closes the session.
-		c.log.Debug("socket.io CONNECT to a namespace already connected", "nsp", name)
+		c.log().Debug("socket.io CONNECT to a namespace already connected", "nsp", name)
 		c.conn.Close("parse error")
 		return
 	case deciding:
-		c.log.Debug("socket.io CONNECT repeated while being decided", "nsp", name)
+		c.log().Debug("socket.io CONNECT repeated while being decided", "nsp", name)
 		return
 	}
 	if !c.server.hooks.HasNamespace(name) {
@@ -326,6 +328,9 @@ func (c *client) onConnect(p *Packet) {
 		s.cancel()
 		return
 	}
+	if c.pending == nil {
+		c.pending = make(map[string]*Socket, 1)
+	}
 	c.pending[name] = s
 	c.mu.Unlock()
 	// The decision may wait on the network (JWKS, webhooks); running it
@@ -338,6 +343,9 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 	c.mu.Lock()
 	if c.pending[s.ns.name] == s {
 		delete(c.pending, s.ns.name)
+		if len(c.pending) == 0 {
+			c.pending = nil
+		}
 	}
 	if c.closed {
 		c.mu.Unlock()
@@ -350,8 +358,15 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 		c.sendConnectError(s.ns.name, connectErrorPayload(err))
 		return
 	}
+	if c.sockets == nil {
+		c.sockets = make(map[string]*Socket, 1)
+	}
 	c.sockets[s.ns.name] = s
-	c.connectTimer.Stop()
+	if c.connectTimer != nil {
+		// Not kept by an idle client once a namespace is connected.
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
 	c.mu.Unlock()
 
 	if !s.ns.add(s) {
@@ -361,7 +376,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 	// not the process.
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("socket.io hook panicked", "nsp", s.ns.name, "panic", r)
+			c.log().Error("socket.io hook panicked", "nsp", s.ns.name, "panic", r)
 			s.close("server namespace disconnect", true)
 		}
 	}()
@@ -370,7 +385,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 		err = c.conn.Send(msgs...)
 	}
 	if err != nil {
-		c.log.Debug("socket.io CONNECT not sent", "nsp", s.ns.name, "err", err)
+		c.log().Debug("socket.io CONNECT not sent", "nsp", s.ns.name, "err", err)
 	}
 	c.server.hooks.Connected(s.ctx, s)
 	s.openGate()
@@ -381,7 +396,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 func (c *client) callConnect(s *Socket, auth json.RawMessage) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("socket.io Connect hook panicked", "nsp", s.ns.name, "panic", r)
+			c.log().Error("socket.io Connect hook panicked", "nsp", s.ns.name, "panic", r)
 			err = fmt.Errorf("connect hook panicked: %v", r)
 		}
 	}()
@@ -391,7 +406,7 @@ func (c *client) callConnect(s *Socket, auth json.RawMessage) (err error) {
 func (c *client) sendConnectError(namespace string, payload map[string]any) {
 	data, err := json.Marshal(payload)
 	if err != nil {
-		c.log.Error("socket.io CONNECT_ERROR payload", "nsp", namespace, "err", err)
+		c.log().Error("socket.io CONNECT_ERROR payload", "nsp", namespace, "err", err)
 		data = []byte(`{"message":"internal error","data":{"code":"internal"}}`)
 	}
 	msgs, err := Encode(&Packet{Type: PacketConnectError, Namespace: namespace, ID: NoID, Data: data})
@@ -399,7 +414,7 @@ func (c *client) sendConnectError(namespace string, payload map[string]any) {
 		err = c.conn.Send(msgs...)
 	}
 	if err != nil {
-		c.log.Debug("socket.io CONNECT_ERROR not sent", "nsp", namespace, "err", err)
+		c.log().Debug("socket.io CONNECT_ERROR not sent", "nsp", namespace, "err", err)
 	}
 }
 

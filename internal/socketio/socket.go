@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,10 @@ type Socket struct {
 
 	mu     sync.RWMutex
 	claims gatehouse.Claims
-	values map[string]any
+	// values are the runtime values set on the socket; a socket holds a
+	// few at most, so a slice searched in order is smaller than a map and
+	// as fast.
+	values []socketValue
 
 	// Guarded by ns.mu.
 	registered bool
@@ -64,7 +68,10 @@ type inboundEvent struct {
 }
 
 func newSocket(c *client, ns *namespaceIndex) *Socket {
-	ctx, cancel := context.WithCancel(c.ctx)
+	// Not derived from a context of the client: the client cancels its
+	// sockets one by one when the session ends, and a parent context would
+	// keep a map of its children for every idle session.
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, cancel: cancel}
 	if hs := c.conn.Handshake(); hs != nil && hs.Claims != nil {
 		s.claims = gatehouse.Claims(hs.Claims)
@@ -122,7 +129,7 @@ func (s *Socket) RemoteIP() string {
 
 // Header returns a header of the handshake request.
 func (s *Socket) Header(name string) string {
-	if hs := s.Handshake(); hs != nil && hs.Header != nil {
+	if hs := s.Handshake(); hs != nil {
 		return hs.Header.Get(name)
 	}
 	return ""
@@ -134,25 +141,42 @@ func (s *Socket) Transport() string { return s.client.conn.Transport() }
 // Context is cancelled when the socket disconnects.
 func (s *Socket) Context() context.Context { return s.ctx }
 
+// socketValue is one runtime value of a socket.
+type socketValue struct {
+	key   string
+	value any
+}
+
 // Set stores a runtime value under key; nil deletes it.
 func (s *Socket) Set(key string, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v == nil {
-		delete(s.values, key)
+	for i := range s.values {
+		if s.values[i].key != key {
+			continue
+		}
+		if v == nil {
+			s.values = slices.Delete(s.values, i, i+1)
+		} else {
+			s.values[i].value = v
+		}
 		return
 	}
-	if s.values == nil {
-		s.values = make(map[string]any)
+	if v != nil {
+		s.values = append(s.values, socketValue{key: key, value: v})
 	}
-	s.values[key] = v
 }
 
 // Get returns the runtime value stored under key, nil when absent.
 func (s *Socket) Get(key string) any {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.values[key]
+	for i := range s.values {
+		if s.values[i].key == key {
+			return s.values[i].value
+		}
+	}
+	return nil
 }
 
 // Emit sends an event to this socket only; arguments are encoded as
@@ -264,7 +288,7 @@ func (s *Socket) Disconnect(reason string) {
 	if s.closed.Load() {
 		return
 	}
-	s.client.log.Debug("socket.io server disconnect", "nsp", s.ns.name, "socket", s.id, "reason", reason)
+	s.client.log().Debug("socket.io server disconnect", "nsp", s.ns.name, "socket", s.id, "reason", reason)
 	s.close("server namespace disconnect", true)
 }
 
@@ -316,11 +340,11 @@ func (s *Socket) ackFunc(id int64) AckFunc {
 		}
 		msgs, err := EncodeAck(s.ns.name, id, args...)
 		if err != nil {
-			s.client.log.Error("socket.io ack not encoded", "nsp", s.ns.name, "err", err)
+			s.client.log().Error("socket.io ack not encoded", "nsp", s.ns.name, "err", err)
 			return
 		}
 		if err := s.send(msgs); err != nil {
-			s.client.log.Debug("socket.io ack not sent", "nsp", s.ns.name, "err", err)
+			s.client.log().Debug("socket.io ack not sent", "nsp", s.ns.name, "err", err)
 		}
 	}
 }
@@ -330,7 +354,7 @@ func (s *Socket) deliver(ev inboundEvent) {
 	if !s.ready {
 		if len(s.early) >= maxEarlyEvents {
 			s.gateMu.Unlock()
-			s.client.log.Warn("socket.io event dropped: too many before the connection was set up", "nsp", s.ns.name, "event", ev.name)
+			s.client.log().Warn("socket.io event dropped: too many before the connection was set up", "nsp", s.ns.name, "event", ev.name)
 			return
 		}
 		s.early = append(s.early, ev)
@@ -380,7 +404,7 @@ func (s *Socket) close(reason string, notifyClient bool) {
 			err = s.client.conn.Send(msgs...)
 		}
 		if err != nil {
-			s.client.log.Debug("socket.io DISCONNECT not sent", "nsp", s.ns.name, "err", err)
+			s.client.log().Debug("socket.io DISCONNECT not sent", "nsp", s.ns.name, "err", err)
 		}
 	}
 	c := s.client
