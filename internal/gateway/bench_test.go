@@ -43,7 +43,12 @@ func (c *countingConn) Send(msgs ...engineio.Message) error {
 	return nil
 }
 
+// benchConfig turns the per-socket flood limit off: a benchmark sends far
+// more than a client may, and would otherwise be refused, then disconnected.
 const benchConfig = `
+server:
+  limits:
+    flood: {rate: 0}
 guards:
   message_body:
     schema:
