@@ -105,6 +105,15 @@ namespaces:
     }
     const acked = [...outcomes.values()].filter((o) => o === 'acked').length;
     assert.ok(acked >= CLIENTS * IN_FLIGHT_PER_CLIENT, `only ${acked} events acknowledged: the load did not run`);
+    // A client's loop may end on a refusal before its socket has processed
+    // the close that follows it: wait for every disconnect to be seen.
+    await withTimeout(
+      (async () => {
+        while (reasons.length < CLIENTS) await sleep(20);
+      })(),
+      3_000,
+      `${CLIENTS} disconnects (got ${JSON.stringify(reasons)})`,
+    ).catch(() => {});
     assert.equal(reasons.length, CLIENTS, `disconnects: ${JSON.stringify(reasons)}`);
     for (const reason of reasons) {
       // "transport close" is a reason socket.io-client reconnects after
