@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -9,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fasthttp/websocket"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
 const metricsTestSecret = "metrics-test-secret"
@@ -58,66 +61,13 @@ func signedToken(t *testing.T, sub string) string {
 	return token
 }
 
-// eioClient is a minimal Engine.IO v4 / Socket.IO v5 client over WebSocket.
-type eioClient struct {
-	t  *testing.T
-	ws *websocket.Conn
-}
-
-func dialGateway(t *testing.T, addr string) *eioClient {
+// joinChat sends a CONNECT to /chat with token.
+func joinChat(t *testing.T, c *sioclient.Client, token string) error {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	c := &eioClient{t: t, ws: ws}
-	t.Cleanup(c.close)
-	if open := c.read(); !strings.HasPrefix(open, "0{") {
-		t.Fatalf("expected the open packet, got %q", open)
-	}
-	return c
-}
-
-func (c *eioClient) close() { _ = c.ws.Close() }
-
-func (c *eioClient) send(packet string) {
-	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(packet)); err != nil {
-		c.t.Fatalf("send %q: %v", packet, err)
-	}
-}
-
-// read returns the next packet other than a ping, which it answers.
-func (c *eioClient) read() string {
-	c.t.Helper()
-	for {
-		_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, data, err := c.ws.ReadMessage()
-		if err != nil {
-			c.t.Fatalf("read: %v", err)
-		}
-		if string(data) == "2" {
-			c.send("3")
-			continue
-		}
-		return string(data)
-	}
-}
-
-// readPrefix skips packets until one starts with prefix.
-func (c *eioClient) readPrefix(prefix string) string {
-	c.t.Helper()
-	for {
-		if p := c.read(); strings.HasPrefix(p, prefix) {
-			return p
-		}
-	}
-}
-
-// join sends a CONNECT to /chat with token and returns the answer packet.
-func (c *eioClient) join(token string) string {
-	c.send(`40/chat,{"token":"` + token + `"}`)
-	return c.readPrefix("4")
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	_, err := c.Connect(ctx, "/chat", map[string]string{"token": token})
+	return err
 }
 
 // scrape fetches the metrics and returns each sample by its series, as
@@ -184,7 +134,8 @@ func awaitSample(t *testing.T, addr, s string, want float64) {
 }
 
 func TestMetricsMoveAsEventsFlow(t *testing.T) {
-	addr := serveGateway(t, metricsTestConfig)
+	g := startLiveGateway(t, metricsTestConfig, Registries{})
+	addr := g.addr
 	before := scrape(t, addr)
 	for _, s := range []string{
 		series("gatehouse_events_total", "namespace", "/chat", "event", "sendMessage", "code", "ok"),
@@ -209,30 +160,34 @@ func TestMetricsMoveAsEventsFlow(t *testing.T) {
 	}
 
 	// ... and at the namespace CONNECT.
-	refused := dialGateway(t, addr)
-	if answer := refused.join("not-a-token"); !strings.HasPrefix(answer, "44/chat,") {
-		t.Fatalf("CONNECT with a bad token answered %q", answer)
+	var refusal *sioclient.ConnectError
+	if err := joinChat(t, g.dial(t, ""), "not-a-token"); !errors.As(err, &refusal) || refusal.Code() != "unauthorized" {
+		t.Fatalf("CONNECT with a bad token: %v", err)
 	}
 
-	sender, listener := dialGateway(t, addr), dialGateway(t, addr)
-	for _, c := range []*eioClient{sender, listener} {
-		if answer := c.join(signedToken(t, "alice")); !strings.HasPrefix(answer, "40/chat,") {
-			t.Fatalf("CONNECT answered %q", answer)
+	sender, listener := g.dial(t, ""), g.dial(t, "")
+	for _, c := range []*sioclient.Client{sender, listener} {
+		if err := joinChat(t, c, signedToken(t, "alice")); err != nil {
+			t.Fatalf("CONNECT: %v", err)
 		}
 	}
 
-	sender.send(`42/chat,1["sendMessage",{"message":"hi"}]`)
-	if ack := sender.readPrefix("43/chat,1"); ack != `43/chat,1[{"ok":true}]` {
-		t.Fatalf("sendMessage ack = %q", ack)
+	if ack := ackOf(t, sender, "/chat", "sendMessage", map[string]string{"message": "hi"}); ack["ok"] != true {
+		t.Fatalf("sendMessage ack = %v", ack)
 	}
-	listener.readPrefix(`42/chat,["message"`)
-	sender.send(`42/chat,2["sendMessage",{}]`)
-	if ack := sender.readPrefix("43/chat,2"); !strings.Contains(ack, `"invalid_payload"`) {
-		t.Fatalf("invalid sendMessage ack = %q", ack)
+	select {
+	case ev := <-listener.Events():
+		if ev.Name != "message" {
+			t.Fatalf("listener got %q, want the broadcast message", ev.Name)
+		}
+	case <-time.After(limitsWait):
+		t.Fatal("the listener did not receive the broadcast")
 	}
-	sender.send(`42/chat,3["noSuchEvent"]`)
-	if ack := sender.readPrefix("43/chat,3"); !strings.Contains(ack, `"unknown_event"`) {
-		t.Fatalf("unknown event ack = %q", ack)
+	if ack := ackOf(t, sender, "/chat", "sendMessage", map[string]string{}); errorCode(ack) != "invalid_payload" {
+		t.Fatalf("invalid sendMessage ack = %v", ack)
+	}
+	if ack := ackOf(t, sender, "/chat", "noSuchEvent", nil); errorCode(ack) != "unknown_event" {
+		t.Fatalf("unknown event ack = %v", ack)
 	}
 
 	got := scrape(t, addr)
@@ -264,7 +219,7 @@ func TestMetricsMoveAsEventsFlow(t *testing.T) {
 	awaitSample(t, addr, series("gatehouse_connects_total", "namespace", "/chat"), 2)
 	awaitSample(t, addr, series("gatehouse_connections", "namespace", "/chat", "transport", "websocket"), 2)
 
-	listener.close()
+	_ = listener.Close()
 	awaitSample(t, addr, series("gatehouse_disconnects_total", "namespace", "/chat"), 1)
 	awaitSample(t, addr, series("gatehouse_connections", "namespace", "/chat", "transport", "websocket"), 1)
 }
