@@ -8,8 +8,20 @@ import (
 )
 
 func TestNoGoroutineLeftAfterSessionsClose(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ownConns bool
+	}{
+		{"server owns hijacked connections", true},
+		{"fasthttp closes hijacked connections", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testNoGoroutineLeft(t, tc.ownConns) })
+	}
+}
+
+func testNoGoroutineLeft(t *testing.T, ownConns bool) {
 	rec := newRecorder(true)
-	ts := startServer(t, Options{}, rec)
+	ts := startServerOwning(t, ownConns, Options{}, rec)
 	// One request makes sure the HTTP server's own goroutines run; whatever
 	// runs then belongs to the server, not to sessions.
 	ts.do(t, http.MethodGet, ts.url("EIO=4&transport=none"), "", nil)

@@ -46,6 +46,11 @@ type Server struct {
 	// upgrades lists the transports a polling session may upgrade to, as
 	// announced in the handshake.
 	upgrades []string
+	// ownsConns is set by OwnHijackedConns: the HTTP server leaves hijacked
+	// connections open, so a WebSocket is served on a goroutine of its own
+	// and the upgrade's goroutine, request context and Fiber connection
+	// are let go.
+	ownsConns bool
 
 	mu           sync.Mutex
 	sessions     map[string]*session
@@ -131,20 +136,51 @@ func (srv *Server) upgrade(c *fiber.Ctx, run func(conn *fws.Conn)) error {
 	return srv.wsUpgrade(c)
 }
 
+// OwnHijackedConns makes the Server responsible for closing the
+// connections its WebSocket upgrades hijack from hs, which must be the HTTP
+// server the Server is mounted on; call it before hs serves. fasthttp then
+// stops holding, for each WebSocket's whole life, the upgrade's goroutine,
+// its request context (about 0.8 KiB) and the Fiber connection with its
+// copies of every header, query parameter and cookie (about 1.5 KiB): the
+// WebSocket is read on a goroutine of its own and everything else is
+// released when the upgrade returns. Without it the WebSocket is served on
+// the upgrade's goroutine, as fasthttp closes the connection when that
+// returns.
+func (srv *Server) OwnHijackedConns(hs *fasthttp.Server) {
+	hs.KeepHijackedConns = true
+	srv.ownsConns = true
+}
+
 // serveWebSocket runs on the hijacked connection: it lets go of the
-// request and hands the connection to what upgrade was given.
+// request and hands the connection to what upgrade was given, on a
+// goroutine of its own when the Server owns hijacked connections.
 func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 	run, _ := conn.Locals(localServe).(func(*fws.Conn))
 	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok {
 		releaseRequest(ctx)
 	}
+	ws := conn.Conn
 	if run == nil {
+		if srv.ownsConns {
+			_ = ws.Close()
+		}
 		return
 	}
+	ws.SetReadLimit(srv.opts.MaxPayload)
 	srv.alive.add()
-	defer srv.alive.done()
-	conn.SetReadLimit(srv.opts.MaxPayload)
-	run(conn.Conn)
+	if !srv.ownsConns {
+		defer srv.alive.done()
+		run(ws)
+		return
+	}
+	go func() {
+		defer srv.alive.done()
+		// Every way out of run closes the connection; closing it again
+		// here only makes sure, as fasthttp no longer does.
+		defer ws.Close()
+		defer srv.recoverWebSocket(nil)
+		run(ws)
+	}()
 }
 
 // Mount registers the Engine.IO endpoint at path (with and without its

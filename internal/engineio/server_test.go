@@ -118,7 +118,16 @@ type testServer struct {
 	client *http.Client
 }
 
+// startServer starts the server as the gateway runs it, owning the
+// connections its WebSocket upgrades hijack.
 func startServer(t testing.TB, opts Options, h Handler, before ...fiber.Handler) *testServer {
+	t.Helper()
+	return startServerOwning(t, true, opts, h, before...)
+}
+
+// startServerOwning starts the server; unless ownConns, WebSockets are
+// served on fasthttp's hijack goroutine, which closes them on return.
+func startServerOwning(t testing.TB, ownConns bool, opts Options, h Handler, before ...fiber.Handler) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -126,6 +135,9 @@ func startServer(t testing.TB, opts Options, h Handler, before ...fiber.Handler)
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	srv := NewServer(opts, h)
+	if ownConns {
+		srv.OwnHijackedConns(app.Server())
+	}
 	srv.Mount(app, "/socket.io/", before...)
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()

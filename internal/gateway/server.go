@@ -192,6 +192,9 @@ func (gw *Gateway) newApp() *fiber.App {
 		},
 	})
 	gw.limitHandshakes(app)
+	// WebSockets are closed by the Engine.IO server, which then keeps no
+	// upgrade goroutine or request context per connection.
+	gw.engine.OwnHijackedConns(app.Server())
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", func(c *fiber.Ctx) error {
 		if reason := gw.notReadyReason(); reason != "" {

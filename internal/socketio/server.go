@@ -203,11 +203,40 @@ type client struct {
 
 	mu     sync.Mutex
 	closed bool
-	// The maps are made on first use and pending is dropped when empty:
-	// an idle client, connected to one namespace, keeps one small map.
-	sockets      map[string]*Socket // accepted, by namespace
+	// sockets are the accepted ones, one per namespace: a slice, as a
+	// client joins one or a few namespaces (server.limits bounds them) and
+	// a map of one entry would cost an idle client ten times its size.
+	// pending is made on first use and dropped when empty.
+	sockets      []*Socket
 	pending      map[string]*Socket // CONNECT being decided, by namespace
 	connectTimer *time.Timer
+}
+
+// socketLocked returns the accepted socket of namespace name, or nil; c.mu
+// is held.
+func (c *client) socketLocked(name string) *Socket {
+	for _, s := range c.sockets {
+		if s.ns.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// removeSocketLocked forgets the accepted socket s; c.mu is held.
+func (c *client) removeSocketLocked(s *Socket) {
+	for i, other := range c.sockets {
+		if other == s {
+			last := len(c.sockets) - 1
+			c.sockets[i] = c.sockets[last]
+			c.sockets[last] = nil
+			c.sockets = c.sockets[:last]
+			if last == 0 {
+				c.sockets = nil
+			}
+			return
+		}
+	}
 }
 
 // log is the server's logger with the session id: made when something is
@@ -233,7 +262,7 @@ func (c *client) OnMessage(msg engineio.Message) {
 		c.conn.Close("parse error")
 	default:
 		c.mu.Lock()
-		s := c.sockets[p.Namespace]
+		s := c.socketLocked(p.Namespace)
 		c.mu.Unlock()
 		if s == nil {
 			// Like the reference server, a namespace that is not (yet)
@@ -261,15 +290,12 @@ func (c *client) OnClose(reason string) {
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 	}
-	sockets := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		sockets = append(sockets, s)
-	}
+	sockets := c.sockets
 	deciding := make([]*Socket, 0, len(c.pending))
 	for _, s := range c.pending {
 		deciding = append(deciding, s)
 	}
-	clear(c.sockets)
+	c.sockets = nil
 	c.pending = nil
 	c.mu.Unlock()
 	for _, s := range deciding {
@@ -294,7 +320,7 @@ func (c *client) onConnectTimeout() {
 func (c *client) onConnect(p *Packet) {
 	name := p.Namespace
 	c.mu.Lock()
-	_, connected := c.sockets[name]
+	connected := c.socketLocked(name) != nil
 	_, deciding := c.pending[name]
 	closed := c.closed
 	held := len(c.sockets) + len(c.pending)
@@ -358,10 +384,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 		c.sendConnectError(s.ns.name, connectErrorPayload(err))
 		return
 	}
-	if c.sockets == nil {
-		c.sockets = make(map[string]*Socket, 1)
-	}
-	c.sockets[s.ns.name] = s
+	c.sockets = append(c.sockets, s)
 	if c.connectTimer != nil {
 		// Not kept by an idle client once a namespace is connected.
 		c.connectTimer.Stop()

@@ -409,9 +409,7 @@ func (s *Socket) close(reason string, notifyClient bool) {
 	}
 	c := s.client
 	c.mu.Lock()
-	if c.sockets[s.ns.name] == s {
-		delete(c.sockets, s.ns.name)
-	}
+	c.removeSocketLocked(s)
 	c.mu.Unlock()
 	s.ns.remove(s)
 	s.cancel()
