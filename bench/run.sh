@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 : "${HOLD_FOR:=5s}"          # hold: how long they are held before RSS is read
 : "${ACK_K:=100}"            # ack: connections sending whoami
 : "${ACK_D:=10s}"            # ack: sending time of each run
+: "${ACK_WINDOW:=8}"         # ack, second closed-loop run: events in flight per connection (1 skips the run)
 : "${ACK_RATE:=}"            # ack: offered events/s; default half of Node's closed-loop rate
 : "${FANOUT_N:=1000}"        # fanout: receivers
 : "${FANOUT_D:=10s}"         # fanout: sending time of each run
@@ -103,15 +104,22 @@ load() {
 	sleep 1 # let the server settle between runs
 }
 
-# figure SCENARIO MODE TARGET FIELD: a number from a recorded run.
+# figure SCENARIO MODE TARGET FIELD [WINDOW]: a number from a recorded run,
+# the one with WINDOW in flight if given.
 figure() {
-	grep "\"scenario\":\"$1\",\"target\":\"$3\",\"mode\":\"$2\"" "$results" | tail -n1 |
+	grep "\"scenario\":\"$1\",\"target\":\"$3\",\"mode\":\"$2\"" "$results" |
+		grep "\"window\":${5:-[0-9]*}," | tail -n1 |
 		sed -n "s/.*\"$4\":\([0-9.e+-]*\).*/\1/p"
 }
 
 closed_loop_runs() {
 	local target=$1 port=$2
-	load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D"
+	load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D" -window 1
+	# The same with ACK_WINDOW events in flight per connection: what a
+	# client that does not wait for each ack before the next event gets.
+	if [[ "$ACK_WINDOW" != 1 ]]; then
+		load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D" -window "$ACK_WINDOW"
+	fi
 	load fanout "$target" "$port" -n "$FANOUT_N" -d "$FANOUT_D" -window "$FANOUT_WINDOW"
 }
 
@@ -128,10 +136,10 @@ load connect node "$PORT_NODE" -n "$CONNECT_N" -c "$CONNECT_C"
 closed_loop_runs node "$PORT_NODE"
 # The offered loads are half of what Node sustains closed loop, unless set.
 if [[ -z "$ACK_RATE" ]]; then
-	ACK_RATE=$(awk -v r="$(figure ack closed node rate_per_s)" 'BEGIN { v = int(r / 2); print (v > 0 ? v : 1000) }')
+	ACK_RATE=$(awk -v r="$(figure ack closed node rate_per_s 1)" 'BEGIN { v = int(r / 2); print (v > 0 ? v : 1000) }')
 fi
 if [[ -z "$FANOUT_RATE" ]]; then
-	FANOUT_RATE=$(awk -v r="$(figure fanout closed node rate_per_s)" -v n="$FANOUT_N" 'BEGIN { v = int(r / n / 2); print (v > 0 ? v : 10) }')
+	FANOUT_RATE=$(awk -v r="$(figure fanout closed node rate_per_s "$FANOUT_WINDOW")" -v n="$FANOUT_N" 'BEGIN { v = int(r / n / 2); print (v > 0 ? v : 10) }')
 fi
 echo "offered loads: ack $ACK_RATE events/s, fanout $FANOUT_RATE messages/s"
 offered_runs node "$PORT_NODE"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,43 +59,49 @@ func TestScenariosAgainstTheGatewayCountEveryEvent(t *testing.T) {
 	tests := []struct {
 		scenario string
 		rate     float64
+		window   int
 		check    func(t *testing.T, r result)
 	}{
-		{"connect", 0, func(t *testing.T, r result) {
+		{"connect", 0, 4, func(t *testing.T, r result) {
 			if r.OK != 20 || r.Errors != 0 || r.Rate <= 0 || r.P50ms <= 0 {
 				t.Errorf("want 20 connections, no error, a rate and latencies; got %+v", r)
 			}
 		}},
-		{"hold", 0, func(t *testing.T, r result) {
+		{"hold", 0, 4, func(t *testing.T, r result) {
 			if r.Held != 20 || r.RSSPost <= 0 {
 				t.Errorf("want 20 connections held and an RSS; got %+v", r)
 			}
 		}},
-		{"ack", 0, func(t *testing.T, r result) {
-			if r.Sent == 0 || r.OK != r.Sent || r.Lost != 0 || r.Errors != 0 || r.P99ms <= 0 {
-				t.Errorf("want every whoami acked; got %+v", r)
+		{"ack", 0, 1, func(t *testing.T, r result) {
+			if r.Mode != "closed" || r.Window != 1 || r.Sent == 0 || r.OK != r.Sent || r.Lost != 0 || r.Errors != 0 || r.P99ms <= 0 {
+				t.Errorf("want every whoami acked, 1 in flight per connection; got %+v", r)
 			}
 		}},
-		{"ack", 200, func(t *testing.T, r result) {
-			if r.Mode != "rate" || r.Sent < 100 || r.OK != r.Sent || r.Lost != 0 {
-				t.Errorf("want about 200 whoami in a second, all acked; got %+v", r)
+		{"ack", 0, 8, func(t *testing.T, r result) {
+			if r.Mode != "closed" || r.Window != 8 || r.Sent < 8*20 || r.OK != r.Sent || r.Lost != 0 || r.Errors != 0 || r.P99ms <= 0 {
+				t.Errorf("want every whoami acked, 8 in flight per connection; got %+v", r)
 			}
 		}},
-		{"fanout", 0, func(t *testing.T, r result) {
-			if r.Sent == 0 || r.OK != r.Sent*20 || r.Lost != 0 || r.Errors != 0 || r.P50ms <= 0 {
+		{"ack", 200, 8, func(t *testing.T, r result) {
+			if r.Mode != "rate" || r.Window != 0 || r.Sent < 100 || r.OK != r.Sent || r.Lost != 0 {
+				t.Errorf("want about 200 whoami in a second, all acked, no window; got %+v", r)
+			}
+		}},
+		{"fanout", 0, 4, func(t *testing.T, r result) {
+			if r.Window != 4 || r.Sent == 0 || r.OK != r.Sent*20 || r.Lost != 0 || r.Errors != 0 || r.P50ms <= 0 {
 				t.Errorf("want every message delivered to the 20 receivers and acked ok; got %+v", r)
 			}
 		}},
-		{"fanout", 20, func(t *testing.T, r result) {
+		{"fanout", 20, 4, func(t *testing.T, r result) {
 			if r.Mode != "rate" || r.Sent < 10 || r.OK != r.Sent*20 || r.Lost != 0 {
 				t.Errorf("want about 20 messages delivered to the 20 receivers; got %+v", r)
 			}
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.scenario, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s rate %v window %d", tt.scenario, tt.rate, tt.window), func(t *testing.T) {
 			opts := base
-			opts.scenario, opts.rate = tt.scenario, tt.rate
+			opts.scenario, opts.rate, opts.window = tt.scenario, tt.rate, tt.window
 			r, err := run(context.Background(), opts)
 			if err != nil {
 				t.Fatalf("run: %v", err)
@@ -152,6 +159,7 @@ func TestConnectionsSpreadOverSourceAddresses(t *testing.T) {
 
 func TestReportShowsRatiosAndMissedTargets(t *testing.T) {
 	results := []result{
+		// Written before the window was recorded: 1 in flight.
 		{Scenario: "ack", Target: "gatehouse", Mode: "closed", Rate: 30000},
 		{Scenario: "ack", Target: "node", Mode: "closed", Rate: 20000},
 		{Scenario: "hold", Target: "gatehouse", Held: 1000, RSSConn: 10},
@@ -161,8 +169,8 @@ func TestReportShowsRatiosAndMissedTargets(t *testing.T) {
 	writeReport(&buf, results, [][2]string{{"CPUs (nproc)", "2"}}, "bin/loadgen ack", "## Why\n")
 	out := buf.String()
 	for _, want := range []string{
-		"| acked events/s, closed loop | 30000 | 20000 | — | 1.50× | — |",
-		"| acked events/s ≥ 4× Node | 1.50× node: short by 62% | no |",
+		"| acked events/s, closed loop, 1 in flight per connection | 30000 | 20000 | — | 1.50× | — |",
+		"| acked events/s ≥ 4× Node | 1 in flight: 1.50× node (short by 62%) | no |",
 		"| RSS per idle authenticated connection ≤ 12 KiB and ≤ ¼ of Node's | 10.00 KiB vs Node 50.00 KiB (0.20×) | yes |",
 		"| fan-out deliveries/s ≥ 4× Node | not measured | not checked |",
 		"bin/loadgen ack",
@@ -171,6 +179,66 @@ func TestReportShowsRatiosAndMissedTargets(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestReportGivesEachAckWindowItsRowsAndVerdict(t *testing.T) {
+	ack := func(target string, window int, rate, p50, p99 float64) result {
+		return result{Scenario: "ack", Target: target, Mode: "closed", Window: window, Rate: rate, P50ms: p50, P99ms: p99}
+	}
+	tests := []struct {
+		name      string
+		results   []result
+		want      []string
+		forbidden []string
+	}{
+		{"met at 8 in flight, missed at 1", []result{
+			ack("gatehouse", 1, 39200, 1, 2), ack("node", 1, 20000, 2, 4),
+			ack("gatehouse", 8, 86000, 3, 6), ack("node", 8, 20000, 12, 24),
+			{Scenario: "ack", Target: "bare", Mode: "closed", Window: 8, Rate: 100000, P50ms: 2, P99ms: 5},
+		}, []string{
+			"| acked events/s, closed loop, 1 in flight per connection | 39200 | 20000 | — | 1.96× | — |",
+			"| acked events/s, closed loop, 8 in flight per connection | 86000 | 20000 | 100000 | 4.30× | 0.86× |",
+			"| ack latency p50, closed loop, 8 in flight per connection (ms) | 3.00 | 12.00 | 2.00 | 0.25× | 1.50× |",
+			"| ack latency p99, closed loop, 8 in flight per connection (ms) | 6.00 | 24.00 | 5.00 | 0.25× | 1.20× |",
+			"| acked events/s ≥ 4× Node | 1 in flight: 1.96× node (short by 51%); 8 in flight: 4.30× node | yes at 8 in flight, no at 1 |",
+			"| ack | gatehouse | closed | 8 per conn | 0 |",
+		}, nil},
+		{"met at both", []result{
+			ack("gatehouse", 1, 80000, 1, 2), ack("node", 1, 20000, 2, 4),
+			ack("gatehouse", 16, 90000, 1, 2), ack("node", 16, 20000, 2, 4),
+		}, []string{
+			"| acked events/s, closed loop, 16 in flight per connection | 90000 | 20000 | — | 4.50× | — |",
+			"| acked events/s ≥ 4× Node | 1 in flight: 4.00× node; 16 in flight: 4.50× node | yes |",
+		}, []string{"8 in flight"}},
+		{"missed at both", []result{
+			ack("gatehouse", 1, 20000, 1, 2), ack("node", 1, 20000, 2, 4),
+			ack("gatehouse", 8, 40000, 1, 2), ack("node", 8, 20000, 2, 4),
+		}, []string{
+			"| acked events/s ≥ 4× Node | 1 in flight: 1.00× node (short by 75%); 8 in flight: 2.00× node (short by 50%) | no |",
+		}, nil},
+		{"only 8 in flight measured", []result{
+			ack("gatehouse", 8, 90000, 1, 2), ack("node", 8, 20000, 2, 4),
+		}, []string{
+			"| acked events/s ≥ 4× Node | 1 in flight: not measured; 8 in flight: 4.50× node | yes at 8 in flight, not checked at 1 |",
+		}, []string{"acked events/s, closed loop, 1 in flight per connection |"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			writeReport(&buf, tt.results, nil, "", "")
+			out := buf.String()
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("report lacks %q:\n%s", want, out)
+				}
+			}
+			for _, no := range tt.forbidden {
+				if strings.Contains(out, no) {
+					t.Errorf("report has %q:\n%s", no, out)
+				}
+			}
+		})
 	}
 }
 

@@ -5,13 +5,15 @@
 //
 //	loadgen connect -target gatehouse -addr 127.0.0.1:8080 -n 2000 -c 50
 //	loadgen hold    -target gatehouse -addr 127.0.0.1:8080 -n 10000 -pid 1234
-//	loadgen ack     -target gatehouse -addr 127.0.0.1:8080 -n 100 -d 10s [-rate 5000]
+//	loadgen ack     -target gatehouse -addr 127.0.0.1:8080 -n 100 -d 10s [-window 8 | -rate 5000]
 //	loadgen fanout  -target gatehouse -addr 127.0.0.1:8080 -n 1000 -d 10s [-rate 100]
 //	loadgen report  -in results.jsonl -out docs/benchmarks.md
 //
 // Each run prints readable lines, then one JSON line with its figures
 // (appended to -out as well when given). report turns those lines into
-// the Markdown of docs/benchmarks.md.
+// the Markdown of docs/benchmarks.md. -cpuprofile FILE profiles the load
+// tool itself during a scenario: it shares the CPUs with the server under
+// test, so its own cost per event is worth watching.
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -67,11 +70,19 @@ func scenarioCommand(ctx context.Context, scenario string, args []string, stdout
 	fs.IntVar(&opts.concurrency, "c", 50, "connections opened at once")
 	fs.DurationVar(&opts.duration, "d", 10*time.Second, "sending time (ack, fanout) or holding time (hold)")
 	fs.Float64Var(&opts.rate, "rate", 0, "offered events/s (ack) or messages/s (fanout); 0 is closed loop")
-	fs.IntVar(&opts.window, "window", 8, "fanout closed loop: messages in flight")
+	// One flag, two meanings, a default each: the ack scenario's closed
+	// loop keeps one event in flight per connection unless told otherwise,
+	// the fan-out's keeps 8 messages in flight in all.
+	window, windowHelp := 8, "fanout closed loop: messages in flight (in ack, events in flight per connection, default 1)"
+	if scenario == "ack" {
+		window, windowHelp = 1, "ack closed loop: events in flight per connection, each acked one replaced at once (in fanout, messages in flight, default 8)"
+	}
+	fs.IntVar(&opts.window, "window", window, windowHelp)
 	fs.IntVar(&opts.pid, "pid", 0, "hold: pid of the server, whose VmRSS is read")
 	fs.IntVar(&opts.perSource, "per-source", 20000, "connections per source address (127.0.0.1, then .2, .3...)")
 	fs.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "bound on the whole run")
 	out := fs.String("out", "", "also append the JSON line to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile of the run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +95,13 @@ func scenarioCommand(ctx context.Context, scenario string, args []string, stdout
 	if err := raiseFileLimit(uint64(opts.conns) + 1024); err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	res, runErr := run(ctx, opts)
 	printResult(stdout, res)
 	if *out != "" {
@@ -92,6 +110,26 @@ func scenarioCommand(ctx context.Context, scenario string, args []string, stdout
 		}
 	}
 	return runErr
+}
+
+// startCPUProfile profiles the load tool itself, so that its cost per
+// event (taken from the server under test on a shared machine) can be
+// seen; the returned function ends the profile and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: cpu profile:", err)
+		}
+	}, nil
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE to at least need (up to what the
@@ -123,6 +161,13 @@ func printResult(w io.Writer, r result) {
 	fmt.Fprintf(w, "%s against %s: %d conns", r.Scenario, r.Target, r.Conns)
 	if r.Mode != "" {
 		fmt.Fprintf(w, ", %s", r.Mode)
+		if r.Window > 0 {
+			per := ""
+			if r.Scenario == "ack" {
+				per = " per connection"
+			}
+			fmt.Fprintf(w, ", %d in flight%s", r.Window, per)
+		}
 		if r.Offered > 0 {
 			fmt.Fprintf(w, " at %.0f/s", r.Offered)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +23,7 @@ type options struct {
 	concurrency int           // connections opened at once
 	duration    time.Duration // sending phase of ack and fanout; holding time of hold
 	rate        float64       // offered events (ack) or messages (fanout) per second; 0 is closed loop
-	window      int           // fanout closed loop: messages in flight
+	window      int           // closed loop: events in flight per connection (ack), messages in flight (fanout)
 	pid         int           // hold: the server process whose RSS is read
 	perSource   int           // connections per source address
 	timeout     time.Duration // bound on the whole run
@@ -37,7 +36,10 @@ type result struct {
 	Mode     string  `json:"mode,omitempty"` // closed or rate (ack, fanout)
 	Conns    int     `json:"conns"`
 	Offered  float64 `json:"offered_per_s,omitempty"`
-	Seconds  float64 `json:"seconds"`
+	// Window is the closed loop's events in flight: per connection (ack)
+	// or in all (fanout).
+	Window  int     `json:"window,omitempty"`
+	Seconds float64 `json:"seconds"`
 	// OK counts what succeeded: connections (connect, hold), acks (ack),
 	// deliveries (fanout).
 	OK     int64 `json:"ok"`
@@ -221,46 +223,66 @@ func runHold(ctx context.Context, e *endpoint, opts options, res *result) error 
 	return openErr
 }
 
-// ackConn tracks the acks one connection waits for.
-type ackConn struct {
-	mu      sync.Mutex
-	pending map[int64]time.Time
-	batch   []time.Duration
-	got     chan struct{} // closed loop: signals an ack
+// inFlight is one event waiting for its ack: its id and the time it was
+// due (sent, in the closed loop).
+type inFlight struct {
+	id  int64
+	due time.Time
 }
 
-// runAck has K connections send whoami with an ack: closed loop (one in
-// flight per connection) when opts.rate is 0, otherwise open loop at
-// opts.rate events per second in total, latency counted from the time
-// each event was due (so a late send counts against the server too).
+// ackConn tracks the events one connection has in flight and what came
+// back. Its read loop does the bookkeeping (and, in the closed loop, the
+// next send), so an ack costs no goroutine switch, channel or timer.
+type ackConn struct {
+	c  *client
+	mu sync.Mutex
+	// slots, closed loop: the window's events, event id in slot
+	// (id-1) % window. An acked slot is refilled with id + window, so
+	// ids stay unique and the lookup is one index, not a map.
+	slots []inFlight
+	// ring, open loop: the events sent by the pacing goroutine.
+	ring dueRing
+	// sending is false once the connection stops sending (end of the
+	// sending phase, a failed write).
+	sending bool
+	// end is the end of the sending phase: no event is due after it.
+	end               time.Time
+	sent, acked, errs int64
+	// queued counts the closed loop's events framed but not yet written.
+	queued  int64
+	lastAck time.Time
+	batch   []time.Duration
+}
+
+// runAck has K connections send whoami with an ack: closed loop (opts.window
+// events in flight per connection, a new one sent as soon as one is acked)
+// when opts.rate is 0, otherwise open loop at opts.rate events per second
+// in total, latency counted from the time each event was due (so a late
+// send counts against the server too).
 func runAck(ctx context.Context, e *endpoint, opts options, res *result) error {
 	prefix := []byte("43" + e.namespace + ",")
+	window := max(opts.window, 1)
+	closedLoop := opts.rate <= 0
 	conns := make([]*ackConn, opts.conns)
-	var acked, lastAck atomic.Int64
+	var stopped atomic.Bool
 	var connectLat samples
 	p, failures, err := openPool(ctx, e, 0, opts.conns, opts.concurrency, &connectLat, func(k int, c *client) func([]byte) {
-		a := &ackConn{pending: make(map[int64]time.Time), got: make(chan struct{}, 1)}
+		a := &ackConn{c: c}
+		if closedLoop {
+			a.slots = make([]inFlight, window)
+			c.onIdle = a.flush
+		}
 		conns[k] = a
 		return func(msg []byte) {
 			id := ackID(msg, prefix)
-			if id < 0 {
+			if id <= 0 {
 				return
 			}
 			now := time.Now()
-			a.mu.Lock()
-			sent, ok := a.pending[id]
-			if ok {
-				delete(a.pending, id)
-				a.batch = append(a.batch, now.Sub(sent))
-			}
-			a.mu.Unlock()
-			if ok {
-				acked.Add(1)
-				lastAck.Store(now.UnixNano())
-				select {
-				case a.got <- struct{}{}:
-				default:
-				}
+			if closedLoop {
+				a.ackAndSend(id, now, int64(window), stopped.Load())
+			} else {
+				a.ack(id, now)
 			}
 		}
 	})
@@ -272,67 +294,53 @@ func runAck(ctx context.Context, e *endpoint, opts options, res *result) error {
 		return fmt.Errorf("open %d connections: %w", opts.conns, err)
 	}
 	res.Mode, res.Offered = "closed", opts.rate
-	if opts.rate > 0 {
+	if !closedLoop {
 		res.Mode = "rate"
+	} else {
+		res.Window = window
 	}
-	var sent, sendErrors atomic.Int64
 	start := time.Now()
 	end := start.Add(opts.duration)
-	var wg sync.WaitGroup
-	for k, c := range p.clients {
-		a := conns[k]
-		wg.Go(func() {
-			interval := time.Duration(0)
-			next := start
-			if opts.rate > 0 {
-				interval = time.Duration(float64(time.Second) * float64(opts.conns) / opts.rate)
-				next = start.Add(interval * time.Duration(k) / time.Duration(opts.conns))
-			}
-			for id := int64(1); ctx.Err() == nil; id++ {
-				due := time.Now()
-				if interval > 0 {
-					if d := time.Until(next); d > 0 {
-						time.Sleep(d)
-					}
-					due, next = next, next.Add(interval)
-				}
-				if due.After(end) {
-					return
-				}
-				a.mu.Lock()
-				a.pending[id] = due
-				a.mu.Unlock()
-				if err := c.emit(id, `["whoami"]`); err != nil {
-					sendErrors.Add(1)
-					return
-				}
-				sent.Add(1)
-				if interval == 0 {
-					select {
-					case <-a.got:
-					case <-time.After(drainTime):
-						return
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		})
+	if closedLoop {
+		for _, a := range conns {
+			a.startWindow(start, end)
+		}
+		t := time.NewTimer(time.Until(end))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		stopped.Store(true)
+	} else {
+		var wg sync.WaitGroup
+		for k, a := range conns {
+			wg.Go(func() { a.pace(ctx, start, end, k, opts.conns, opts.rate) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-	waitFor(ctx, func() bool { return acked.Load() >= sent.Load() }, drainTime)
-	var lat samples
-	for _, a := range conns {
-		if a != nil {
+	totals := func() (sent, acked, errs int64, last time.Time) {
+		for _, a := range conns {
 			a.mu.Lock()
-			lat.add(a.batch)
+			sent, acked, errs = sent+a.sent, acked+a.acked, errs+a.errs
+			if a.lastAck.After(last) {
+				last = a.lastAck
+			}
 			a.mu.Unlock()
 		}
+		return sent, acked, errs, last
 	}
-	res.Sent, res.OK = sent.Load(), acked.Load()
+	waitFor(ctx, func() bool { s, a, _, _ := totals(); return a >= s }, drainTime)
+	sent, acked, errs, finish := totals()
+	var lat samples
+	for _, a := range conns {
+		a.mu.Lock()
+		lat.add(a.batch)
+		a.mu.Unlock()
+	}
+	res.Sent, res.OK = sent, acked
 	res.Lost = res.Sent - res.OK
-	res.Errors = sendErrors.Load()
-	finish := time.Unix(0, lastAck.Load())
+	res.Errors = errs
 	if finish.Before(start) {
 		finish = time.Now()
 	}
@@ -340,6 +348,177 @@ func runAck(ctx context.Context, e *endpoint, opts options, res *result) error {
 	res.Rate = float64(res.OK) / res.Seconds
 	fillLatency(res, &lat)
 	return ctx.Err()
+}
+
+// startWindow sends the closed loop's first window of events, all due now;
+// the read loop sends the next ones until end.
+func (a *ackConn) startWindow(now, end time.Time) {
+	a.mu.Lock()
+	a.sending, a.end = true, end
+	for i := range a.slots {
+		a.slots[i] = inFlight{id: int64(i) + 1, due: now}
+	}
+	a.mu.Unlock()
+	for i := range a.slots {
+		if !a.send(int64(i)+1, i) {
+			return
+		}
+	}
+}
+
+// send emits event id and counts it; on failure the connection stops
+// sending and the event's slot (slot >= 0) is emptied.
+func (a *ackConn) send(id int64, slot int) bool {
+	err := a.c.emit(id, `["whoami"]`)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		a.errs++
+		a.sending = false
+		if slot >= 0 && a.slots[slot].id == id {
+			a.slots[slot] = inFlight{}
+		}
+		return false
+	}
+	a.sent++
+	return true
+}
+
+// ackAndSend records the ack of event id received at now and, unless
+// stop, queues the event that takes its place in the window, due now.
+// The read loop writes what is queued (flush) as soon as no further
+// message is buffered: with one event in flight per connection that is
+// at once, with more, the replacements of the acks that came in one read
+// leave in one write, as the acks did. Their due time stays the ack's
+// arrival, so the few microseconds until the write count against the
+// server, never for it.
+func (a *ackConn) ackAndSend(id int64, now time.Time, window int64, stop bool) {
+	slot := int((id - 1) % window)
+	a.mu.Lock()
+	f := a.slots[slot]
+	if f.id != id {
+		a.mu.Unlock() // not in flight: a duplicate or a stranger
+		return
+	}
+	a.batch = append(a.batch, now.Sub(f.due))
+	a.acked++
+	a.lastAck = now
+	next := id + window
+	if stop || !a.sending || now.After(a.end) {
+		a.slots[slot] = inFlight{}
+		a.mu.Unlock()
+		return
+	}
+	a.slots[slot] = inFlight{id: next, due: now}
+	a.queued++
+	a.mu.Unlock()
+	a.c.queueEvent(next, `["whoami"]`)
+}
+
+// flush writes the events ackAndSend queued and counts them as sent; on
+// failure the connection stops sending. It runs in the read loop.
+func (a *ackConn) flush() {
+	if len(a.c.queued) == 0 {
+		return
+	}
+	err := a.c.flushQueued()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		a.errs++
+		a.sending = false
+	} else {
+		a.sent += a.queued
+	}
+	a.queued = 0
+}
+
+// ack records the ack of event id of the open loop, received at now.
+func (a *ackConn) ack(id int64, now time.Time) {
+	a.mu.Lock()
+	if due, ok := a.ring.take(id); ok {
+		a.batch = append(a.batch, now.Sub(due))
+		a.acked++
+		a.lastAck = now
+	}
+	a.mu.Unlock()
+}
+
+// pace is connection k's sender of the open loop: one event every
+// conns/rate seconds, offset so that the connections take turns, until
+// the next one would be due after end.
+func (a *ackConn) pace(ctx context.Context, start, end time.Time, k, conns int, rate float64) {
+	interval := time.Duration(float64(time.Second) * float64(conns) / rate)
+	next := start.Add(interval * time.Duration(k) / time.Duration(conns))
+	for id := int64(1); ctx.Err() == nil; id++ {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		due := next
+		next = next.Add(interval)
+		if due.After(end) {
+			return
+		}
+		a.mu.Lock()
+		a.ring.push(id, due)
+		a.mu.Unlock()
+		if !a.send(id, -1) {
+			return
+		}
+	}
+}
+
+// dueRing holds the due times of the open loop's events in flight on one
+// connection, by id: ids are issued in order, so the ones in flight lie
+// between base and the last pushed, and a ring indexed by id replaces a
+// map. Acks out of order are fine; a lost one only keeps base back.
+type dueRing struct {
+	base, next int64 // ids in [base, next) may be in flight
+	due        []time.Time
+}
+
+// push adds event id, due at t; ids come in increasing order.
+func (r *dueRing) push(id int64, t time.Time) {
+	if r.base == 0 {
+		r.base, r.next = id, id
+	}
+	if id < r.next {
+		return
+	}
+	if need := id - r.base + 1; need > int64(len(r.due)) {
+		size := max(len(r.due)*2, 16)
+		for int64(size) < need {
+			size *= 2
+		}
+		grown := make([]time.Time, size)
+		for i := r.base; i < r.next; i++ {
+			grown[i&int64(size-1)] = r.due[i&int64(len(r.due)-1)]
+		}
+		r.due = grown
+	}
+	for i := r.next; i < id; i++ {
+		r.due[i&int64(len(r.due)-1)] = time.Time{}
+	}
+	r.due[id&int64(len(r.due)-1)] = t
+	r.next = id + 1
+}
+
+// take removes event id and returns its due time, or false if it is not
+// in flight.
+func (r *dueRing) take(id int64) (time.Time, bool) {
+	if id < r.base || id >= r.next {
+		return time.Time{}, false
+	}
+	mask := int64(len(r.due) - 1)
+	t := r.due[id&mask]
+	if t.IsZero() {
+		return time.Time{}, false
+	}
+	r.due[id&mask] = time.Time{}
+	for r.base < r.next && r.due[r.base&mask].IsZero() {
+		r.base++
+	}
+	return t, true
 }
 
 // waitFor polls done until it holds, limit passes or ctx ends.
@@ -373,12 +552,8 @@ func runFanout(ctx context.Context, e *endpoint, opts options, res *result) erro
 			if i < 0 || len(msg) < 2 || msg[1] != '2' {
 				return
 			}
-			digits := msg[i+len(stampMarker):]
-			if j := bytes.IndexByte(digits, '"'); j > 0 {
-				digits = digits[:j]
-			}
-			stamp, err := strconv.ParseInt(string(digits), 10, 64)
-			if err != nil {
+			stamp := leadingInt(msg[i+len(stampMarker):])
+			if stamp < 0 {
 				return
 			}
 			now := time.Now().UnixNano()
@@ -422,6 +597,8 @@ func runFanout(ctx context.Context, e *endpoint, opts options, res *result) erro
 	res.Mode, res.Offered = "closed", opts.rate
 	if opts.rate > 0 {
 		res.Mode = "rate"
+	} else {
+		res.Window = int(window)
 	}
 	start := time.Now()
 	end := start.Add(opts.duration)
@@ -453,8 +630,7 @@ func runFanout(ctx context.Context, e *endpoint, opts options, res *result) erro
 				}
 			}
 		}
-		text := `["sendMessage",{"message":"t=` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}]`
-		if err := sender.emit(id, text); err != nil {
+		if err := sender.emitStamped(id, `["sendMessage",{"message":"t=`, time.Now().UnixNano(), `"}]`); err != nil {
 			res.Errors++
 			break
 		}
