@@ -19,6 +19,14 @@ type Payload struct {
 // NewPayload wraps raw JSON; raw may be nil when the event has no argument.
 func NewPayload(raw json.RawMessage) *Payload { return &Payload{raw: raw} }
 
+// Reset makes p wrap raw, as NewPayload does, forgetting any earlier
+// decode. It lets a runtime keep the Payload inside a larger per-event
+// value, allocated once, instead of allocating one on its own. It must not
+// be called while anything may still read p.
+func (p *Payload) Reset(raw json.RawMessage) {
+	*p = Payload{raw: raw}
+}
+
 // Raw returns the JSON as received.
 func (p *Payload) Raw() json.RawMessage {
 	if p == nil {

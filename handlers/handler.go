@@ -56,7 +56,11 @@ type Call struct {
 	// Publisher hands messages to the cluster adapter (see publish.go).
 	Publisher Publisher
 	// Reply is what an earlier handler of the same event returned, so that
-	// a list of handlers can build on it; nil for the first.
+	// a list of handlers can build on it; nil for the first. Maps and
+	// slices of JSON values (map[string]any, []any) are a copy the handler
+	// may change freely: the built-in handlers return values that share
+	// the socket's claims or the payload, and the runtime copies them
+	// before a later handler receives them.
 	Reply any
 }
 

@@ -52,20 +52,25 @@ type Program struct {
 	program    cel.Program
 	resultType *cel.Type
 	// shortcut lets Eval answer the commonest expressions without the CEL
-	// interpreter and its value conversions: a bare variable (`user`,
-	// `data`) or a constant (`'{"ok": true}'`).
+	// interpreter and its value conversions: a constant, a bare variable
+	// (`user`, `data`) or a map literal of field reads.
 	shortcut shortcut
+	// interruptible is set when the expression loops (a comprehension:
+	// all, exists, map, filter), the only place CEL looks at the context;
+	// any other expression is evaluated without one, which spares the
+	// context CEL derives per evaluation.
+	interruptible bool
 }
 
 // shortcut is what Eval can answer without running the program.
 type shortcut struct {
-	// variable is "user" or "data" when the expression is that variable
-	// alone, "" otherwise.
-	variable string
 	// constant holds the result of an expression that reads no variable,
 	// computed at compile time; isConstant says whether there is one.
 	constant   any
 	isConstant bool
+	// plan reads the result from the variables (see readPlan); nil when
+	// the expression does more than read.
+	plan *readPlan
 }
 
 // Compile parses and type-checks src. A syntax or type error is returned as
@@ -92,29 +97,35 @@ func Compile(src string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing the expression: %w", err)
 	}
-	return &Program{src: src, program: program, resultType: ast.OutputType(), shortcut: shortcutOf(ast, program)}, nil
+	return &Program{
+		src: src, program: program, resultType: ast.OutputType(),
+		shortcut: shortcutOf(ast, program), interruptible: loops(ast),
+	}, nil
 }
 
 // shortcutOf recognises the expressions Eval answers without CEL. An
 // expression is constant when evaluating it resolves no variable: CEL has
 // no impure function, so its result is the same at every event.
 func shortcutOf(ast *cel.Ast, program cel.Program) shortcut {
-	if e := ast.NativeRep().Expr(); e.Kind() == celast.IdentKind {
-		switch name := e.AsIdent(); name {
-		case "user", "data":
-			return shortcut{variable: name}
-		}
-	}
 	probe := &constantProbe{}
 	out, _, err := program.Eval(probe)
-	if err != nil || probe.resolved {
-		return shortcut{}
+	if err == nil && !probe.resolved {
+		if value, err := toJSON(out); err == nil {
+			return shortcut{constant: value, isConstant: true}
+		}
 	}
-	value, err := toJSON(out)
-	if err != nil {
-		return shortcut{}
-	}
-	return shortcut{constant: value, isConstant: true}
+	return shortcut{plan: planOf(ast.NativeRep().Expr())}
+}
+
+// loops reports whether the expression holds a comprehension.
+func loops(ast *cel.Ast) bool {
+	found := false
+	celast.PostOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.ComprehensionKind {
+			found = true
+		}
+	}))
+	return found
 }
 
 // constantProbe is an activation that knows no variable and notes whether
@@ -129,52 +140,13 @@ func (p *constantProbe) ResolveName(string) (any, bool) {
 func (*constantProbe) Parent() interpreter.Activation { return nil }
 
 // fast answers the expression without CEL when its shortcut allows; ok is
-// false when the program must run. Results are fresh copies, because a
-// handler may build on (and change) the value it gets.
+// false when the program must run.
 func (p *Program) fast(vars *Vars) (value any, ok bool) {
 	switch {
 	case p.shortcut.isConstant:
-		return copyJSON(p.shortcut.constant)
-	case p.shortcut.variable == "user":
-		if vars.User == nil {
-			return map[string]any{}, true
-		}
-		return copyJSON(vars.User)
-	case p.shortcut.variable == "data":
-		return copyJSON(vars.Data)
-	}
-	return nil, false
-}
-
-// copyJSON deep-copies a value made of the plain types toJSON produces.
-// Anything else (a Go int, a json.Number, a NaN) reports false, so that
-// the caller takes CEL's conversion and its errors instead.
-func copyJSON(v any) (any, bool) {
-	switch v := v.(type) {
-	case nil, string, bool, int64:
-		return v, true
-	case float64:
-		return v, !math.IsNaN(v) && !math.IsInf(v, 0)
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for key, elem := range v {
-			c, ok := copyJSON(elem)
-			if !ok {
-				return nil, false
-			}
-			out[key] = c
-		}
-		return out, true
-	case []any:
-		out := make([]any, len(v))
-		for i, elem := range v {
-			c, ok := copyJSON(elem)
-			if !ok {
-				return nil, false
-			}
-			out[i] = c
-		}
-		return out, true
+		return p.shortcut.constant, true
+	case p.shortcut.plan != nil:
+		return p.shortcut.plan.read(vars)
 	}
 	return nil, false
 }
@@ -219,11 +191,20 @@ func (p *Program) MayBeBool() bool {
 // Eval evaluates the program and returns its result as plain Go JSON values:
 // map[string]any, []any, string, int64, float64, bool or nil. It stops with
 // an error when the cost limit is exceeded or ctx ends.
+//
+// The result is read-only: it may share memory with vars (the claims map,
+// the decoded payload) and with the program (a constant), so that a value
+// which is only encoded, as an ack or a broadcast, is never copied. A
+// caller that hands the result to code which may change it (a plugin
+// handler receiving it as Call.Reply) copies it first.
 func (p *Program) Eval(ctx context.Context, vars Vars) (any, error) {
 	if value, ok := p.fast(&vars); ok {
 		return value, nil
 	}
-	out, err := p.eval(ctx, &vars)
+	// A copy, so that vars itself stays on the caller's stack when the
+	// shortcut answers: what CEL receives escapes.
+	escaping := vars
+	out, err := p.eval(ctx, &escaping)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +216,15 @@ func (p *Program) EvalBool(ctx context.Context, vars Vars) (bool, error) {
 	if b, ok := p.shortcut.constant.(bool); ok && p.shortcut.isConstant {
 		return b, nil
 	}
-	out, err := p.eval(ctx, &vars)
+	if p.shortcut.plan != nil {
+		if v, ok := p.shortcut.plan.read(&vars); ok {
+			if b, isBool := v.(bool); isBool {
+				return b, nil
+			}
+		}
+	}
+	escaping := vars
+	out, err := p.eval(ctx, &escaping)
 	if err != nil {
 		return false, err
 	}
@@ -247,7 +236,13 @@ func (p *Program) EvalBool(ctx context.Context, vars Vars) (bool, error) {
 }
 
 func (p *Program) eval(ctx context.Context, vars *Vars) (ref.Val, error) {
-	out, _, err := p.program.ContextEval(ctx, activation{vars: vars})
+	var out ref.Val
+	var err error
+	if p.interruptible {
+		out, _, err = p.program.ContextEval(ctx, activation{vars: vars})
+	} else {
+		out, _, err = p.program.Eval(activation{vars: vars})
+	}
 	if err != nil {
 		return nil, evalError(err)
 	}

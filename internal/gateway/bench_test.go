@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
@@ -19,21 +22,27 @@ import (
 // countingConn is an Engine.IO session that counts the packets queued to it
 // and signals each one.
 type countingConn struct {
-	id       string
-	received atomic.Int64
-	signal   chan struct{}
+	id        string
+	handshake *engineio.Handshake
+	received  atomic.Int64
+	signal    chan struct{}
 }
 
 func newCountingConn(n int) *countingConn {
-	return &countingConn{id: "bench" + strconv.Itoa(n), signal: make(chan struct{}, 1024)}
+	return &countingConn{
+		id:        "bench" + strconv.Itoa(n),
+		handshake: &engineio.Handshake{RemoteIP: "127.0.0.1"},
+		signal:    make(chan struct{}, 1024),
+	}
 }
 
 func (c *countingConn) ID() string { return c.id }
-func (c *countingConn) Handshake() *engineio.Handshake {
-	return &engineio.Handshake{RemoteIP: "127.0.0.1"}
-}
-func (c *countingConn) Transport() string { return "websocket" }
-func (c *countingConn) Close(string)      {}
+
+// Handshake is kept, as a session keeps its own, so that reading it costs
+// what it costs a real session: nothing.
+func (c *countingConn) Handshake() *engineio.Handshake { return c.handshake }
+func (c *countingConn) Transport() string              { return "websocket" }
+func (c *countingConn) Close(string)                   {}
 func (c *countingConn) Send(msgs ...engineio.Message) error {
 	c.received.Add(1)
 	select {
@@ -81,6 +90,14 @@ func benchGateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return connectBenchSockets(b, cfg, n, func(int) string { return "0/chat," })
+}
+
+// connectBenchSockets builds a gateway from cfg and connects n sockets,
+// the i-th with the CONNECT packet connect(i), waiting for each CONNECT
+// ack.
+func connectBenchSockets(b *testing.B, cfg *config.Config, n int, connect func(i int) string) ([]*countingConn, []engineio.Listener) {
+	b.Helper()
 	gw, err := Build(context.Background(), cfg, Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -90,8 +107,11 @@ func benchGateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
 	for i := range conns {
 		conns[i] = newCountingConn(i)
 		listeners[i] = gw.Sockets().Open(conns[i])
-		listeners[i].OnMessage(engineio.Message{Data: []byte("0/chat,")})
-		<-conns[i].signal // the CONNECT ack
+		listeners[i].OnMessage(engineio.Message{Data: []byte(connect(i))})
+		<-conns[i].signal // the CONNECT ack (or refusal)
+		if s := gw.Sockets().Sockets("/chat"); len(s) != i+1 {
+			b.Fatalf("socket %d was not admitted to /chat (%d sockets)", i, len(s))
+		}
 	}
 	b.Cleanup(func() {
 		for _, l := range listeners {
@@ -144,6 +164,91 @@ func BenchmarkEventThroughBroadcastHandler(b *testing.B) {
 			b.ReportMetric(float64(b.N*recipients)/b.Elapsed().Seconds(), "deliveries/s")
 		})
 	}
+}
+
+// c1BenchSecret signs the tokens of the C1 benchmarks.
+const c1BenchSecret = "c1-bench-secret"
+
+// c1Gateway builds the repository's gateway.yaml (contract C1) as the
+// gateway loads it, with JWT_SECRET from the environment, and connects n
+// sockets to /chat with signed tokens. Two limits are lifted, because a
+// benchmark sends far more than one user may: the per-socket flood limit
+// and the per_user rate limit of sendMessage (its bucket is made huge, so
+// that the guard still runs and takes a token per event).
+func c1Gateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
+	b.Helper()
+	b.Setenv("JWT_SECRET", c1BenchSecret)
+	cfg, err := config.Load("../../gateway.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Server.Limits.Flood.Rate = 0
+	lifted := false
+	for _, g := range cfg.Guards {
+		if g.Name != "per_user" {
+			continue
+		}
+		node := g.Options.Node()
+		for i := 0; node != nil && i+1 < len(node.Content); i += 2 {
+			switch node.Content[i].Value {
+			case "rate", "burst":
+				node.Content[i+1].Value = "1000000000"
+				lifted = true
+			}
+		}
+	}
+	if !lifted {
+		b.Fatal("gateway.yaml has no per_user rate limit to lift")
+	}
+	return connectBenchSockets(b, cfg, n, func(i int) string {
+		token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub":      "user" + strconv.Itoa(i),
+			"username": "User " + strconv.Itoa(i),
+			"role":     "member",
+			"exp":      time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(c1BenchSecret))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return `0/chat,{"token":"` + token + `"}`
+	})
+}
+
+// BenchmarkC1Whoami is C1's whoami: an ack of the caller's claims.
+func BenchmarkC1Whoami(b *testing.B) {
+	conns, listeners := c1Gateway(b, 1)
+	conn, listener := conns[0], listeners[0]
+	base := conn.received.Load()
+	msg := []byte(`2/chat,1["whoami"]`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		listener.OnMessage(engineio.Message{Data: msg})
+		waitFor(conn, base+int64(i)+1)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkC1SendMessage is C1's sendMessage from one socket of five in
+// /chat: the rate limit and schema guards, a broadcast to the namespace,
+// the sender included, and the ack.
+func BenchmarkC1SendMessage(b *testing.B) {
+	const sockets = 5
+	conns, listeners := c1Gateway(b, sockets)
+	sender, listener := conns[0], listeners[0]
+	last := conns[len(conns)-1]
+	senderBase, lastBase := sender.received.Load(), last.received.Load()
+	msg := []byte(`2/chat,1["sendMessage",{"message":"hello, everyone"}]`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		listener.OnMessage(engineio.Message{Data: msg})
+		// The sender gets the broadcast and the ack; the others the
+		// broadcast only.
+		waitFor(sender, senderBase+2*int64(i+1))
+		waitFor(last, lastBase+int64(i+1))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 var _ engineio.Conn = (*countingConn)(nil)

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"sync/atomic"
+
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
@@ -24,6 +26,9 @@ type eventRuntime struct {
 	// mayBlock is set when a guard or handler of the event may wait (see
 	// handlers.Blocking), so that the event cannot run on the read path.
 	mayBlock bool
+	// counters are the event's metric series, set at its first dispatch
+	// (see Gateway.eventCounters).
+	counters atomic.Pointer[eventCounters]
 }
 
 // namedGuard keeps the declared name beside the guard for logs and metrics.

@@ -3,10 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"log/slog"
-	"runtime/debug"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/guards"
@@ -88,9 +84,20 @@ func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args
 	if release == nil {
 		return
 	}
-	q, job := serialFor(s), func() { defer release(); h.gw.dispatch(ctx, s, event, args, ack) }
-	if !h.gw.eventMayBlock(s, event) && q.runInline(job) {
+	q := serialFor(s)
+	if target := h.gw.resolve(s, event); !h.gw.eventMayBlock(event, target) && q.enterInline() {
+		// In place, with the event already looked up: no closure, no
+		// goroutine and no second lookup of the config.
+		defer q.leaveInline()
+		defer release()
+		h.gw.dispatchTo(ctx, s, target, event, args, ack)
 		return
+	}
+	// Queued, the event is looked up again when it runs, under the config
+	// current then.
+	job := func() {
+		defer release()
+		h.gw.dispatch(ctx, s, event, args, ack)
 	}
 	if !q.run(job) {
 		release()
@@ -115,105 +122,5 @@ func (h hooks) Disconnected(s *socketio.Socket, reason string) {
 		if _, err := h.gw.safeHandle(ctx, handler, call); err != nil {
 			h.gw.logger.Warn("on_disconnect handler failed", "namespace", ns.name, "socket", s.ID(), "error", err)
 		}
-	}
-}
-
-// dispatch runs one event through its guard chain and handlers and answers
-// with an ack, an error ack or an exception event (contract C2).
-func (gw *Gateway) dispatch(ctx context.Context, s *socketio.Socket, event string, args gatehouse.Args, ack socketio.AckFunc) {
-	st := gw.state()
-	if event == eventAuthRefresh {
-		reply, err := st.refreshToken(s, gatehouse.NewPayload(args.First()))
-		gw.answer(s, event, ack, reply, err)
-		return
-	}
-	ns, ok := st.namespaces[s.Namespace()]
-	if !ok {
-		gw.answer(s, event, ack, nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "namespace %s is no longer served", s.Namespace()))
-		return
-	}
-	ev, ok := ns.events[event]
-	if !ok {
-		gw.answer(s, event, ack, nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "unknown event %q", event))
-		return
-	}
-	payload := gatehouse.NewPayload(args.First())
-	in := &guards.Input{Socket: s, Namespace: ns.name, Event: event, Payload: payload, Args: args}
-	if err := gw.runGuards(ctx, ev.guards, in); err != nil {
-		gw.answer(s, event, ack, nil, err)
-		return
-	}
-	call := &handlers.Call{Socket: s, Event: event, Payload: payload, Args: args, Publisher: gw.publisher}
-	for _, handler := range ev.handlers {
-		reply, err := gw.safeHandle(ctx, handler, call)
-		if err != nil {
-			gw.answer(s, event, ack, nil, err)
-			return
-		}
-		if reply != nil {
-			call.Reply = reply
-		}
-	}
-	gw.answer(s, event, ack, call.Reply, nil)
-}
-
-// runGuards runs a chain in order; the first denial wins.
-func (gw *Gateway) runGuards(ctx context.Context, chain []namedGuard, in *guards.Input) error {
-	for _, g := range chain {
-		if err := g.guard.Check(ctx, in); err != nil {
-			gw.metrics.GuardDenied(g.name, string(gatehouse.AsError(err).Code))
-			return fmt.Errorf("guard %q: %w", g.name, err)
-		}
-	}
-	return nil
-}
-
-// safeHandle calls a handler, turning a panic into an internal error so that
-// one faulty handler never kills the connection or the process.
-func (gw *Gateway) safeHandle(ctx context.Context, h namedHandler, call *handlers.Call) (reply any, err error) {
-	started := time.Now()
-	defer func() {
-		gw.metrics.HandlerObserved(call.Socket.Namespace(), call.Event, h.typ, time.Since(started))
-		if r := recover(); r != nil {
-			gw.logger.Error("handler panicked", "namespace", call.Socket.Namespace(), "event", call.Event,
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			reply, err = nil, gatehouse.Errorf(gatehouse.CodeInternal, "internal error")
-		}
-	}()
-	return h.handler.Handle(ctx, call)
-}
-
-// answer sends the outcome of an event: the reply as the ack, or a refusal
-// as an error ack when an ack was asked for and as an exception event
-// otherwise.
-func (gw *Gateway) answer(s gatehouse.Socket, event string, ack socketio.AckFunc, reply any, err error) {
-	gw.countEvent(s.Namespace(), event, err)
-	if err == nil {
-		if ack == nil {
-			return
-		}
-		if reply == nil {
-			ack()
-			return
-		}
-		ack(reply)
-		return
-	}
-	coded := gatehouse.AsError(err)
-	level := slog.LevelDebug
-	if coded.Code == gatehouse.CodeInternal {
-		level = slog.LevelError
-	}
-	gw.logger.Log(context.Background(), level, "event refused", "namespace", s.Namespace(), "event", event,
-		"socket", s.ID(), "code", coded.Code, "error", err)
-	if ack != nil {
-		ack(map[string]any{"error": coded.Fields()})
-		return
-	}
-	fields := coded.Fields()
-	fields["status"] = "error"
-	fields["event"] = event
-	if emitErr := s.Emit(eventException, fields); emitErr != nil {
-		gw.logger.Debug("exception not delivered", "socket", s.ID(), "error", emitErr)
 	}
 }

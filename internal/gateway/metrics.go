@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
@@ -82,6 +83,39 @@ func (gw *Gateway) countEvent(namespace, event string, err error) {
 		code = string(gatehouse.AsError(err).Code)
 	}
 	gw.metrics.Event(namespace, label, code)
+}
+
+// eventCounters are the series an event's successful dispatch records,
+// looked up once per event of a config rather than by label values at
+// every event.
+type eventCounters struct {
+	ok prometheus.Counter
+	// handlers are the duration histograms of the event's handlers, in
+	// their order.
+	handlers []prometheus.Observer
+}
+
+// eventCounters returns the series of a declared event, nil when metrics
+// are off or t is not a declared event. They are built at the event's
+// first dispatch: the config is built before the metrics, and a reload
+// builds new events.
+func (gw *Gateway) eventCounters(t eventTarget) *eventCounters {
+	if gw.metrics == nil || t.ev == nil {
+		return nil
+	}
+	if c := t.ev.counters.Load(); c != nil {
+		return c
+	}
+	c := &eventCounters{
+		ok:       gw.metrics.EventCounter(t.ns.name, t.ev.name, metrics.CodeOK),
+		handlers: make([]prometheus.Observer, len(t.ev.handlers)),
+	}
+	for i, h := range t.ev.handlers {
+		c.handlers[i] = gw.metrics.HandlerObserver(t.ns.name, t.ev.name, h.typ)
+	}
+	// Two first dispatches may race to build them; both build the same.
+	t.ev.counters.Store(c)
+	return c
 }
 
 // countUpgradeRefusal counts an Engine.IO request the upgrade-time token

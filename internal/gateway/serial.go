@@ -40,26 +40,41 @@ func serialFor(s *socketio.Socket) *serial {
 // false: the caller queues job with run instead, behind that work. Running
 // in place saves a goroutine start and the growth of its stack per event.
 func (q *serial) runInline(job func()) bool {
+	if !q.enterInline() {
+		return false
+	}
+	defer q.leaveInline()
+	job()
+	return true
+}
+
+// enterInline claims the executor for work run on the calling goroutine,
+// as runInline does without a closure to call; it reports false when
+// earlier work of the socket is queued or running. After true, the caller
+// runs its work and then calls leaveInline.
+func (q *serial) enterInline() bool {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.running {
-		q.mu.Unlock()
 		return false
 	}
 	q.running = true
-	q.mu.Unlock()
-	job()
+	return true
+}
+
+// leaveInline ends work begun with enterInline.
+func (q *serial) leaveInline() {
 	q.mu.Lock()
 	if len(q.queue) == 0 {
 		q.running = false
 		q.queue = nil
 		q.mu.Unlock()
-		return true
+		return
 	}
 	q.mu.Unlock()
 	// Work was queued meanwhile from another goroutine; it may block, so
 	// it is drained off this one.
 	go q.drain()
-	return true
 }
 
 // run queues job; it reports false when the queue is full.
@@ -97,20 +112,16 @@ func (q *serial) drain() {
 	}
 }
 
-// eventMayBlock reports whether handling event for s may wait on something
-// outside the process, so that it must not run on the session's read path.
-// Unknown events are answered at once; a token refresh may fetch keys; and
-// with a cluster adapter every broadcast is a network call.
-func (gw *Gateway) eventMayBlock(s *socketio.Socket, event string) bool {
+// eventMayBlock reports whether handling event, looked up as t, may wait
+// on something outside the process, so that it must not run on the
+// session's read path. Unknown events are answered at once; a token
+// refresh may fetch keys; and with a cluster adapter every broadcast is a
+// network call.
+func (gw *Gateway) eventMayBlock(event string, t eventTarget) bool {
 	if event == eventAuthRefresh || gw.cluster.distributed() {
 		return true
 	}
-	ns, ok := gw.state().namespaces[s.Namespace()]
-	if !ok {
-		return false
-	}
-	ev, ok := ns.events[event]
-	return ok && ev.mayBlock
+	return t.ev != nil && t.ev.mayBlock
 }
 
 // errQueueFull answers events refused because the socket's queue is full.

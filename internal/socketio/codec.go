@@ -313,7 +313,16 @@ func checkPayloadShape(t PacketType, payload []byte) error {
 		if err != nil {
 			return malformed("%s payload has no event name", t)
 		}
-		name, ok := eventName(payload[i:end])
+		raw := payload[i:end]
+		if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+			// No escapes: the name is the bytes between the quotes, looked
+			// up without the string Packet.Event makes of it later.
+			if _, reserved := reservedEvents[string(raw[1:len(raw)-1])]; reserved {
+				return malformed("%q is a reserved event name", raw[1:len(raw)-1])
+			}
+			return nil
+		}
+		name, ok := eventName(raw)
 		if !ok {
 			return malformed("event name is not a string")
 		}
