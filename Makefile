@@ -13,7 +13,8 @@ FUZZ_TARGETS := \
 	./config:FuzzParse \
 	./internal/engineio:FuzzDecodePayload \
 	./internal/engineio:FuzzDecodePacket \
-	./internal/socketio:FuzzDecode
+	./internal/socketio:FuzzDecode \
+	./internal/socketio:FuzzObjectMember
 
 .PHONY: all build examples run test vet unit soak-short soak fuzz-short fuzz e2e e2e-deps bench clean
 

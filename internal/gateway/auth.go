@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -44,16 +45,13 @@ const (
 // when the key is there at all, so that an empty or non-string token is
 // refused rather than silently ignored.
 func tokenFromAuth(auth json.RawMessage, key string) (token string, present bool) {
-	if len(auth) == 0 {
-		return "", false
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(auth, &fields); err != nil {
-		return "", false
-	}
-	raw, ok := fields[key]
+	raw, ok := socketio.ObjectMember(auth, key)
 	if !ok || string(raw) == "null" {
 		return "", false
+	}
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		// A string without escapes, as tokens are: its bytes are the token.
+		return string(raw[1 : len(raw)-1]), true
 	}
 	if err := json.Unmarshal(raw, &token); err != nil {
 		return "", true

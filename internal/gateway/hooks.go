@@ -80,8 +80,7 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 // handler neither blocks the session's reads nor reorders the socket's
 // events; an event that cannot block runs in place when nothing is queued.
 func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args gatehouse.Args, ack socketio.AckFunc) {
-	release := h.gw.admitEvent(s, event, ack)
-	if release == nil {
+	if !h.gw.admitEvent(s, event, ack) {
 		return
 	}
 	q := serialFor(s)
@@ -89,18 +88,18 @@ func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args
 		// In place, with the event already looked up: no closure, no
 		// goroutine and no second lookup of the config.
 		defer q.leaveInline()
-		defer release()
+		defer h.gw.inFlight.done()
 		h.gw.dispatchTo(ctx, s, target, event, args, ack)
 		return
 	}
 	// Queued, the event is looked up again when it runs, under the config
 	// current then.
 	job := func() {
-		defer release()
+		defer h.gw.inFlight.done()
 		h.gw.dispatch(ctx, s, event, args, ack)
 	}
 	if !q.run(job) {
-		release()
+		h.gw.inFlight.done()
 		h.gw.answer(s, event, ack, nil, errQueueFull)
 	}
 }

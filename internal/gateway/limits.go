@@ -268,9 +268,11 @@ var errDraining = gatehouse.Errorf(gatehouse.CodeUnavailable, "the server is shu
 
 // admitEvent decides whether an event is run: it is refused while the
 // gateway drains and when the socket floods, in which case it is answered
-// here and admitEvent returns nil. An admitted event counts as in flight
-// until the returned release is called, so that Shutdown waits for it.
-func (gw *Gateway) admitEvent(s *socketio.Socket, event string, ack socketio.AckFunc) (release func()) {
+// here and admitEvent returns false. An admitted event counts as in flight
+// until the caller calls gw.inFlight.done, so that Shutdown waits for it
+// (a bool rather than a release func: a method value would be allocated
+// for every event).
+func (gw *Gateway) admitEvent(s *socketio.Socket, event string, ack socketio.AckFunc) (admitted bool) {
 	// Counted before the closing check: Shutdown sets closing first and
 	// then waits, so an event is either refused or waited for.
 	gw.inFlight.add()
@@ -278,11 +280,11 @@ func (gw *Gateway) admitEvent(s *socketio.Socket, event string, ack socketio.Ack
 		gw.inFlight.done()
 		gw.refusals.refused(limitDraining, "namespace", s.Namespace())
 		gw.answer(s, event, ack, nil, errDraining)
-		return nil
+		return false
 	}
 	err, disconnect := gw.checkFlood(s, gw.state().cfg.Server.Limits.Flood)
 	if err == nil {
-		return gw.inFlight.done
+		return true
 	}
 	gw.inFlight.done()
 	limit := limitFlood
@@ -295,7 +297,7 @@ func (gw *Gateway) admitEvent(s *socketio.Socket, event string, ack socketio.Ack
 		// After the refusal, so that the client reads why.
 		s.Disconnect("flood")
 	}
-	return nil
+	return false
 }
 
 // admitConnect refuses namespace CONNECTs once the gateway drains.

@@ -294,3 +294,57 @@ func sortRefs(refs []placeholderRef, nums []int) {
 		}
 	}
 }
+
+// ObjectMember returns the raw value of member key of the JSON object obj
+// (the last one when the key repeats, as JSON.parse has it), or false when
+// obj is not an object or has no such member. obj must be valid JSON, such
+// as the auth payload of a decoded CONNECT packet (the decoder checked it);
+// anything else yields false or a wrong span, never a panic. It reads the
+// one member without decoding the object into a map.
+func ObjectMember(obj []byte, key string) (json.RawMessage, bool) {
+	s := jsonScanner{data: obj}
+	i := s.skipSpace(0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	i = s.skipSpace(i + 1)
+	if i < len(obj) && obj[i] == '}' {
+		return nil, false
+	}
+	var found json.RawMessage
+	for {
+		i = s.skipSpace(i)
+		if i >= len(obj) || obj[i] != '"' {
+			return nil, false
+		}
+		keyEnd, err := s.str(i)
+		if err != nil {
+			return nil, false
+		}
+		name := obj[i:keyEnd]
+		i = s.skipSpace(keyEnd)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, false
+		}
+		valueStart := s.skipSpace(i + 1)
+		valueEnd, err := s.value(valueStart, 1)
+		if err != nil {
+			return nil, false
+		}
+		if keyIs(name, key) {
+			found = obj[valueStart:valueEnd]
+		}
+		i = s.skipSpace(valueEnd)
+		if i >= len(obj) {
+			return nil, false
+		}
+		switch obj[i] {
+		case ',':
+			i++
+		case '}':
+			return found, found != nil
+		default:
+			return nil, false
+		}
+	}
+}
