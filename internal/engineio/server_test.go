@@ -140,7 +140,11 @@ func startServerOwning(t testing.TB, ownConns bool, opts Options, h Handler, bef
 	}
 	srv.Mount(app, "/socket.io/", before...)
 	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	servedLn := net.Listener(ln)
+	if ownConns {
+		servedLn = srv.WrapListener(ln)
+	}
+	go func() { served <- app.Listener(servedLn) }()
 	ts := &testServer{
 		srv:    srv,
 		addr:   ln.Addr().String(),

@@ -206,13 +206,31 @@ func (s *session) stopWebSocket(link *wsLink) {
 }
 
 // readLoop hands the client's packets to the session until the connection
-// fails or the session ends. After each message it writes what the
-// listener queued meanwhile (typically the ack) itself.
+// fails or the session ends. What the listener queues meanwhile (typically
+// the ack) is written by this goroutine too: just before it reads the
+// socket again when the connection comes from WrapListener, so that the
+// replies to messages that arrived together leave in one write, else after
+// each message.
 func (s *session) readLoop(link *wsLink) {
 	conn := link.conn
+	// flushPending is only touched on this goroutine: here and in the
+	// hook, which the connection runs on the goroutine that reads it.
+	flushPending := false
+	flush := func() {
+		if flushPending {
+			flushPending = false
+			s.doneReading(link)
+		}
+	}
+	hook := hookConnOf(link.raw)
+	if hook != nil {
+		hook.beforeRead.Store(&flush)
+		defer hook.beforeRead.Store(nil)
+	}
 	for {
 		typ, r, err := conn.NextReader()
 		if err != nil {
+			flush()
 			s.closeOnReadError(err)
 			return
 		}
@@ -220,12 +238,15 @@ func (s *session) readLoop(link *wsLink) {
 		buf.B, err = readAppend(buf.B[:0], r)
 		if err != nil {
 			s.srv.buffers.put(buf)
+			flush()
 			s.closeOnReadError(err)
 			return
 		}
-		s.mu.Lock()
-		link.reading = true
-		s.mu.Unlock()
+		if !flushPending {
+			s.mu.Lock()
+			link.reading = true
+			s.mu.Unlock()
+		}
 		keepReading := true
 		if typ == fws.BinaryMessage {
 			s.deliver(Message{Data: buf.B, Binary: true})
@@ -236,6 +257,13 @@ func (s *session) readLoop(link *wsLink) {
 			keepReading = s.receive(p)
 		}
 		s.srv.buffers.put(buf)
+		if hook != nil && keepReading {
+			// link.reading stays set: whatever is queued until then waits
+			// for this goroutine's next read of the socket.
+			flushPending = true
+			continue
+		}
+		flushPending = false
 		s.doneReading(link)
 		if !keepReading {
 			return

@@ -181,6 +181,9 @@ type firstReadConn struct {
 	started  atomic.Bool
 }
 
+// NetConn returns the wrapped connection.
+func (c *firstReadConn) NetConn() net.Conn { return c.Conn }
+
 // Read implements net.Conn.
 func (c *firstReadConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)

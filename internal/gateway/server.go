@@ -235,6 +235,9 @@ func (gw *Gateway) notReadyReason() string {
 func (gw *Gateway) Serve(ln net.Listener) error {
 	gw.cluster.start()
 	gw.serving.Store(true)
+	// Innermost, so that a WebSocket session learns when its connection is
+	// about to read the socket itself (see engineio.Server.WrapListener).
+	ln = gw.engine.WrapListener(ln)
 	ln = gw.limitFirstRead(ln)
 	if gw.tls != nil {
 		ln = tls.NewListener(ln, gw.tls.serverConfig())
