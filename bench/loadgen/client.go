@@ -544,13 +544,18 @@ func (c *client) close() { _ = c.conn.Close() }
 func (c *client) emit(id int64, eventAndArgs string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	p := append(c.eventPrefixLocked(id), eventAndArgs...)
+	c.payload = p
+	return c.writeFrameLocked(0x80|opText, p)
+}
+
+// eventPrefixLocked starts an EVENT asking for ack id in the client's
+// payload buffer: "42", the namespace, a comma, the id.
+func (c *client) eventPrefixLocked(id int64) []byte {
 	p := append(c.payload[:0], "42"...)
 	p = append(p, c.ns...)
 	p = append(p, ',')
-	p = strconv.AppendInt(p, id, 10)
-	p = append(p, eventAndArgs...)
-	c.payload = p
-	return c.writeFrameLocked(0x80|opText, p)
+	return strconv.AppendInt(p, id, 10)
 }
 
 // emitStamped sends an EVENT asking for an ack whose arguments embed a
@@ -559,11 +564,7 @@ func (c *client) emit(id int64, eventAndArgs string) error {
 func (c *client) emitStamped(id int64, before string, stamp int64, after string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	p := append(c.payload[:0], "42"...)
-	p = append(p, c.ns...)
-	p = append(p, ',')
-	p = strconv.AppendInt(p, id, 10)
-	p = append(p, before...)
+	p := append(c.eventPrefixLocked(id), before...)
 	p = strconv.AppendInt(p, stamp, 10)
 	p = append(p, after...)
 	c.payload = p

@@ -145,24 +145,29 @@ func BenchmarkEventThroughBroadcastHandler(b *testing.B) {
 	for _, recipients := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) {
 			conns, listeners := benchGateway(b, recipients)
-			sender, listener := conns[0], listeners[0]
-			last := conns[len(conns)-1]
-			senderBase, lastBase := sender.received.Load(), last.received.Load()
-			msg := []byte(`2/chat,1["sendMessage",{"message":"hello, everyone"}]`)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				listener.OnMessage(engineio.Message{Data: msg})
-				// The sender gets the broadcast and the ack; the last socket
-				// the broadcast only.
-				waitFor(sender, senderBase+2*int64(i+1))
-				if last != sender {
-					waitFor(last, lastBase+int64(i+1))
-				}
-			}
+			sendMessages(b, conns, listeners[0])
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(b.N*recipients)/b.Elapsed().Seconds(), "deliveries/s")
 		})
+	}
+}
+
+// sendMessages has the first of conns send b.N sendMessage events with an
+// ack, each broadcast to every socket of the namespace, the sender
+// included, and waits until the sender has the broadcast and the ack and
+// the last socket the broadcast.
+func sendMessages(b *testing.B, conns []*countingConn, sender engineio.Listener) {
+	first, last := conns[0], conns[len(conns)-1]
+	firstBase, lastBase := first.received.Load(), last.received.Load()
+	msg := []byte(`2/chat,1["sendMessage",{"message":"hello, everyone"}]`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sender.OnMessage(engineio.Message{Data: msg})
+		waitFor(first, firstBase+2*int64(i+1))
+		if last != first {
+			waitFor(last, lastBase+int64(i+1))
+		}
 	}
 }
 
@@ -235,19 +240,7 @@ func BenchmarkC1Whoami(b *testing.B) {
 func BenchmarkC1SendMessage(b *testing.B) {
 	const sockets = 5
 	conns, listeners := c1Gateway(b, sockets)
-	sender, listener := conns[0], listeners[0]
-	last := conns[len(conns)-1]
-	senderBase, lastBase := sender.received.Load(), last.received.Load()
-	msg := []byte(`2/chat,1["sendMessage",{"message":"hello, everyone"}]`)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		listener.OnMessage(engineio.Message{Data: msg})
-		// The sender gets the broadcast and the ack; the others the
-		// broadcast only.
-		waitFor(sender, senderBase+2*int64(i+1))
-		waitFor(last, lastBase+int64(i+1))
-	}
+	sendMessages(b, conns, listeners[0])
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
