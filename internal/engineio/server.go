@@ -163,7 +163,9 @@ func (srv *Server) OwnHijackedConns(hs *fasthttp.Server) {
 // goroutine of its own when the Server owns hijacked connections.
 func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 	run, _ := conn.Locals(localServe).(func(*fws.Conn))
-	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok {
+	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok && !srv.ownsConns {
+		// Owned, the context goes back to fasthttp's pool, buffers and
+		// all, as soon as this returns.
 		releaseRequest(ctx)
 	}
 	ws := conn.Conn
