@@ -35,23 +35,12 @@ func serialFor(s *socketio.Socket) *serial {
 	return q
 }
 
-// runInline runs job on the calling goroutine unless earlier work of the
-// socket is queued or running, in which case it does nothing and reports
-// false: the caller queues job with run instead, behind that work. Running
-// in place saves a goroutine start and the growth of its stack per event.
-func (q *serial) runInline(job func()) bool {
-	if !q.enterInline() {
-		return false
-	}
-	defer q.leaveInline()
-	job()
-	return true
-}
-
-// enterInline claims the executor for work run on the calling goroutine,
-// as runInline does without a closure to call; it reports false when
-// earlier work of the socket is queued or running. After true, the caller
-// runs its work and then calls leaveInline.
+// enterInline claims the executor for work run on the calling goroutine
+// unless earlier work of the socket is queued or running, in which case it
+// reports false: the caller queues its work with run instead, behind that
+// work. After true, the caller runs its work and then calls leaveInline.
+// Running in place saves a goroutine start and the growth of its stack per
+// event.
 func (q *serial) enterInline() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()

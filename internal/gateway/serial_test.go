@@ -8,14 +8,13 @@ import (
 
 func TestSerialRunsInPlaceWhenNothingIsQueued(t *testing.T) {
 	var q serial
-	ran := false
-	if !q.runInline(func() { ran = true }) {
-		t.Fatal("runInline refused with an empty queue")
+	if !q.enterInline() {
+		t.Fatal("enterInline refused with an empty queue")
 	}
-	// The job ran on this goroutine: its effect is visible without waiting.
-	if !ran {
-		t.Fatal("the job did not run before runInline returned")
+	if !q.running {
+		t.Error("the executor does not count the in-place work as running")
 	}
+	q.leaveInline()
 	if q.running {
 		t.Error("the executor still counts itself running")
 	}
@@ -36,8 +35,8 @@ func TestSerialKeepsOrderBehindQueuedWork(t *testing.T) {
 	done := make(chan struct{})
 	q.run(func() { <-release; record(1)() })
 	// A non-blocking job arriving while a queued one runs must wait for it.
-	if q.runInline(record(2)) {
-		t.Fatal("runInline ran ahead of queued work")
+	if q.enterInline() {
+		t.Fatal("enterInline claimed the executor ahead of queued work")
 	}
 	q.run(record(2))
 	q.run(func() { record(3)(); close(done) })
@@ -57,10 +56,12 @@ func TestSerialKeepsOrderBehindQueuedWork(t *testing.T) {
 func TestSerialDrainsWorkQueuedDuringAnInPlaceJob(t *testing.T) {
 	var q serial
 	done := make(chan struct{})
-	q.runInline(func() {
-		// Another goroutine queues while the in-place job runs.
-		q.run(func() { close(done) })
-	})
+	if !q.enterInline() {
+		t.Fatal("enterInline refused with an empty queue")
+	}
+	// Work is queued while the in-place job runs.
+	q.run(func() { close(done) })
+	q.leaveInline()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
