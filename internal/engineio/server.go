@@ -139,7 +139,11 @@ func releaseRequest(ctx *fasthttp.RequestCtx) {
 // fasthttp has hijacked it, on the goroutine that reads it.
 func (srv *Server) upgrade(c *fiber.Ctx, run func(conn *fws.Conn)) error {
 	c.Locals(localServe, run)
-	c.Locals(localRequest, c.Context())
+	if !srv.ownsConns {
+		// Only needed to empty a context fasthttp keeps for the
+		// connection's life (see releaseRequest).
+		c.Locals(localRequest, c.Context())
+	}
 	return srv.wsUpgrade(c)
 }
 
@@ -163,9 +167,9 @@ func (srv *Server) OwnHijackedConns(hs *fasthttp.Server) {
 // goroutine of its own when the Server owns hijacked connections.
 func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 	run, _ := conn.Locals(localServe).(func(*fws.Conn))
-	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok && !srv.ownsConns {
-		// Owned, the context goes back to fasthttp's pool, buffers and
-		// all, as soon as this returns.
+	// Owned, the context goes back to fasthttp's pool, buffers and all,
+	// as soon as this returns, and upgrade did not pass it.
+	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok {
 		releaseRequest(ctx)
 	}
 	ws := conn.Conn
