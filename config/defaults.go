@@ -25,6 +25,10 @@ const (
 	DefaultConnectTimeout          = Duration(45 * time.Second)
 	DefaultMaxNamespacesPerSession = 16
 	DefaultMaxRoomsPerSocket       = 256
+	// DefaultMaxQueuedBytesPerSocket lets four events of the default
+	// max_payload wait behind a slow handler.
+	DefaultMaxQueuedBytesPerSocket = 4 * Megabyte
+	DefaultBinaryPacketTimeout     = Duration(10 * time.Second)
 	DefaultFloodRate               = 100.0
 	DefaultFloodPer                = Duration(time.Second)
 	DefaultFloodBurst              = 200
@@ -77,6 +81,8 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.limits.connect_timeout", &l.ConnectTimeout, DefaultConnectTimeout)
 	setDefault(c, "server.limits.max_namespaces_per_session", &l.MaxNamespacesPerSession, DefaultMaxNamespacesPerSession)
 	setDefault(c, "server.limits.max_rooms_per_socket", &l.MaxRoomsPerSocket, DefaultMaxRoomsPerSocket)
+	setDefault(c, "server.limits.max_queued_bytes_per_socket", &l.MaxQueuedBytesPerSocket, DefaultMaxQueuedBytesPerSocket)
+	setDefault(c, "server.limits.binary_packet_timeout", &l.BinaryPacketTimeout, DefaultBinaryPacketTimeout)
 	setDefault(c, "server.limits.flood.rate", &l.Flood.Rate, DefaultFloodRate)
 	setDefault(c, "server.limits.flood.per", &l.Flood.Per, DefaultFloodPer)
 	setDefault(c, "server.limits.flood.burst", &l.Flood.Burst, DefaultFloodBurst)

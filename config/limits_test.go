@@ -18,6 +18,8 @@ func TestLimitsTakeTheirDefaultsWhenNotWritten(t *testing.T) {
 		ConnectTimeout:          Duration(45 * time.Second),
 		MaxNamespacesPerSession: 16,
 		MaxRoomsPerSocket:       256,
+		MaxQueuedBytesPerSocket: 4 * Megabyte,
+		BinaryPacketTimeout:     Duration(10 * time.Second),
 		Flood:                   Flood{Rate: 100, Per: Duration(time.Second), Burst: 200, DisconnectAfter: 100},
 	}
 	if got := cfg.Server.Limits; got != want {
@@ -35,6 +37,8 @@ server:
     connect_timeout: 5s
     max_namespaces_per_session: 2
     max_rooms_per_socket: 0
+    max_queued_bytes_per_socket: 0
+    binary_packet_timeout: 3s
     flood: {rate: 5, per: 2s, burst: 7, disconnect_after: 0}
 ` + validNamespaces
 	cfg, err := Parse("gw.yaml", yamlText(yaml), envOf(nil))
@@ -48,6 +52,7 @@ server:
 		ConnectTimeout:          Duration(5 * time.Second),
 		MaxNamespacesPerSession: 2,
 		MaxRoomsPerSocket:       0,
+		BinaryPacketTimeout:     Duration(3 * time.Second),
 		Flood:                   Flood{Rate: 5, Per: Duration(2 * time.Second), Burst: 7, DisconnectAfter: 0},
 	}
 	if got := cfg.Server.Limits; got != want {
@@ -66,6 +71,7 @@ func TestLimitsMistakesAreReportedAtTheirPosition(t *testing.T) {
 		{"negative per-address limit", "    max_connections_per_ip: -5\n", "gw.yaml:3:29: ", "max_connections_per_ip must be 0"},
 		{"handshake timeout of zero", "    handshake_timeout: 0s\n", "gw.yaml:3:24: ", "cuts off clients"},
 		{"connect timeout of zero", "    connect_timeout: 0s\n", "gw.yaml:3:22: ", "connect_timeout must be greater than 0"},
+		{"binary packet timeout of zero", "    binary_packet_timeout: 0s\n", "gw.yaml:3:28: ", "attachments never come"},
 		{"negative rooms", "    max_rooms_per_socket: -1\n", "gw.yaml:3:27: ", "max_rooms_per_socket must be 0"},
 		{"flood without burst", "    flood:\n      burst: 0\n", "gw.yaml:4:14: ", "at least 1"},
 		{"flood with negative rate", "    flood:\n      rate: -2\n", "gw.yaml:4:13: ", "flood.rate must be 0"},

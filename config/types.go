@@ -45,7 +45,14 @@ type Limits struct {
 	ConnectTimeout          Duration `yaml:"connect_timeout"`            // default 45s from the handshake to a namespace CONNECT
 	MaxNamespacesPerSession int      `yaml:"max_namespaces_per_session"` // default 16
 	MaxRoomsPerSocket       int      `yaml:"max_rooms_per_socket"`       // default 256
-	Flood                   Flood    `yaml:"flood"`
+	// MaxQueuedBytesPerSocket bounds the payload bytes of the events one
+	// socket has waiting (behind a slow handler, or before its on_connect
+	// work is done); default 4MB.
+	MaxQueuedBytesPerSocket Size `yaml:"max_queued_bytes_per_socket"`
+	// BinaryPacketTimeout is how long a binary packet may take from its
+	// text part to its last attachment; default 10s.
+	BinaryPacketTimeout Duration `yaml:"binary_packet_timeout"`
+	Flood               Flood    `yaml:"flood"`
 }
 
 // Flood is the per-socket token bucket that every event of a socket draws

@@ -153,6 +153,9 @@ func (v *validator) limits(l *Limits) {
 	if l.ConnectTimeout <= 0 {
 		v.fail("server.limits.connect_timeout", "server.limits.connect_timeout must be greater than 0")
 	}
+	if l.BinaryPacketTimeout <= 0 {
+		v.fail("server.limits.binary_packet_timeout", "server.limits.binary_packet_timeout must be greater than 0: it is what drops a binary packet whose attachments never come")
+	}
 	f := l.Flood
 	if f.Rate < 0 {
 		v.fail("server.limits.flood.rate", "server.limits.flood.rate must be 0 (no limit) or more, got %g", f.Rate)

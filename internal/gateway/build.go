@@ -26,6 +26,9 @@ type eventRuntime struct {
 	// mayBlock is set when a guard or handler of the event may wait (see
 	// handlers.Blocking), so that the event cannot run on the read path.
 	mayBlock bool
+	// cheapGuards counts the leading guards that cannot block: they run
+	// before the event waits in the socket's queue (see park).
+	cheapGuards int
 	// counters are the event's metric series, set at its first dispatch
 	// (see Gateway.eventCounters).
 	counters atomic.Pointer[eventCounters]
@@ -126,7 +129,8 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 				continue
 			}
 			chain, hs := resolve(ev.Guards), buildHandlers(ev.Handlers)
-			rt.events[ev.Name] = &eventRuntime{name: ev.Name, guards: chain, handlers: hs, mayBlock: chainMayBlock(chain, hs)}
+			rt.events[ev.Name] = &eventRuntime{name: ev.Name, guards: chain, handlers: hs,
+				mayBlock: chainMayBlock(chain, hs), cheapGuards: leadingCheapGuards(chain)}
 		}
 		namespaces[ns.Name] = rt
 	}
@@ -157,4 +161,15 @@ func chainMayBlock(chain []namedGuard, hs []namedHandler) bool {
 		}
 	}
 	return false
+}
+
+// leadingCheapGuards counts the guards at the head of chain that cannot
+// block, which may run on the session's read path.
+func leadingCheapGuards(chain []namedGuard) int {
+	for i, g := range chain {
+		if handlers.MayBlock(g.guard) {
+			return i
+		}
+	}
+	return len(chain)
 }

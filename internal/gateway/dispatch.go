@@ -51,6 +51,24 @@ func (gw *Gateway) dispatch(ctx context.Context, s *socketio.Socket, event strin
 
 // dispatchTo is dispatch with the event already looked up.
 func (gw *Gateway) dispatchTo(ctx context.Context, s *socketio.Socket, t eventTarget, event string, args gatehouse.Args, ack socketio.AckFunc) {
+	gw.dispatchFrom(ctx, s, t, 0, event, args, ack)
+}
+
+// dispatchParked runs an event that waited in the socket's queue, looked up
+// again under the config current now. When that is still the config it was
+// parked under, the passed guards that already let it through (see park)
+// are not run again: a rate limit would count the event twice.
+func (gw *Gateway) dispatchParked(ctx context.Context, s *socketio.Socket, parked eventTarget, passed int, event string, args gatehouse.Args, ack socketio.AckFunc) {
+	t := gw.resolve(s, event)
+	if t.ev == nil || t.ev != parked.ev {
+		passed = 0
+	}
+	gw.dispatchFrom(ctx, s, t, passed, event, args, ack)
+}
+
+// dispatchFrom is dispatchTo with the event's guards before firstGuard
+// already passed.
+func (gw *Gateway) dispatchFrom(ctx context.Context, s *socketio.Socket, t eventTarget, firstGuard int, event string, args gatehouse.Args, ack socketio.AckFunc) {
 	if event == eventAuthRefresh {
 		reply, err := t.st.refreshToken(s, gatehouse.NewPayload(args.First()))
 		gw.answer(s, event, ack, reply, err)
@@ -62,13 +80,13 @@ func (gw *Gateway) dispatchTo(ctx context.Context, s *socketio.Socket, t eventTa
 	}
 	ev := t.ev
 	if ev == nil {
-		gw.answer(s, event, ack, nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "unknown event %q", event))
+		gw.answer(s, event, ack, nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "unknown event %q", socketio.ClipName(event)))
 		return
 	}
 	ec := &eventCall{}
 	ec.payload.Reset(args.First())
 	ec.in = guards.Input{Socket: s, Namespace: t.ns.name, Event: event, Payload: &ec.payload, Args: args}
-	if err := gw.runGuards(ctx, ev.guards, &ec.in); err != nil {
+	if err := gw.runGuards(ctx, ev.guards[firstGuard:], &ec.in); err != nil {
 		gw.answerEvent(s, t, event, ack, nil, err)
 		return
 	}
@@ -176,6 +194,9 @@ func (gw *Gateway) send(s gatehouse.Socket, event string, ack socketio.AckFunc, 
 	if coded.Code == gatehouse.CodeInternal {
 		level = slog.LevelError
 	}
+	// The event name is the client's: repeated cut short, in the log as
+	// to the client.
+	event = socketio.ClipName(event)
 	gw.logger.Log(context.Background(), level, "event refused", "namespace", s.Namespace(), "event", event,
 		"socket", s.ID(), "code", coded.Code, "error", err)
 	if ack != nil {

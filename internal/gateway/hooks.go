@@ -51,24 +51,50 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 		return err
 	}
 	s.SetClaims(claims)
-	in := &guards.Input{Socket: s, Namespace: ns.name, Payload: gatehouse.NewPayload(auth)}
+	view := st.handshakeAuth(auth)
+	in := &guards.Input{Socket: s, Namespace: ns.name, Payload: gatehouse.NewPayload(auth), Auth: view}
 	if err := h.gw.runGuards(ctx, ns.connectGuards, in); err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
 		return err
 	}
+	if len(ns.onConnect) > 0 {
+		// Kept only until Connected hands it to on_connect, right after.
+		s.Set(handshakeAuthKey, view)
+	}
 	return nil
+}
+
+// handshakeAuthKey is the socket value that carries the CONNECT auth
+// payload from Connect to Connected.
+const handshakeAuthKey = "gatehouse.handshake_auth"
+
+// handshakeAuth is the CONNECT auth payload as connect guards, on_connect
+// handlers and their expressions see it (handshake.auth). With auth.jwt
+// configured, its auth_key member is a credential: the verified claims
+// stand for it (user), and it is left out so that no expression can send
+// it to a client, a room or a webhook.
+func (st *state) handshakeAuth(auth json.RawMessage) *gatehouse.Payload {
+	if st.verifier == nil {
+		return gatehouse.NewPayload(auth)
+	}
+	return gatehouse.NewPayloadOmitting(auth, st.cfg.Auth.JWT.AuthKey)
 }
 
 // Connected starts the token lifetime watch and runs on_connect handlers.
 func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 	h.gw.metrics.SocketConnected(s.Namespace())
+	auth, _ := s.Get(handshakeAuthKey).(*gatehouse.Payload)
+	if auth != nil {
+		// The socket does not hold the client's payload past on_connect.
+		s.Set(handshakeAuthKey, nil)
+	}
 	st := h.gw.state()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok {
 		return
 	}
 	st.watchExpiry(s)
-	call := &handlers.Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Publisher: h.gw.publisher}
+	call := &handlers.Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Auth: auth, Publisher: h.gw.publisher}
 	for _, handler := range ns.onConnect {
 		if _, err := h.gw.safeHandle(ctx, handler, call); err != nil {
 			h.gw.logger.Warn("on_connect handler failed", "namespace", ns.name, "socket", s.ID(), "error", err)
@@ -84,7 +110,8 @@ func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args
 		return
 	}
 	q := serialFor(s)
-	if target := h.gw.resolve(s, event); !h.gw.eventMayBlock(event, target) && q.enterInline() {
+	target := h.gw.resolve(s, event)
+	if !h.gw.eventMayBlock(event, target) && q.enterInline() {
 		// In place, with the event already looked up: no closure, no
 		// goroutine and no second lookup of the config.
 		defer q.leaveInline()
@@ -92,16 +119,13 @@ func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args
 		h.gw.dispatchTo(ctx, s, target, event, args, ack)
 		return
 	}
-	// Queued, the event is looked up again when it runs, under the config
-	// current then.
-	job := func() {
-		defer h.gw.inFlight.done()
-		h.gw.dispatch(ctx, s, event, args, ack)
-	}
-	if !q.run(job) {
-		h.gw.inFlight.done()
-		h.gw.answer(s, event, ack, nil, errQueueFull)
-	}
+	h.gw.park(ctx, s, q, target, event, args, ack)
+}
+
+// Refuse answers an event the Socket.IO server refused before handing it
+// over (too many waiting while the socket is set up), as any refusal.
+func (h hooks) Refuse(s *socketio.Socket, event string, ack socketio.AckFunc, err error) {
+	h.gw.answer(s, event, ack, nil, err)
 }
 
 // Disconnected stops the expiry watch and runs on_disconnect handlers.

@@ -104,18 +104,24 @@ func (l *refusalLog) totals() map[string]uint64 {
 // started: "max_connections", "max_connections_per_ip", "shutting_down"
 // (handshakes), "handshake_timeout" (requests cut off), "connect_timeout",
 // "max_namespaces_per_session", "max_rooms_per_socket", "flood",
-// "flood_disconnect" and "draining" (events refused during shutdown). It is
+// "flood_disconnect", "draining" (events refused during shutdown),
+// "max_payload" (binary packets over it), "binary_packet_timeout",
+// "max_queued_bytes_per_socket" and "max_queued_events_per_socket". It is
 // safe to call from a metrics scrape.
 func (gw *Gateway) LimitRefusals() map[string]uint64 {
 	return maps.Clone(gw.refusals.totals())
 }
 
-// socketLimits is what the Socket.IO server enforces of server.limits.
-func socketLimits(l config.Limits) socketio.Limits {
+// socketLimits is what the Socket.IO server enforces of server.limits and
+// of server.max_payload, which bounds a binary packet as a whole.
+func socketLimits(l config.Limits, maxPayload config.Size) socketio.Limits {
 	return socketio.Limits{
 		ConnectTimeout:          l.ConnectTimeout.D(),
 		MaxNamespacesPerSession: l.MaxNamespacesPerSession,
 		MaxRoomsPerSocket:       l.MaxRoomsPerSocket,
+		MaxPacketBytes:          int64(maxPayload),
+		BinaryPacketTimeout:     l.BinaryPacketTimeout.D(),
+		MaxQueuedBytes:          int64(l.MaxQueuedBytesPerSocket),
 	}
 }
 
@@ -123,7 +129,8 @@ func socketLimits(l config.Limits) socketio.Limits {
 // policy is read from the state at each event.
 func (gw *Gateway) applyLimits(l config.Limits) {
 	gw.engine.SetSessionLimits(l.MaxConnections, l.MaxConnectionsPerIP)
-	gw.sockets.SetLimits(socketLimits(l))
+	// max_payload keeps its running value until a restart.
+	gw.sockets.SetLimits(socketLimits(l, gw.cfg.Server.MaxPayload))
 }
 
 // limitHandshakes gives every HTTP request server.limits.handshake_timeout

@@ -1,15 +1,14 @@
 package gateway
 
 import (
+	"context"
+	"strings"
 	"sync"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
-
-// maxQueuedEvents bounds how many events of one socket may wait behind a
-// slow handler; past it, events are refused as rate_limited.
-const maxQueuedEvents = 256
 
 // serial runs one socket's events one after another. An event that cannot
 // block runs at once on the caller's goroutine (the session's read path)
@@ -17,10 +16,22 @@ const maxQueuedEvents = 256
 // behind queued work, goes to a queue drained by a goroutine that lives
 // only while work is queued. Either way the socket's events keep their
 // order.
+//
+// The queue is bounded by count (socketio.MaxQueuedEvents) and by the
+// bytes of the events it holds, the one running included, so that a client
+// pipelining large events behind a slow handler cannot make the gateway
+// hold more than server.limits.max_queued_bytes_per_socket for it.
 type serial struct {
 	mu      sync.Mutex
-	queue   []func()
+	queue   []queuedJob
 	running bool
+	bytes   int64 // held by queued jobs and the one running
+}
+
+// queuedJob is one piece of queued work and the bytes it holds until done.
+type queuedJob struct {
+	run  func()
+	size int64
 }
 
 const serialKey = "gatehouse.serial"
@@ -66,27 +77,44 @@ func (q *serial) leaveInline() {
 	go q.drain()
 }
 
-// run queues job; it reports false when the queue is full.
+// run queues job, which holds no bytes of the client's (an answer already
+// decided, say); it reports false when the queue is full.
 func (q *serial) run(job func()) bool {
+	return q.park(job, 0, 0) == nil
+}
+
+// park queues job, which holds size bytes until it has run. It refuses
+// with socketio.ErrQueuedEvents when the queue is full and with
+// socketio.ErrQueuedBytes when the job would take the bytes held past
+// limit (no limit when zero). A job is taken whatever its size when
+// nothing else holds bytes, so any event the transport accepted can run.
+func (q *serial) park(job func(), size, limit int64) error {
 	q.mu.Lock()
-	if len(q.queue) >= maxQueuedEvents {
+	if len(q.queue) >= socketio.MaxQueuedEvents {
 		q.mu.Unlock()
-		return false
+		return socketio.ErrQueuedEvents
 	}
-	q.queue = append(q.queue, job)
+	if limit > 0 && q.bytes > 0 && q.bytes+size > limit {
+		q.mu.Unlock()
+		return socketio.ErrQueuedBytes
+	}
+	q.queue = append(q.queue, queuedJob{run: job, size: size})
+	q.bytes += size
 	if q.running {
 		q.mu.Unlock()
-		return true
+		return nil
 	}
 	q.running = true
 	q.mu.Unlock()
 	go q.drain()
-	return true
+	return nil
 }
 
 func (q *serial) drain() {
+	var done int64 // bytes of the job just run, released with the next lock
 	for {
 		q.mu.Lock()
+		q.bytes -= done
 		if len(q.queue) == 0 {
 			q.running = false
 			q.queue = nil
@@ -94,10 +122,11 @@ func (q *serial) drain() {
 			return
 		}
 		job := q.queue[0]
-		q.queue[0] = nil
+		q.queue[0] = queuedJob{}
 		q.queue = q.queue[1:]
 		q.mu.Unlock()
-		job()
+		job.run()
+		done = job.size
 	}
 }
 
@@ -113,5 +142,62 @@ func (gw *Gateway) eventMayBlock(event string, t eventTarget) bool {
 	return t.ev != nil && t.ev.mayBlock
 }
 
-// errQueueFull answers events refused because the socket's queue is full.
-var errQueueFull = gatehouse.Errorf(gatehouse.CodeRateLimited, "too many events waiting for this socket; slow down")
+// park queues an admitted event behind the socket's earlier work. The
+// event's leading guards that cannot block (max_size, a memory rate_limit,
+// schema, ...) run first, here on the read path, so that an event they
+// refuse never holds queue room or bytes: its refusal alone waits its turn,
+// keeping the socket's answers in order. An event over the queue's count
+// or bytes is refused at once, with rate_limited or payload_too_large.
+func (gw *Gateway) park(ctx context.Context, s *socketio.Socket, q *serial, t eventTarget, event string, args gatehouse.Args, ack socketio.AckFunc) {
+	passed, err := gw.runCheapGuards(ctx, s, t, event, args)
+	if err != nil {
+		gw.refuseInOrder(s, q, t, event, ack, err)
+		return
+	}
+	job := func() {
+		defer gw.inFlight.done()
+		gw.dispatchParked(ctx, s, t, passed, event, args, ack)
+	}
+	limit := int64(t.st.cfg.Server.Limits.MaxQueuedBytesPerSocket)
+	if err := q.park(job, socketio.EventBytes(event, args), limit); err != nil {
+		gw.inFlight.done()
+		limitName, _ := gatehouse.AsError(err).Data["limit"].(string)
+		gw.refusals.refused(limitName, "namespace", s.Namespace(), "ip", s.RemoteIP())
+		gw.answer(s, event, ack, nil, err)
+	}
+}
+
+// runCheapGuards runs the leading guards of t's chain that cannot block and
+// reports how many passed.
+func (gw *Gateway) runCheapGuards(ctx context.Context, s *socketio.Socket, t eventTarget, event string, args gatehouse.Args) (int, error) {
+	if t.ev == nil || t.ev.cheapGuards == 0 || event == eventAuthRefresh {
+		return 0, nil
+	}
+	ec := &eventCall{}
+	ec.payload.Reset(args.First())
+	ec.in = guards.Input{Socket: s, Namespace: t.ns.name, Event: event, Payload: &ec.payload, Args: args}
+	chain := t.ev.guards[:t.ev.cheapGuards]
+	if err := gw.runGuards(ctx, chain, &ec.in); err != nil {
+		return 0, err
+	}
+	return len(chain), nil
+}
+
+// refuseInOrder answers an admitted event refused before it was queued,
+// after the socket's earlier events, holding nothing of the event but its
+// name cut short; when even the refusal cannot be queued it goes at once.
+func (gw *Gateway) refuseInOrder(s *socketio.Socket, q *serial, t eventTarget, event string, ack socketio.AckFunc, err error) {
+	name := strings.Clone(socketio.ClipName(event))
+	refuse := func() {
+		defer gw.inFlight.done()
+		gw.answerEvent(s, t, name, ack, nil, err)
+	}
+	if q.enterInline() {
+		refuse()
+		q.leaveInline()
+		return
+	}
+	if !q.run(refuse) {
+		refuse()
+	}
+}

@@ -105,7 +105,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	}
 	gw.sockets = socketio.NewServer(socketio.Options{
 		Hooks:      hooks{gw: gw},
-		Limits:     socketLimits(cfg.Server.Limits),
+		Limits:     socketLimits(cfg.Server.Limits, cfg.Server.MaxPayload),
 		Refused:    gw.refusals.socketRefused,
 		AckTimeout: cfg.Server.AckTimeout.D(),
 		Remote:     remote,

@@ -30,6 +30,17 @@ type Hooks interface {
 	Disconnected(s *Socket, reason string)
 }
 
+// Refuser is implemented by Hooks that answer the events the Server refuses
+// itself (too many waiting for a socket being set up), so that the answer
+// follows their error contract: an error ack, or an event when the client
+// asked for no ack. Without it such an event gets an error ack
+// {"error": {code, message}} when it asked for one, and is logged.
+type Refuser interface {
+	// Refuse answers event with err, a *gatehouse.Error; ack is nil when
+	// the client asked for no acknowledgement.
+	Refuse(s *Socket, event string, ack AckFunc, err error)
+}
+
 // AckFunc sends the acknowledgement of an event; arguments are encoded as
 // for gatehouse.Socket.Emit.
 type AckFunc func(args ...any)

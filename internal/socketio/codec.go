@@ -134,39 +134,41 @@ func eventName(raw json.RawMessage) (string, bool) {
 	return name, true
 }
 
+// ErrPacketTooLarge is returned by Decoder.Add when a packet's text part
+// and attachments together exceed Decoder.MaxBytes.
+var ErrPacketTooLarge = errors.New("socket.io packet too large")
+
 // Decoder turns the Engine.IO messages of one session into packets: a text
 // message, then as many binary messages as it announced. It keeps that
 // state between calls, so each session needs its own; it is not safe for
 // concurrent use.
 type Decoder struct {
+	// MaxBytes bounds a packet's text part and attachments together (no
+	// bound when zero): the attachments are kept until the last one comes,
+	// so each message alone being under the transport's limit is not
+	// enough.
+	MaxBytes int64
+
 	partial *Packet
 	pending int
+	held    int64 // bytes of partial
 }
 
 // Add feeds one message. It returns the packet once complete, (nil, nil)
 // while attachments are still expected, or an error for input that is not
-// valid Socket.IO; after an error the decoder starts afresh. Add copies what
-// it keeps, so msg.Data may be reused after the call.
+// valid Socket.IO (wrapping ErrMalformed) or a packet over MaxBytes
+// (wrapping ErrPacketTooLarge); after an error the decoder starts afresh.
+// Add copies what it keeps, so msg.Data may be reused after the call.
 func (d *Decoder) Add(msg engineio.Message) (*Packet, error) {
 	if msg.Binary {
-		if d.partial == nil {
-			return nil, malformed("binary message when no attachment is expected")
-		}
-		d.partial.Attachments = append(d.partial.Attachments, bytes.Clone(msg.Data))
-		d.pending--
-		if d.pending > 0 {
-			return nil, nil
-		}
-		p := d.partial
-		d.partial = nil
-		if err := checkPlaceholders(p.Data, len(p.Attachments)); err != nil {
-			return nil, malformed("illegal attachments: %v", err)
-		}
-		return p, nil
+		return d.addAttachment(msg.Data)
 	}
 	if d.partial != nil {
 		d.Reset()
 		return nil, malformed("text message while binary attachments are expected")
+	}
+	if d.MaxBytes > 0 && int64(len(msg.Data)) > d.MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes of text, at most %d allowed", ErrPacketTooLarge, len(msg.Data), d.MaxBytes)
 	}
 	p, attachments, err := decodeText(bytes.Clone(msg.Data))
 	if err != nil {
@@ -181,13 +183,39 @@ func (d *Decoder) Add(msg engineio.Message) (*Packet, error) {
 		return p, nil
 	}
 	p.Attachments = make([][]byte, 0, attachments)
-	d.partial, d.pending = p, attachments
+	d.partial, d.pending, d.held = p, attachments, int64(len(msg.Data))
 	return nil, nil
+}
+
+// addAttachment keeps one binary part of the packet being received,
+// refusing it before it is copied when it would take the packet past
+// MaxBytes.
+func (d *Decoder) addAttachment(data []byte) (*Packet, error) {
+	if d.partial == nil {
+		return nil, malformed("binary message when no attachment is expected")
+	}
+	if d.MaxBytes > 0 && d.held+int64(len(data)) > d.MaxBytes {
+		held, count := d.held+int64(len(data)), len(d.partial.Attachments)+1
+		d.Reset()
+		return nil, fmt.Errorf("%w: %d bytes with %d attachments, at most %d allowed", ErrPacketTooLarge, held, count, d.MaxBytes)
+	}
+	d.partial.Attachments = append(d.partial.Attachments, bytes.Clone(data))
+	d.held += int64(len(data))
+	d.pending--
+	if d.pending > 0 {
+		return nil, nil
+	}
+	p := d.partial
+	d.Reset()
+	if err := checkPlaceholders(p.Data, len(p.Attachments)); err != nil {
+		return nil, malformed("illegal attachments: %v", err)
+	}
+	return p, nil
 }
 
 // Reset drops a packet waiting for its attachments.
 func (d *Decoder) Reset() {
-	d.partial, d.pending = nil, 0
+	d.partial, d.pending, d.held = nil, 0, 0
 }
 
 // Waiting reports whether the decoder expects binary attachments.

@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -18,10 +19,6 @@ const (
 	DefaultAckTimeout     = 10 * time.Second
 	DefaultConnectTimeout = 45 * time.Second
 )
-
-// maxEarlyEvents bounds the events a socket buffers while its Connected
-// hook runs; a client that sends more before the hook ends loses them.
-const maxEarlyEvents = 256
 
 // RemoteBroadcast forwards a broadcast to the other nodes of a cluster.
 type RemoteBroadcast func(ctx context.Context, namespace string, rooms []string, except []string, event string, args []any) error
@@ -140,9 +137,11 @@ func (s *Server) allNamespaces() []*namespaceIndex {
 
 // Open starts the Socket.IO client of one Engine.IO session.
 func (s *Server) Open(conn engineio.Conn) engineio.Listener {
-	c := &client{server: s, conn: conn}
+	limits := s.limits.Load()
+	c := &client{server: s, conn: conn, binaryTimeout: limits.BinaryPacketTimeout}
+	c.decoder.MaxBytes = limits.MaxPacketBytes
 	c.mu.Lock()
-	c.connectTimer = time.AfterFunc(s.limits.Load().ConnectTimeout, c.onConnectTimeout)
+	c.connectTimer = time.AfterFunc(limits.ConnectTimeout, c.onConnectTimeout)
 	c.mu.Unlock()
 	return c
 }
@@ -210,6 +209,14 @@ type client struct {
 	sockets      []*Socket
 	pending      map[string]*Socket // CONNECT being decided, by namespace
 	connectTimer *time.Timer
+
+	// A packet waiting for its attachments must be finished before
+	// binaryDeadline (zero while none waits). The timer is made at the
+	// first binary packet of a session and re-armed only when it fires
+	// early, so a session that sends none has none.
+	binaryTimeout  time.Duration
+	binaryDeadline time.Time
+	binaryTimer    *time.Timer
 }
 
 // socketLocked returns the accepted socket of namespace name, or nil; c.mu
@@ -246,6 +253,13 @@ func (c *client) log() *slog.Logger { return c.server.log.With("sid", c.conn.ID(
 // OnMessage decodes one message and routes the packet it completes.
 func (c *client) OnMessage(msg engineio.Message) {
 	p, err := c.decoder.Add(msg)
+	c.watchBinaryPacket()
+	if errors.Is(err, ErrPacketTooLarge) {
+		c.server.refused(LimitPacketBytes)
+		c.log().Info("socket.io session closed: packet over max_payload", "err", err)
+		c.conn.Close("packet too large")
+		return
+	}
 	if err != nil {
 		c.log().Debug("socket.io parse error", "err", err)
 		c.conn.Close("parse error")
@@ -290,6 +304,9 @@ func (c *client) OnClose(reason string) {
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 	}
+	if c.binaryTimer != nil {
+		c.binaryTimer.Stop()
+	}
 	sockets := c.sockets
 	deciding := make([]*Socket, 0, len(c.pending))
 	for _, s := range c.pending {
@@ -304,6 +321,53 @@ func (c *client) OnClose(reason string) {
 	for _, s := range sockets {
 		s.close(reason, false)
 	}
+}
+
+// watchBinaryPacket starts the deadline of a packet that began waiting
+// for its attachments and clears it once the packet is done (complete or
+// dropped). It runs on the read path after each message.
+func (c *client) watchBinaryPacket() {
+	if c.binaryTimeout <= 0 {
+		return
+	}
+	waiting := c.decoder.Waiting()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !waiting:
+		c.binaryDeadline = time.Time{}
+	case c.binaryDeadline.IsZero():
+		c.binaryDeadline = time.Now().Add(c.binaryTimeout)
+		if c.binaryTimer == nil {
+			c.binaryTimer = time.AfterFunc(c.binaryTimeout, c.onBinaryTimeout)
+		} else if !c.closed {
+			// The timer may still be set for an earlier packet's deadline,
+			// which is sooner; it re-arms itself for this one then.
+			c.binaryTimer.Reset(c.binaryTimeout)
+		}
+	}
+}
+
+// onBinaryTimeout closes the session when a packet still waits for its
+// attachments at its deadline; the decoder's partial packet goes with the
+// session.
+func (c *client) onBinaryTimeout() {
+	c.mu.Lock()
+	deadline := c.binaryDeadline
+	if c.closed || deadline.IsZero() {
+		c.mu.Unlock()
+		return
+	}
+	if left := time.Until(deadline); left > 0 {
+		c.binaryTimer.Reset(left)
+		c.mu.Unlock()
+		return
+	}
+	c.binaryDeadline = time.Time{}
+	c.mu.Unlock()
+	c.server.refused(LimitBinaryTimeout)
+	c.log().Info("socket.io session closed: binary packet unfinished", "timeout", c.binaryTimeout)
+	c.conn.Close("binary packet timeout")
 }
 
 func (c *client) onConnectTimeout() {

@@ -54,9 +54,10 @@ type Socket struct {
 
 	// Events received while the Connected hook runs wait here, so that
 	// on-connect work (joining rooms) happens before the first event.
-	gateMu sync.Mutex
-	ready  bool
-	early  []inboundEvent
+	gateMu     sync.Mutex
+	ready      bool
+	early      []inboundEvent
+	earlyBytes int64
 }
 
 var _ gatehouse.Socket = (*Socket)(nil)
@@ -351,18 +352,49 @@ func (s *Socket) ackFunc(id int64) AckFunc {
 
 func (s *Socket) deliver(ev inboundEvent) {
 	s.gateMu.Lock()
-	if !s.ready {
-		if len(s.early) >= maxEarlyEvents {
-			s.gateMu.Unlock()
-			s.client.log().Warn("socket.io event dropped: too many before the connection was set up", "nsp", s.ns.name, "event", ev.name)
-			return
-		}
-		s.early = append(s.early, ev)
+	if s.ready {
 		s.gateMu.Unlock()
+		s.dispatch(ev)
 		return
 	}
+	err := s.holdEarlyLocked(ev)
 	s.gateMu.Unlock()
-	s.dispatch(ev)
+	if err != nil {
+		s.refuse(ev, err)
+	}
+}
+
+// holdEarlyLocked keeps an event that arrived before the socket was set
+// up, within MaxQueuedEvents and Limits.MaxQueuedBytes; gateMu is held.
+// The first event held is always taken, whatever its size, so that any
+// packet the transport accepted can wait.
+func (s *Socket) holdEarlyLocked(ev inboundEvent) error {
+	size := EventBytes(ev.name, ev.args)
+	if len(s.early) >= MaxQueuedEvents {
+		return ErrQueuedEvents
+	}
+	limit := s.client.server.limits.Load().MaxQueuedBytes
+	if limit > 0 && len(s.early) > 0 && s.earlyBytes+size > limit {
+		return ErrQueuedBytes
+	}
+	s.early = append(s.early, ev)
+	s.earlyBytes += size
+	return nil
+}
+
+// refuse answers an event the socket could not hold with the refusal err,
+// through the hooks when they implement Refuser.
+func (s *Socket) refuse(ev inboundEvent, err error) {
+	limit, _ := gatehouse.AsError(err).Data["limit"].(string)
+	s.client.server.refused(limit)
+	if r, ok := s.client.server.hooks.(Refuser); ok {
+		r.Refuse(s, ev.name, ev.ack, err)
+		return
+	}
+	s.client.log().Warn("socket.io event refused", "nsp", s.ns.name, "event", ClipName(ev.name), "err", err)
+	if ev.ack != nil {
+		ev.ack(map[string]any{"error": gatehouse.AsError(err).Fields()})
+	}
 }
 
 // openGate hands over the events buffered during set-up, in order, then
@@ -371,14 +403,16 @@ func (s *Socket) openGate() {
 	for {
 		s.gateMu.Lock()
 		batch := s.early
-		s.early = nil
+		s.early, s.earlyBytes = nil, 0
 		if len(batch) == 0 {
 			s.ready = true
 			s.gateMu.Unlock()
 			return
 		}
 		s.gateMu.Unlock()
-		for _, ev := range batch {
+		for i := range batch {
+			ev := batch[i]
+			batch[i] = inboundEvent{} // handed over: the batch no longer holds it
 			s.dispatch(ev)
 		}
 	}
@@ -414,7 +448,7 @@ func (s *Socket) close(reason string, notifyClient bool) {
 	s.ns.remove(s)
 	s.cancel()
 	s.gateMu.Lock()
-	s.early = nil
+	s.early, s.earlyBytes = nil, 0
 	s.gateMu.Unlock()
 	c.server.hooks.Disconnected(s, reason)
 }
