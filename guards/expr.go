@@ -65,6 +65,12 @@ func (g *exprGuard) Check(ctx context.Context, in *Input) error {
 	if err != nil {
 		return err
 	}
+	vars.WithArgs(in.Args)
+	if in.Auth != nil {
+		if err := vars.WithAuth(in.Auth); err != nil {
+			return err
+		}
+	}
 	if in.Namespace != "" {
 		vars.Namespace = in.Namespace
 	}

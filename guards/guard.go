@@ -33,6 +33,10 @@ type Input struct {
 	Payload *gatehouse.Payload
 	// Args are all arguments of the event.
 	Args gatehouse.Args
+	// Auth is the CONNECT auth payload at CONNECT (nil for events), as
+	// expressions see it in handshake.auth: without the token when the
+	// namespace verifies tokens.
+	Auth *gatehouse.Payload
 }
 
 // Factory builds a guard from its YAML options. It decodes them with

@@ -15,9 +15,13 @@ func init() { Register("broadcast", newBroadcast) }
 type broadcastOptions struct {
 	// Event is the name of the event sent to the namespace or room.
 	Event string `yaml:"event"`
-	// Data is its argument; absent, the event's own arguments are sent on
-	// as they arrived, binary attachments included.
+	// Data is its one argument; with neither Data nor Args, the event's
+	// own arguments are sent on as they arrived, binary attachments
+	// included.
 	Data *expr.Expr `yaml:"data"`
+	// Args is a list whose elements are its arguments, one each; it
+	// excludes Data.
+	Args *expr.Expr `yaml:"args"`
 	// To names the room; absent, the whole namespace receives the event.
 	To *expr.Expr `yaml:"to"`
 	// IncludeSender sends the event to the caller too (default true), as a
@@ -32,6 +36,7 @@ type broadcastOptions struct {
 type broadcastHandler struct {
 	event         string
 	data          *expr.Expr
+	args          *expr.Expr
 	to            *expr.Expr
 	includeSender bool
 	reply         *expr.Expr
@@ -45,7 +50,10 @@ func newBroadcast(opts config.Options) (Handler, error) {
 	if o.Event == "" {
 		return nil, opts.Errorf("broadcast: event is required")
 	}
-	h := &broadcastHandler{event: o.Event, data: o.Data, to: o.To, includeSender: true, reply: o.Reply}
+	if err := checkDataOrArgs("broadcast", o.Data, o.Args); err != nil {
+		return nil, err
+	}
+	h := &broadcastHandler{event: o.Event, data: o.Data, args: o.Args, to: o.To, includeSender: true, reply: o.Reply}
 	if o.IncludeSender != nil {
 		h.includeSender = *o.IncludeSender
 	}
@@ -68,20 +76,16 @@ func (h *broadcastHandler) Handle(ctx context.Context, call *Call) (any, error) 
 		}
 		msg.Rooms = []string{room}
 	}
-	if h.data != nil {
-		data, err := ev.value(ctx, "data", h.data)
-		if err != nil {
-			return nil, err
-		}
-		msg.Args = []any{data}
-	} else {
-		msg.Args = []any{call.Args}
+	arg, err := ev.eventArgs(ctx, h.data, h.args)
+	if err != nil {
+		return nil, err
 	}
+	msg.Args = []any{arg}
 	if err := call.Socket.Broadcast(ctx, msg); err != nil {
 		return nil, fmt.Errorf("broadcast %q from socket %s: %w", h.event, call.Socket.ID(), err)
 	}
 	if h.reply == nil {
 		return okReply(), nil
 	}
-	return ev.value(ctx, "reply", h.reply)
+	return ev.arg(ctx, "reply", h.reply)
 }

@@ -16,9 +16,13 @@ func init() { Register("emit", newEmit) }
 type emitOptions struct {
 	// Event is the name of the event sent back to the caller.
 	Event string `yaml:"event"`
-	// Data is its argument; absent, the event's own arguments are sent on
-	// as they arrived, binary attachments included.
+	// Data is its one argument; with neither Data nor Args, the event's
+	// own arguments are sent on as they arrived, binary attachments
+	// included.
 	Data *expr.Expr `yaml:"data"`
+	// Args is a list whose elements are its arguments, one each; it
+	// excludes Data.
+	Args *expr.Expr `yaml:"args"`
 	// Reply is the ack; absent, the ack has no argument (or, with
 	// await_ack, the client's answer).
 	Reply *expr.Expr `yaml:"reply"`
@@ -32,6 +36,7 @@ type emitOptions struct {
 type emitHandler struct {
 	event    string
 	data     *expr.Expr
+	args     *expr.Expr
 	reply    *expr.Expr
 	awaitAck bool
 }
@@ -44,7 +49,10 @@ func newEmit(opts config.Options) (Handler, error) {
 	if o.Event == "" {
 		return nil, opts.Errorf("emit: event is required")
 	}
-	return &emitHandler{event: o.Event, data: o.Data, reply: o.Reply, awaitAck: o.AwaitAck}, nil
+	if err := checkDataOrArgs("emit", o.Data, o.Args); err != nil {
+		return nil, err
+	}
+	return &emitHandler{event: o.Event, data: o.Data, args: o.Args, reply: o.Reply, awaitAck: o.AwaitAck}, nil
 }
 
 // MayBlock implements Blocking: with await_ack the handler waits for the
@@ -54,19 +62,15 @@ func (h *emitHandler) MayBlock() bool { return h.awaitAck }
 // Handle emits the event to the calling socket, then computes the ack.
 func (h *emitHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)
-	var arg any = call.Args
-	if h.data != nil {
-		data, err := ev.value(ctx, "data", h.data)
-		if err != nil {
-			return nil, err
-		}
-		arg = data
+	arg, err := ev.eventArgs(ctx, h.data, h.args)
+	if err != nil {
+		return nil, err
 	}
 	if !h.awaitAck {
 		if err := call.Socket.Emit(h.event, arg); err != nil {
 			return nil, fmt.Errorf("emit %q to socket %s: %w", h.event, call.Socket.ID(), err)
 		}
-		return ev.value(ctx, "reply", h.reply)
+		return ev.arg(ctx, "reply", h.reply)
 	}
 	answer, err := call.Socket.EmitWithAck(ctx, h.event, arg)
 	if err != nil {
@@ -77,7 +81,7 @@ func (h *emitHandler) Handle(ctx context.Context, call *Call) (any, error) {
 			"the client did not acknowledge %q in time", h.event), err)
 	}
 	if h.reply != nil {
-		return ev.value(ctx, "reply", h.reply)
+		return ev.arg(ctx, "reply", h.reply)
 	}
 	if len(answer) == 0 {
 		return nil, nil

@@ -30,12 +30,8 @@ func (ev *callEvaluator) value(ctx context.Context, field string, e *expr.Expr) 
 	if e == nil || e.Program == nil {
 		return nil, nil
 	}
-	if !ev.ready {
-		vars, err := expr.VarsFor(ev.call.Socket, ev.call.Event, ev.call.Payload)
-		if err != nil {
-			return nil, payloadError(field, err)
-		}
-		ev.vars, ev.ready = vars, true
+	if err := ev.prepare(field); err != nil {
+		return nil, err
 	}
 	v, err := e.Program.Eval(ctx, ev.vars)
 	if err != nil {
@@ -47,6 +43,61 @@ func (ev *callEvaluator) value(ctx context.Context, field string, e *expr.Expr) 
 		return nil, payloadError(field, err)
 	}
 	return v, nil
+}
+
+// prepare builds the variables on first use.
+func (ev *callEvaluator) prepare(field string) error {
+	if ev.ready {
+		return nil
+	}
+	vars, err := expr.VarsFor(ev.call.Socket, ev.call.Event, ev.call.Payload)
+	if err != nil {
+		return payloadError(field, err)
+	}
+	vars.WithArgs(ev.call.Args)
+	if ev.call.Auth != nil {
+		if err := vars.WithAuth(ev.call.Auth); err != nil {
+			return payloadError(field, err)
+		}
+	}
+	ev.vars, ev.ready = vars, true
+	return nil
+}
+
+// arg evaluates an optional field whose value is sent as one argument of
+// an event or ack: binary values in it become attachments (see sendable).
+func (ev *callEvaluator) arg(ctx context.Context, field string, e *expr.Expr) (any, error) {
+	v, err := ev.value(ctx, field, e)
+	if err != nil || v == nil || !e.Program.MayGiveBytes(&ev.vars) {
+		return v, err
+	}
+	out, err := sendable(v)
+	if err != nil {
+		return nil, gatehouse.Errorf(gatehouse.CodeInternal, "cannot send %s: %v", field, err)
+	}
+	return out, nil
+}
+
+// argList evaluates a field that gives the list of a packet's arguments,
+// one per element, binary values as attachments. The bare variable `args`
+// is the event's arguments as received, handed on without decoding them.
+func (ev *callEvaluator) argList(ctx context.Context, field string, e *expr.Expr) (gatehouse.Args, error) {
+	if e.Program.IsVariable("args") {
+		return ev.call.Args, nil
+	}
+	v, err := ev.value(ctx, field, e)
+	if err != nil {
+		return gatehouse.Args{}, err
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return gatehouse.Args{}, gatehouse.Errorf(gatehouse.CodeInvalidPayload, "%s must be a list, not %s", field, jsonKind(v))
+	}
+	args, err := binaryArgs(list)
+	if err != nil {
+		return gatehouse.Args{}, gatehouse.Errorf(gatehouse.CodeInternal, "cannot send %s: %v", field, err)
+	}
+	return args, nil
 }
 
 // roomsChanged re-reads the socket's rooms after the handler joined or
@@ -101,6 +152,8 @@ func jsonKind(v any) string {
 		return "an array"
 	case map[string]any:
 		return "an object"
+	case []byte:
+		return "bytes"
 	default:
 		return fmt.Sprintf("a %T", v)
 	}
@@ -109,3 +162,16 @@ func jsonKind(v any) string {
 // okReply is the default ack of handlers that change state: a new map per
 // call, because a later handler of the same event receives it as Call.Reply.
 func okReply() map[string]any { return map[string]any{"ok": true} }
+
+// eventArgs computes the arguments of an emitted event: data as its one
+// argument, args as the list of them, or, with neither, the event's own
+// arguments as received.
+func (ev *callEvaluator) eventArgs(ctx context.Context, data, args *expr.Expr) (any, error) {
+	switch {
+	case data != nil:
+		return ev.arg(ctx, "data", data)
+	case args != nil:
+		return ev.argList(ctx, "args", args)
+	}
+	return ev.call.Args, nil
+}

@@ -20,7 +20,7 @@ func TestFactoriesRefuseBadOptionsWithTheirPosition(t *testing.T) {
 		options     string
 		want        string // prefix "file:line:col: " and a part of the message
 	}{
-		{"reply without value", "reply", "{}", "gateway.yaml:1:1: reply: value is required"},
+		{"reply without value", "reply", "{}", "gateway.yaml:1:1: reply: value or args is required"},
 		{"reply with broken CEL", "reply", "value: 'data.'", "gateway.yaml:1:8: invalid expression"},
 		{"reply with unknown variable", "reply", "value: 'usr.sub'", "gateway.yaml:1:8: invalid expression"},
 		{"emit without event", "emit", "data: data", "gateway.yaml:1:1: emit: event is required"},

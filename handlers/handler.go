@@ -53,6 +53,12 @@ type Call struct {
 	Payload *gatehouse.Payload
 	// Args are all arguments, binary attachments included.
 	Args gatehouse.Args
+	// Auth is the CONNECT auth payload, for on_connect handlers (nil for
+	// events): what the client passed as `auth`, without the token when
+	// the namespace verifies tokens (the verified claims are on the
+	// socket). It is not kept after on_connect: the gateway does not hold
+	// a payload of the client's choosing for the life of a connection.
+	Auth *gatehouse.Payload
 	// Publisher hands messages to the cluster adapter (see publish.go).
 	Publisher Publisher
 	// Reply is what an earlier handler of the same event returned, so that

@@ -2,7 +2,6 @@ package expr
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -42,6 +41,8 @@ var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Variable("event", cel.StringType),
 		cel.Variable("socket", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable(namespaceVar, cel.StringType),
+		cel.Variable("args", cel.ListType(cel.DynType)),
+		cel.Variable("handshake", cel.MapType(cel.StringType, cel.DynType)),
 		cel.OptionalTypes(),
 	)
 })
@@ -60,6 +61,10 @@ type Program struct {
 	// any other expression is evaluated without one, which spares the
 	// context CEL derives per evaluation.
 	interruptible bool
+	// buildsBytes is set when some part of the expression is of type
+	// bytes, so that its result may hold binary values even when the
+	// event carried none (see MayGiveBytes).
+	buildsBytes bool
 }
 
 // shortcut is what Eval can answer without running the program.
@@ -99,7 +104,7 @@ func Compile(src string) (*Program, error) {
 	}
 	return &Program{
 		src: src, program: program, resultType: ast.OutputType(),
-		shortcut: shortcutOf(ast, program), interruptible: loops(ast),
+		shortcut: shortcutOf(ast, program), interruptible: loops(ast), buildsBytes: typesBytes(ast),
 	}, nil
 }
 
@@ -126,6 +131,34 @@ func loops(ast *cel.Ast) bool {
 		}
 	}))
 	return found
+}
+
+// typesBytes reports whether the checker gave any part of the expression
+// a type that holds bytes (bytes, list(bytes), map(string, bytes)...).
+func typesBytes(ast *cel.Ast) bool {
+	for _, t := range ast.NativeRep().TypeMap() {
+		if strings.Contains(t.String(), "bytes") {
+			return true
+		}
+	}
+	return false
+}
+
+// MayGiveBytes reports whether a result may hold []byte values: when the
+// expression builds bytes, or when the event carried binary attachments,
+// which data and args show as bytes. Callers that send the result check it
+// for binary values only then, so that results of events without binary
+// are sent without a walk.
+func (p *Program) MayGiveBytes(vars *Vars) bool {
+	return p.buildsBytes || len(vars.Args.Attachments) > 0
+}
+
+// IsVariable reports whether the expression is the bare variable name, such
+// as `args`, so that a caller can hand on what the variable stands for
+// without evaluating it.
+func (p *Program) IsVariable(name string) bool {
+	plan := p.shortcut.plan
+	return plan != nil && plan.kind == planVariable && plan.name == name
 }
 
 // constantProbe is an activation that knows no variable and notes whether
@@ -189,7 +222,8 @@ func (p *Program) MayBeBool() bool {
 }
 
 // Eval evaluates the program and returns its result as plain Go JSON values:
-// map[string]any, []any, string, int64, float64, bool or nil. It stops with
+// map[string]any, []any, string, int64, float64, bool or nil, and []byte for
+// binary values (CEL bytes), which callers send as binary attachments. It stops with
 // an error when the cost limit is exceeded or ctx ends.
 //
 // The result is read-only: it may share memory with vars (the claims map,
@@ -273,6 +307,13 @@ type Vars struct {
 	Socket SocketVars
 	// Namespace is the namespace name.
 	Namespace string
+	// Args are the event's arguments as received; the args variable
+	// decodes them when an expression reads it. Their attachments make
+	// the placeholders of data (and of args) bytes.
+	Args gatehouse.Args
+	// Auth is the CONNECT auth payload decoded, handshake.auth; nil
+	// stands for {}.
+	Auth any
 }
 
 // SocketVars are the fields of the socket variable.
@@ -300,13 +341,34 @@ func VarsFor(s gatehouse.Socket, event string, payload *gatehouse.Payload) (Vars
 	return vars, nil
 }
 
+// WithArgs sets the event's arguments and, when they carry binary
+// attachments, shows each placeholder of data as the bytes it refers to.
+func (v *Vars) WithArgs(args gatehouse.Args) {
+	v.Args = args
+	if len(args.Attachments) > 0 {
+		v.Data = resolveBinary(v.Data, args.Attachments)
+	}
+}
+
+// WithAuth sets handshake.auth from the CONNECT auth payload; a nil or
+// absent payload is {}. A payload that is not JSON is an invalid_payload
+// error.
+func (v *Vars) WithAuth(auth *gatehouse.Payload) error {
+	data, err := auth.Data()
+	if err != nil {
+		return err
+	}
+	v.Auth = data
+	return nil
+}
+
 // noClaims is what user resolves to for a socket without a token; it is
 // never written to.
 var noClaims = map[string]any{}
 
-// activation resolves the five variables straight from Vars, without the
-// map a generic activation would allocate per evaluation; socket is built
-// only when the expression reads it.
+// activation resolves the variables straight from Vars, without the map a
+// generic activation would allocate per evaluation; socket, args and
+// handshake are built only when the expression reads them.
 type activation struct{ vars *Vars }
 
 func (a activation) ResolveName(name string) (any, bool) {
@@ -337,8 +399,24 @@ func (a activation) ResolveName(name string) (any, bool) {
 			"transport": a.vars.Socket.Transport,
 			"namespace": a.vars.Namespace,
 		}, true
+	case "args":
+		args, err := decodeArgs(a.vars.Args, a.vars.Data)
+		if err != nil {
+			return types.WrapErr(argsError(err)), true
+		}
+		return args, true
+	case "handshake":
+		return map[string]any{"auth": a.vars.authOrEmpty()}, true
 	}
 	return nil, false
+}
+
+// authOrEmpty is handshake.auth: {} when the client sent no auth payload.
+func (v *Vars) authOrEmpty() any {
+	if v.Auth == nil {
+		return noClaims
+	}
+	return v.Auth
 }
 
 func (activation) Parent() interpreter.Activation { return nil }
@@ -367,7 +445,8 @@ func toJSON(v ref.Val) (any, error) {
 	case types.String:
 		return string(v), nil
 	case types.Bytes:
-		return base64.StdEncoding.EncodeToString(v), nil
+		// Bytes stay bytes: the sender makes them binary attachments.
+		return []byte(v), nil
 	case types.Timestamp:
 		return v.Time.UTC().Format(time.RFC3339Nano), nil
 	case types.Duration:

@@ -58,7 +58,7 @@ func TestEvalConvertsResultsToPlainJSONValues(t *testing.T) {
 			"whole payload passes through", "data", `{"a": [1, "x", null, true], "b": {"c": 2}}`,
 			map[string]any{"a": []any{1.0, "x", nil, true}, "b": map[string]any{"c": 2.0}},
 		},
-		{"bytes become base64", "b'hi'", "", "aGk="},
+		{"bytes stay bytes, sent as an attachment", "b'hi'", "", []byte("hi")},
 		{"uint", "7u", "", int64(7)},
 	}
 	for _, tt := range tests {

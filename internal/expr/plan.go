@@ -53,6 +53,8 @@ const (
 	planSocket
 	// planMap is a map literal; its result is a new map of read values.
 	planMap
+	// planHandshakeAuth is `handshake.auth`.
+	planHandshakeAuth
 )
 
 // planOf builds the plan of e, or returns nil when e is not made only of
@@ -71,6 +73,10 @@ func planOf(e celast.Expr) *readPlan {
 		switch name := e.AsIdent(); name {
 		case "user", "data", "event", namespaceVar:
 			return &readPlan{kind: planVariable, name: name}
+		case "args":
+			// Read by CEL, which decodes the arguments; the plan lets
+			// Program.IsVariable recognise the bare variable.
+			return &readPlan{kind: planVariable, name: name}
 		}
 		// socket alone is a map CEL builds; only its fields are planned.
 		return nil
@@ -86,6 +92,12 @@ func planOf(e celast.Expr) *readPlan {
 				return &readPlan{kind: planSocket, name: field}
 			}
 			// The rooms list and unknown fields are left to CEL.
+			return nil
+		}
+		if operand.Kind() == celast.IdentKind && operand.AsIdent() == "handshake" {
+			if sel.FieldName() == "auth" {
+				return &readPlan{kind: planHandshakeAuth}
+			}
 			return nil
 		}
 		from := planOf(operand)
@@ -211,6 +223,9 @@ func (p *readPlan) read(vars *Vars) (value any, ok bool) {
 		case "namespace":
 			return vars.Namespace, true
 		}
+	case planHandshakeAuth:
+		auth := vars.authOrEmpty()
+		return auth, plainJSON(auth, 0)
 	case planMap:
 		out := make(map[string]any, len(p.keys))
 		for i, key := range p.keys {
@@ -234,7 +249,9 @@ func plainJSON(v any, depth int) bool {
 		return false
 	}
 	switch v := v.(type) {
-	case nil, string, bool, int64:
+	case nil, string, bool, int64, []byte:
+		// []byte is what toJSON makes of CEL bytes, and what data holds
+		// where the event carried a binary attachment.
 		return true
 	case float64:
 		return !math.IsNaN(v) && !math.IsInf(v, 0)
