@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,77 @@ func TestRunServesHealthzAndStopsCleanly(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "test-secret") {
 		t.Error("the secret appears in the log")
+	}
+}
+
+// TestValidateReportsErrorsOfEveryStageInOneRun writes a config with
+// independent mistakes found at each stage (decoding, validation, building
+// guards, handlers and expressions, reading the JWT keys and the TLS
+// certificate) and expects every one of them, each at its line and column.
+func TestValidateReportsErrorsOfEveryStageInOneRun(t *testing.T) {
+	config := `server:
+  listen: ":8080"
+  pign_interval: 5s
+  tls:
+    cert_file: missing-cert.pem
+    key_file: missing-key.pem
+auth:
+  jwt:
+    algorithms: [RS256]
+    public_keys: [missing-key.pem]
+adapter:
+  kind: redis
+  redis: {url: "http://not-redis"}
+colour: blue
+guards:
+  bad_expr:
+    expr: 'data.x +* 1'
+  bad_type:
+    nosuchguard: {}
+  bad_option:
+    rate_limit: {key: user, rate: 1, burts: 2}
+namespaces:
+  /chat:
+    events:
+      a:
+        guards: [bad_expr, undeclared]
+        handler:
+          emit: {event: x, data: 'user.'}
+      b:
+        handler:
+          nosuchhandler: {}
+      c:
+        handler:
+          broadcast: {evnt: x}
+`
+	path := writeConfig(t, config)
+	code, stdout, stderr := runMain(t, context.Background(), "validate", "--config", path)
+	if code != 1 || stdout != "" {
+		t.Fatalf("validate = %d %q, want 1 and no output; stderr:\n%s", code, stdout, stderr)
+	}
+	want := []struct{ at, says string }{
+		{":3:3: ", `unknown key "pign_interval"`},
+		{":5:5: ", "server.tls: cannot load the certificate"},
+		{":9:5: ", "auth.jwt: public_keys"},
+		{":13:16: ", "adapter.redis.url must be"},
+		{":14:1: ", `unknown key "colour"`},
+		{":17:11: ", "invalid expression"},
+		{":18:3: ", `unknown guard type "nosuchguard"`},
+		{":21:38: ", `unknown key "burts"`},
+		{":26:28: ", `unknown guard "undeclared"`},
+		{":28:34: ", "invalid expression"},
+		{":31:11: ", `unknown handler type "nosuchhandler"`},
+		{":34:23: ", `unknown key "evnt"`},
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for _, w := range want {
+		if !slices.ContainsFunc(lines, func(l string) bool {
+			return strings.HasPrefix(l, path+w.at) && strings.Contains(l, w.says)
+		}) {
+			t.Errorf("no line %s%s... %s", path, w.at, w.says)
+		}
+	}
+	if len(lines) != len(want) {
+		t.Errorf("%d lines, want %d (one per mistake):\n%s", len(lines), len(want), stderr)
 	}
 }

@@ -167,22 +167,39 @@ func validateCommand(ctx context.Context, env *environment, args []string) error
 		return err
 	}
 	// Report every error at once: those of loading, and those of building
-	// what did load (guard and handler types, options, expressions, keys).
+	// what did load (guard and handler types, options, expressions, keys,
+	// certificate), each part built even when another failed.
 	cfg, loadErr := config.LoadAll(*configPath)
 	var errs config.ErrorList
 	if loadErr != nil {
 		errs = errs.Append(config.Pos{File: *configPath}, loadErr)
 	}
 	if cfg != nil {
-		if _, err := gateway.Build(ctx, cfg, gateway.Options{}); err != nil {
-			errs = errs.Append(config.Pos{File: *configPath}, err)
-		}
+		buildErrs := config.ErrorList{}.Append(config.Pos{File: *configPath}, gateway.Check(ctx, cfg, gateway.Options{}))
+		errs = append(errs, notAt(buildErrs, errs)...)
 	}
 	if len(errs) > 0 {
 		return errs.Sorted()
 	}
 	fmt.Fprintln(env.stdout, "ok")
 	return nil
+}
+
+// notAt keeps the errors of later that are not at the position of an error
+// of earlier: a value the loader refused (a Redis URL, say) would otherwise be
+// reported again, in other words, when the gateway builds from it.
+func notAt(later, earlier config.ErrorList) config.ErrorList {
+	failed := make(map[config.Pos]bool, len(earlier))
+	for _, e := range earlier {
+		failed[e.Pos] = true
+	}
+	var out config.ErrorList
+	for _, e := range later {
+		if !failed[e.Pos] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // claimFlag collects repeated --claim key=value flags.
