@@ -7,12 +7,17 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// upgradePollInterval is how long a GET waits while an upgrade is probed.
+// upgradePollInterval is the tick on which a pending GET is answered with
+// a noop while a WebSocket that answered the probe ping waits for the
+// upgrade packet, so that the client can pause polling and send it (the
+// reference server's check interval).
 const upgradePollInterval = 100 * time.Millisecond
 
 // handlePoll answers a long-polling GET with the queued packets, blocking
 // until there are some. The ping every PingInterval guarantees that a GET
-// is answered in time; session close, upgrade and shutdown release it.
+// is answered in time; session close, upgrade and shutdown release it. A
+// GET still pending when the session switches to its WebSocket is refused
+// like one that arrives after the switch.
 func (srv *Server) handlePoll(c *fiber.Ctx, s *session) error {
 	s.mu.Lock()
 	if s.poll != nil {
@@ -23,28 +28,37 @@ func (srv *Server) handlePoll(c *fiber.Ctx, s *session) error {
 		s.closeWith("transport error", closeAbort)
 		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
 	}
-	if len(s.queue) == 0 && s.state() == stateOpen && s.transport == TransportPolling {
+	if !s.servesPollingLocked() {
+		s.mu.Unlock()
+		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+	}
+	// A safety net only: the heartbeat answers the GET sooner.
+	arrived := time.Now()
+	deadline := arrived.Add(srv.opts.PingInterval + srv.opts.PingTimeout)
+	if s.mustWaitLocked() {
 		wake := make(chan struct{}, 1)
 		s.poll = wake
-		// A safety net only: the heartbeat answers the GET sooner. While a
-		// WebSocket probes the session, GETs are answered quickly (as the
-		// reference server does every 100ms) so the client can pause polling
-		// and complete the upgrade.
-		wait := srv.opts.PingInterval + srv.opts.PingTimeout
-		if s.probed {
-			wait = upgradePollInterval
+		for s.mustWaitLocked() {
+			wait := time.Until(s.pollDeadlineLocked(arrived, deadline))
+			if wait <= 0 {
+				break
+			}
+			s.mu.Unlock()
+			timeout := time.NewTimer(wait)
+			select {
+			case <-wake:
+			case <-timeout.C:
+			}
+			timeout.Stop()
+			s.mu.Lock()
 		}
-		s.mu.Unlock()
-		timeout := time.NewTimer(wait)
-		select {
-		case <-wake:
-		case <-timeout.C:
-		}
-		timeout.Stop()
-		s.mu.Lock()
 		if s.poll == wake {
 			s.poll = nil
 		}
+	}
+	if !s.servesPollingLocked() {
+		s.mu.Unlock()
+		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
 	}
 	packets, finished := s.takePollLocked()
 	s.mu.Unlock()
@@ -56,23 +70,42 @@ func (srv *Server) handlePoll(c *fiber.Ctx, s *session) error {
 	return nil
 }
 
+// mustWaitLocked reports whether a GET has nothing to answer yet: the
+// session is open, carried by polling, and nothing is queued.
+func (s *session) mustWaitLocked() bool {
+	return len(s.queue) == 0 && s.state() == stateOpen && s.phase != phaseWebSocket
+}
+
+// pollDeadlineLocked is when a GET that arrived at arrived is answered
+// with a noop: at deadline, or once a probe was answered on the first
+// upgrade tick after both.
+func (s *session) pollDeadlineLocked(arrived, deadline time.Time) time.Time {
+	if s.phase != phaseProbing || s.probeAnswered.IsZero() {
+		return deadline
+	}
+	ticks := max(arrived.Sub(s.probeAnswered), 0)/upgradePollInterval + 1
+	if tick := s.probeAnswered.Add(ticks * upgradePollInterval); tick.Before(deadline) {
+		return tick
+	}
+	return deadline
+}
+
 // takePollLocked takes what a GET answers: the queue, followed by the close
 // packet when the session is closing, or a noop when there is nothing (a
-// released GET must still be answered). finished reports that the close
-// packet was handed over.
+// released GET must still be answered). A session that the client closed
+// answers a noop, as the reference server does. finished reports that the
+// session is done with polling.
 func (s *session) takePollLocked() (packets []packet, finished bool) {
-	if s.transport != TransportPolling {
-		// Upgraded: the queue belongs to the WebSocket now.
-		return []packet{{typ: packetNoop}}, false
-	}
 	packets = s.queue
 	s.queue = nil
 	s.queuedMessages = 0
-	if s.state() != stateOpen {
+	switch {
+	case s.state() != stateOpen && s.mode == closeByPeer:
+		return append(packets[:0], packet{typ: packetNoop}), true
+	case s.state() != stateOpen:
 		return append(packets, packet{typ: packetClose}), true
-	}
-	if len(packets) == 0 {
-		packets = append(packets, packet{typ: packetNoop})
+	case len(packets) == 0:
+		return append(packets, packet{typ: packetNoop}), false
 	}
 	return packets, false
 }

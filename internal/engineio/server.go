@@ -197,10 +197,12 @@ func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 }
 
 // Mount registers the Engine.IO endpoint at path (with and without its
-// trailing slash) on r: GET and POST behind the before middleware (the
-// authentication), OPTIONS for CORS preflights, which carry no
-// credentials. The Origin check runs ahead of before, so a refused origin
-// is answered 403 with CORS headers a browser can read.
+// trailing slash) on r, for every method: GET and POST behind the before
+// middleware (the authentication), OPTIONS for CORS preflights, which
+// carry no credentials, and any other method refused by handle with the
+// protocol's error (a handshake by PUT is a "Bad handshake method", not a
+// 405). The Origin check runs ahead of before, so a refused origin is
+// answered 403 with CORS headers a browser can read.
 func (srv *Server) Mount(r fiber.Router, path string, before ...fiber.Handler) {
 	base := strings.TrimSuffix(path, "/")
 	chain := make([]fiber.Handler, 0, len(before)+2)
@@ -211,9 +213,8 @@ func (srv *Server) Mount(r fiber.Router, path string, before ...fiber.Handler) {
 		if p == "" {
 			continue
 		}
-		r.Get(p, chain...)
-		r.Post(p, chain...)
 		r.Options(p, srv.cors)
+		r.All(p, chain...)
 	}
 }
 
@@ -242,7 +243,10 @@ func (srv *Server) StopAccepting() {
 // Shutdown refuses new sessions, closes every session with the reason
 // "server shutting down" (a close packet on its transport) and waits until
 // they are finished and their goroutines have returned, or until ctx is
-// done, in which case the remaining transports are cut.
+// done, in which case the remaining transports are cut. A polling session
+// with no GET pending has no transport to carry the close packet: it is
+// finished at once, as the reference server does, so that a client that
+// stopped polling does not hold the shutdown until its deadline.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
 	srv.shuttingDown = true
@@ -253,7 +257,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Unlock()
 
 	for _, s := range sessions {
-		s.closeWith("server shutting down", closeGraceful)
+		s.closeWith("server shutting down", closeDiscard)
 	}
 	if err := srv.alive.wait(ctx); err != nil {
 		for _, s := range sessions {
@@ -284,13 +288,17 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 			}
 			return srv.upgradeRequest(c, s)
 		}
-		if s.Transport() != TransportPolling {
+		if !s.servesPolling() {
+			// Upgraded: the reference server's transport mismatch.
 			return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
 		}
-		if c.Method() == fiber.MethodPost {
+		switch c.Method() {
+		case fiber.MethodGet:
+			return srv.handlePoll(c, s)
+		case fiber.MethodPost:
 			return srv.handleData(c, s)
 		}
-		return srv.handlePoll(c, s)
+		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
 	}
 
 	if c.Method() != fiber.MethodGet {
@@ -314,12 +322,17 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 	return srv.handshakePolling(c, hs)
 }
 
-// upgradeRequest lets a WebSocket connection probe a polling session.
+// upgradeRequest accepts a WebSocket for a known session. The session
+// decides atomically whether it may probe (reserveProbe); one that may
+// not, because another one probes or carries the session, is accepted and
+// then closed, as the reference server does.
 func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
-	if !s.canUpgrade() {
-		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+	gen := s.reserveProbe(srv.opts.UpgradeTimeout)
+	err := srv.upgrade(c, func(conn *fws.Conn) { srv.upgradeWebSocket(s, gen, conn) })
+	if err != nil && gen != 0 {
+		s.endProbe(gen, nil)
 	}
-	return srv.upgrade(c, func(conn *fws.Conn) { srv.upgradeWebSocket(s, conn) })
+	return err
 }
 
 // handshakePolling opens a polling session and answers its open packet.
@@ -427,7 +440,11 @@ func (srv *Server) newSession(hs *Handshake, transport string) (*session, error)
 	srv.admittedBy[hs.RemoteIP]++
 	srv.alive.add()
 	srv.mu.Unlock()
-	return &session{srv: srv, id: sid, handshake: hs, transport: transport}, nil
+	s := &session{srv: srv, id: sid, handshake: hs}
+	if transport == TransportWebSocket {
+		s.phase = phaseWebSocket
+	}
+	return s, nil
 }
 
 // sessionRefusal is why a handshake is refused; reason names the limit for
@@ -505,13 +522,22 @@ func (srv *Server) register(s *session) {
 	srv.openSessions.Add(1)
 	s.resetHeartbeatLocked(srv.opts.PingInterval)
 	shuttingDown := srv.shuttingDown
-	transport := s.transport
+	transport := s.transportLocked()
 	s.mu.Unlock()
 	srv.mu.Unlock()
 	srv.log.Debug("engineio session opened", "sid", s.id, "transport", transport)
 	if shuttingDown {
-		s.closeWith("server shutting down", closeGraceful)
+		s.closeWith("server shutting down", closeDiscard)
 	}
+}
+
+// unlink makes s unreachable by its sid.
+func (srv *Server) unlink(s *session) {
+	srv.mu.Lock()
+	if srv.sessions[s.id] == s {
+		delete(srv.sessions, s.id)
+	}
+	srv.mu.Unlock()
 }
 
 // forget removes a finished session.

@@ -29,10 +29,36 @@ const (
 	closeGraceful closeMode = iota
 	// closeAbort drops the queue and writes only the close packet.
 	closeAbort
-	// closeByPeer writes nothing more: the client closed the transport
-	// (polling still answers a pending GET with a close packet, as the
-	// reference server does).
+	// closeByPeer writes nothing more: the client closed the session
+	// (a pending GET gets a noop, as the reference server answers it).
 	closeByPeer
+	// closeDiscard is the close of a server shutting down: like
+	// closeGraceful where a transport is attached (a pending GET or a
+	// WebSocket), but a polling session whose client is between two GETs
+	// finishes at once instead of waiting for the next one, as the
+	// reference server's close discards such a transport.
+	closeDiscard
+)
+
+// transportPhase says which transport carries a session. It changes only
+// under the session's mu, and every request of the session asks, under
+// that lock, whether it may be served in the current phase (see
+// servesPollingLocked, startProbe, switchToWebSocket): that is what makes
+// the switch from polling to WebSocket race-free, however the polling and
+// WebSocket requests of one client interleave.
+type transportPhase int
+
+const (
+	// phasePolling: long-polling carries the session; a WebSocket may
+	// start probing it.
+	phasePolling transportPhase = iota
+	// phaseProbing: polling still carries the session while one WebSocket
+	// (probe) tests the upgrade; another WebSocket is closed.
+	phaseProbing
+	// phaseWebSocket: the WebSocket carries the session (from its
+	// handshake, or since the client's upgrade packet); polling requests
+	// are refused and another WebSocket is closed.
+	phaseWebSocket
 )
 
 // session is one Engine.IO session; it implements Conn.
@@ -51,7 +77,7 @@ type session struct {
 	status atomic.Int32
 
 	mu         sync.Mutex
-	transport  string
+	phase      transportPhase
 	registered bool
 	mode       closeMode
 	// queue holds the packets not yet written; queuedMessages counts the
@@ -66,12 +92,17 @@ type session struct {
 	posting bool
 	// ws is the WebSocket once it carries the session.
 	ws *wsLink
-	// probe is a WebSocket testing the upgrade; probed once it answered
-	// the probe ping, after which GETs are answered at once so that the
-	// client can pause polling.
-	probe     *fws.Conn
-	upgrading bool
-	probed    bool
+	// probe is the WebSocket testing the upgrade in phaseProbing (nil
+	// until the reserved connection is handed over); probeGen numbers the
+	// reservations, and probeTimer ends one that is never claimed.
+	// probeAnswered is when the probe answered the probe ping, after which
+	// a pending GET is answered on every tick of upgradePollInterval so
+	// that the client can pause polling (the reference server's check
+	// timer).
+	probe         *fws.Conn
+	probeGen      uint64
+	probeTimer    *time.Timer
+	probeAnswered time.Time
 	// One timer drives the heartbeat: it sends the ping after
 	// PingInterval, then closes the session when no pong came within
 	// PingTimeout. heartbeatDue detects a firing that a reset superseded.
@@ -97,7 +128,14 @@ func (s *session) Handshake() *Handshake { return s.handshake }
 func (s *session) Transport() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.transport
+	return s.transportLocked()
+}
+
+func (s *session) transportLocked() string {
+	if s.phase == phaseWebSocket {
+		return TransportWebSocket
+	}
+	return TransportPolling
 }
 
 // Send implements Conn.
@@ -209,7 +247,7 @@ func (s *session) enqueueControlLocked(typ packetType) {
 // wakeLocked tells the current transport that packets are waiting.
 func (s *session) wakeLocked() {
 	switch {
-	case s.transport == TransportPolling && s.poll != nil:
+	case s.phase != phaseWebSocket && s.poll != nil:
 		signal(s.poll)
 	case s.ws != nil:
 		s.wakeWriterLocked(s.ws)
@@ -279,23 +317,27 @@ func (s *session) closeWith(reason string, mode closeMode) {
 	if s.heartbeat != nil {
 		s.heartbeat.Stop()
 	}
-	if mode != closeGraceful {
+	if mode != closeGraceful && mode != closeDiscard {
 		clear(s.queue)
 		s.queue = s.queue[:0]
 		s.queuedMessages = 0
 	}
 	probe := s.probe
-	s.probe = nil
+	if s.phase == phaseProbing {
+		s.stopProbeLocked()
+		s.phase = phasePolling
+	}
 	finishNow := false
-	switch {
-	case s.transport == TransportPolling && s.poll != nil:
-		// The pending GET carries the close packet and finishes.
+	switch polling := s.phase == phasePolling; {
+	case polling && s.poll != nil:
+		// The pending GET carries the close packet (a noop when the client
+		// closed) and finishes.
 		signal(s.poll)
-	case s.transport == TransportPolling && (!s.registered || mode == closeByPeer):
+	case polling && (!s.registered || mode != closeGraceful):
 		finishNow = true
-	case s.transport == TransportPolling:
+	case polling:
 		// Keep the session for the client's next GET, which gets the close
-		// packet, as the reference server does.
+		// packet, as the reference server does when it closes a session.
 		s.drainTimer = time.AfterFunc(s.srv.opts.PingTimeout, s.finish)
 	case s.ws != nil:
 		s.wakeWriterLocked(s.ws)
@@ -308,6 +350,12 @@ func (s *session) closeWith(reason string, mode closeMode) {
 	}
 	if registered {
 		s.srv.openSessions.Add(-1)
+		if mode != closeGraceful {
+			// Its sid is unknown from now on, as the reference server
+			// forgets a session the moment it closes; only the server's
+			// own close keeps it for the GET that fetches the close packet.
+			s.srv.unlink(s)
+		}
 	}
 	s.srv.log.Debug("engineio session closed", "sid", s.id, "reason", reason)
 	s.srv.goTracked(func() {
@@ -355,7 +403,7 @@ func (s *session) finish() {
 func (s *session) abandon() {
 	s.mu.Lock()
 	ws := s.ws
-	polling := s.transport == TransportPolling
+	polling := s.phase != phaseWebSocket
 	if s.poll != nil {
 		signal(s.poll)
 	}
@@ -368,9 +416,117 @@ func (s *session) abandon() {
 	}
 }
 
-// canUpgrade reports whether a WebSocket may start probing the session.
-func (s *session) canUpgrade() bool {
+// servesPollingLocked reports whether a polling request (GET or POST)
+// may be served: not once the WebSocket carries the session, when the
+// reference server refuses it as a transport mismatch.
+func (s *session) servesPollingLocked() bool {
+	return s.phase != phaseWebSocket
+}
+
+// servesPolling is servesPollingLocked for a caller without the lock.
+func (s *session) servesPolling() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state() == stateOpen && s.transport == TransportPolling && !s.upgrading
+	return s.servesPollingLocked()
+}
+
+// reserveProbe decides, while the WebSocket request is answered, whether
+// that WebSocket may probe the upgrade: only when the session is open and
+// carried by polling with no other probe. Deciding before the 101 answer,
+// rather than once the connection is handed over, makes the first
+// WebSocket the client opened the probe, however the goroutines that take
+// over two connections are scheduled. It returns the reservation, 0 when
+// refused: the caller then accepts the WebSocket and closes it, as the
+// reference server does. A reservation that no connection claims within
+// timeout (the answer could not be written) returns the session to
+// polling.
+func (s *session) reserveProbe(timeout time.Duration) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state() != stateOpen || s.phase != phasePolling {
+		return 0
+	}
+	s.probeGen++
+	gen := s.probeGen
+	s.phase = phaseProbing
+	s.probe = nil
+	s.probeAnswered = time.Time{}
+	s.probeTimer = time.AfterFunc(timeout, func() { s.endProbe(gen, nil) })
+	return gen
+}
+
+// attachProbe hands the WebSocket of reservation gen to the session; it
+// reports false when the reservation is gone (the session closed, or the
+// reservation timed out).
+func (s *session) attachProbe(gen uint64, conn *fws.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen == 0 || s.state() != stateOpen || s.phase != phaseProbing || s.probeGen != gen || s.probe != nil {
+		return false
+	}
+	s.probe = conn
+	if s.probeTimer != nil {
+		s.probeTimer.Stop()
+		s.probeTimer = nil
+	}
+	return true
+}
+
+// probeAnsweredBy records that conn answered the probe ping: from now on a
+// pending GET is released on each upgrade tick. It reports false when conn
+// no longer probes the session.
+func (s *session) probeAnsweredBy(conn *fws.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probe != conn {
+		return false
+	}
+	s.probeAnswered = time.Now()
+	if s.poll != nil {
+		// The pending GET recomputes how long it may wait.
+		signal(s.poll)
+	}
+	return true
+}
+
+// endProbe returns a session to polling when the probe of reservation gen
+// failed; conn is its connection, nil when none was attached.
+func (s *session) endProbe(gen uint64, conn *fws.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase != phaseProbing || s.probeGen != gen || s.probe != conn {
+		return
+	}
+	s.stopProbeLocked()
+	s.phase = phasePolling
+}
+
+// stopProbeLocked forgets the probe and its timer.
+func (s *session) stopProbeLocked() {
+	if s.probeTimer != nil {
+		s.probeTimer.Stop()
+		s.probeTimer = nil
+	}
+	s.probe = nil
+	s.probeAnswered = time.Time{}
+}
+
+// switchToWebSocket makes link, whose connection probed the session,
+// carry it: the client sent the upgrade packet. From this moment on every
+// polling request is refused, a GET still pending included, and the queue
+// is written on the WebSocket. It reports false when conn no longer
+// probes an open session.
+func (s *session) switchToWebSocket(link *wsLink) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state() != stateOpen || s.probe != link.conn {
+		return false
+	}
+	s.phase = phaseWebSocket
+	s.stopProbeLocked()
+	s.ws = link
+	if s.poll != nil {
+		signal(s.poll)
+	}
+	return true
 }

@@ -176,7 +176,7 @@ func TestSlowConsumerDropOldestKeepsTheNewestWithinTheBound(t *testing.T) {
 
 func TestDropOldestDropsAttachmentsWithTheirMessage(t *testing.T) {
 	srv := &Server{opts: Options{SendQueue: 4, SlowConsumer: SlowConsumerDropOldest}.withDefaults()}
-	s := &session{srv: srv, transport: TransportPolling}
+	s := &session{srv: srv, phase: phasePolling}
 	send := func(msgs ...Message) {
 		t.Helper()
 		if err := s.Send(msgs...); err != nil {

@@ -97,32 +97,17 @@ func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) {
 	s.readLoop(link)
 }
 
-// upgradeWebSocket lets conn probe polling session s and, when the client
-// confirms, carry it from then on.
-func (srv *Server) upgradeWebSocket(s *session, conn *fws.Conn) {
-	if s == nil {
-		_ = conn.Close()
+// upgradeWebSocket lets conn, the WebSocket of probe reservation gen,
+// probe polling session s and, when the client confirms, carry it from
+// then on. A WebSocket without a valid reservation is closed.
+func (srv *Server) upgradeWebSocket(s *session, gen uint64, conn *fws.Conn) {
+	if s == nil || !s.attachProbe(gen, conn) {
+		refuseWebSocket(conn)
 		return
 	}
-	s.mu.Lock()
-	if s.state() != stateOpen || s.transport != TransportPolling || s.upgrading {
-		s.mu.Unlock()
-		_ = conn.Close()
-		return
-	}
-	s.upgrading = true
-	s.probe = conn
-	s.mu.Unlock()
-
 	link := srv.probe(s, conn)
 	if link == nil {
-		s.mu.Lock()
-		if s.probe == conn {
-			s.probe = nil
-		}
-		s.upgrading = false
-		s.probed = false
-		s.mu.Unlock()
+		s.endProbe(gen, conn)
 		_ = conn.Close()
 		return
 	}
@@ -132,6 +117,14 @@ func (srv *Server) upgradeWebSocket(s *session, conn *fws.Conn) {
 	s.wakeWriterLocked(link)
 	s.mu.Unlock()
 	s.readLoop(link)
+}
+
+// refuseWebSocket closes an open WebSocket that carries no session, with
+// a close frame without status, as the reference server closes it.
+func refuseWebSocket(conn *fws.Conn) {
+	deadline := time.Now().Add(closeFrameTimeout)
+	_ = conn.WriteControl(fws.CloseMessage, []byte{}, deadline)
+	_ = conn.Close()
 }
 
 // probe answers the client's probe ping and waits for its upgrade packet,
@@ -154,28 +147,13 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 			if err := writeFrame(conn, packet{typ: packetPong, data: []byte(probe)}); err != nil {
 				return nil
 			}
-			s.mu.Lock()
-			s.probed = true
-			if s.poll != nil {
-				// Release the pending GET so that the client can pause polling.
-				signal(s.poll)
-			}
-			s.mu.Unlock()
-		case p.typ == packetUpgrade:
-			link := newLink(conn, &s.mu)
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.state() != stateOpen || s.probe != conn {
+			if !s.probeAnsweredBy(conn) {
 				return nil
 			}
-			s.transport = TransportWebSocket
-			s.upgrading = false
-			s.probed = false
-			s.probe = nil
-			s.ws = link
-			if s.poll != nil {
-				// The last GET gets a noop; the queue goes out on the WebSocket.
-				signal(s.poll)
+		case p.typ == packetUpgrade:
+			link := newLink(conn, &s.mu)
+			if !s.switchToWebSocket(link) {
+				return nil
 			}
 			srv.log.Debug("engineio session upgraded", "sid", s.id)
 			return link
