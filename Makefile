@@ -16,7 +16,7 @@ FUZZ_TARGETS := \
 	./internal/socketio:FuzzDecode \
 	./internal/socketio:FuzzObjectMember
 
-.PHONY: all build examples run test vet unit soak-short soak fuzz-short fuzz e2e e2e-deps bench clean
+.PHONY: all build examples run test vet unit soak-short soak fuzz-short fuzz e2e e2e-deps edge bench clean
 
 all: build
 
@@ -67,6 +67,13 @@ e2e-deps:
 
 e2e: build examples e2e-deps
 	cd e2e && GATEHOUSE_BIN=$(CURDIR)/$(BIN) npm test
+
+## edge: the attack tests of the edge budget with many clients at once (GATEHOUSE_EDGE_LONG); each
+## measures what the gateway holds. Add a package's tests to EDGE_TESTS/EDGE_PKGS.
+EDGE_TESTS ?= TestBinaryPacket|TestEventsPipelined|TestEventsBeforeASlowOnConnect|TestEventsRefusedByACheapGuard
+EDGE_PKGS  ?= ./internal/gateway
+edge:
+	GATEHOUSE_EDGE_LONG=1 $(GO) test -count=1 -v -timeout=30m -run '$(EDGE_TESTS)' $(EDGE_PKGS)
 
 ## bench: every load scenario against Gatehouse, the Node socket.io baseline and a bare loop; writes docs/benchmarks.md.
 bench:
