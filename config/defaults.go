@@ -29,17 +29,23 @@ const (
 	// max_payload wait behind a slow handler.
 	DefaultMaxQueuedBytesPerSocket = 4 * Megabyte
 	DefaultBinaryPacketTimeout     = Duration(10 * time.Second)
-	DefaultFloodRate               = 100.0
-	DefaultFloodPer                = Duration(time.Second)
-	DefaultFloodBurst              = 200
-	DefaultFloodDisconnectAfter    = 100
-	DefaultJWTAuthKey              = "token"
-	DefaultJWTMaxSize              = 8 * Kilobyte
-	DefaultJWKSRefresh             = Duration(time.Hour)
-	DefaultOnExpiry                = "disconnect"
-	DefaultExpiryWarning           = Duration(60 * time.Second)
-	DefaultAdapterKind             = "memory"
-	DefaultRedisPrefix             = "gatehouse"
+	// DefaultBodyTimeout lets the default max_payload arrive at 1 Mbit/s.
+	DefaultBodyTimeout = Duration(10 * time.Second)
+	// DefaultMaxTCPConnectionsPerIP is twice max_connections_per_ip: a
+	// WebSocket session keeps one connection, a polling one up to two.
+	DefaultMaxTCPConnectionsPerIP = 2000
+	DefaultMessageTimeout         = Duration(10 * time.Second)
+	DefaultFloodRate              = 100.0
+	DefaultFloodPer               = Duration(time.Second)
+	DefaultFloodBurst             = 200
+	DefaultFloodDisconnectAfter   = 100
+	DefaultJWTAuthKey             = "token"
+	DefaultJWTMaxSize             = 8 * Kilobyte
+	DefaultJWKSRefresh            = Duration(time.Hour)
+	DefaultOnExpiry               = "disconnect"
+	DefaultExpiryWarning          = Duration(60 * time.Second)
+	DefaultAdapterKind            = "memory"
+	DefaultRedisPrefix            = "gatehouse"
 )
 
 // DefaultTransports are the Engine.IO transports enabled when none are
@@ -83,6 +89,9 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.limits.max_rooms_per_socket", &l.MaxRoomsPerSocket, DefaultMaxRoomsPerSocket)
 	setDefault(c, "server.limits.max_queued_bytes_per_socket", &l.MaxQueuedBytesPerSocket, DefaultMaxQueuedBytesPerSocket)
 	setDefault(c, "server.limits.binary_packet_timeout", &l.BinaryPacketTimeout, DefaultBinaryPacketTimeout)
+	setDefault(c, "server.limits.body_timeout", &l.BodyTimeout, DefaultBodyTimeout)
+	setDefault(c, "server.limits.max_tcp_connections_per_ip", &l.MaxTCPConnectionsPerIP, DefaultMaxTCPConnectionsPerIP)
+	setDefault(c, "server.limits.message_timeout", &l.MessageTimeout, DefaultMessageTimeout)
 	setDefault(c, "server.limits.flood.rate", &l.Flood.Rate, DefaultFloodRate)
 	setDefault(c, "server.limits.flood.per", &l.Flood.Per, DefaultFloodPer)
 	setDefault(c, "server.limits.flood.burst", &l.Flood.Burst, DefaultFloodBurst)

@@ -20,6 +20,9 @@ func TestLimitsTakeTheirDefaultsWhenNotWritten(t *testing.T) {
 		MaxRoomsPerSocket:       256,
 		MaxQueuedBytesPerSocket: 4 * Megabyte,
 		BinaryPacketTimeout:     Duration(10 * time.Second),
+		BodyTimeout:             Duration(10 * time.Second),
+		MaxTCPConnectionsPerIP:  2000,
+		MessageTimeout:          Duration(10 * time.Second),
 		Flood:                   Flood{Rate: 100, Per: Duration(time.Second), Burst: 200, DisconnectAfter: 100},
 	}
 	if got := cfg.Server.Limits; got != want {
@@ -39,6 +42,9 @@ server:
     max_rooms_per_socket: 0
     max_queued_bytes_per_socket: 0
     binary_packet_timeout: 3s
+    body_timeout: 2s
+    max_tcp_connections_per_ip: 0
+    message_timeout: 4s
     flood: {rate: 5, per: 2s, burst: 7, disconnect_after: 0}
 ` + validNamespaces
 	cfg, err := Parse("gw.yaml", yamlText(yaml), envOf(nil))
@@ -53,6 +59,8 @@ server:
 		MaxNamespacesPerSession: 2,
 		MaxRoomsPerSocket:       0,
 		BinaryPacketTimeout:     Duration(3 * time.Second),
+		BodyTimeout:             Duration(2 * time.Second),
+		MessageTimeout:          Duration(4 * time.Second),
 		Flood:                   Flood{Rate: 5, Per: Duration(2 * time.Second), Burst: 7, DisconnectAfter: 0},
 	}
 	if got := cfg.Server.Limits; got != want {

@@ -52,7 +52,16 @@ type Limits struct {
 	// BinaryPacketTimeout is how long a binary packet may take from its
 	// text part to its last attachment; default 10s.
 	BinaryPacketTimeout Duration `yaml:"binary_packet_timeout"`
-	Flood               Flood    `yaml:"flood"`
+	// BodyTimeout is how long a request may take to send its body once its
+	// headers are in; default 10s.
+	BodyTimeout Duration `yaml:"body_timeout"`
+	// MaxTCPConnectionsPerIP bounds the TCP connections of one client
+	// address, counted from accept, before any request; default 2000.
+	MaxTCPConnectionsPerIP int `yaml:"max_tcp_connections_per_ip"`
+	// MessageTimeout is how long a WebSocket message may take from its
+	// first fragment to its last; default 10s.
+	MessageTimeout Duration `yaml:"message_timeout"`
+	Flood          Flood    `yaml:"flood"`
 }
 
 // Flood is the per-socket token bucket that every event of a socket draws

@@ -85,8 +85,11 @@ func (v *validator) server(s *Server) {
 		v.fail("server.path", "server.path must start with /, got %q", s.Path)
 	}
 	for i, origin := range s.AllowedOrigins {
-		if origin != "*" && !validOrigin(origin) {
-			v.fail(fmt.Sprintf("server.allowed_origins[%d]", i), "allowed origin %q must be \"*\" or scheme://host[:port], such as https://example.com", origin)
+		if origin == "*" {
+			continue
+		}
+		if problem := originProblem(origin); problem != "" {
+			v.fail(fmt.Sprintf("server.allowed_origins[%d]", i), "allowed origin %q %s: write \"*\" or scheme://host[:port] exactly as a browser sends it in its Origin header, such as https://example.com or http://localhost:3000", origin, problem)
 		}
 	}
 	if len(s.Transports) == 0 {
@@ -138,6 +141,7 @@ func (v *validator) limits(l *Limits) {
 	}{
 		{"max_connections", l.MaxConnections},
 		{"max_connections_per_ip", l.MaxConnectionsPerIP},
+		{"max_tcp_connections_per_ip", l.MaxTCPConnectionsPerIP},
 		{"max_namespaces_per_session", l.MaxNamespacesPerSession},
 		{"max_rooms_per_socket", l.MaxRoomsPerSocket},
 		{"flood.disconnect_after", l.Flood.DisconnectAfter},
@@ -155,6 +159,12 @@ func (v *validator) limits(l *Limits) {
 	}
 	if l.BinaryPacketTimeout <= 0 {
 		v.fail("server.limits.binary_packet_timeout", "server.limits.binary_packet_timeout must be greater than 0: it is what drops a binary packet whose attachments never come")
+	}
+	if l.BodyTimeout <= 0 {
+		v.fail("server.limits.body_timeout", "server.limits.body_timeout must be greater than 0: it is what cuts off clients that send a request body slowly")
+	}
+	if l.MessageTimeout <= 0 {
+		v.fail("server.limits.message_timeout", "server.limits.message_timeout must be greater than 0: it is what closes a WebSocket whose message never ends")
 	}
 	f := l.Flood
 	if f.Rate < 0 {
@@ -181,9 +191,33 @@ func checkListen(addr string) error {
 	return nil
 }
 
-func validOrigin(origin string) bool {
+// originProblem says why origin is not a browser origin (RFC 6454:
+// scheme://host[:port], lower case, nothing after), or "" when it is one.
+// An allow-list entry is compared byte for byte with the Origin header, so
+// "https://example.com/" would never match anything.
+func originProblem(origin string) string {
 	u, err := url.Parse(origin)
-	return err == nil && u.Scheme != "" && u.Host != "" && (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.User == nil
+	switch {
+	case err != nil:
+		return "is not a URL"
+	case u.Scheme == "" || u.Opaque != "" || !strings.Contains(origin, "://"):
+		return "has no scheme"
+	case u.Host == "" || u.Hostname() == "":
+		return "has no host"
+	case u.User != nil:
+		return "has user information"
+	case u.Path != "" || u.RawPath != "":
+		return "has a path (a trailing slash included)"
+	case u.RawQuery != "" || u.ForceQuery:
+		return "has a query"
+	case u.Fragment != "" || strings.Contains(origin, "#"):
+		return "has a fragment"
+	case strings.HasSuffix(u.Host, ":"):
+		return "has an empty port"
+	case origin != strings.ToLower(origin):
+		return "has upper-case letters (browsers send origins in lower case)"
+	}
+	return ""
 }
 
 func (v *validator) auth(a *Auth) {

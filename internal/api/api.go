@@ -316,7 +316,9 @@ func (s *server) namespace(field string, value *string, required bool) (string, 
 // decode reads a JSON object into v, strictly: unknown fields, wrong types
 // and trailing data are refused with the field they concern.
 func (s *server) decode(c *fiber.Ctx, v any) error {
-	body := c.Body()
+	// The raw body: c.Body() would decode a Content-Encoding without a
+	// limit on what the decoded body may grow to.
+	body := c.Request().Body()
 	if len(body) > s.bodyLimit {
 		return &Error{Status: fiber.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge,
 			Message: fmt.Sprintf("the request body is over %d bytes", s.bodyLimit)}

@@ -129,20 +129,21 @@ func socketLimits(l config.Limits, maxPayload config.Size) socketio.Limits {
 // policy is read from the state at each event.
 func (gw *Gateway) applyLimits(l config.Limits) {
 	gw.engine.SetSessionLimits(l.MaxConnections, l.MaxConnectionsPerIP)
+	gw.tcpConns.setLimit(l.MaxTCPConnectionsPerIP)
 	// max_payload keeps its running value until a restart.
 	gw.sockets.SetLimits(socketLimits(l, gw.cfg.Server.MaxPayload))
 }
 
 // limitHandshakes gives every HTTP request server.limits.handshake_timeout
 // to send its headers, so that a client sending them slowly (slowloris)
-// cannot hold a connection; once the headers are in, the body gets the
-// read timeout the app was configured with.
+// cannot hold a connection; once the headers are in, the body gets
+// server.limits.body_timeout (read by readBody), whatever a long-polling
+// GET may be held for: nothing is read while it is.
 func (gw *Gateway) limitHandshakes(app *fiber.App) {
 	server := app.Server()
-	bodyTimeout := server.ReadTimeout
 	server.ReadTimeout = gw.cfg.Server.Limits.HandshakeTimeout.D()
 	server.HeaderReceived = func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-		return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
+		return fasthttp.RequestConfig{ReadTimeout: gw.state().cfg.Server.Limits.BodyTimeout.D()}
 	}
 	handleError := server.ErrorHandler
 	server.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
@@ -158,38 +159,71 @@ func (gw *Gateway) limitHandshakes(app *fiber.App) {
 // limitFirstRead gives each accepted connection handshake_timeout to send
 // its first byte (a TLS handshake included): the HTTP server bounds the
 // headers from the first byte on, but a connection that sends nothing at
-// all would otherwise be kept.
+// all would otherwise be kept. It also counts the connections of each
+// client address against max_tcp_connections_per_ip from the moment they
+// are accepted, before any request or TLS handshake: fasthttp's
+// MaxConnsPerIP would do that too, but its refusals reach neither the
+// limits metric nor the gateway's log, it cannot be changed by a reload,
+// and its wrapper hides engineio.WrapListener's connection from the
+// WebSocket it carries.
 func (gw *Gateway) limitFirstRead(ln net.Listener) net.Listener {
-	return &firstReadListener{Listener: ln, timeout: gw.cfg.Server.Limits.HandshakeTimeout.D(), refusals: gw.refusals}
+	return &firstReadListener{Listener: ln, timeout: gw.cfg.Server.Limits.HandshakeTimeout.D(), refusals: gw.refusals,
+		perIP: gw.tcpConns, plainHTTP: gw.tls == nil}
 }
 
-// firstReadListener sets a read deadline on each connection it accepts.
+// firstReadListener sets a read deadline on each connection it accepts and
+// refuses those over the per-address limit.
 type firstReadListener struct {
 	net.Listener
 	timeout  time.Duration
 	refusals *refusalLog
+	perIP    *tcpConnsPerIP
+	// plainHTTP is set when no TLS is spoken above: a refused connection
+	// can then be told why.
+	plainHTTP bool
 }
 
 // Accept implements net.Listener.
 func (l *firstReadListener) Accept() (net.Conn, error) {
-	conn, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteHost(conn.RemoteAddr())
+		if !l.perIP.acquire(ip) {
+			l.refusals.refused(limitTCPConnsPerIP, "ip", ip)
+			refuseConn(conn, l.plainHTTP)
+			continue
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(l.timeout))
+		return &firstReadConn{Conn: conn, refusals: l.refusals, perIP: l.perIP, ip: ip}, nil
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(l.timeout))
-	return &firstReadConn{Conn: conn, refusals: l.refusals}, nil
 }
 
 // firstReadConn counts a connection that timed out before sending
-// anything; the HTTP server moves its deadline once bytes come.
+// anything; the HTTP server moves its deadline once bytes come. Closing it
+// gives its place back to its address, once however often it is closed.
 type firstReadConn struct {
 	net.Conn
 	refusals *refusalLog
 	started  atomic.Bool
+	perIP    *tcpConnsPerIP
+	ip       string
+	closed   atomic.Bool
 }
 
 // NetConn returns the wrapped connection.
 func (c *firstReadConn) NetConn() net.Conn { return c.Conn }
+
+// Close implements net.Conn.
+func (c *firstReadConn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.perIP.release(c.ip)
+	return c.Conn.Close()
+}
 
 // Read implements net.Conn.
 func (c *firstReadConn) Read(p []byte) (int, error) {

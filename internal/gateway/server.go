@@ -56,6 +56,8 @@ type Gateway struct {
 	closing   atomic.Bool
 	// refusals counts and logs what the limits of server.limits refuse.
 	refusals *refusalLog
+	// tcpConns counts the TCP connections of each client address.
+	tcpConns *tcpConnsPerIP
 	// inFlight counts the events being handled, for the drain.
 	inFlight inFlight
 }
@@ -97,6 +99,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	}
 	gw.current.Store(st)
 	gw.refusals = newRefusalLog(logger)
+	gw.tcpConns = newTCPConnsPerIP(cfg.Server.Limits.MaxTCPConnectionsPerIP)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
 	gw.metrics = gw.newMetrics(adp)
 	var remote socketio.RemoteBroadcast
@@ -172,7 +175,14 @@ func (gw *Gateway) newApp() *fiber.App {
 		ReadTimeout:  srv.PingInterval.D() + srv.PingTimeout.D() + 10*time.Second,
 		WriteTimeout: srv.PingInterval.D() + srv.PingTimeout.D() + 10*time.Second,
 		IdleTimeout:  2 * (srv.PingInterval.D() + srv.PingTimeout.D()),
-		BodyLimit:    int(srv.MaxPayload) + 64*1024,
+		// Bodies are read by readBody as they arrive, against max_payload
+		// and body_timeout; fasthttp only reads prefetchedBody bytes
+		// before, instead of a buffer of Content-Length bytes.
+		StreamRequestBody: true,
+		BodyLimit:         prefetchedBody,
+		// fasthttp would otherwise read a whole multipart body (into
+		// memory up to 16 MiB) before any handler runs.
+		DisablePreParseMultipartForm: true,
 		// Headers must fit a token of auth.jwt.max_size (8KB by default)
 		// with room to spare, so that an oversized token gets the
 		// gateway's 401 rather than fasthttp's 431.
@@ -192,6 +202,8 @@ func (gw *Gateway) newApp() *fiber.App {
 		},
 	})
 	gw.limitHandshakes(app)
+	// First, so that every path (unknown ones too) reads bodies the same way.
+	app.Use(gw.readBody)
 	// WebSockets are closed by the Engine.IO server, which then keeps no
 	// upgrade goroutine or request context per connection.
 	gw.engine.OwnHijackedConns(app.Server())
