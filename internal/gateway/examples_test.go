@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
 )
@@ -107,5 +109,42 @@ func TestClusterExampleIsTheDefaultChatOnRedis(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("examples/cluster/gateway.yaml has drifted from gateway.yaml:\ncluster: %+v\ndefault: %+v", got, want)
+	}
+}
+
+func TestConformanceExampleIsTheServerOfTheProtocolSuite(t *testing.T) {
+	cfg, err := config.Load("../../examples/conformance/gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What `gatehouse validate` builds: every expression and handler.
+	if _, err := Build(context.Background(), cfg, Options{}); err != nil {
+		t.Fatalf("the example does not build: %v", err)
+	}
+	// The settings the suite's README asks for and its handshake checks.
+	s := cfg.Server
+	if s.PingInterval.D() != 300*time.Millisecond || s.PingTimeout.D() != 200*time.Millisecond ||
+		s.MaxPayload != 1_000_000 || s.Limits.ConnectTimeout.D() != time.Second {
+		t.Fatalf("server = ping %s/%s, max_payload %d, connect_timeout %s; want 300ms/200ms, 1000000, 1s",
+			s.PingInterval.D(), s.PingTimeout.D(), s.MaxPayload, s.Limits.ConnectTimeout.D())
+	}
+	if cfg.Auth.JWT != nil {
+		t.Fatal("the suite connects without tokens; the example must not require them")
+	}
+	namespaces := summarize(t, cfg).Namespaces
+	for _, name := range []string{"/", "/custom"} {
+		ns, ok := namespaces[name].(map[string]any)
+		if !ok {
+			t.Fatalf("namespace %s is missing", name)
+		}
+		events := ns["events"].(map[string]any)
+		for _, event := range []string{"message", "message-with-ack"} {
+			if _, ok := events[event]; !ok {
+				t.Errorf("namespace %s does not serve %q", name, event)
+			}
+		}
+		if len(ns["on_connect"].([]any)) != 1 {
+			t.Errorf("namespace %s does not send the auth event on connection", name)
+		}
 	}
 }
