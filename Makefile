@@ -40,6 +40,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 
 unit:
+	@command -v redis-server >/dev/null || echo "note: redis-server is not on PATH, so the Redis tests are skipped (with CI set they fail); apt-get install redis-server"
 	$(GO) test -race -count=1 ./...
 
 # The soak cannot run under the race detector (too many goroutines), so it
