@@ -21,16 +21,24 @@ const ExpLocal = "gatehouse.exp"
 // handler; it is cleared once the claims are stored.
 const tokenLocal = "gatehouse.jwt"
 
-// Middleware verifies the token of an upgrade request, looked up in the
+// Middleware verifies the token of a handshake request, looked up in the
 // places the config lists (header:NAME as "Bearer <token>", query:NAME,
 // cookie:NAME). A request without a token passes through, since a namespace
 // may accept anonymous sockets or a token in its CONNECT payload; a request
 // with a token that does not verify is refused with 401 and a JSON body
 // {"code", "message"}. Verified claims go to Locals engineio.ClaimsLocal and
 // the expiry to ExpLocal.
+//
+// A request that carries a session id (a poll, a POST of packets, the
+// WebSocket probe of a polling session) is not checked: the session
+// authorises it, and the Engine.IO server refuses an unknown sid. Clients
+// repeat the handshake's query and headers on every request, so checking
+// them would end a session at its first token's exp even after the socket
+// refreshed its token with auth:refresh; the sockets' own expiry watch
+// decides how long an authenticated socket lives.
 func (v *Verifier) Middleware() fiber.Handler {
 	return jwtware.New(jwtware.Config{
-		Filter:      func(c *fiber.Ctx) bool { return v.lookupToken(c) == "" },
+		Filter:      func(c *fiber.Ctx) bool { return c.Query("sid") != "" || v.lookupToken(c) == "" },
 		KeyFunc:     v.keyfunc,
 		TokenLookup: strings.Join(v.lookup, ","),
 		AuthScheme:  "Bearer",

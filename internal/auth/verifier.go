@@ -82,6 +82,7 @@ type Verifier struct {
 	authKey    string
 	parser     *jwt.Parser
 	validator  *jwt.Validator
+	lifetime   *jwt.Validator // exp and nbf alone, for claims verified earlier
 	now        func() time.Time
 	logger     *slog.Logger
 }
@@ -129,6 +130,7 @@ func NewVerifier(ctx context.Context, cfg *config.JWT, logger *slog.Logger) (*Ve
 	}
 	v.parser = jwt.NewParser(v.parserOptions(true)...)
 	v.validator = jwt.NewValidator(v.parserOptions(false)...)
+	v.lifetime = jwt.NewValidator(jwt.WithTimeFunc(func() time.Time { return v.now() }), jwt.WithLeeway(v.leeway))
 	return v, nil
 }
 
@@ -390,6 +392,18 @@ func (v *Verifier) Verify(token string) (gatehouse.Claims, time.Time, error) {
 		return nil, time.Time{}, gatehouse.Errorf(gatehouse.CodeUnauthorized, "token claims are not a JSON object")
 	}
 	return gatehouse.Claims(claims), expiry(claims), nil
+}
+
+// CheckLifetime checks again, against the clock now and with the configured
+// leeway, the exp and nbf of claims that verified earlier, such as at the
+// HTTP upgrade: a token valid then may have expired by the time a namespace
+// CONNECT arrives. An expired token is token_expired, one not valid yet
+// unauthorized.
+func (v *Verifier) CheckLifetime(claims gatehouse.Claims) error {
+	if err := v.lifetime.Validate(jwt.MapClaims(claims)); err != nil {
+		return v.refusal(err, nil)
+	}
+	return nil
 }
 
 func (v *Verifier) checkSize(token string) error {

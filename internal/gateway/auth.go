@@ -13,7 +13,15 @@ import (
 // the upgrade request) and verifies it, per the namespace's auth mode.
 func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage) (gatehouse.Claims, error) {
 	upgradeClaims := gatehouse.Claims(s.Handshake().Claims)
-	if st.verifier == nil || ns.auth == authNone {
+	if st.verifier == nil {
+		return upgradeClaims, nil
+	}
+	if ns.auth == authNone {
+		// Tokens are ignored here, but the claims of one that has since
+		// expired are not handed on to guards and handlers either.
+		if upgradeClaims != nil && st.verifier.CheckLifetime(upgradeClaims) != nil {
+			return nil, nil
+		}
 		return upgradeClaims, nil
 	}
 	if token, present := tokenFromAuth(auth, st.cfg.Auth.JWT.AuthKey); present {
@@ -24,6 +32,11 @@ func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth jso
 		return claims, nil
 	}
 	if upgradeClaims != nil {
+		// Verified at the handshake, which may be long past: a token that
+		// has expired since (or is still not valid) is refused now.
+		if err := st.verifier.CheckLifetime(upgradeClaims); err != nil {
+			return nil, err
+		}
 		return upgradeClaims, nil
 	}
 	if ns.auth == authRequired {

@@ -92,8 +92,8 @@ func (st *state) refreshToken(s *socketio.Socket, payload *gatehouse.Payload) (a
 	if err != nil {
 		return nil, err
 	}
-	if old := s.Claims(); old != nil && claims.Subject() != old.Subject() {
-		return nil, gatehouse.Errorf(gatehouse.CodeForbidden, "the new token belongs to another subject")
+	if err := sameSubject(s.Claims(), claims); err != nil {
+		return nil, err
 	}
 	s.SetClaims(claims)
 	st.watchExpiry(s)
@@ -102,4 +102,27 @@ func (st *state) refreshToken(s *socketio.Socket, payload *gatehouse.Payload) (a
 		reply["expires_at"] = exp.Unix()
 	}
 	return reply, nil
+}
+
+// sameSubject lets a fresh token replace the socket's token only when both
+// name the same subject, a non-empty string: a missing or non-string sub
+// reads as "" and would otherwise make any two such tokens "the same
+// user", and a socket that connected without a token has nobody to renew.
+func sameSubject(old, fresh gatehouse.Claims) error {
+	oldSub, _ := old["sub"].(string)
+	freshSub, _ := fresh["sub"].(string)
+	switch {
+	case old == nil:
+		return gatehouse.Errorf(gatehouse.CodeForbidden,
+			"auth:refresh renews the token a socket connected with; this socket connected without one")
+	case oldSub == "":
+		return gatehouse.Errorf(gatehouse.CodeForbidden,
+			"the socket's token has no sub claim (a non-empty string), so it cannot be renewed; reconnect with a fresh token")
+	case freshSub == "":
+		return gatehouse.Errorf(gatehouse.CodeUnauthorized,
+			"the new token has no sub claim (a non-empty string), so it cannot renew the socket's token")
+	case freshSub != oldSub:
+		return gatehouse.Errorf(gatehouse.CodeForbidden, "the new token belongs to another subject")
+	}
+	return nil
 }
