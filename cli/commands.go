@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 )
@@ -37,6 +38,9 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	// go-redis logs through one process-wide logger, by default raw lines
+	// on stderr; they join the process log instead.
+	adapter.InstallRedisLogger(logger)
 	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return err
