@@ -65,12 +65,8 @@ func (g *exprGuard) Check(ctx context.Context, in *Input) error {
 	if err != nil {
 		return err
 	}
-	vars.WithArgs(in.Args)
-	if in.Auth != nil {
-		if err := vars.WithAuth(in.Auth); err != nil {
-			return err
-		}
-	}
+	vars.WithArgs(&in.Args)
+	vars.WithAuth(in.Auth)
 	if in.Namespace != "" {
 		vars.Namespace = in.Namespace
 	}

@@ -54,12 +54,8 @@ func (ev *callEvaluator) prepare(field string) error {
 	if err != nil {
 		return payloadError(field, err)
 	}
-	vars.WithArgs(ev.call.Args)
-	if ev.call.Auth != nil {
-		if err := vars.WithAuth(ev.call.Auth); err != nil {
-			return payloadError(field, err)
-		}
-	}
+	vars.WithArgs(&ev.call.Args)
+	vars.WithAuth(ev.call.Auth)
 	ev.vars, ev.ready = vars, true
 	return nil
 }

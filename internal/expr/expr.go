@@ -150,7 +150,7 @@ func typesBytes(ast *cel.Ast) bool {
 // for binary values only then, so that results of events without binary
 // are sent without a walk.
 func (p *Program) MayGiveBytes(vars *Vars) bool {
-	return p.buildsBytes || len(vars.Args.Attachments) > 0
+	return p.buildsBytes || (vars.Args != nil && len(vars.Args.Attachments) > 0)
 }
 
 // IsVariable reports whether the expression is the bare variable name, such
@@ -307,13 +307,15 @@ type Vars struct {
 	Socket SocketVars
 	// Namespace is the namespace name.
 	Namespace string
-	// Args are the event's arguments as received; the args variable
-	// decodes them when an expression reads it. Their attachments make
-	// the placeholders of data (and of args) bytes.
-	Args gatehouse.Args
-	// Auth is the CONNECT auth payload decoded, handshake.auth; nil
-	// stands for {}.
-	Auth any
+	// Args are the event's arguments as received, nil for none; the args
+	// variable decodes them when an expression reads it. Their attachments
+	// make the placeholders of data (and of args) bytes. Args and Auth are
+	// pointers so that Vars, copied to the heap whenever CEL runs, stays
+	// small.
+	Args *gatehouse.Args
+	// Auth is the CONNECT auth payload, handshake.auth, decoded when an
+	// expression reads it; nil stands for {}.
+	Auth *gatehouse.Payload
 }
 
 // SocketVars are the fields of the socket variable.
@@ -343,24 +345,19 @@ func VarsFor(s gatehouse.Socket, event string, payload *gatehouse.Payload) (Vars
 
 // WithArgs sets the event's arguments and, when they carry binary
 // attachments, shows each placeholder of data as the bytes it refers to.
-func (v *Vars) WithArgs(args gatehouse.Args) {
+func (v *Vars) WithArgs(args *gatehouse.Args) {
 	v.Args = args
+	if args == nil {
+		return
+	}
 	if len(args.Attachments) > 0 {
 		v.Data = resolveBinary(v.Data, args.Attachments)
 	}
 }
 
 // WithAuth sets handshake.auth from the CONNECT auth payload; a nil or
-// absent payload is {}. A payload that is not JSON is an invalid_payload
-// error.
-func (v *Vars) WithAuth(auth *gatehouse.Payload) error {
-	data, err := auth.Data()
-	if err != nil {
-		return err
-	}
-	v.Auth = data
-	return nil
-}
+// absent payload is {}. It is decoded when an expression first reads it.
+func (v *Vars) WithAuth(auth *gatehouse.Payload) { v.Auth = auth }
 
 // noClaims is what user resolves to for a socket without a token; it is
 // never written to.
@@ -400,23 +397,32 @@ func (a activation) ResolveName(name string) (any, bool) {
 			"namespace": a.vars.Namespace,
 		}, true
 	case "args":
-		args, err := decodeArgs(a.vars.Args, a.vars.Data)
+		var received gatehouse.Args
+		if a.vars.Args != nil {
+			received = *a.vars.Args
+		}
+		args, err := decodeArgs(received, a.vars.Data)
 		if err != nil {
 			return types.WrapErr(argsError(err)), true
 		}
 		return args, true
 	case "handshake":
-		return map[string]any{"auth": a.vars.authOrEmpty()}, true
+		auth, err := a.vars.auth()
+		if err != nil {
+			return types.WrapErr(fmt.Errorf("reading handshake.auth: %w", err)), true
+		}
+		return map[string]any{"auth": auth}, true
 	}
 	return nil, false
 }
 
-// authOrEmpty is handshake.auth: {} when the client sent no auth payload.
-func (v *Vars) authOrEmpty() any {
-	if v.Auth == nil {
-		return noClaims
+// auth is handshake.auth decoded: {} when the client sent no auth payload.
+func (v *Vars) auth() (any, error) {
+	data, err := v.Auth.Data()
+	if data == nil || err != nil {
+		return noClaims, err
 	}
-	return v.Auth
+	return data, nil
 }
 
 func (activation) Parent() interpreter.Activation { return nil }

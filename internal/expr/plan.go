@@ -224,7 +224,10 @@ func (p *readPlan) read(vars *Vars) (value any, ok bool) {
 			return vars.Namespace, true
 		}
 	case planHandshakeAuth:
-		auth := vars.authOrEmpty()
+		auth, err := vars.auth()
+		if err != nil {
+			return nil, false
+		}
 		return auth, plainJSON(auth, 0)
 	case planMap:
 		out := make(map[string]any, len(p.keys))

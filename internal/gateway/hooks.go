@@ -51,7 +51,10 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 		return err
 	}
 	s.SetClaims(claims)
-	view := st.handshakeAuth(auth)
+	var view *gatehouse.Payload
+	if len(ns.connectGuards) > 0 || len(ns.onConnect) > 0 {
+		view = st.handshakeAuth(auth)
+	}
 	in := &guards.Input{Socket: s, Namespace: ns.name, Payload: gatehouse.NewPayload(auth), Auth: view}
 	if err := h.gw.runGuards(ctx, ns.connectGuards, in); err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
@@ -72,12 +75,35 @@ const handshakeAuthKey = "gatehouse.handshake_auth"
 // handlers and their expressions see it (handshake.auth). With auth.jwt
 // configured, its auth_key member is a credential: the verified claims
 // stand for it (user), and it is left out so that no expression can send
-// it to a client, a room or a webhook.
+// it to a client, a room or a webhook. Built only for namespaces with
+// connect guards or on_connect handlers, so that other connects pay no
+// decode.
 func (st *state) handshakeAuth(auth json.RawMessage) *gatehouse.Payload {
 	if st.verifier == nil {
 		return gatehouse.NewPayload(auth)
 	}
-	return gatehouse.NewPayloadOmitting(auth, st.cfg.Auth.JWT.AuthKey)
+	return gatehouse.NewPayload(withoutMember(auth, st.cfg.Auth.JWT.AuthKey))
+}
+
+// withoutMember returns the JSON object raw without its member key,
+// however the key is escaped; anything else is returned as it is. The
+// other members keep their JSON text (numbers, nesting) as received.
+func withoutMember(raw json.RawMessage, key string) json.RawMessage {
+	var members map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &members) != nil {
+		return raw
+	}
+	if _, present := members[key]; !present {
+		return raw
+	}
+	delete(members, key)
+	out, err := json.Marshal(members)
+	if err != nil {
+		// Members that came from valid JSON encode again; were one not to,
+		// nothing of the payload is shown rather than the token.
+		return json.RawMessage(`{}`)
+	}
+	return out
 }
 
 // Connected starts the token lifetime watch and runs on_connect handlers.
