@@ -2,6 +2,7 @@ package guards
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -76,4 +77,46 @@ func BenchmarkGuard_expr(b *testing.B) {
 func TestExprGuardSuggestsACode(t *testing.T) {
 	_, err := build(t, "expr", "{condition: 'true', code: forbiden}")
 	wantConfigError(t, err, "1:36", `unknown code "forbiden" (did you mean "forbidden"?)`)
+}
+
+func TestExprGuardSeesArgsBinaryAndHandshakeAuth(t *testing.T) {
+	placeholder := json.RawMessage(`{"_placeholder":true,"num":0}`)
+	tests := []struct {
+		name     string
+		options  string
+		in       *Input
+		wantCode gatehouse.Code
+	}{
+		{
+			"a binary payload is bytes", "type(data) == bytes && size(data) <= 3",
+			&Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, "",
+		},
+		{
+			"too many bytes", "size(data) <= 2",
+			&Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, gatehouse.CodeForbidden,
+		},
+		{
+			"every argument", `size(args) == 2 && args[1] == "b"`,
+			&Input{Socket: alice(), Event: "e", Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`"b"`)}}}, "",
+		},
+		{
+			"handshake.auth at connect", `handshake.auth.team == "red"`,
+			&Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"red"}`))}, "",
+		},
+		{
+			"another team at connect", `handshake.auth.?team.orValue("") == "red"`,
+			&Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"blue"}`))}, gatehouse.CodeForbidden,
+		},
+		{
+			"no auth payload is {}", `handshake.auth == {}`,
+			&Input{Socket: alice()}, "",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := mustBuild(t, "expr", tt.options)
+			tt.in.Payload = gatehouse.NewPayload(tt.in.Args.First())
+			checkResult(t, g.Check(context.Background(), tt.in), tt.wantCode, "")
+		})
+	}
 }

@@ -66,7 +66,9 @@ type Call struct {
 	// slices of JSON values (map[string]any, []any) are a copy the handler
 	// may change freely: the built-in handlers return values that share
 	// the socket's claims or the payload, and the runtime copies them
-	// before a later handler receives them.
+	// before a later handler receives them. A reply of several arguments,
+	// or one holding binary values below its top level, is a
+	// gatehouse.Args, which the ack sends as its arguments.
 	Reply any
 }
 
