@@ -20,6 +20,7 @@ const (
 	DefaultMaxPayload     = 1_000_000
 	DefaultSendQueue      = 1024
 	DefaultUpgradeTimeout = 10 * time.Second
+	DefaultMessageTimeout = 10 * time.Second
 )
 
 // SlowConsumerPolicy is what a session does when a message would overflow
@@ -45,10 +46,16 @@ type Options struct {
 	PingTimeout time.Duration
 	// MaxPayload is the largest accepted HTTP POST body or WebSocket
 	// message, in bytes; it is also announced to the client in the
-	// handshake so that it splits its polling payloads accordingly.
+	// handshake so that it splits its polling payloads accordingly. A
+	// WebSocket message's fragments count together as they arrive: the
+	// frame that goes past it closes the connection (1009).
 	MaxPayload int64
+	// MessageTimeout bounds a WebSocket message from its first frame to
+	// its last; past it the connection is closed (1008).
+	MessageTimeout time.Duration
 	// AllowedOrigins lists the browser origins (scheme://host[:port])
-	// allowed to connect; "*" allows any. Requests without an Origin header
+	// allowed to connect, with credentials (cookies); "*" allows any
+	// other, without credentials. Requests without an Origin header
 	// (non-browser clients) are always allowed. An empty list refuses every
 	// request that carries an Origin.
 	AllowedOrigins []string
@@ -75,8 +82,14 @@ type Options struct {
 	// Refused, when set, is told of each handshake refused because of a
 	// session limit or because the server no longer accepts sessions, with
 	// the reason ("max_connections", "max_connections_per_ip",
-	// "shutting_down") and the client address. It must be quick.
+	// "shutting_down") and the client address, and of each WebSocket
+	// message refused (RefusedMaxPayload, RefusedMessageTimeout). It must
+	// be quick.
 	Refused func(reason, remoteIP string)
+	// RefusedOrigin, when set, is told of each request refused because its
+	// Origin is not allowed, with the origin, the path and the client
+	// address. It must be quick.
+	RefusedOrigin func(origin, path, remoteIP string)
 	// Logger receives debug records about sessions; nil uses slog.Default.
 	Logger *slog.Logger
 	// Now is the clock used for I/O deadlines; nil uses time.Now.
@@ -103,6 +116,9 @@ func (o Options) withDefaults() Options {
 	if o.UpgradeTimeout <= 0 {
 		o.UpgradeTimeout = DefaultUpgradeTimeout
 	}
+	if o.MessageTimeout <= 0 {
+		o.MessageTimeout = DefaultMessageTimeout
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -123,12 +139,8 @@ func (o *Options) allowsAnyOrigin() bool {
 	return slices.Contains(o.AllowedOrigins, "*")
 }
 
-// originAllowed reports whether a browser request from origin may proceed.
-// An absent Origin is a non-browser client, which cross-site request
-// forgery cannot involve.
-func (o *Options) originAllowed(origin string) bool {
-	if origin == "" {
-		return true
-	}
-	return o.allowsAnyOrigin() || slices.Contains(o.AllowedOrigins, origin)
+// originListed reports whether origin is in the allow-list by name, which
+// allows it credentials; the wildcard does not.
+func (o *Options) originListed(origin string) bool {
+	return origin != "*" && slices.Contains(o.AllowedOrigins, origin)
 }

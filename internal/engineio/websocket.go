@@ -200,26 +200,33 @@ func (s *session) readLoop(link *wsLink) {
 			s.doneReading(link)
 		}
 	}
+	clock := messageClock{conn: conn, timeout: s.srv.opts.MessageTimeout, now: s.srv.opts.Now}
 	hook := hookConnOf(link.raw)
 	if hook != nil {
-		hook.beforeRead.Store(&flush)
+		beforeRead := func() {
+			clock.beforeRead()
+			flush()
+		}
+		hook.beforeRead.Store(&beforeRead)
 		defer hook.beforeRead.Store(nil)
 	}
 	for {
 		typ, r, err := conn.NextReader()
 		if err != nil {
 			flush()
-			s.closeOnReadError(err)
+			s.closeOnReadError(link, err, false)
 			return
 		}
+		clock.begin(hook != nil)
 		buf := s.srv.buffers.get()
-		buf.B, err = readAppend(buf.B[:0], r)
+		buf.B, err = readAppend(buf.B[:0], r, int(s.srv.opts.MaxPayload))
 		if err != nil {
 			s.srv.buffers.put(buf)
 			flush()
-			s.closeOnReadError(err)
+			s.closeOnReadError(link, err, clock.armed)
 			return
 		}
+		clock.end()
 		if !flushPending {
 			s.mu.Lock()
 			link.reading = true
@@ -281,30 +288,25 @@ func (s *session) wakeWriterLocked(link *wsLink) {
 }
 
 // closeOnReadError closes the session after the connection failed: a
-// message over MaxPayload is a transport error (the client still gets the
-// close packet), anything else means the client went away.
-func (s *session) closeOnReadError(err error) {
-	if errors.Is(err, fws.ErrReadLimit) {
+// message over MaxPayload (the WebSocket library has sent the close frame
+// 1009) is a transport error, as is a message unfinished within
+// MessageTimeout (inMessage: the message's read deadline was set), closed
+// with 1008 and its reason; both are reported to Options.Refused. Anything
+// else means the client went away.
+func (s *session) closeOnReadError(link *wsLink, err error, inMessage bool) {
+	switch {
+	case errors.Is(err, fws.ErrReadLimit):
+		s.srv.reportLimit(RefusedMaxPayload, s.handshake)
 		s.closeWith("transport error", closeAbort)
-		return
-	}
-	s.closeWith("transport close", closeByPeer)
-}
-
-// readAppend reads r to its end, appending to dst.
-func readAppend(dst []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
+	case inMessage && isTimeout(err) && s.state() == stateOpen:
+		s.srv.reportLimit(RefusedMessageTimeout, s.handshake)
+		// The close frame first: after it, the client ignores the rest.
+		deadline := s.srv.opts.Now().Add(closeFrameTimeout)
+		_ = link.conn.WriteControl(fws.CloseMessage,
+			fws.FormatCloseMessage(fws.ClosePolicyViolation, "message not finished within the message timeout"), deadline)
+		s.closeWith("transport error", closeByPeer)
+	default:
+		s.closeWith("transport close", closeByPeer)
 	}
 }
 

@@ -195,3 +195,10 @@ func refuseConn(conn net.Conn, plainHTTP bool) {
 	}
 	_ = conn.Close()
 }
+
+// originRefused is the Engine.IO server's Options.RefusedOrigin: counted
+// under one limit name, whatever the origin, so that the metric's labels
+// stay few; the log line says which origin and path.
+func (l *refusalLog) originRefused(origin, path, remoteIP string) {
+	l.refused(limitAllowedOrigins, "origin", origin, "path", path, "ip", remoteIP)
+}

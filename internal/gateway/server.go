@@ -128,6 +128,8 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		MaxSessions:      cfg.Server.Limits.MaxConnections,
 		MaxSessionsPerIP: cfg.Server.Limits.MaxConnectionsPerIP,
 		Refused:          gw.refusals.sessionRefused,
+		MessageTimeout:   cfg.Server.Limits.MessageTimeout.D(),
+		RefusedOrigin:    gw.refusals.originRefused,
 	}, gw.sockets)
 	gw.publisher = adp
 	gw.app = gw.newApp()
