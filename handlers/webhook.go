@@ -57,6 +57,7 @@ type webhookHandler struct {
 	header  http.Header
 	reply   *expr.Expr
 	client  *http.Client
+	health  *webhookHealth
 }
 
 func newWebhook(opts config.Options) (Handler, error) {
@@ -95,6 +96,7 @@ func newWebhook(opts config.Options) (Handler, error) {
 		timeout: timeout,
 		header:  header,
 		reply:   o.Reply,
+		health:  newWebhookHealth(loggerOf(opts), o.URL),
 		client: &http.Client{
 			Transport: transport,
 			// A redirect would turn the POST into a GET and lose the
@@ -164,9 +166,14 @@ func (h *webhookHandler) post(ctx context.Context, body []byte) ([]byte, error) 
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return nil, h.callError(ctx, err)
+		return nil, h.unanswered(ctx, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		h.health.failure(fmt.Errorf("answered %s", resp.Status))
+	} else {
+		h.health.answered()
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Drain a bounded amount so the connection can be reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWebhookAnswer))
@@ -174,12 +181,22 @@ func (h *webhookHandler) post(ctx context.Context, body []byte) ([]byte, error) 
 	}
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxWebhookAnswer+1))
 	if err != nil {
-		return nil, h.callError(ctx, err)
+		return nil, h.unanswered(ctx, err)
 	}
 	if len(answer) > maxWebhookAnswer {
 		return nil, gatehouse.Errorf(gatehouse.CodeUpstreamError, "webhook answer is larger than %d bytes", maxWebhookAnswer)
 	}
 	return answer, nil
+}
+
+// unanswered classifies a call that got no (whole) answer and counts it
+// against the backend's health, unless the caller gave up on it: an
+// abandoned event says nothing about the backend.
+func (h *webhookHandler) unanswered(ctx context.Context, err error) error {
+	if !errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		h.health.failure(err)
+	}
+	return h.callError(ctx, err)
 }
 
 // callError classifies a failed call: running out of time (ours or the

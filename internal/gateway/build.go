@@ -60,8 +60,8 @@ func DefaultRegistries() Registries {
 
 // buildNamespaces builds every guard, handler and namespace of cfg. Errors are
 // collected, positioned, and returned together as a config.ErrorList.
-// resources adds to a guard's options what the gateway shares with guard
-// factories (see factoryResources); nil adds nothing.
+// resources adds to a guard's or handler's options what the gateway shares
+// with factories (see factoryResources); nil adds nothing.
 func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.Options) config.Options) (map[string]*namespaceRuntime, error) {
 	if resources == nil {
 		resources = func(o config.Options) config.Options { return o }
@@ -103,7 +103,7 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 					decl.Type, config.Suggest(decl.Type, reg.Handlers.Names()), reg.Handlers.Names()))
 				continue
 			}
-			h, err := factory(decl.Options)
+			h, err := factory(resources(decl.Options))
 			if err != nil {
 				errs = errs.Append(decl.Pos, err)
 				continue

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
+	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -43,18 +44,21 @@ func newAdapter(cfg config.Adapter, logger *slog.Logger) (adapter.Adapter, error
 	return a, nil
 }
 
-// factoryResources returns what guard factories get besides their options:
-// with the Redis adapter, its connection, for guards that share state
-// across nodes (rate_limit with store: redis). The gateway hands it to
-// factories through config.Options rather than a package variable, so that
-// two gateways in one process (tests, reload) never share it by accident.
+// factoryResources returns what guard and handler factories get besides
+// their options: the gateway's logger (for handlers that log a backend's
+// outages) and, with the Redis adapter, its connection, for guards that
+// share state across nodes (rate_limit with store: redis). The gateway
+// hands them to factories through config.Options rather than a package
+// variable, so that two gateways in one process (tests, reload) never share
+// them by accident.
 func factoryResources(a adapter.Adapter, logger *slog.Logger) func(config.Options) config.Options {
+	withLogger := func(o config.Options) config.Options { return handlers.WithLogger(o, logger) }
 	r, ok := a.(*adapter.Redis)
 	if !ok {
-		return func(o config.Options) config.Options { return o }
+		return withLogger
 	}
 	shared := &guards.SharedRedis{Client: r.Client(), Prefix: r.Prefix(), Logger: logger}
-	return func(o config.Options) config.Options { return guards.WithSharedRedis(o, shared) }
+	return func(o config.Options) config.Options { return withLogger(guards.WithSharedRedis(o, shared)) }
 }
 
 // Adapter is the gateway's cluster adapter, whose State and Errors tell
