@@ -105,9 +105,11 @@ func (l *refusalLog) totals() map[string]uint64 {
 // (handshakes), "handshake_timeout" (requests cut off), "connect_timeout",
 // "max_namespaces_per_session", "max_rooms_per_socket", "flood",
 // "flood_disconnect", "draining" (events refused during shutdown),
-// "max_payload" (binary packets over it), "binary_packet_timeout",
-// "max_queued_bytes_per_socket" and "max_queued_events_per_socket". It is
-// safe to call from a metrics scrape.
+// "max_payload" (binary packets, request bodies and WebSocket messages over
+// it), "body_timeout", "max_tcp_connections_per_ip", "message_timeout",
+// "allowed_origins" (requests from an origin not allowed),
+// "binary_packet_timeout", "max_queued_bytes_per_socket" and
+// "max_queued_events_per_socket". It is safe to call from a metrics scrape.
 func (gw *Gateway) LimitRefusals() map[string]uint64 {
 	return maps.Clone(gw.refusals.totals())
 }

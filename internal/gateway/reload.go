@@ -83,6 +83,7 @@ func restartOnlyChanges(running, next *config.Config) []string {
 		{"server.send_queue", running.Server.SendQueue, next.Server.SendQueue},
 		{"server.slow_consumer", running.Server.SlowConsumer, next.Server.SlowConsumer},
 		{"server.limits.handshake_timeout", running.Server.Limits.HandshakeTimeout, next.Server.Limits.HandshakeTimeout},
+		{"server.limits.message_timeout", running.Server.Limits.MessageTimeout, next.Server.Limits.MessageTimeout},
 		{"server.metrics", running.Server.Metrics, next.Server.Metrics},
 		{"server.metrics_path", running.Server.MetricsPath, next.Server.MetricsPath},
 		{"adapter", running.Adapter, next.Adapter},
