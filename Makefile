@@ -71,8 +71,8 @@ e2e: build examples e2e-deps
 
 ## edge: the attack tests of the edge budget with many clients at once (GATEHOUSE_EDGE_LONG); each
 ## measures what the gateway holds. Add a package's tests to EDGE_TESTS/EDGE_PKGS.
-EDGE_TESTS ?= TestBinaryPacket|TestEventsPipelined|TestEventsBeforeASlowOnConnect|TestEventsRefusedByACheapGuard
-EDGE_PKGS  ?= ./internal/gateway
+EDGE_TESTS ?= TestBinaryPacket|TestEventsPipelined|TestEventsBeforeASlowOnConnect|TestEventsRefusedByACheapGuard|TestTricklingBodies|TestUnfinishedMessagesHold
+EDGE_PKGS  ?= ./internal/gateway ./internal/engineio
 edge:
 	GATEHOUSE_EDGE_LONG=1 $(GO) test -count=1 -v -timeout=30m -run '$(EDGE_TESTS)' $(EDGE_PKGS)
 
