@@ -23,7 +23,7 @@ import (
 const tokenLifeSecret = "token-life-test-secret-of-32-bytes!"
 
 // tokenLifeConfig serves /chat (auth required, a counting connect guard and
-// on_connect handler) and /open (auth optional). %s is auth.on_expiry and
+// on_connect handler), /open (auth optional) and /public (auth none). %s is auth.on_expiry and
 // %s the leeway.
 const tokenLifeConfig = `
 auth:
@@ -47,6 +47,12 @@ namespaces:
           reply: {value: user}
   /open:
     auth: optional
+    events:
+      whoami:
+        handler:
+          reply: {value: user}
+  /public:
+    auth: none
     events:
       whoami:
         handler:
@@ -173,6 +179,14 @@ func TestConnectAfterTheHandshakeTokenExpiredIsRefused(t *testing.T) {
 			_, err = c.Connect(ctx, "/open", nil)
 			if !errorAs(err, &refused) || refused.Code() != tc.wantCode {
 				t.Fatalf("CONNECT to an optional namespace with an expired handshake token: err = %v, want %s", err, tc.wantCode)
+			}
+			// A namespace that ignores tokens takes the socket, as an
+			// anonymous one: the dead token's claims are not handed on.
+			if _, err := c.Connect(ctx, "/public", nil); err != nil {
+				t.Fatalf("CONNECT to an auth: none namespace: %v", err)
+			}
+			if got := ackOf(t, c, "/public", "whoami", nil); len(got) != 0 {
+				t.Fatalf("claims on an auth: none namespace after the token expired: %v, want none", got)
 			}
 		})
 	}
