@@ -480,3 +480,22 @@ func TestShutdownClosesIdlePollingSessionAtOnce(t *testing.T) {
 	rec.expectClose(t, "server shutting down")
 	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeUnknownSID)
 }
+
+func TestRequestAfterThePongDeadlineMeetsATimedOutSessionThoughTheTimerIsLate(t *testing.T) {
+	rec := newRecorder(false)
+	ts := startServer(t, Options{}, rec)
+	sid := ts.handshakePolling(t).SID
+	rec.nextConn(t)
+
+	// A ping went out and its pong deadline passed, but the heartbeat timer
+	// has not run yet, as on a machine too busy to run it in time.
+	s := ts.srv.lookup(sid)
+	s.mu.Lock()
+	s.heartbeat.Stop()
+	s.awaitingPong = true
+	s.heartbeatDue = time.Now().Add(-time.Millisecond)
+	s.mu.Unlock()
+
+	expectProtocolError(t, ts.post(t, sid, "3"), http.StatusBadRequest, codeUnknownSID)
+	rec.expectClose(t, "ping timeout")
+}

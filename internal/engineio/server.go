@@ -279,7 +279,7 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 
 	if sid := c.Query("sid"); sid != "" {
 		s := srv.lookup(sid)
-		if s == nil {
+		if s == nil || s.expireIfOverdue() {
 			return srv.refuse(c, http.StatusBadRequest, codeUnknownSID)
 		}
 		if transport == TransportWebSocket {

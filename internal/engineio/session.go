@@ -264,12 +264,33 @@ func signal(ch chan struct{}) {
 
 // resetHeartbeatLocked arms the heartbeat timer to fire after d.
 func (s *session) resetHeartbeatLocked(d time.Duration) {
-	s.heartbeatDue = time.Now().Add(d)
+	s.armHeartbeatLocked(time.Now().Add(d))
+}
+
+// armHeartbeatLocked arms the heartbeat timer to fire at due.
+func (s *session) armHeartbeatLocked(due time.Time) {
+	s.heartbeatDue = due
+	d := time.Until(due)
 	if s.heartbeat == nil {
 		s.heartbeat = time.AfterFunc(d, s.onHeartbeat)
 		return
 	}
 	s.heartbeat.Reset(d)
+}
+
+// expireIfOverdue closes the session with "ping timeout" when its pong is
+// overdue and reports whether it did. The heartbeat timer does the same,
+// but it may run late on a busy machine; a request that arrives after the
+// deadline must meet the session the deadline ended, as it would on the
+// reference server.
+func (s *session) expireIfOverdue() bool {
+	s.mu.Lock()
+	overdue := s.state() == stateOpen && s.awaitingPong && !time.Now().Before(s.heartbeatDue)
+	s.mu.Unlock()
+	if overdue {
+		s.closeWith("ping timeout", closeAbort)
+	}
+	return overdue
 }
 
 // onHeartbeat runs on the timer: ping the client, or give up on it.
@@ -287,7 +308,9 @@ func (s *session) onHeartbeat() {
 	}
 	s.enqueueControlLocked(packetPing)
 	s.awaitingPong = true
-	s.resetHeartbeatLocked(s.srv.opts.PingTimeout)
+	// The pong is due PingTimeout after the ping was due, not after this
+	// timer ran: a late timer does not lengthen the client's deadline.
+	s.armHeartbeatLocked(s.heartbeatDue.Add(s.srv.opts.PingTimeout))
 	s.wakeLocked()
 	s.mu.Unlock()
 }
