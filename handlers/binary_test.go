@@ -279,3 +279,29 @@ func TestReplyArgsThatAreNotAListAtRunTimeAreInvalidPayload(t *testing.T) {
 	_, err := h.Handle(context.Background(), callWith(newTestSocket(), "x", `{"a": 1}`))
 	assertCode(t, err, gatehouse.CodeInvalidPayload, "args must be a list, not an object")
 }
+
+func TestEveryReplyOptionSendsBinaryAsAttachments(t *testing.T) {
+	// join, leave and publish compute their ack with the same `reply`
+	// option as emit and broadcast.
+	tests := []struct{ handler, options string }{
+		{"join", `{room: '"r"', reply: '{"file": data.file}'}`},
+		{"leave", `{room: '"r"', reply: '{"file": data.file}'}`},
+		{"publish", `{reply: '{"file": data.file}'}`},
+		{"emit", `{event: e, reply: '{"file": data.file}'}`},
+		{"broadcast", `{event: e, reply: '{"file": data.file}'}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.handler, func(t *testing.T) {
+			h := build(t, tt.handler, tt.options)
+			call := binaryCall(newTestSocket(), [][]byte{{1, 2, 3}}, `{"file":`+placeholder0+`}`)
+			call.Publisher = &testPublisher{}
+			reply, err := h.Handle(context.Background(), call)
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if got, want := ackWire(t, reply), `61-7[{"file":`+placeholder0+`}] <010203>`; got != want {
+				t.Errorf("ack = %s\nwant  %s", got, want)
+			}
+		})
+	}
+}

@@ -66,5 +66,5 @@ func (h *publishHandler) Handle(ctx context.Context, call *Call) (any, error) {
 		return okReply(), nil
 	}
 	ev := evaluatorFor(call)
-	return ev.value(ctx, "reply", h.reply)
+	return ev.arg(ctx, "reply", h.reply)
 }

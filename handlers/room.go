@@ -72,5 +72,5 @@ func (h *roomHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	if h.reply == nil {
 		return map[string]any{"ok": true, "room": room}, nil
 	}
-	return ev.value(ctx, "reply", h.reply)
+	return ev.arg(ctx, "reply", h.reply)
 }

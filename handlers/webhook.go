@@ -145,7 +145,7 @@ func (h *webhookHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	}
 	if h.reply != nil {
 		ev := evaluatorFor(call)
-		return ev.value(ctx, "reply", h.reply)
+		return ev.arg(ctx, "reply", h.reply)
 	}
 	return ack, nil
 }
