@@ -263,6 +263,9 @@ func TestArgsOptionsRefusedAtLoad(t *testing.T) {
 		{"reply args that is not a list", "reply", `{args: '"x"'}`, "gateway.yaml:1:8: reply: args must give a list"},
 		{"emit with data and args", "emit", "{event: e, data: data, args: args}", "gateway.yaml:1:30: emit: data and args are exclusive"},
 		{"broadcast args that is a map", "broadcast", `{event: e, args: '{"a": 1}'}`, "gateway.yaml:1:18: broadcast: args must give a list"},
+		{"a room named by bytes", "join", `{room: 'b"r"'}`, "gateway.yaml:1:8: join: room must give a string, the room's name, not bytes"},
+		{"a room named by a number", "leave", `{room: '1 + 1'}`, "gateway.yaml:1:8: leave: room must give a string, the room's name, not int"},
+		{"broadcast to bytes", "broadcast", `{event: e, to: 'bytes("r")'}`, "gateway.yaml:1:16: broadcast: to must give a string, the room's name, not bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

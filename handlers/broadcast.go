@@ -53,6 +53,9 @@ func newBroadcast(opts config.Options) (Handler, error) {
 	if err := checkDataOrArgs("broadcast", o.Data, o.Args); err != nil {
 		return nil, err
 	}
+	if err := checkRoomName("broadcast: to", o.To); err != nil {
+		return nil, err
+	}
 	h := &broadcastHandler{event: o.Event, data: o.Data, args: o.Args, to: o.To, includeSender: true, reply: o.Reply}
 	if o.IncludeSender != nil {
 		h.includeSender = *o.IncludeSender

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
@@ -120,6 +121,21 @@ func (ev *callEvaluator) room(ctx context.Context, field string, e *expr.Expr) (
 		return "", gatehouse.Errorf(gatehouse.CodeInvalidPayload, "%s must not be empty", field)
 	}
 	return room, nil
+}
+
+// checkRoomName refuses at load a room expression whose type is known not
+// to be a string, such as bytes (a binary value has no room name), so that
+// validate names it rather than every event failing.
+func checkRoomName(field string, e *expr.Expr) error {
+	if e == nil {
+		return nil
+	}
+	switch t := e.Program.ResultType(); t {
+	case "string", "dyn":
+		return nil
+	default:
+		return config.Errorf(e.Pos, "%s must give a string, the room's name, not %s", field, t)
+	}
 }
 
 // payloadError keeps a coded error as it is and makes any other evaluation

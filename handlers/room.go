@@ -50,6 +50,9 @@ func newRoomFactory(action roomAction) Factory {
 		if o.Room == nil {
 			return nil, opts.Errorf("%s: room is required", action.name)
 		}
+		if err := checkRoomName(action.name+": room", o.Room); err != nil {
+			return nil, err
+		}
 		return &roomHandler{action: action, room: o.Room, reply: o.Reply}, nil
 	}
 }
