@@ -15,6 +15,9 @@ type eventMessage struct {
 	Data      json.RawMessage  `json:"data"`
 	Claims    gatehouse.Claims `json:"claims"`
 	SocketID  string           `json:"socket_id"`
+	// Auth is the CONNECT auth payload, in on_connect handlers only, as
+	// expressions see it (handshake.auth: without the verified token).
+	Auth json.RawMessage `json:"auth,omitempty"`
 }
 
 // marshalEventMessage encodes the call for a backend. Claims are {} rather
@@ -26,6 +29,7 @@ func marshalEventMessage(call *Call) ([]byte, error) {
 		Data:      call.Payload.Raw(),
 		Claims:    call.Socket.Claims(),
 		SocketID:  call.Socket.ID(),
+		Auth:      call.Auth.Raw(),
 	}
 	if msg.Claims == nil {
 		msg.Claims = gatehouse.Claims{}

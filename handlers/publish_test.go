@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -17,6 +18,7 @@ func TestPublishHandsTheEventToTheAdapter(t *testing.T) {
 		wantChannel string
 		wantMessage string
 		wantReply   string
+		auth        string
 	}{
 		{
 			name:        "default channel and reply",
@@ -34,6 +36,14 @@ func TestPublishHandsTheEventToTheAdapter(t *testing.T) {
 			wantMessage: `{"namespace": "/chat", "event": "order", "data": null, "claims": {}, "socket_id": "sock-1"}`,
 			wantReply:   `{"queued": "order"}`,
 		},
+		{
+			name:        "on_connect: the auth payload as expressions see it",
+			options:     "{}",
+			auth:        `{"team": "red"}`,
+			wantChannel: "events",
+			wantMessage: `{"namespace": "/chat", "event": "order", "data": null, "claims": {}, "socket_id": "sock-1", "auth": {"team": "red"}}`,
+			wantReply:   `{"ok": true}`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,6 +52,9 @@ func TestPublishHandsTheEventToTheAdapter(t *testing.T) {
 			publisher := &testPublisher{}
 			call := callWith(s, "order", tt.args...)
 			call.Publisher = publisher
+			if tt.auth != "" {
+				call.Auth = gatehouse.NewPayload(json.RawMessage(tt.auth))
+			}
 			got, err := build(t, "publish", tt.options).Handle(context.Background(), call)
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
