@@ -23,6 +23,18 @@ func edgeScale(short, long int) int {
 	return short
 }
 
+// skipHeavyUnderRace skips a test that pipelines tens of megabytes and
+// measures the heap meanwhile: under the race detector the gateway reads
+// them so slowly that the events are still on their way (held by the test's
+// own client) when the heap is measured. The logic it covers runs under
+// the race detector in the lighter tests.
+func skipHeavyUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("pipelines tens of MB: too slow under the race detector to measure the heap meaningfully")
+	}
+}
+
 // heapInUse is the live heap after a full collection: what the process
 // holds, not what it allocated.
 func heapInUse() int64 {

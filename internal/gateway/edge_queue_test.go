@@ -46,6 +46,18 @@ func startSlowBackend(t *testing.T) *slowBackend {
 	return b
 }
 
+// awaitBackendCalled waits until the backend holds a request.
+func awaitBackendCalled(t *testing.T, b *slowBackend) {
+	t.Helper()
+	deadline := time.Now().Add(limitsWait)
+	for b.requests.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the backend was never called")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (b *slowBackend) release() {
 	select {
 	case <-b.gate:
@@ -168,7 +180,21 @@ func awaitArrived(t *testing.T, g *liveGateway, p *pipelined, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("the gateway did not take in the %d events", n)
+	waiting, running, held := serialState(g, p.sid)
+	t.Fatalf("the gateway did not take in the %d events: %d waiting (%d bytes), running %v, %d answered", n, waiting, held, running, len(p.codes))
+}
+
+// awaitAnswers waits up to within for n answers of p to have come, and
+// reports whether they did; the answers stay in p.codes.
+func awaitAnswers(p *pipelined, n int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for len(p.codes) < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // answers collects the codes of n answers by count.
@@ -188,6 +214,7 @@ func (p *pipelined) answers(t *testing.T, n int) map[string]int {
 }
 
 func TestEventsPipelinedBehindASlowWebhookHoldAtMostTheQueueBudget(t *testing.T) {
+	skipHeavyUnderRace(t)
 	backend := startSlowBackend(t)
 	g := startLiveGateway(t, queueConfig(backend.URL), Registries{})
 	sockets := edgeScale(2, 16)
@@ -233,11 +260,16 @@ func TestEventsPastTheQueueCountAreRefusedRateLimited(t *testing.T) {
 	g := startLiveGateway(t, queueConfig(backend.URL), Registries{})
 	const events = socketio.MaxQueuedEvents + 40
 	c, sid := connectSocket(t, g)
-	p := pipeline(c, sid, "upload", map[string]string{"small": "yes"}, events)
+	// One runs, held by the backend; MaxQueuedEvents wait behind it, the
+	// rest are refused.
+	first := pipeline(c, sid, "upload", map[string]string{"small": "yes"}, 1)
+	awaitBackendCalled(t, backend)
+	p := pipeline(c, sid, "upload", map[string]string{"small": "yes"}, events-1)
+	// The first, running, counts as arrived.
 	awaitArrived(t, g, p, events)
 	backend.release()
-	got := p.answers(t, events)
-	// One runs, MaxQueuedEvents wait behind it, the rest are refused.
+	got := p.answers(t, events-1)
+	got[""] += first.answers(t, 1)[""]
 	if got[""] != socketio.MaxQueuedEvents+1 || got["rate_limited"] != events-socketio.MaxQueuedEvents-1 {
 		t.Errorf("answers %v, want %d run and %d rate_limited", got, socketio.MaxQueuedEvents+1, events-socketio.MaxQueuedEvents-1)
 	}
@@ -254,10 +286,7 @@ func TestEventsRefusedByACheapGuardNeverWaitInTheQueue(t *testing.T) {
 	// One event within max_size holds the backend; then large ones that
 	// the max_size guard refuses.
 	first := pipeline(c, sid, "note", map[string]string{"n": "1"}, 1)
-	deadline := time.Now().Add(limitsWait)
-	for backend.requests.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitBackendCalled(t, backend)
 	before := heapInUse()
 	p := pipeline(c, sid, "note", blob(size), events)
 	awaitArrived(t, g, p, events+1)
@@ -280,6 +309,7 @@ func TestEventsRefusedByACheapGuardNeverWaitInTheQueue(t *testing.T) {
 }
 
 func TestEventsBeforeASlowOnConnectHoldAtMostTheQueueBudget(t *testing.T) {
+	skipHeavyUnderRace(t)
 	backend := startSlowBackend(t)
 	g := startLiveGateway(t, queueConfig(backend.URL), Registries{})
 	sockets := edgeScale(2, 16)
@@ -293,9 +323,12 @@ func TestEventsBeforeASlowOnConnectHoldAtMostTheQueueBudget(t *testing.T) {
 		c, sid := connectSocketTo(t, g, "/slow")
 		attacks[i] = pipelineTo(c, "/slow", sid, "ping", payload, events)
 	}
-	// The events over the budget are answered at once; give the others
-	// time to arrive.
-	time.Sleep(time.Second)
+	// The events over the budget are answered at once, which tells that
+	// all have arrived (4 of 900 KiB fit in 4MB). Without an answer the
+	// heap is measured anyway after a while, the events held.
+	for _, p := range attacks {
+		awaitAnswers(p, events-4, 10*time.Second)
+	}
 	honestPings(t, g)
 	held := heapInUse() - before
 	budget := int64(sockets) * (4<<20 + 1<<20)
