@@ -69,7 +69,8 @@ func (h *roomHandler) Handle(ctx context.Context, call *Call) (any, error) {
 		return nil, err
 	}
 	if err := h.action.apply(call.Socket, room); err != nil {
-		return nil, fmt.Errorf("%s room %q for socket %s: %w", h.action.name, room, call.Socket.ID(), err)
+		// The room name may be the client's: quoted cut to 64 characters.
+		return nil, fmt.Errorf("%s room %.64q for socket %s: %w", h.action.name, room, call.Socket.ID(), err)
 	}
 	ev.roomsChanged()
 	if h.reply == nil {
