@@ -219,7 +219,7 @@ func (s *session) readLoop(link *wsLink) {
 		}
 		clock.begin(hook != nil)
 		buf := s.srv.buffers.get()
-		buf.B, err = readAppend(buf.B[:0], r, int(s.srv.opts.MaxPayload))
+		buf.B, err = readAppend(buf.B[:0], r)
 		if err != nil {
 			s.srv.buffers.put(buf)
 			flush()

@@ -61,23 +61,19 @@ func (m *messageClock) end() {
 	}
 }
 
-// readAppend reads r to its end, appending to dst, and never holds more
-// than limit bytes (the WebSocket's read limit already refuses a message
-// that would go past it). The buffer grows by a sixteenth of what it holds
-// (4 KiB at least) rather than doubling, so that what an unfinished
-// message holds stays near what it sent; reading the largest message
-// copies it about sixteen times over, a few milliseconds for max_payload.
-func readAppend(dst []byte, r io.Reader, limit int) ([]byte, error) {
-	for {
-		if len(dst) == cap(dst) {
-			grow := max(len(dst)/16, 4096)
-			if limit > 0 {
-				grow = max(min(grow, limit-len(dst)), 1)
-			}
-			grown := make([]byte, len(dst), len(dst)+grow)
-			copy(grown, dst)
-			dst = grown
-		}
+// messageChunk is the size of the pieces a message longer than its pooled
+// buffer is gathered in.
+const messageChunk = 16 << 10
+
+// readAppend reads r to its end, appending to dst. What does not fit in
+// dst's capacity is gathered in pieces of messageChunk bytes, put together
+// once the message is complete: an unfinished message holds about what it
+// sent, and its reading leaves no garbage behind (a buffer doubled or
+// grown by copies would make the process hold up to twice that, in its
+// buffer or in the garbage the collector lets pile up). The WebSocket's
+// read limit refuses a message past MaxPayload before its bytes are read.
+func readAppend(dst []byte, r io.Reader) ([]byte, error) {
+	for len(dst) < cap(dst) {
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if err == io.EOF {
@@ -87,6 +83,35 @@ func readAppend(dst []byte, r io.Reader, limit int) ([]byte, error) {
 			return dst, err
 		}
 	}
+	var chunks [][]byte
+	size := len(dst)
+	for {
+		chunk := make([]byte, 0, messageChunk)
+		var err error
+		for len(chunk) < cap(chunk) && err == nil {
+			var n int
+			n, err = r.Read(chunk[len(chunk):cap(chunk)])
+			chunk = chunk[:len(chunk)+n]
+		}
+		chunks = append(chunks, chunk)
+		size += len(chunk)
+		if err == io.EOF {
+			return joinChunks(dst, chunks, size), nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// joinChunks returns dst followed by chunks, size bytes in all.
+func joinChunks(dst []byte, chunks [][]byte, size int) []byte {
+	out := make([]byte, size)
+	n := copy(out, dst)
+	for _, c := range chunks {
+		n += copy(out[n:], c)
+	}
+	return out
 }
 
 // reportLimit tells Options.Refused of a message refused by a limit.

@@ -1,12 +1,15 @@
 package engineio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -171,8 +174,8 @@ func TestUnfinishedMessagesHoldAboutWhatTheySent(t *testing.T) {
 	}
 	const sent = 960 << 10
 	// Per connection, besides what was sent: the WebSocket, the session
-	// and its goroutine; and a sixteenth of what was sent, for the growth.
-	const budget = sent + sent/16 + 48<<10
+	// and its goroutine, and the last piece of the message (16 KiB).
+	const budget = sent + 64<<10
 	rec := newRecorder(false)
 	ts := startServer(t, Options{MessageTimeout: time.Minute}, rec)
 	before := memoryInUse()
@@ -187,5 +190,26 @@ func TestUnfinishedMessagesHoldAboutWhatTheySent(t *testing.T) {
 	t.Logf("%d unfinished messages of %d KiB: memory grew %d KiB (%d KiB each)", n, sent>>10, held>>10, held/int64(n)>>10)
 	if held > int64(n*budget) {
 		t.Errorf("memory grew %d KiB, over %d KiB each", held>>10, budget>>10)
+	}
+}
+
+func TestReadAppendReturnsTheWholeMessageWhateverTheReadsAndSizes(t *testing.T) {
+	for _, size := range []int{0, 1, 511, 512, 513, messageChunk, 512 + messageChunk, 512 + messageChunk + 1, 3*messageChunk + 7} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		readers := map[string]func() io.Reader{
+			"whole":         func() io.Reader { return bytes.NewReader(want) },
+			"byte by byte":  func() io.Reader { return iotest.OneByteReader(bytes.NewReader(want)) },
+			"EOF with data": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(want)) },
+			"half reads":    func() io.Reader { return iotest.HalfReader(bytes.NewReader(want)) },
+		}
+		for name, reader := range readers {
+			got, err := readAppend(make([]byte, 0, 512), reader())
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%d bytes, %s: got %d bytes, %v", size, name, len(got), err)
+			}
+		}
 	}
 }
