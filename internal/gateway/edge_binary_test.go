@@ -77,8 +77,10 @@ func TestBinaryPacketNeverFinishedIsDroppedAtItsDeadlineWithItsSession(t *testin
 	if n := g.gw.LimitRefusals()["binary_packet_timeout"]; n != uint64(sessions) {
 		t.Errorf("binary_packet_timeout refusals = %d, want %d", n, sessions)
 	}
-	if after := heapInUse() - before; after > 2<<20 {
-		t.Errorf("heap +%s after the sessions closed: the unfinished packets were kept", mib(after))
+	// What a closed session may leave until its last buffers are
+	// collected is far below the 930 KiB each packet held.
+	if after, left := heapInUse()-before, int64(sessions)*128<<10+1<<20; after > left {
+		t.Errorf("heap +%s after the sessions closed (budget %s): the unfinished packets were kept", mib(after), mib(left))
 	}
 }
 
