@@ -76,48 +76,63 @@ func (gw *Gateway) readBody(c *fiber.Ctx) error {
 // errBodyTooLarge is readLimited's answer to a body over its limit.
 var errBodyTooLarge = errors.New("request body over the limit")
 
-// readLimited reads r to its end, at most limit bytes. The buffer grows by
-// a quarter of what it holds (bodyChunk at least), never past what
-// Content-Length declares, so that it stays near the bytes that came.
+// readLimited reads r to its end, at most limit bytes. The body is
+// gathered in pieces of bodyChunk bytes at most (never more than
+// Content-Length declares), put together once it is complete, so that an
+// unfinished body holds about what came and its reading leaves no garbage.
 func readLimited(r io.Reader, limit, declared int) ([]byte, error) {
 	most := limit + 1 // one more, to see a body that goes past the limit
 	if declared >= 0 && declared < most {
 		most = declared
 	}
-	buf := make([]byte, 0, min(most, bodyChunk))
-	for {
-		if len(buf) == cap(buf) {
-			if len(buf) >= most {
-				if len(buf) > limit {
-					return nil, errBodyTooLarge
-				}
-				// Content-Length bytes are in; one more read sees the end.
-				var probe [1]byte
-				n, err := r.Read(probe[:])
-				if n > 0 {
-					return nil, errBodyTooLarge
-				}
-				if err == nil || errors.Is(err, io.EOF) {
-					return buf, nil
-				}
-				return nil, err
-			}
-			grown := make([]byte, len(buf), min(most, len(buf)+max(len(buf)/4, bodyChunk)))
-			copy(grown, buf)
-			buf = grown
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
+	var chunks [][]byte
+	size := 0
+	for size < most {
+		chunk, err := fill(r, make([]byte, 0, min(bodyChunk, most-size)))
+		chunks = append(chunks, chunk)
+		size += len(chunk)
+		switch {
+		case size > limit:
 			return nil, errBodyTooLarge
-		}
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
+		case errors.Is(err, io.EOF):
+			return join(chunks, size), nil
+		case err != nil:
 			return nil, err
 		}
 	}
+	// Content-Length bytes are in: one more read sees the end, or a body
+	// longer than declared.
+	var probe [1]byte
+	if n, err := r.Read(probe[:]); n > 0 {
+		return nil, errBodyTooLarge
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return join(chunks, size), nil
+}
+
+// fill reads r into buf until buf is full, r ends or fails.
+func fill(r io.Reader, buf []byte) ([]byte, error) {
+	for len(buf) < cap(buf) {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// join puts the pieces of a body together; one piece is the body itself.
+func join(chunks [][]byte, size int) []byte {
+	if len(chunks) == 1 {
+		return chunks[0]
+	}
+	out := make([]byte, 0, size)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // refuseBody answers a request whose body is refused with the API's JSON

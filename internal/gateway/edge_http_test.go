@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -232,5 +235,39 @@ func TestTCPConnectionsPerAddressAreCappedBeforeAnyRequest(t *testing.T) {
 			t.Fatal("the place of a closed WebSocket was never given back")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestReadLimitedReadsBodiesUpToTheLimitWhateverTheReads(t *testing.T) {
+	const limit = 40000
+	body := func(n int) []byte { return bytes.Repeat([]byte("b"), n) }
+	tests := []struct {
+		name     string
+		sent     int
+		declared int // -1: chunked, unknown
+		tooLarge bool
+	}{
+		{"empty", 0, 0, false},
+		{"small, declared", 100, 100, false},
+		{"several pieces, declared", 2*bodyChunk + 5, 2*bodyChunk + 5, false},
+		{"several pieces, chunked", 2*bodyChunk + 5, -1, false},
+		{"declared over the limit", limit + 10, limit + 10, true},
+		{"exactly the limit, declared", limit, limit, false},
+		{"exactly the limit, chunked", limit, -1, false},
+		{"one byte over, chunked", limit + 1, -1, true},
+		{"far over, chunked", 3 * limit, -1, true},
+	}
+	for _, tc := range tests {
+		for name, wrap := range map[string]func(io.Reader) io.Reader{
+			"whole": func(r io.Reader) io.Reader { return r }, "byte by byte": iotest.OneByteReader, "EOF with data": iotest.DataErrReader,
+		} {
+			got, err := readLimited(wrap(bytes.NewReader(body(tc.sent))), limit, tc.declared)
+			switch {
+			case tc.tooLarge && !errors.Is(err, errBodyTooLarge):
+				t.Errorf("%s, %s: %d bytes, %v; want errBodyTooLarge", tc.name, name, len(got), err)
+			case !tc.tooLarge && (err != nil || !bytes.Equal(got, body(tc.sent))):
+				t.Errorf("%s, %s: %d bytes, %v; want the %d bytes sent", tc.name, name, len(got), err, tc.sent)
+			}
+		}
 	}
 }
