@@ -217,6 +217,9 @@ type client struct {
 	binaryTimeout  time.Duration
 	binaryDeadline time.Time
 	binaryTimer    *time.Timer
+	// binaryWaiting mirrors decoder.Waiting as last seen; read and written
+	// by OnMessage only, so that a message changing nothing takes no lock.
+	binaryWaiting bool
 }
 
 // socketLocked returns the accepted socket of namespace name, or nil; c.mu
@@ -331,20 +334,24 @@ func (c *client) watchBinaryPacket() {
 		return
 	}
 	waiting := c.decoder.Waiting()
+	if waiting == c.binaryWaiting {
+		return // the same packet still waits, or none does
+	}
+	c.binaryWaiting = waiting
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case !waiting:
+	if !waiting {
 		c.binaryDeadline = time.Time{}
-	case c.binaryDeadline.IsZero():
-		c.binaryDeadline = time.Now().Add(c.binaryTimeout)
-		if c.binaryTimer == nil {
-			c.binaryTimer = time.AfterFunc(c.binaryTimeout, c.onBinaryTimeout)
-		} else if !c.closed {
-			// The timer may still be set for an earlier packet's deadline,
-			// which is sooner; it re-arms itself for this one then.
-			c.binaryTimer.Reset(c.binaryTimeout)
-		}
+		return
+	}
+	c.binaryDeadline = time.Now().Add(c.binaryTimeout)
+	switch {
+	case c.binaryTimer == nil:
+		c.binaryTimer = time.AfterFunc(c.binaryTimeout, c.onBinaryTimeout)
+	case !c.closed:
+		// The timer may still be set for an earlier packet's deadline,
+		// which is sooner; Reset moves it to this one's.
+		c.binaryTimer.Reset(c.binaryTimeout)
 	}
 }
 
