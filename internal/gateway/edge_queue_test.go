@@ -382,3 +382,39 @@ func TestUnknownEventWithALongNameIsQuotedShort(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsOverTheQueueBudgetWithoutAckGetAnException(t *testing.T) {
+	backend := startSlowBackend(t)
+	g := startLiveGateway(t, queueConfig(backend.URL), Registries{})
+	c, sid := connectSocket(t, g)
+	first := pipeline(c, sid, "upload", map[string]string{"n": "1"}, 1)
+	awaitBackendCalled(t, backend)
+	// 6 × 900 KiB behind it: 4 fit in 4MB, 2 are refused.
+	for range 6 {
+		if err := c.Emit("/a", "upload", blob(900<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(limitsWait)
+	for refused := 0; refused < 2; {
+		select {
+		case ev := <-c.Events():
+			if ev.Name != "exception" {
+				continue
+			}
+			var body map[string]any
+			_ = json.Unmarshal(ev.Args[0], &body)
+			if body["status"] != "error" || body["code"] != "payload_too_large" || body["event"] != "upload" ||
+				body["limit"] != "max_queued_bytes_per_socket" {
+				t.Fatalf("exception %v, want payload_too_large for upload naming its limit", body)
+			}
+			refused++
+		case <-deadline:
+			t.Fatal("no exception for the events over max_queued_bytes_per_socket")
+		}
+	}
+	backend.release()
+	if got := first.answers(t, 1); got[""] != 1 {
+		t.Errorf("the first event: %v", got)
+	}
+}
