@@ -3,16 +3,20 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/config"
 )
 
 const edgeConfig = `
@@ -269,5 +273,32 @@ func TestReadLimitedReadsBodiesUpToTheLimitWhateverTheReads(t *testing.T) {
 				t.Errorf("%s, %s: %d bytes, %v; want the %d bytes sent", tc.name, name, len(got), err, tc.sent)
 			}
 		}
+	}
+}
+
+func TestTCPConnectionCapUnderTLSClosesWithoutAByteAndFollowsAReload(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, "edge")
+	text := func(limit int) string {
+		return strings.Replace(tlsConfigText(cert, key), "server:\n", fmt.Sprintf("server:\n  limits: {max_tcp_connections_per_ip: %d}\n", limit), 1)
+	}
+	g := startLiveGateway(t, text(1), Registries{})
+	dialSilent(t, g.addr)
+
+	over := dialSilent(t, g.addr)
+	_ = over.SetReadDeadline(time.Now().Add(limitsWait))
+	if n, err := over.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("a connection over the limit read %d bytes, %v; want it closed without a byte (no TLS handshake yet)", n, err)
+	}
+
+	next, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(text(2)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.gw.Reload(context.Background(), next); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := servedCommonName(t, g.addr); got != "edge" {
+		t.Fatalf("after raising the limit, served %q", got)
 	}
 }
