@@ -14,6 +14,20 @@ type Guard interface {
 	Check(ctx context.Context, in *Input) error
 }
 
+// OnArrival is implemented by guards whose decision does not depend on what
+// a socket's earlier events may change (its rooms, claims or runtime
+// values): the size or shape of the payload, a rate counted per socket, user
+// or address. When such guards lead an event's chain and cannot block, the
+// gateway runs them as soon as the event arrives, so that an event they
+// refuse never waits behind a slow handler holding its payload. A guard
+// without the method runs in the event's turn, after the socket's earlier
+// events.
+type OnArrival interface {
+	// CheckOnArrival reports whether the guard may decide when the event
+	// arrives.
+	CheckOnArrival() bool
+}
+
 // GuardFunc adapts a function to Guard.
 type GuardFunc func(ctx context.Context, in *Input) error
 

@@ -34,6 +34,10 @@ func newMaxSizeGuard(opts config.Options) (Guard, error) {
 // MayBlock reports that the guard never waits (handlers.Blocking): it only measures.
 func (g *maxSizeGuard) MayBlock() bool { return false }
 
+// CheckOnArrival reports that the guard may decide when the event arrives
+// (OnArrival): it measures the payload only.
+func (g *maxSizeGuard) CheckOnArrival() bool { return true }
+
 // Check measures every argument of the event (binary attachments
 // included), or the payload alone when the arguments are not at hand, as
 // at CONNECT.

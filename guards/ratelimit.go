@@ -154,6 +154,12 @@ func newRateLimitGuard(opts config.Options) (Guard, error) {
 // Redis are a network round trip away, local ones are not.
 func (g *rateLimitGuard) MayBlock() bool { return g.shared != nil }
 
+// CheckOnArrival reports whether the guard may decide when the event
+// arrives (OnArrival): a bucket per socket, user or address is the same
+// whatever the socket's earlier events did, while a claim may change with
+// a token refresh queued before the event.
+func (g *rateLimitGuard) CheckOnArrival() bool { return g.kind != keyByClaim }
+
 // Check takes one token from the caller's bucket, or denies with the time
 // until one is available.
 func (g *rateLimitGuard) Check(ctx context.Context, in *Input) error {

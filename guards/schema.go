@@ -133,6 +133,10 @@ func nodeAt(n *yaml.Node, tokens []string) *yaml.Node {
 // MayBlock reports that the guard never waits (handlers.Blocking): it only validates.
 func (g *schemaGuard) MayBlock() bool { return false }
 
+// CheckOnArrival reports that the guard may decide when the event arrives
+// (OnArrival): it validates the payload only.
+func (g *schemaGuard) CheckOnArrival() bool { return true }
+
 // Check validates the payload.
 func (g *schemaGuard) Check(_ context.Context, in *Input) error {
 	data, err := in.Payload.Data()

@@ -26,8 +26,9 @@ type eventRuntime struct {
 	// mayBlock is set when a guard or handler of the event may wait (see
 	// handlers.Blocking), so that the event cannot run on the read path.
 	mayBlock bool
-	// cheapGuards counts the leading guards that cannot block: they run
-	// before the event waits in the socket's queue (see park).
+	// cheapGuards counts the leading guards that cannot block and decide on
+	// the payload alone: they run before the event waits in the socket's
+	// queue (see park).
 	cheapGuards int
 	// counters are the event's metric series, set at its first dispatch
 	// (see Gateway.eventCounters).
@@ -164,10 +165,12 @@ func chainMayBlock(chain []namedGuard, hs []namedHandler) bool {
 }
 
 // leadingCheapGuards counts the guards at the head of chain that cannot
-// block, which may run on the session's read path.
+// block and may decide when an event arrives (guards.OnArrival): they run
+// on the session's read path before the event waits in its socket's queue.
 func leadingCheapGuards(chain []namedGuard) int {
 	for i, g := range chain {
-		if handlers.MayBlock(g.guard) {
+		early, ok := g.guard.(guards.OnArrival)
+		if handlers.MayBlock(g.guard) || !ok || !early.CheckOnArrival() {
 			return i
 		}
 	}

@@ -418,3 +418,35 @@ func TestEventsOverTheQueueBudgetWithoutAckGetAnException(t *testing.T) {
 		t.Errorf("the first event: %v", got)
 	}
 }
+
+func TestAGuardReadingTheSocketSeesWhatItsEarlierQueuedEventsDid(t *testing.T) {
+	backend := startSlowBackend(t)
+	g := startLiveGateway(t, strings.ReplaceAll(`
+guards:
+  member: {expr: {condition: '"r1" in socket.rooms'}}
+namespaces:
+  /a:
+    events:
+      enter:
+        handlers:
+          - webhook: {url: "BACKEND", timeout: 60s}
+          - join: {room: '"r1"'}
+      speak:
+        guards: [member]
+        handler: {webhook: {url: "BACKEND", timeout: 60s}}
+`, "BACKEND", backend.URL), Registries{})
+	c, sid := connectSocket(t, g)
+	// speak arrives while enter, which joins r1, still waits on the
+	// backend: its guard must be decided in its turn, after the join.
+	enter := pipeline(c, sid, "enter", nil, 1)
+	awaitBackendCalled(t, backend)
+	speak := pipeline(c, sid, "speak", nil, 1)
+	awaitArrived(t, g, speak, 2)
+	backend.release()
+	if got := enter.answers(t, 1); got[""] != 1 {
+		t.Fatalf("enter: %v", got)
+	}
+	if got := speak.answers(t, 1); got[""] != 1 {
+		t.Errorf("speak after enter: %v, want it let through by the member guard", got)
+	}
+}

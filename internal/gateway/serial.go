@@ -143,10 +143,11 @@ func (gw *Gateway) eventMayBlock(event string, t eventTarget) bool {
 }
 
 // park queues an admitted event behind the socket's earlier work. The
-// event's leading guards that cannot block (max_size, a memory rate_limit,
-// schema, ...) run first, here on the read path, so that an event they
-// refuse never holds queue room or bytes: its refusal alone waits its turn,
-// keeping the socket's answers in order. An event over the queue's count
+// event's leading guards that cannot block and do not read what earlier
+// events change (guards.OnArrival: max_size, schema, a memory rate_limit)
+// run first, here on the read path, so that an event they refuse never
+// holds queue room or bytes: its refusal alone waits its turn, keeping the
+// socket's answers in order. An event over the queue's count
 // or bytes is refused at once, with rate_limited or payload_too_large.
 func (gw *Gateway) park(ctx context.Context, s *socketio.Socket, q *serial, t eventTarget, event string, args gatehouse.Args, ack socketio.AckFunc) {
 	passed, err := gw.runCheapGuards(ctx, s, t, event, args)
