@@ -26,7 +26,7 @@ func (srv *Server) handlePoll(c *fiber.Ctx, s *session) error {
 		// close packet) and refuse this one.
 		s.mu.Unlock()
 		s.closeWith("transport error", closeAbort)
-		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+		return answerEmpty(c, http.StatusBadRequest)
 	}
 	if !s.servesPollingLocked() {
 		s.mu.Unlock()
@@ -121,14 +121,21 @@ func (srv *Server) writePayload(c *fiber.Ctx, packets []packet) {
 }
 
 // handleData processes a polling POST: a payload of packets from the
-// client, handed to the listener before the POST is answered.
+// client, handed to the listener before the POST is answered. As the
+// reference server (transports/polling.ts onDataRequest), every POST it
+// reads to its end is answered 200 "ok", even one whose packets end the
+// session.
 func (srv *Server) handleData(c *fiber.Ctx, s *session) error {
 	// The raw body: Engine.IO clients never compress it, and decoding a
 	// Content-Encoding here would bypass the MaxPayload check.
 	body := c.Request().Body()
 	if int64(len(body)) > srv.opts.MaxPayload {
-		s.closeWith("transport error", closeAbort)
-		return c.SendStatus(http.StatusRequestEntityTooLarge)
+		// The reference server answers an empty 413 and drops the body,
+		// but leaves the session open: the client may go on. Behind the
+		// gateway a body over max_payload never gets here, as the edge
+		// refuses it unread (413 payload_too_large) and leaves the
+		// session alone too.
+		return answerEmpty(c, http.StatusRequestEntityTooLarge)
 	}
 	if string(c.Request().Header.ContentType()) == fiber.MIMEOctetStream {
 		// Engine.IO v4 sends binary as base64 records inside text payloads.
@@ -138,9 +145,10 @@ func (srv *Server) handleData(c *fiber.Ctx, s *session) error {
 
 	s.mu.Lock()
 	if s.posting {
+		// Two POSTs at once: closed and refused as two GETs are.
 		s.mu.Unlock()
 		s.closeWith("transport error", closeAbort)
-		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
+		return answerEmpty(c, http.StatusBadRequest)
 	}
 	s.posting = true
 	s.mu.Unlock()
@@ -157,9 +165,22 @@ func (srv *Server) handleData(c *fiber.Ctx, s *session) error {
 		return nil
 	})
 	if err != nil && err != errStopPayload {
+		// The packets before the invalid one were delivered; the session
+		// closes and its sid is unknown from now on (socket.ts onPacket
+		// "error" -> onClose("parse error")), yet the POST is answered
+		// "ok" like any other.
 		s.closeWith("parse error", closeAbort)
-		return srv.refuse(c, http.StatusBadRequest, codeBadRequest)
 	}
 	c.Set(fiber.HeaderContentType, contentTypeDataAck)
 	return c.SendString("ok")
+}
+
+// answerEmpty answers status with an empty body, as the reference server
+// refuses an overlapping or oversized polling request (Fiber's SendStatus
+// would add the status text). The official client reads only the status
+// of a failed request.
+func answerEmpty(c *fiber.Ctx, status int) error {
+	c.Status(status)
+	c.Response().ResetBody()
+	return nil
 }

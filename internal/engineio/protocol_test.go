@@ -499,3 +499,128 @@ func TestRequestAfterThePongDeadlineMeetsATimedOutSessionThoughTheTimerIsLate(t 
 	expectProtocolError(t, ts.post(t, sid, "3"), http.StatusBadRequest, codeUnknownSID)
 	rec.expectClose(t, "ping timeout")
 }
+
+// The reference server reads a POST to its end, hands what it decoded to
+// the session and answers 200 "ok" whatever the packets were: a packet
+// that does not decode closes the session ("parse error"), which forgets
+// its sid at once, and a pending GET gets the close packet.
+func TestInvalidPacketInPostIsAnsweredOkAndForgetsTheSessionAtOnce(t *testing.T) {
+	rec := newRecorder(false)
+	ts := startServer(t, protocolOptions(), rec)
+	sid := ts.handshakePolling(t).SID
+	rec.nextConn(t)
+	pending := ts.asyncPoll(t, sid)
+	eventually(t, "the GET is pending", func() bool { return ts.pollPending(sid) })
+
+	got := ts.post(t, sid, "4ok\x1ezzz\x1e4never")
+	if got.status != http.StatusOK || got.body != "ok" || got.header.Get("Content-Type") != contentTypeDataAck {
+		t.Fatalf("POST with an invalid packet answered %d %q (%s), want 200 \"ok\"", got.status, got.body, got.header.Get("Content-Type"))
+	}
+	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeUnknownSID)
+	rec.expectMessage(t, "ok", false)
+	rec.expectClose(t, "parse error")
+	if got := receive(t, pending); got.status != http.StatusOK || got.body != "1" {
+		t.Fatalf("pending GET answered %d %q, want the close packet", got.status, got.body)
+	}
+}
+
+// The reference server answers a POST over maxHttpBufferSize 413 with an
+// empty body and leaves the session open: the client may go on.
+func TestOversizedPostIsRefused413AndKeepsTheSession(t *testing.T) {
+	rec := newRecorder(false)
+	opts := protocolOptions()
+	opts.MaxPayload = 100
+	ts := startServer(t, opts, rec)
+	sid := ts.handshakePolling(t).SID
+	rec.nextConn(t)
+
+	if got := ts.post(t, sid, "4"+strings.Repeat("x", 200)); got.status != http.StatusRequestEntityTooLarge || got.body != "" {
+		t.Fatalf("oversized POST answered %d %q, want 413 with an empty body", got.status, got.body)
+	}
+	if got := ts.post(t, sid, "4after"); got.status != http.StatusOK || got.body != "ok" {
+		t.Fatalf("POST after the oversized one answered %d %q", got.status, got.body)
+	}
+	rec.expectMessage(t, "after", false)
+	if ts.srv.lookup(sid) == nil {
+		t.Fatal("the oversized POST closed the session")
+	}
+}
+
+// The reference server answers a second GET while one is pending with an
+// empty 400 and closes the session: the first GET gets the close packet.
+func TestOverlappingGetIsAnsweredAnEmpty400AndClosesTheSession(t *testing.T) {
+	rec := newRecorder(false)
+	ts := startServer(t, protocolOptions(), rec)
+	sid := ts.handshakePolling(t).SID
+	rec.nextConn(t)
+	first := ts.asyncPoll(t, sid)
+	eventually(t, "the GET is pending", func() bool { return ts.pollPending(sid) })
+
+	if got := ts.poll(t, sid); got.status != http.StatusBadRequest || got.body != "" {
+		t.Fatalf("overlapping GET answered %d %q, want an empty 400", got.status, got.body)
+	}
+	if got := receive(t, first); got.status != http.StatusOK || got.body != "1" {
+		t.Fatalf("first GET answered %d %q, want the close packet", got.status, got.body)
+	}
+	rec.expectClose(t, "transport error")
+	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeUnknownSID)
+}
+
+// heldHandler opens sessions whose listener holds each message until
+// release is closed, so that a POST stays in progress.
+type heldHandler struct {
+	received chan struct{}
+	release  chan struct{}
+	closed   chan string
+}
+
+func (h *heldHandler) Open(Conn) Listener { return h }
+
+func (h *heldHandler) OnMessage(Message) {
+	h.received <- struct{}{}
+	<-h.release
+}
+
+func (h *heldHandler) OnClose(reason string) { h.closed <- reason }
+
+// The reference server answers a second POST while one is in progress
+// with an empty 400 and closes the session.
+func TestOverlappingPostIsAnsweredAnEmpty400AndClosesTheSession(t *testing.T) {
+	h := &heldHandler{received: make(chan struct{}, 1), release: make(chan struct{}), closed: make(chan string, 1)}
+	ts := startServer(t, protocolOptions(), h)
+	sid := ts.handshakePolling(t).SID
+	firstDone := make(chan error, 1)
+	go func() {
+		// Not ts.post: it may not fail the test from this goroutine.
+		resp, err := ts.client.Post(ts.pollURL(sid), "text/plain;charset=UTF-8", strings.NewReader("4held"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		firstDone <- err
+	}()
+	select {
+	case <-h.received:
+	case <-time.After(waitLimit):
+		t.Fatal("the first POST did not reach the listener")
+	}
+
+	got := ts.post(t, sid, "4second")
+	close(h.release)
+	if got.status != http.StatusBadRequest || got.body != "" {
+		t.Fatalf("overlapping POST answered %d %q, want an empty 400", got.status, got.body)
+	}
+	select {
+	case reason := <-h.closed:
+		if reason != "transport error" {
+			t.Fatalf("session closed with %q, want \"transport error\"", reason)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the overlapping POST left the session open")
+	}
+	select {
+	case <-firstDone:
+	case <-time.After(waitLimit):
+		t.Fatal("the first POST was never answered")
+	}
+	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeUnknownSID)
+}

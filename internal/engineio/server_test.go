@@ -492,34 +492,6 @@ func TestOrigins(t *testing.T) {
 	})
 }
 
-func TestPollingMaxPayload(t *testing.T) {
-	rec := newRecorder(false)
-	ts := startServer(t, Options{MaxPayload: 100}, rec)
-	sid := ts.handshakePolling(t).SID
-	rec.nextConn(t)
-
-	if resp := ts.post(t, sid, "4"+strings.Repeat("x", 200)); resp.status != http.StatusRequestEntityTooLarge {
-		t.Fatalf("oversized POST answered %d", resp.status)
-	}
-	rec.expectClose(t, "transport error")
-	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeUnknownSID)
-}
-
-func TestPollingConcurrentGetClosesSession(t *testing.T) {
-	rec := newRecorder(false)
-	ts := startServer(t, Options{}, rec)
-	sid := ts.handshakePolling(t).SID
-	rec.nextConn(t)
-
-	first := ts.asyncPoll(t, sid)
-	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeBadRequest)
-	if got := receive(t, first); got.body != "1" {
-		t.Fatalf("first GET answered %q, want the close packet", got.body)
-	}
-	rec.expectClose(t, "transport error")
-	eventually(t, "the session is forgotten", func() bool { return ts.srv.lookup(sid) == nil })
-}
-
 func TestPollingClientClose(t *testing.T) {
 	rec := newRecorder(false)
 	ts := startServer(t, Options{}, rec)
@@ -532,17 +504,6 @@ func TestPollingClientClose(t *testing.T) {
 	rec.expectMessage(t, "bye", false)
 	rec.expectClose(t, "transport close")
 	expectProtocolError(t, ts.poll(t, sid), http.StatusBadRequest, codeUnknownSID)
-}
-
-func TestPollingParseError(t *testing.T) {
-	rec := newRecorder(false)
-	ts := startServer(t, Options{}, rec)
-	sid := ts.handshakePolling(t).SID
-	rec.nextConn(t)
-
-	expectProtocolError(t, ts.post(t, sid, "4ok\x1ezzz"), http.StatusBadRequest, codeBadRequest)
-	rec.expectMessage(t, "ok", false)
-	rec.expectClose(t, "parse error")
 }
 
 func TestServerCloseSendsQueueThenClosePacket(t *testing.T) {
