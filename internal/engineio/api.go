@@ -55,6 +55,18 @@ type Conn interface {
 	Close(reason string)
 }
 
+// Flusher is implemented by the Conns of a Server. Flush returns once the
+// messages queued before the call have been written to the WebSocket that
+// carries the session, or the session is ending; on polling it returns at
+// once, since queued messages wait for the client's next request. It lets
+// a reply leave in a write of its own, ahead of what the caller queues
+// next, as the reference server sends it: a client that handles the
+// messages of one read together (ws 8.17 and later) sees them apart. The
+// write runs on the caller's goroutine, bounded by the write timeout.
+type Flusher interface {
+	Flush()
+}
+
 // Handler receives the sessions of a Server.
 type Handler interface {
 	// Open is called once per session, after the handshake and before any

@@ -49,6 +49,9 @@ type wsLink struct {
 	writerIdle sync.Cond
 	// spare is the queue slice the writer hands back for reuse.
 	spare []packet
+	// taken and written count the batches the writer took from the queue
+	// and wrote whole, so that Flush knows when what it saw queued is out.
+	taken, written uint64
 }
 
 func newLink(conn *fws.Conn, mu *sync.Mutex) *wsLink {
@@ -331,6 +334,7 @@ func (s *session) flushWebSocket(link *wsLink) {
 		batch := s.queue
 		s.queue = link.spare[:0]
 		link.spare = nil
+		link.taken++
 		s.queuedMessages = 0
 		st, mode := s.state(), s.mode
 		s.mu.Unlock()
@@ -374,8 +378,38 @@ func (s *session) flushWebSocket(link *wsLink) {
 		}
 		s.mu.Lock()
 		link.spare = batch[:0]
+		link.written++
+		link.writerIdle.Broadcast() // for Flush
 		s.mu.Unlock()
 	}
+}
+
+var _ Flusher = (*session)(nil)
+
+// Flush implements Flusher. It waits for the batch that holds what is
+// queued now, or writes it itself when no writer is at work: even when the
+// read goroutine has kept the write for its next read of the socket.
+func (s *session) Flush() {
+	s.mu.Lock()
+	link := s.ws
+	if link == nil {
+		s.mu.Unlock()
+		return
+	}
+	target := link.taken // a batch taken, maybe not written yet
+	if len(s.queue) > 0 {
+		target++ // the next batch takes the queue
+	}
+	for link.written < target && !link.closed && s.state() == stateOpen {
+		if !link.writing {
+			link.writing = true
+			s.mu.Unlock()
+			s.flushWebSocket(link)
+			return
+		}
+		link.writerIdle.Wait()
+	}
+	s.mu.Unlock()
 }
 
 // closeLink ends the connection once the writer is done with it. Closing

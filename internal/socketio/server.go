@@ -480,6 +480,13 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 	}
 	if err != nil {
 		c.log().Debug("socket.io CONNECT not sent", "nsp", s.ns.name, "err", err)
+	} else if f, ok := c.conn.(engineio.Flusher); ok {
+		// The ack leaves before the Connected hook runs, in a write of its
+		// own, as the reference server sends it: a client that handles the
+		// frames of one read in one go (ws 8.17 and later) would otherwise
+		// get what on_connect emits in the same tick as the ack, before
+		// its code listens for it.
+		f.Flush()
 	}
 	c.server.hooks.Connected(s.ctx, s)
 	s.openGate()
