@@ -426,18 +426,60 @@ func TestSecondWebSocketIsOpenedThenClosed(t *testing.T) {
 	expectText(t, ws, "4still carried")
 }
 
-func TestWebSocketWithTheSidOfAWebSocketSessionIsClosed(t *testing.T) {
-	rec := newRecorder(false)
-	ts := startServer(t, protocolOptions(), rec)
-	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
-	defer ws.Close()
-	sid := readOpen(t, ws).SID
+// A session that started on a WebSocket was never upgraded, so the
+// reference server (server.ts onWebSocket) lets a WebSocket with its sid
+// probe and take it over, as a polling session's: the first one is closed
+// once the client sends the upgrade packet. A WebSocket that comes while
+// one probes, or once the session was upgraded, is closed.
+func TestWebSocketWithTheSidOfAWebSocketOnlySessionProbesAndTakesItOver(t *testing.T) {
+	rec := newRecorder(true)
+	ts := startServer(t, Options{}, rec)
+	first := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	defer first.Close()
+	sid := readOpen(t, first).SID
 	rec.nextConn(t)
 
+	second := dialWebSocket(t, ts, "EIO=4&transport=websocket&sid="+sid, nil)
+	defer second.Close()
+	writeText(t, second, "2probe")
+	expectText(t, second, "3probe")
 	expectClosedWithoutData(t, dialWebSocket(t, ts, "EIO=4&transport=websocket&sid="+sid, nil))
-	if ts.phase(sid) != phaseWebSocket {
-		t.Fatal("the session lost its WebSocket")
+	writeText(t, first, "4before")
+	rec.expectMessage(t, "before", false)
+	expectText(t, first, "4before")
+
+	writeText(t, second, "5")
+	expectClosedWithoutData(t, first)
+	writeText(t, second, "4after")
+	rec.expectMessage(t, "after", false)
+	expectText(t, second, "4after")
+	expectClosedWithoutData(t, dialWebSocket(t, ts, "EIO=4&transport=websocket&sid="+sid, nil))
+	if ts.srv.lookup(sid) == nil || ts.phase(sid) != phaseWebSocket {
+		t.Fatal("the session did not stay open on its new WebSocket")
 	}
+}
+
+// A WebSocket probing a WebSocket-only session that sends anything but the
+// probe is closed; the session carries on over its first WebSocket.
+func TestFailedProbeOfAWebSocketOnlySessionKeepsItsWebSocket(t *testing.T) {
+	rec := newRecorder(true)
+	ts := startServer(t, Options{}, rec)
+	first := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	defer first.Close()
+	sid := readOpen(t, first).SID
+	rec.nextConn(t)
+
+	second := dialWebSocket(t, ts, "EIO=4&transport=websocket&sid="+sid, nil)
+	writeText(t, second, "4not a probe")
+	expectClosedWithoutData(t, second)
+	writeText(t, first, "4still carried")
+	rec.expectMessage(t, "still carried", false)
+	expectText(t, first, "4still carried")
+	// The probe failed, so the session was not upgraded: another may try.
+	again := dialWebSocket(t, ts, "EIO=4&transport=websocket&sid="+sid, nil)
+	defer again.Close()
+	writeText(t, again, "2probe")
+	expectText(t, again, "3probe")
 }
 
 func TestUnexpectedPacketDuringProbeKeepsPolling(t *testing.T) {

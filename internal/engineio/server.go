@@ -324,8 +324,8 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 
 // upgradeRequest accepts a WebSocket for a known session. The session
 // decides atomically whether it may probe (reserveProbe); one that may
-// not, because another one probes or carries the session, is accepted and
-// then closed, as the reference server does.
+// not, because another one probes the session or it was upgraded, is
+// accepted and then closed, as the reference server does.
 func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
 	gen := s.reserveProbe(srv.opts.UpgradeTimeout)
 	err := srv.upgrade(c, func(conn *fws.Conn) { srv.upgradeWebSocket(s, gen, conn) })

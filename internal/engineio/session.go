@@ -57,7 +57,9 @@ const (
 	phaseProbing
 	// phaseWebSocket: the WebSocket carries the session (from its
 	// handshake, or since the client's upgrade packet); polling requests
-	// are refused and another WebSocket is closed.
+	// are refused. A session that started on a WebSocket may still be
+	// probed by another one (wsProbing), as on the reference server; an
+	// upgraded one may not.
 	phaseWebSocket
 )
 
@@ -99,8 +101,14 @@ type session struct {
 	// a pending GET is answered on every tick of upgradePollInterval so
 	// that the client can pause polling (the reference server's check
 	// timer).
-	probe         *fws.Conn
-	probeGen      uint64
+	probe    *fws.Conn
+	probeGen uint64
+	// wsProbing is set while a WebSocket probes a session that a WebSocket
+	// carries (the phase stays phaseWebSocket). upgraded is set once a
+	// WebSocket took the session over from its first transport: the
+	// reference server lets a session upgrade once.
+	wsProbing     bool
+	upgraded      bool
 	probeTimer    *time.Timer
 	probeAnswered time.Time
 	// One timer drives the heartbeat: it sends the ping after
@@ -346,9 +354,9 @@ func (s *session) closeWith(reason string, mode closeMode) {
 		s.queuedMessages = 0
 	}
 	probe := s.probe
-	if s.phase == phaseProbing {
+	if s.probingLocked() {
 		s.stopProbeLocked()
-		s.phase = phasePolling
+		s.leaveProbeLocked()
 	}
 	finishNow := false
 	switch polling := s.phase == phasePolling; {
@@ -454,24 +462,30 @@ func (s *session) servesPolling() bool {
 }
 
 // reserveProbe decides, while the WebSocket request is answered, whether
-// that WebSocket may probe the upgrade: only when the session is open and
-// carried by polling with no other probe. Deciding before the 101 answer,
-// rather than once the connection is handed over, makes the first
-// WebSocket the client opened the probe, however the goroutines that take
-// over two connections are scheduled. It returns the reservation, 0 when
+// that WebSocket may probe the upgrade: only when the session is open, was
+// never upgraded and no other WebSocket probes it (server.ts onWebSocket:
+// "upgrading" and "upgraded" are closed). A session carried by polling
+// goes on polling meanwhile, one that started on a WebSocket goes on over
+// it. Deciding before the 101 answer, rather than once the connection is
+// handed over, makes the first WebSocket the client opened the probe,
+// however the goroutines that take over two connections are scheduled.
+// It returns the reservation, 0 when
 // refused: the caller then accepts the WebSocket and closes it, as the
 // reference server does. A reservation that no connection claims within
-// timeout (the answer could not be written) returns the session to
-// polling.
+// timeout (the answer could not be written) ends the probe.
 func (s *session) reserveProbe(timeout time.Duration) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state() != stateOpen || s.phase != phasePolling {
+	if s.state() != stateOpen || s.probingLocked() || s.upgraded {
 		return 0
+	}
+	if s.phase == phaseWebSocket {
+		s.wsProbing = true
+	} else {
+		s.phase = phaseProbing
 	}
 	s.probeGen++
 	gen := s.probeGen
-	s.phase = phaseProbing
 	s.probe = nil
 	s.probeAnswered = time.Time{}
 	s.probeTimer = time.AfterFunc(timeout, func() { s.endProbe(gen, nil) })
@@ -484,7 +498,7 @@ func (s *session) reserveProbe(timeout time.Duration) uint64 {
 func (s *session) attachProbe(gen uint64, conn *fws.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen == 0 || s.state() != stateOpen || s.phase != phaseProbing || s.probeGen != gen || s.probe != nil {
+	if gen == 0 || s.state() != stateOpen || !s.probingLocked() || s.probeGen != gen || s.probe != nil {
 		return false
 	}
 	s.probe = conn
@@ -512,16 +526,31 @@ func (s *session) probeAnsweredBy(conn *fws.Conn) bool {
 	return true
 }
 
-// endProbe returns a session to polling when the probe of reservation gen
-// failed; conn is its connection, nil when none was attached.
+// endProbe returns a session to its transport when the probe of
+// reservation gen failed; conn is its connection, nil when none was
+// attached.
 func (s *session) endProbe(gen uint64, conn *fws.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.phase != phaseProbing || s.probeGen != gen || s.probe != conn {
+	if !s.probingLocked() || s.probeGen != gen || s.probe != conn {
 		return
 	}
 	s.stopProbeLocked()
-	s.phase = phasePolling
+	s.leaveProbeLocked()
+}
+
+// probingLocked reports whether a WebSocket probes the session.
+func (s *session) probingLocked() bool {
+	return s.phase == phaseProbing || s.wsProbing
+}
+
+// leaveProbeLocked returns the session to the transport that carried it
+// while it was probed.
+func (s *session) leaveProbeLocked() {
+	if s.phase == phaseProbing {
+		s.phase = phasePolling
+	}
+	s.wsProbing = false
 }
 
 // stopProbeLocked forgets the probe and its timer.
@@ -537,19 +566,26 @@ func (s *session) stopProbeLocked() {
 // switchToWebSocket makes link, whose connection probed the session,
 // carry it: the client sent the upgrade packet. From this moment on every
 // polling request is refused, a GET still pending included, and the queue
-// is written on the WebSocket. It reports false when conn no longer
-// probes an open session.
-func (s *session) switchToWebSocket(link *wsLink) bool {
+// is written on the WebSocket. It returns the WebSocket that carried the
+// session until now, if one did, marked retired for the caller to close,
+// and reports false when conn no longer probes an open session.
+func (s *session) switchToWebSocket(link *wsLink) (replaced *wsLink, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state() != stateOpen || s.probe != link.conn {
-		return false
+		return nil, false
 	}
 	s.phase = phaseWebSocket
+	s.wsProbing = false
+	s.upgraded = true
 	s.stopProbeLocked()
+	replaced = s.ws
+	if replaced != nil {
+		replaced.retired.Store(true)
+	}
 	s.ws = link
 	if s.poll != nil {
 		signal(s.poll)
 	}
-	return true
+	return replaced, true
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -34,6 +35,9 @@ type wsLink struct {
 	// so the control frames the WebSocket library answers on its own
 	// (pong, close) stay whole.
 	raw net.Conn
+	// retired is set when another WebSocket took the session over: this
+	// one no longer reads for it nor writes its queue (see retireLink).
+	retired atomic.Bool
 
 	// The fields below are guarded by the session's mu.
 
@@ -155,8 +159,12 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 			}
 		case p.typ == packetUpgrade:
 			link := newLink(conn, &s.mu)
-			if !s.switchToWebSocket(link) {
+			replaced, ok := s.switchToWebSocket(link)
+			if !ok {
 				return nil
+			}
+			if replaced != nil {
+				s.retireLink(replaced)
 			}
 			srv.log.Debug("engineio session upgraded", "sid", s.id)
 			return link
@@ -166,10 +174,37 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 	}
 }
 
+// retireLink closes link, a WebSocket that another one took the session
+// over from, once its writer is done: with a close frame without status,
+// as the reference server closes the transport it discards on an upgrade.
+// Its read goroutine then returns without touching the session.
+func (s *session) retireLink(link *wsLink) {
+	s.mu.Lock()
+	for link.writing {
+		link.writerIdle.Wait()
+	}
+	closed := link.closed
+	link.closed = true
+	link.writerIdle.Broadcast()
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	deadline := s.srv.opts.Now().Add(closeFrameTimeout)
+	_ = link.conn.WriteControl(fws.CloseMessage, []byte{}, deadline)
+	_ = link.conn.SetReadDeadline(deadline)
+	_ = link.conn.Close()
+}
+
 // stopWebSocket ends a session whose reader returned (or panicked): it
 // makes sure the session is closing, waits for a writer still at work,
-// writes what the close mode asks for and finishes.
+// writes what the close mode asks for and finishes. A retired link only
+// closes itself: another WebSocket carries the session.
 func (s *session) stopWebSocket(link *wsLink) {
+	if link.retired.Load() {
+		s.retireLink(link)
+		return
+	}
 	s.closeWith("transport error", closeByPeer)
 	s.mu.Lock()
 	link.reading = false
@@ -230,6 +265,12 @@ func (s *session) readLoop(link *wsLink) {
 			return
 		}
 		clock.end()
+		if link.retired.Load() {
+			// Taken over by another WebSocket: what still comes here is
+			// not the session's any more.
+			s.srv.buffers.put(buf)
+			return
+		}
 		if !flushPending {
 			s.mu.Lock()
 			link.reading = true
@@ -290,13 +331,17 @@ func (s *session) wakeWriterLocked(link *wsLink) {
 	s.srv.goTracked(func() { s.flushWebSocket(link) })
 }
 
-// closeOnReadError closes the session after the connection failed: a
-// message over MaxPayload (the WebSocket library has sent the close frame
-// 1009) is a transport error, as is a message unfinished within
+// closeOnReadError closes the session after the connection failed, unless
+// another WebSocket carries it now (the link is retired): a message over
+// MaxPayload (the WebSocket library has sent the close frame 1009) is a
+// transport error, as is a message unfinished within
 // MessageTimeout (inMessage: the message's read deadline was set), closed
 // with 1008 and its reason; both are reported to Options.Refused. Anything
 // else means the client went away.
 func (s *session) closeOnReadError(link *wsLink, err error, inMessage bool) {
+	if link.retired.Load() {
+		return
+	}
 	switch {
 	case errors.Is(err, fws.ErrReadLimit):
 		s.srv.reportLimit(RefusedMaxPayload, s.handshake)
@@ -325,7 +370,7 @@ func (s *session) flushWebSocket(link *wsLink) {
 	defer s.srv.buffers.put(buf)
 	for {
 		s.mu.Lock()
-		if !s.hasWorkLocked() || link.closed {
+		if !s.hasWorkLocked() || link.closed || link.retired.Load() {
 			link.writing = false
 			link.writerIdle.Broadcast()
 			s.mu.Unlock()
