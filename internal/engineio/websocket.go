@@ -445,7 +445,8 @@ func (s *session) Flush() {
 	if len(s.queue) > 0 {
 		target++ // the next batch takes the queue
 	}
-	for link.written < target && !link.closed && s.state() == stateOpen {
+	// A WebSocket that took the session over meanwhile writes the rest.
+	for link.written < target && !link.closed && s.ws == link && s.state() == stateOpen {
 		if !link.writing {
 			link.writing = true
 			s.mu.Unlock()
