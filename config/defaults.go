@@ -31,9 +31,11 @@ const (
 	DefaultBinaryPacketTimeout     = Duration(10 * time.Second)
 	// DefaultBodyTimeout lets the default max_payload arrive at 1 Mbit/s.
 	DefaultBodyTimeout = Duration(10 * time.Second)
-	// DefaultMaxTCPConnectionsPerIP is twice max_connections_per_ip: a
-	// WebSocket session keeps one connection, a polling one up to two.
-	DefaultMaxTCPConnectionsPerIP = 2000
+	// DefaultMaxTCPConnectionsPerIP is twice the default
+	// max_connections_per_ip: a WebSocket session keeps one connection, a
+	// polling one up to two. When max_connections_per_ip is set and this is
+	// not, it follows it (twice it, or off with it).
+	DefaultMaxTCPConnectionsPerIP = 2 * DefaultMaxConnectionsPerIP
 	DefaultMessageTimeout         = Duration(10 * time.Second)
 	DefaultFloodRate              = 100.0
 	DefaultFloodPer               = Duration(time.Second)
@@ -90,7 +92,7 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.limits.max_queued_bytes_per_socket", &l.MaxQueuedBytesPerSocket, DefaultMaxQueuedBytesPerSocket)
 	setDefault(c, "server.limits.binary_packet_timeout", &l.BinaryPacketTimeout, DefaultBinaryPacketTimeout)
 	setDefault(c, "server.limits.body_timeout", &l.BodyTimeout, DefaultBodyTimeout)
-	setDefault(c, "server.limits.max_tcp_connections_per_ip", &l.MaxTCPConnectionsPerIP, DefaultMaxTCPConnectionsPerIP)
+	setDefault(c, "server.limits.max_tcp_connections_per_ip", &l.MaxTCPConnectionsPerIP, 2*max(l.MaxConnectionsPerIP, 0))
 	setDefault(c, "server.limits.message_timeout", &l.MessageTimeout, DefaultMessageTimeout)
 	setDefault(c, "server.limits.flood.rate", &l.Flood.Rate, DefaultFloodRate)
 	setDefault(c, "server.limits.flood.per", &l.Flood.Per, DefaultFloodPer)

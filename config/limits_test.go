@@ -99,3 +99,35 @@ func TestLimitsMistakesAreReportedAtTheirPosition(t *testing.T) {
 		})
 	}
 }
+
+func TestTCPConnectionsPerAddressFollowSessionsPerAddressUnlessWritten(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits string
+		want   int
+	}{
+		{"neither written", "", 2 * DefaultMaxConnectionsPerIP},
+		{"sessions raised", "max_connections_per_ip: 5000", 10000},
+		{"sessions off", "max_connections_per_ip: 0", 0},
+		{"both written", "{max_connections_per_ip: 5000, max_tcp_connections_per_ip: 300}", 300},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := validNamespaces
+			if tc.limits != "" {
+				limits := tc.limits
+				if !strings.HasPrefix(limits, "{") {
+					limits = "{" + limits + "}"
+				}
+				text = "\nserver:\n  limits: " + limits + "\n" + validNamespaces
+			}
+			cfg, err := Parse("gw.yaml", yamlText(text), envOf(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Server.Limits.MaxTCPConnectionsPerIP; got != tc.want {
+				t.Errorf("max_tcp_connections_per_ip = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
