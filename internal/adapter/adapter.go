@@ -64,6 +64,10 @@ type Receiver interface {
 type Adapter interface {
 	// NodeID identifies this process among the nodes of the cluster.
 	NodeID() string
+	// Distributed reports whether other nodes may exist: whether
+	// broadcasts need forwarding, and whether a handler that publishes
+	// through the adapter may wait on a network.
+	Distributed() bool
 	// Start begins receiving the other nodes' messages and hands them to r,
 	// until Close. It returns at once: a distributed adapter connects in
 	// the background and keeps reconnecting while its backend is down.

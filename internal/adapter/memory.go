@@ -27,6 +27,9 @@ func NewMemory(logger *slog.Logger) *Memory {
 // NodeID identifies this process.
 func (m *Memory) NodeID() string { return m.node }
 
+// Distributed is false: this process is the whole cluster.
+func (m *Memory) Distributed() bool { return false }
+
 // Start does nothing: no other node sends anything.
 func (m *Memory) Start(Receiver) {}
 

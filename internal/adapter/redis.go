@@ -93,6 +93,18 @@ type Redis struct {
 
 var _ Adapter = (*Redis)(nil)
 
+// SharedStore is implemented by adapters whose backend can also keep state
+// that every node shares (rate limits with store: redis). The gateway asks
+// an adapter for it rather than naming the adapter's type.
+type SharedStore interface {
+	// Client is the connection pool to the shared store.
+	Client() *redis.Client
+	// Prefix starts every key name the gateway uses in the store.
+	Prefix() string
+}
+
+var _ SharedStore = (*Redis)(nil)
+
 // NewRedis returns a Redis adapter. It does not connect: Start does, in the
 // background, so that a gateway starts (and serves its local sockets) while
 // Redis is unreachable.
@@ -165,6 +177,9 @@ func (r *Redis) Prefix() string { return r.prefix }
 
 // NodeID identifies this process among the nodes of the cluster.
 func (r *Redis) NodeID() string { return r.node }
+
+// Distributed is true: other nodes may listen on the same Redis.
+func (r *Redis) Distributed() bool { return true }
 
 // PublishChannel is the Redis channel where Publish sends messages of
 // channel, and where backends subscribe.
