@@ -387,17 +387,6 @@ type eventSyntax struct {
 	Handlers *yaml.Node `yaml:"handlers"`
 }
 
-// reservedEvents are names Socket.IO gives its own events; a client cannot
-// emit them.
-var reservedEvents = map[string]string{
-	"connect":        "write its handlers under on_connect",
-	"disconnect":     "write its handlers under on_disconnect",
-	"connect_error":  "",
-	"disconnecting":  "",
-	"newListener":    "",
-	"removeListener": "",
-}
-
 func (d *decoder) decodeNamespaces(n *yaml.Node) []Namespace {
 	n, release := d.mappingOf(n, "namespaces", "namespace names to namespaces")
 	defer release()
