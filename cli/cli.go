@@ -37,6 +37,9 @@ func commands() []command {
 		{"run", "start the gateway", runCommand},
 		{"validate", "check a config file and report every error", validateCommand},
 		{"token", "print an HS256 token signed with the config's secret, for trying the gateway", tokenCommand},
+		{"explain", "print each namespace's and event's chain as the gateway runs it: token, guards, handlers, limits, error codes", explainCommand},
+		{"schema", "print the JSON Schema of gateway.yaml, with this binary's guards and handlers", schemaCommand},
+		{"types", "print the TypeScript types of the config's events for socket.io-client (--lang ts)", typesCommand},
 		{"version", "print the version", versionCommand},
 	}
 }

@@ -1,0 +1,337 @@
+package tsgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+// maxInline bounds how deep $ref pointers other than $defs are inlined, so
+// that a schema referring to itself through properties still ends.
+const maxInline = 16
+
+// schemaDoc is one schema guard's JSON Schema, with the name of the
+// TypeScript type it becomes.
+type schemaDoc struct {
+	name string
+	root any
+	// defs maps a "#/$defs/x" pointer to its type name, once declared.
+	defs map[string]string
+}
+
+// loadSchema reads a schema guard's options: an inline schema, or the file
+// named by {file: path} relative to the config file.
+func loadSchema(opts config.Options) (any, error) {
+	n := opts.Node()
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: schema: expected a mapping", opts.Pos())
+	}
+	if len(n.Content) == 2 && n.Content[0].Value == "file" {
+		path := n.Content[1].Value
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(opts.Dir(), path)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: schema: %w", opts.Pos(), err)
+		}
+		var v any
+		if err := yaml.Unmarshal(raw, &v); err != nil { // JSON is YAML too
+			return nil, fmt.Errorf("%s: schema: %w", path, err)
+		}
+		return plain(v), nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%s: schema: %w", opts.Pos(), err)
+	}
+	return plain(v), nil
+}
+
+// plain turns YAML's decoded values into JSON's: map[string]any keys.
+func plain(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = plain(e)
+		}
+		return t
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[fmt.Sprint(k)] = plain(e)
+		}
+		return out
+	case []any:
+		for i, e := range t {
+			t[i] = plain(e)
+		}
+		return t
+	}
+	return v
+}
+
+// schemaType is the TypeScript type of schema s, a part of doc; named types
+// for $defs are declared on g as they are met.
+func (g *generator) schemaType(doc *schemaDoc, s any, depth int) string {
+	switch v := s.(type) {
+	case bool:
+		if v {
+			return "unknown"
+		}
+		return "never"
+	case map[string]any:
+		return g.objectSchemaType(doc, v, depth)
+	}
+	return "unknown"
+}
+
+func (g *generator) objectSchemaType(doc *schemaDoc, m map[string]any, depth int) string {
+	if ref, ok := m["$ref"].(string); ok {
+		return g.refType(doc, ref, depth)
+	}
+	if c, ok := m["const"]; ok {
+		return literal(c)
+	}
+	if e, ok := m["enum"].([]any); ok {
+		parts := make([]string, 0, len(e))
+		for _, v := range e {
+			parts = append(parts, literal(v))
+		}
+		return union(parts...)
+	}
+	var parts []string
+	for _, key := range []string{"anyOf", "oneOf"} {
+		if list, ok := m[key].([]any); ok {
+			alts := make([]string, 0, len(list))
+			for _, alt := range list {
+				alts = append(alts, g.schemaType(doc, alt, depth))
+			}
+			parts = append(parts, union(alts...))
+		}
+	}
+	if list, ok := m["allOf"].([]any); ok {
+		for _, sub := range list {
+			parts = append(parts, g.schemaType(doc, sub, depth))
+		}
+	}
+	if base := g.typedSchema(doc, m, depth); base != "" {
+		parts = append([]string{base}, parts...)
+	}
+	switch len(parts) {
+	case 0:
+		return "unknown"
+	case 1:
+		return parts[0]
+	}
+	for i, p := range parts {
+		parts[i] = paren(p)
+	}
+	return strings.Join(parts, " & ")
+}
+
+// typedSchema is the type that the "type" keyword (or, without it, the
+// object or array keywords) gives, or "" when s has none.
+func (g *generator) typedSchema(doc *schemaDoc, m map[string]any, depth int) string {
+	var kinds []string
+	switch t := m["type"].(type) {
+	case string:
+		kinds = []string{t}
+	case []any:
+		for _, k := range t {
+			if s, ok := k.(string); ok {
+				kinds = append(kinds, s)
+			}
+		}
+	default:
+		if _, ok := m["properties"]; ok {
+			kinds = []string{"object"}
+		} else if _, ok := m["items"]; ok {
+			kinds = []string{"array"}
+		}
+	}
+	parts := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		switch k {
+		case "string", "boolean", "null":
+			parts = append(parts, k)
+		case "number", "integer":
+			parts = append(parts, "number")
+		case "array":
+			parts = append(parts, g.arrayType(doc, m, depth))
+		case "object":
+			parts = append(parts, g.objectType(doc, m, depth))
+		}
+	}
+	return union(parts...)
+}
+
+func (g *generator) arrayType(doc *schemaDoc, m map[string]any, depth int) string {
+	items, hasItems := m["items"]
+	prefix, _ := m["prefixItems"].([]any)
+	if len(prefix) == 0 {
+		if !hasItems {
+			return "unknown[]"
+		}
+		return paren(g.schemaType(doc, items, depth)) + "[]"
+	}
+	elems := make([]string, 0, len(prefix)+1)
+	for _, p := range prefix {
+		elems = append(elems, g.schemaType(doc, p, depth))
+	}
+	switch {
+	case !hasItems:
+		elems = append(elems, "...unknown[]")
+	case items != false:
+		elems = append(elems, "..."+paren(g.schemaType(doc, items, depth))+"[]")
+	}
+	return "[" + strings.Join(elems, ", ") + "]"
+}
+
+func (g *generator) objectType(doc *schemaDoc, m map[string]any, depth int) string {
+	props, _ := m["properties"].(map[string]any)
+	required := map[string]bool{}
+	if list, ok := m["required"].([]any); ok {
+		for _, r := range list {
+			if s, ok := r.(string); ok {
+				required[s] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(props))
+	for name := range props {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("{")
+	valueTypes := make([]string, 0, len(names)+1)
+	for _, name := range names {
+		t := g.schemaType(doc, props[name], depth)
+		valueTypes = append(valueTypes, t)
+		b.WriteString(" ")
+		b.WriteString(propertyName(name))
+		if !required[name] {
+			b.WriteString("?")
+		}
+		b.WriteString(": " + t + ";")
+	}
+	// Properties the schema does not name are allowed unless
+	// additionalProperties says otherwise, as JSON Schema has it; an index
+	// signature must admit the named properties' types too.
+	switch extra := m["additionalProperties"]; {
+	case extra == false:
+	case extra == nil || extra == true:
+		b.WriteString(" [key: string]: unknown;")
+	default:
+		valueTypes = append([]string{g.schemaType(doc, extra, depth)}, valueTypes...)
+		b.WriteString(" [key: string]: " + union(valueTypes...) + ";")
+	}
+	if b.Len() == 1 {
+		return "{}"
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+// refType follows a $ref inside the same schema: a $defs (or definitions)
+// entry becomes a named type, any other pointer is inlined. A reference to
+// another document is unknown: its file is not read here.
+func (g *generator) refType(doc *schemaDoc, ref string, depth int) string {
+	if !strings.HasPrefix(ref, "#") {
+		return "unknown"
+	}
+	if ref == "#" {
+		return doc.name
+	}
+	tokens := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
+	target, ok := pointer(doc.root, tokens)
+	if !ok {
+		return "unknown"
+	}
+	if len(tokens) == 2 && (tokens[0] == "$defs" || tokens[0] == "definitions") {
+		if name, ok := doc.defs[ref]; ok {
+			return name
+		}
+		name := g.uniqueName(doc.name + pascal(tokens[1]))
+		doc.defs[ref] = name
+		g.declare(name, g.schemaType(doc, target, 0))
+		return name
+	}
+	if depth >= maxInline {
+		return "unknown"
+	}
+	return g.schemaType(doc, target, depth+1)
+}
+
+// pointer resolves JSON pointer tokens in v.
+func pointer(v any, tokens []string) (any, bool) {
+	for _, raw := range tokens {
+		token := strings.NewReplacer("~1", "/", "~0", "~").Replace(raw)
+		switch t := v.(type) {
+		case map[string]any:
+			next, ok := t[token]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			var i int
+			if _, err := fmt.Sscan(token, &i); err != nil || i < 0 || i >= len(t) {
+				return nil, false
+			}
+			v = t[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// propertySchema is the schema of field name of the objects s accepts, or
+// nil when s does not say; it follows $ref and allOf.
+func propertySchema(doc *schemaDoc, s any, name string, depth int) any {
+	m, ok := s.(map[string]any)
+	if !ok || depth > maxInline {
+		return nil
+	}
+	if ref, ok := m["$ref"].(string); ok && strings.HasPrefix(ref, "#") {
+		target, ok := pointer(doc.root, strings.Split(strings.TrimPrefix(strings.TrimPrefix(ref, "#"), "/"), "/"))
+		if ref == "#" {
+			target, ok = doc.root, true
+		}
+		if !ok {
+			return nil
+		}
+		return propertySchema(doc, target, name, depth+1)
+	}
+	if props, ok := m["properties"].(map[string]any); ok {
+		if p, ok := props[name]; ok {
+			return p
+		}
+	}
+	if list, ok := m["allOf"].([]any); ok {
+		for _, sub := range list {
+			if p := propertySchema(doc, sub, name, depth+1); p != nil {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// literal is the TypeScript literal type of a JSON value.
+func literal(v any) string {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "unknown"
+	}
+	return string(raw)
+}
