@@ -14,7 +14,8 @@ import (
 
 // ExpLocal is the fiber.Ctx Locals key under which Middleware leaves the
 // verified token's expiry (a time.Time, zero when the token has none), beside
-// the claims under engineio.ClaimsLocal.
+// the claims (gatehouse.Claims) under engineio.HandshakeLocal, which the
+// session keeps as its Handshake's Local.
 const ExpLocal = "gatehouse.exp"
 
 // tokenLocal is where contrib/jwt leaves the parsed token for the success
@@ -26,7 +27,7 @@ const tokenLocal = "gatehouse.jwt"
 // cookie:NAME). A request without a token passes through, since a namespace
 // may accept anonymous sockets or a token in its CONNECT payload; a request
 // with a token that does not verify is refused with 401 and a JSON body
-// {"code", "message"}. Verified claims go to Locals engineio.ClaimsLocal and
+// {"code", "message"}. Verified claims go to Locals engineio.HandshakeLocal and
 // the expiry to ExpLocal.
 //
 // A request that carries a session id (a poll, a POST of packets, the
@@ -95,7 +96,7 @@ func (v *Verifier) upgradeRefused(c *fiber.Ctx, err error) error {
 }
 
 func (v *Verifier) accept(c *fiber.Ctx, claims jwt.MapClaims) error {
-	c.Locals(engineio.ClaimsLocal, map[string]any(claims))
+	c.Locals(engineio.HandshakeLocal, gatehouse.Claims(claims))
 	c.Locals(ExpLocal, expiry(claims))
 	return c.Next()
 }

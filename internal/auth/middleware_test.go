@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 )
@@ -25,7 +26,7 @@ func upgradeApp(v *Verifier) *fiber.App {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadBufferSize: 32 << 10})
 	app.Use("/socket.io/", v.Middleware())
 	app.Get("/socket.io/", func(c *fiber.Ctx) error {
-		claims, _ := c.Locals(engineio.ClaimsLocal).(map[string]any)
+		claims, _ := c.Locals(engineio.HandshakeLocal).(gatehouse.Claims)
 		exp, hasExp := c.Locals(ExpLocal).(time.Time)
 		return c.JSON(fiber.Map{
 			"sub":     claims["sub"],

@@ -23,16 +23,16 @@ type Handshake struct {
 	Header   Header
 	Query    Query
 	RemoteIP string
-	// Claims are the JWT claims verified at the upgrade request, nil when
-	// the request carried no token. They come from the fiber Locals key
-	// ClaimsLocal, set by the auth middleware in front of the Engine.IO
-	// routes.
-	Claims map[string]any
+	// Local is what the HTTP middleware in front of the Engine.IO routes
+	// left under the fiber Locals key HandshakeLocal (nil when nothing),
+	// kept as long as the session. Engine.IO gives it no meaning: the layers
+	// above know what they put there.
+	Local any
 }
 
-// ClaimsLocal is the fiber.Ctx Locals key under which the auth middleware
-// leaves verified claims (map[string]any) for the handshake.
-const ClaimsLocal = "gatehouse.claims"
+// HandshakeLocal is the fiber.Ctx Locals key whose value a session's
+// Handshake keeps as Local.
+const HandshakeLocal = "gatehouse.handshake"
 
 // Conn is one Engine.IO session as the layer above sees it. Its methods
 // are safe for concurrent use.

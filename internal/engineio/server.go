@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -400,26 +399,8 @@ func newHandshake(c *fiber.Ctx) *Handshake {
 		Header:   Header(b),
 		Query:    Query(req.URI().QueryString()),
 		RemoteIP: strings.Clone(c.IP()),
-		Claims:   claimsOf(c.Locals(ClaimsLocal)),
+		Local:    c.Locals(HandshakeLocal),
 	}
-}
-
-var claimsType = reflect.TypeFor[map[string]any]()
-
-// claimsOf accepts map[string]any and named map types of the same shape
-// (such as jwt.MapClaims), so the auth middleware need not convert.
-func claimsOf(v any) map[string]any {
-	switch claims := v.(type) {
-	case nil:
-		return nil
-	case map[string]any:
-		return claims
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() == reflect.Map && rv.Type().ConvertibleTo(claimsType) {
-		return rv.Convert(claimsType).Interface().(map[string]any)
-	}
-	return nil
 }
 
 // newSession creates a session that is not yet reachable by its sid, or

@@ -357,16 +357,17 @@ func TestPollingUpgradesFollowTransports(t *testing.T) {
 	expectProtocolError(t, resp, http.StatusBadRequest, codeUnknownTransport)
 }
 
-func TestClaimsComeFromLocals(t *testing.T) {
-	type namedClaims map[string]any
+func TestHandshakeKeepsWhatTheMiddlewareLeftInLocals(t *testing.T) {
+	type middlewareValue map[string]any
 	rec := newRecorder(false)
 	ts := startServer(t, Options{}, rec, func(c *fiber.Ctx) error {
-		c.Locals(ClaimsLocal, namedClaims{"sub": "42"})
+		c.Locals(HandshakeLocal, middlewareValue{"sub": "42"})
 		return c.Next()
 	})
 	ts.handshakePolling(t)
-	if claims := rec.nextConn(t).Handshake().Claims; claims["sub"] != "42" {
-		t.Fatalf("claims %v, want sub 42", claims)
+	hs := rec.nextConn(t).Handshake()
+	if local, _ := hs.Local.(middlewareValue); local["sub"] != "42" {
+		t.Fatalf("handshake local %#v, want the middleware's value with sub 42", hs.Local)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // authenticate finds the socket's token (CONNECT auth payload first, then
 // the upgrade request) and verifies it, per the namespace's auth mode.
 func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage) (gatehouse.Claims, error) {
-	upgradeClaims := gatehouse.Claims(s.Handshake().Claims)
+	upgradeClaims := upgradeClaimsOf(s)
 	if st.verifier == nil {
 		return upgradeClaims, nil
 	}
@@ -45,6 +45,17 @@ func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth jso
 			st.cfg.Auth.JWT.AuthKey)
 	}
 	return nil, nil
+}
+
+// upgradeClaimsOf returns the claims the auth middleware verified at the
+// socket's upgrade request and left as the handshake's Local, or nil.
+func upgradeClaimsOf(s *socketio.Socket) gatehouse.Claims {
+	hs := s.Handshake()
+	if hs == nil {
+		return nil
+	}
+	claims, _ := hs.Local.(gatehouse.Claims)
+	return claims
 }
 
 // Namespace auth modes.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
@@ -101,7 +102,7 @@ func TestALaterHandlerEditsACopyOfTheReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := &recordingConn{
-		handshake: &engineio.Handshake{RemoteIP: "127.0.0.1", Claims: map[string]any{"sub": "alice"}},
+		handshake: &engineio.Handshake{RemoteIP: "127.0.0.1", Local: gatehouse.Claims{"sub": "alice"}},
 		signal:    make(chan struct{}, 16),
 	}
 	listener := gw.Sockets().Open(conn)

@@ -73,11 +73,7 @@ func newSocket(c *client, ns *namespaceIndex) *Socket {
 	// sockets one by one when the session ends, and a parent context would
 	// keep a map of its children for every idle session.
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, cancel: cancel}
-	if hs := c.conn.Handshake(); hs != nil && hs.Claims != nil {
-		s.claims = gatehouse.Claims(hs.Claims)
-	}
-	return s
+	return &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, cancel: cancel}
 }
 
 // newSocketID returns 120 random bits in base64url, the length of the
@@ -100,8 +96,8 @@ func (s *Socket) Rooms() []string { return s.ns.roomsOf(s) }
 // InRoom reports whether the socket joined room.
 func (s *Socket) InRoom(room string) bool { return s.ns.inRoom(s, room) }
 
-// Claims are the socket's verified claims: those of the upgrade request
-// until the Connect hook (or a token refresh) sets others with SetClaims.
+// Claims are the socket's verified claims, nil until the Connect hook (or a
+// token refresh) sets them with SetClaims.
 func (s *Socket) Claims() gatehouse.Claims {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
