@@ -159,8 +159,7 @@ func (t *exprTyper) callType(call celast.CallExpr) (string, bool) {
 }
 
 func (t *exprTyper) mapType(m celast.MapExpr) string {
-	var b strings.Builder
-	b.WriteString("{")
+	members := make([]string, 0, m.Size())
 	for _, entry := range m.Entries() {
 		me := entry.AsMapEntry()
 		if me.Key().Kind() != celast.LiteralKind {
@@ -170,16 +169,13 @@ func (t *exprTyper) mapType(m celast.MapExpr) string {
 		if !ok {
 			return "{ [key: string]: unknown }"
 		}
-		b.WriteString(" " + propertyName(key))
+		optional := ""
 		if me.IsOptional() {
-			b.WriteString("?")
+			optional = "?"
 		}
-		b.WriteString(": " + t.typeOf(me.Value()) + ";")
+		members = append(members, propertyName(key)+optional+": "+t.typeOf(me.Value()))
 	}
-	if b.Len() == 1 {
-		return "{}"
-	}
-	return b.String() + " }"
+	return objectLiteral(members)
 }
 
 // staticType is CEL's type of e when the checker ran and it is concrete.

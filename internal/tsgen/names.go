@@ -100,3 +100,11 @@ func topLevel(ts, chars string) bool {
 	}
 	return false
 }
+
+// objectLiteral is an object type of members ("name: type").
+func objectLiteral(members []string) string {
+	if len(members) == 0 {
+		return "{}"
+	}
+	return "{ " + strings.Join(members, "; ") + " }"
+}

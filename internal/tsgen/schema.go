@@ -170,6 +170,9 @@ func (g *generator) typedSchema(doc *schemaDoc, m map[string]any, depth int) str
 			parts = append(parts, g.objectType(doc, m, depth))
 		}
 	}
+	if len(parts) == 0 {
+		return ""
+	}
 	return union(parts...)
 }
 
@@ -210,18 +213,16 @@ func (g *generator) objectType(doc *schemaDoc, m map[string]any, depth int) stri
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString("{")
+	members := make([]string, 0, len(names)+1)
 	valueTypes := make([]string, 0, len(names)+1)
 	for _, name := range names {
 		t := g.schemaType(doc, props[name], depth)
 		valueTypes = append(valueTypes, t)
-		b.WriteString(" ")
-		b.WriteString(propertyName(name))
-		if !required[name] {
-			b.WriteString("?")
+		optional := "?"
+		if required[name] {
+			optional = ""
 		}
-		b.WriteString(": " + t + ";")
+		members = append(members, propertyName(name)+optional+": "+t)
 	}
 	// Properties the schema does not name are allowed unless
 	// additionalProperties says otherwise, as JSON Schema has it; an index
@@ -229,16 +230,12 @@ func (g *generator) objectType(doc *schemaDoc, m map[string]any, depth int) stri
 	switch extra := m["additionalProperties"]; {
 	case extra == false:
 	case extra == nil || extra == true:
-		b.WriteString(" [key: string]: unknown;")
+		members = append(members, "[key: string]: unknown")
 	default:
 		valueTypes = append([]string{g.schemaType(doc, extra, depth)}, valueTypes...)
-		b.WriteString(" [key: string]: " + union(valueTypes...) + ";")
+		members = append(members, "[key: string]: "+union(valueTypes...))
 	}
-	if b.Len() == 1 {
-		return "{}"
-	}
-	b.WriteString(" }")
-	return b.String()
+	return objectLiteral(members)
 }
 
 // refType follows a $ref inside the same schema: a $defs (or definitions)

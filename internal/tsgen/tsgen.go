@@ -13,11 +13,13 @@ import (
 
 // errorCodes are the codes a client can be refused with, in the order of
 // errors.go: contract C2's, then those of the gateway's limits.
-var errorCodes = []gatehouse.Code{
-	gatehouse.CodeUnauthorized, gatehouse.CodeTokenExpired, gatehouse.CodeForbidden,
-	gatehouse.CodeInvalidPayload, gatehouse.CodeRateLimited, gatehouse.CodePayloadTooLarge,
-	gatehouse.CodeUnknownEvent, gatehouse.CodeUpstreamError, gatehouse.CodeUpstreamTimeout,
-	gatehouse.CodeInternal, gatehouse.CodeUnavailable, gatehouse.CodeLimitExceeded,
+func errorCodes() []gatehouse.Code {
+	return []gatehouse.Code{
+		gatehouse.CodeUnauthorized, gatehouse.CodeTokenExpired, gatehouse.CodeForbidden,
+		gatehouse.CodeInvalidPayload, gatehouse.CodeRateLimited, gatehouse.CodePayloadTooLarge,
+		gatehouse.CodeUnknownEvent, gatehouse.CodeUpstreamError, gatehouse.CodeUpstreamTimeout,
+		gatehouse.CodeInternal, gatehouse.CodeUnavailable, gatehouse.CodeLimitExceeded,
+	}
 }
 
 // Events with a meaning of their own to the gateway (internal/gateway/hooks.go).
@@ -60,8 +62,9 @@ type generator struct {
 }
 
 func prelude() string {
-	codes := make([]string, len(errorCodes))
-	for i, c := range errorCodes {
+	all := errorCodes()
+	codes := make([]string, len(all))
+	for i, c := range all {
 		codes[i] = literal(string(c))
 	}
 	return `import type { Socket } from "socket.io-client";
