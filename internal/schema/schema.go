@@ -187,9 +187,11 @@ func eventSchema() obj {
 			"handler":  withDoc(obj{"$ref": "#/$defs/handler"}, "The one handler of the event."),
 			"handlers": withDoc(obj{"type": "array", "minItems": 1, "items": obj{"$ref": "#/$defs/handler"}}, "The handlers of the event, run in order."),
 		},
+		// Exactly one of handler and handlers; each branch names its
+		// property so that strict validators see it declared.
 		"oneOf": []any{
-			obj{"required": []string{"handler"}},
-			obj{"required": []string{"handlers"}},
+			obj{"properties": obj{"handler": true}, "required": []string{"handler"}},
+			obj{"properties": obj{"handlers": true}, "required": []string{"handlers"}},
 		},
 		"additionalProperties": false,
 	}
