@@ -16,7 +16,7 @@ FUZZ_TARGETS := \
 	./internal/socketio:FuzzDecode \
 	./internal/socketio:FuzzObjectMember
 
-.PHONY: all build examples run test vet unit edge-short soak-short soak fuzz-short fuzz e2e e2e-deps edge bench clean
+.PHONY: all build examples docs run test vet unit edge-short soak-short soak fuzz-short fuzz e2e e2e-deps edge bench clean
 
 all: build
 
@@ -28,6 +28,10 @@ examples:
 	$(GO) build -o bin/gatehouse-plugin ./examples/plugin
 	$(GO) build -o bin/webhook-backend ./examples/webhook/backend
 	$(GO) build -o bin/gatehouse-faulty ./e2e/faulty
+
+## docs: rewrite docs/config.md's reference tables (Key, Type, Default) from the tags of config/types.go.
+docs:
+	$(GO) run ./internal/schema/gendocs docs/config.md
 
 run: build
 	./$(BIN) run --config gateway.yaml

@@ -1,0 +1,127 @@
+package schema
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+)
+
+func TestDocsConfigTablesMatchTheConfigTypes(t *testing.T) {
+	const file = "../../docs/config.md"
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := UpdateDocs(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != string(text) {
+		got, gen := strings.Split(string(text), "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(got), len(gen)) {
+			if got[i] != gen[i] {
+				t.Fatalf("%s:%d differs from what the config types give; run make docs.\nfile:      %s\ngenerated: %s", file, i+1, got[i], gen[i])
+			}
+		}
+		t.Fatalf("%s differs from what the config types give (%d lines, %d generated); run make docs", file, len(got), len(gen))
+	}
+}
+
+func TestUpdateDocsKeepsMeaningsAndFillsNewKeys(t *testing.T) {
+	var doc strings.Builder
+	for _, s := range sections {
+		doc.WriteString("## " + s.path + "\n\n" + tableStart + s.path + "; note -->\n")
+		if s.path == "server" {
+			doc.WriteString("| Key | Type | Default | Meaning |\n|---|---|---|---|\n| `listen` | wrong | `:1` | Hand-written prose. |\n| `gone` | string | none | A key the types no longer have. |\n")
+		}
+		doc.WriteString(tableEnd + "\n\nProse after.\n")
+	}
+	out, err := UpdateDocs([]byte(doc.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{
+		"| `listen` | string, host:port | `\":8080\"` | Hand-written prose. |",
+		"| `ping_interval` | duration > 0 | `25s` | How often the server pings a client. |",
+		"| `tls.cert_file` | string | — |",
+		"| `flood.burst` | integer ≥ 1 | `200` |",
+		"Prose after.",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	for _, gone := range []string{"`gone`", "| `limits` |", "`jwt.secret`"} {
+		if strings.Contains(s, gone) {
+			t.Errorf("output has %s", gone)
+		}
+	}
+	if _, err := UpdateDocs([]byte(tableStart + "nowhere -->\n" + tableEnd)); err == nil {
+		t.Error("a table for an unknown section was accepted")
+	}
+}
+
+// TestDefaultTagsAreWhatTheLoaderApplies loads a file that writes only the
+// blocks that hold defaults and compares every default tag with the value
+// the loader gave the field.
+func TestDefaultTagsAreWhatTheLoaderApplies(t *testing.T) {
+	src := "auth:\n  jwt:\n    secret: s\n    algorithms: [HS256]\nadapter:\n  kind: redis\n  redis:\n    url: redis://localhost:6379\n"
+	cfg, err := config.Parse("gateway.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What src writes keeps what it says; every other default is compared.
+	written := map[string]bool{"adapter.kind": true}
+	checked := 0
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		for v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			fv := v.Field(i)
+			if lit, ok := f.Tag.Lookup("default"); ok && !written[path+name] {
+				if want := decodeLiteral(t, f.Type, lit); !reflect.DeepEqual(fv.Interface(), want) {
+					t.Errorf("%s%s: the default tag says %s, the loader gives %v", path, name, lit, fv.Interface())
+				}
+				checked++
+			}
+			if fv.Kind() == reflect.Struct || (fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct) {
+				if fv.Kind() == reflect.Pointer && fv.IsNil() {
+					continue
+				}
+				walk(fv, path+name+".")
+			}
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem(), "")
+	if checked < 30 {
+		t.Fatalf("checked %d defaults", checked)
+	}
+}
+
+// decodeLiteral decodes a default tag's YAML literal into a value of type
+// typ, the way the loader decodes that field.
+func decodeLiteral(t *testing.T, typ reflect.Type, literal string) any {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("v: "+literal), &doc); err != nil {
+		t.Fatalf("default %q is not YAML: %v", literal, err)
+	}
+	holder := reflect.New(reflect.StructOf([]reflect.StructField{{Name: "V", Type: typ, Tag: `yaml:"v"`}}))
+	if err := config.NewOptions(doc.Content[0], config.Pos{File: "tag"}).Decode(holder.Interface()); err != nil {
+		t.Fatalf("default %q does not decode: %v", literal, err)
+	}
+	return holder.Elem().Field(0).Interface()
+}
