@@ -26,9 +26,9 @@ type Adapter struct {
 	Kind string `json:"kind"`
 	// URL is the Redis URL, its password and query masked.
 	URL string `json:"url,omitempty"`
-	// EveryEventQueued is set when the adapter forwards broadcasts over the
-	// network, so that no event runs on the connection's read path.
-	EveryEventQueued bool `json:"every_event_queued"`
+	// Distributed is set when the adapter forwards broadcasts to other
+	// gateway processes.
+	Distributed bool `json:"distributed"`
 }
 
 // Token says where the token is read and how it is verified (auth.jwt).
@@ -116,7 +116,7 @@ func Explain(ctx context.Context, cfg *config.Config, raw []byte, opts gateway.O
 	m := masker{raw: readRaw(raw)}
 	r := &Report{
 		Config:        cfg.File,
-		Adapter:       Adapter{Kind: cfg.Adapter.Kind, EveryEventQueued: plan.Distributed},
+		Adapter:       Adapter{Kind: cfg.Adapter.Kind, Distributed: plan.Distributed},
 		Token:         describeToken(cfg),
 		Limits:        describeLimits(cfg.Server),
 		ServerAPIKeys: len(cfg.API.Keys),

@@ -59,8 +59,8 @@ func (r *Report) writeAdapter(p printer) {
 	default:
 		p(0, "adapter %s", r.Adapter.Kind)
 	}
-	if r.Adapter.EveryEventQueued {
-		p(1, "broadcasts go over the network: every event runs on its socket's queue, off the read path")
+	if r.Adapter.Distributed {
+		p(1, "broadcasts reach the sockets of every gateway process sharing it")
 	}
 }
 

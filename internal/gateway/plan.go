@@ -13,7 +13,7 @@ import (
 // guards and handlers say of themselves. `gatehouse explain` prints it.
 type Plan struct {
 	// Distributed is set when the adapter forwards broadcasts to other
-	// nodes; every event then leaves the read path (see eventMayBlock).
+	// nodes.
 	Distributed bool
 	Namespaces  []NamespacePlan // in file order
 }
@@ -33,8 +33,9 @@ type EventPlan struct {
 	Name     string
 	Guards   []StepPlan
 	Handlers []StepPlan
-	// MayBlock is set when a guard or handler of the event may wait, so that
-	// the event runs on its socket's queue rather than on the read path.
+	// MayBlock is set when the event runs on its socket's queue rather than
+	// on the connection's read path, as the gateway decides it
+	// (eventMayBlock).
 	MayBlock bool
 	// OnArrival counts the leading guards that run before the event waits
 	// in its socket's queue.
@@ -71,6 +72,10 @@ func BuildPlan(_ context.Context, cfg *config.Config, opts Options) (*Plan, erro
 		return nil, err
 	}
 	plan := &Plan{Distributed: adp.Distributed()}
+	// The gateway's own rule decides where an event runs, asked of a
+	// gateway that has only the adapter, so that the plan cannot drift
+	// from it.
+	decider := &Gateway{cluster: &cluster{adapter: adp}}
 	guardTypes := make(map[string]config.GuardDecl, len(cfg.Guards))
 	for _, decl := range cfg.Guards {
 		guardTypes[decl.Name] = decl
@@ -90,7 +95,7 @@ func BuildPlan(_ context.Context, cfg *config.Config, opts Options) (*Plan, erro
 				Name:      ev.Name,
 				Guards:    guardSteps(er.guards, guardTypes),
 				Handlers:  handlerSteps(er.handlers, ev.Handlers),
-				MayBlock:  er.mayBlock,
+				MayBlock:  decider.eventMayBlock(ev.Name, eventTarget{ns: rt, ev: er}),
 				OnArrival: er.cheapGuards,
 			})
 		}
