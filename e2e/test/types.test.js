@@ -52,7 +52,7 @@ function tsc(dir, ...files) {
 // sends with their data.
 const GOOD_CLIENT = `
 import { io } from "socket.io-client";
-import type { ChatSocket, ErrorCode } from "./gateway-types.js";
+import type { ChatAcks, ChatSocket, ErrorCode } from "./gateway-types.js";
 
 const socket: ChatSocket = io("http://localhost:8080/chat", { auth: { token: "t" } });
 
@@ -74,6 +74,12 @@ socket.emit("join", { room: "lobby" }, (reply) => {
   }
 });
 socket.emit("sendToRoom", { room: "lobby", message: "hi room" });
+async function joinWithAck(): Promise<string> {
+  // socket.io-client does not type emitWithAck's answer when the ack is optional; ChatAcks does.
+  const reply: ChatAcks["join"] = await socket.emitWithAck("join", { room: "lobby" });
+  return "error" in reply ? reply.error.code : reply.room;
+}
+void joinWithAck;
 socket.emit("whoami", {}, (reply) => { void reply; });
 socket.emit("auth:refresh", { token: "fresh" });
 socket.on("message", (m) => {

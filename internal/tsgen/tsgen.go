@@ -37,9 +37,15 @@ func Generate(cfg *config.Config) ([]byte, error) {
 	for _, name := range []string{"Socket", "ErrorCode", "ErrorReply", "Exception", "Claims"} {
 		g.names[name] = true
 	}
+	// The namespaces' type names are taken first, so that a guard's type
+	// never takes one of them.
+	prefixes := make([]string, len(cfg.Namespaces))
+	for i, ns := range cfg.Namespaces {
+		prefixes[i] = g.namespaceNames(ns)
+	}
 	var body strings.Builder
-	for _, ns := range cfg.Namespaces {
-		if err := g.namespace(&body, ns); err != nil {
+	for i, ns := range cfg.Namespaces {
+		if err := g.namespace(&body, ns, prefixes[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -175,44 +181,93 @@ func (s *serverEvents) add(name, params string) {
 	s.params[name] = append(s.params[name], params)
 }
 
+// namespaceTypes are the suffixes of the types written for a namespace.
+func namespaceTypes() []string {
+	return []string{"ClientToServerEvents", "Acks", "ServerToClientEvents", "Socket"}
+}
+
+// namespaceNames takes the type names of ns and returns their prefix.
+func (g *generator) namespaceNames(ns config.Namespace) string {
+	base := namespacePrefix(ns.Name)
+	prefix := base
+	for i := 2; ; i++ {
+		free := true
+		for _, suffix := range namespaceTypes() {
+			free = free && !g.names[prefix+suffix]
+		}
+		if free {
+			break
+		}
+		prefix = fmt.Sprintf("%s%d", base, i)
+	}
+	for _, suffix := range namespaceTypes() {
+		g.names[prefix+suffix] = true
+	}
+	return prefix
+}
+
 // namespace writes the interfaces and the socket type of ns.
-func (g *generator) namespace(w *strings.Builder, ns config.Namespace) error {
-	prefix := g.uniqueName(namespacePrefix(ns.Name))
-	jwt := g.cfg.Auth.JWT != nil
+func (g *generator) namespace(w *strings.Builder, ns config.Namespace, prefix string) error {
 	var sent serverEvents
 	for _, h := range append(append([]config.HandlerDecl{}, ns.OnConnect...), ns.OnDisconnect...) {
 		g.sentBy(&sent, h, nil)
 	}
+	replies, err := g.clientEvents(w, ns, prefix, &sent)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "/** What each event's ack receives on %s, for socket.emitWithAck(...) as %sAcks[\"event\"]. */\nexport interface %sAcks {\n", ns.Name, prefix, prefix)
+	for i, ev := range ns.Events {
+		fmt.Fprintf(w, "  %s: %s;\n", propertyName(ev.Name), replies[i])
+	}
+	w.WriteString("}\n\n")
+	g.serverEvents(w, ns, prefix, &sent)
+	fmt.Fprintf(w, "/** A socket on %s, as io(url + %q) returns it. */\nexport type %sSocket = Socket<%sServerToClientEvents, %sClientToServerEvents>;\n\n",
+		ns.Name, ns.Name, prefix, prefix, prefix)
+	return nil
+}
+
+// clientEvents writes the events a client sends on ns, records those their
+// handlers send in sent, and returns the type of each event's reply.
+func (g *generator) clientEvents(w *strings.Builder, ns config.Namespace, prefix string, sent *serverEvents) ([]string, error) {
 	fmt.Fprintf(w, "/** The events a client sends on %s. */\nexport interface %sClientToServerEvents {\n", ns.Name, prefix)
+	replies := make([]string, 0, len(ns.Events))
 	for _, ev := range ns.Events {
 		payload, err := g.payloadOf(ev)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, h := range ev.Handlers {
-			g.sentBy(&sent, h, payload)
+			g.sentBy(sent, h, payload)
 		}
 		payloadTS := "unknown"
 		if payload != nil {
 			payloadTS = payload.ts
 		}
-		fmt.Fprintf(w, "  %s: (payload: %s, ack?: %s) => void;\n", propertyName(ev.Name), payloadTS, g.ackOf(ev.Handlers, payload))
+		callback, reply := g.ackOf(ev.Handlers, payload)
+		replies = append(replies, reply)
+		fmt.Fprintf(w, "  %s: (payload: %s, ack?: %s) => void;\n", propertyName(ev.Name), payloadTS, callback)
 	}
-	if jwt {
+	if g.cfg.Auth.JWT != nil {
 		fmt.Fprintf(w, "  %s: (payload: { token: string }, ack?: (reply: { ok: true; expires_at?: number } | ErrorReply) => void) => void;\n",
 			propertyName(eventAuthRefresh))
 	}
-	fmt.Fprintf(w, "}\n\n/** The events the gateway sends on %s. */\nexport interface %sServerToClientEvents {\n", ns.Name, prefix)
+	w.WriteString("}\n\n")
+	return replies, nil
+}
+
+// serverEvents writes the events the gateway sends on ns: those of its
+// handlers, then the gateway's own.
+func (g *generator) serverEvents(w *strings.Builder, ns config.Namespace, prefix string, sent *serverEvents) {
+	fmt.Fprintf(w, "/** The events the gateway sends on %s. */\nexport interface %sServerToClientEvents {\n", ns.Name, prefix)
 	for _, name := range sent.order {
 		fmt.Fprintf(w, "  %s: (%s) => void;\n", propertyName(name), mergeParams(sent.params[name]))
 	}
 	fmt.Fprintf(w, "  %s: (error: Exception) => void;\n", eventException)
-	if jwt && g.cfg.Auth.OnExpiry != "ignore" {
+	if g.cfg.Auth.JWT != nil && g.cfg.Auth.OnExpiry != "ignore" {
 		fmt.Fprintf(w, "  %s: (info: { expires_in: number }) => void;\n", propertyName(eventAuthExpiring))
 	}
-	fmt.Fprintf(w, "}\n\n/** A socket on %s, as io(url + %q) returns it. */\nexport type %sSocket = Socket<%sServerToClientEvents, %sClientToServerEvents>;\n\n",
-		ns.Name, ns.Name, prefix, prefix, prefix)
-	return nil
+	w.WriteString("}\n\n")
 }
 
 // sentBy records the event that handler h sends, if it sends one.
@@ -254,10 +309,10 @@ func mergeParams(all []string) string {
 	return "data: " + union(types...)
 }
 
-// ackOf is the type of an event's ack callback: the reply of its last
-// handler that replies, or the refusal.
-func (g *generator) ackOf(hs []config.HandlerDecl, payload *payloadType) string {
-	reply := "undefined"
+// ackOf is the type of an event's ack callback and of what it receives:
+// the reply of its last handler that replies, or the refusal.
+func (g *generator) ackOf(hs []config.HandlerDecl, payload *payloadType) (callback, reply string) {
+	reply = "undefined"
 	for _, h := range hs {
 		r := g.replyOf(h, payload)
 		if r == "args" {
@@ -267,9 +322,10 @@ func (g *generator) ackOf(hs []config.HandlerDecl, payload *payloadType) string 
 		}
 	}
 	if reply == "args" {
-		return "(...reply: unknown[]) => void"
+		return "(...reply: unknown[]) => void", "unknown"
 	}
-	return "(reply: " + union(reply, "ErrorReply") + ") => void"
+	reply = union(reply, "ErrorReply")
+	return "(reply: " + reply + ") => void", reply
 }
 
 // replyOf is the type of what handler h acks with: "undefined" for no

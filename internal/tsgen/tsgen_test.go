@@ -161,6 +161,7 @@ namespaces:
 		`question: (data: "why?", ack: (answer: unknown) => void) => void;`,
 		`exception: (error: Exception) => void;`,
 		`export type RoomSocket = Socket<RoomServerToClientEvents, RoomClientToServerEvents>;`,
+		"export interface RoomAcks {\n  say: { ok: true } | ErrorReply;\n  echo: undefined | ErrorReply;\n  ask: unknown;\n}",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("want %s in:\n%s", want, got)
@@ -170,6 +171,35 @@ namespaces:
 	for _, absent := range []string{"auth:refresh", "auth:expiring"} {
 		if strings.Contains(got, absent) {
 			t.Errorf("%s declared without auth.jwt:\n%s", absent, got)
+		}
+	}
+}
+
+func TestTypeNamesDoNotCollide(t *testing.T) {
+	yaml := `guards:
+  chat_socket:
+    schema: {type: string}
+namespaces:
+  /chat:
+    events:
+      a: {guards: [chat_socket], handler: {reply: {value: data}}}
+  /Chat:
+    events:
+      b: {handler: {reply: {value: data}}}
+`
+	out, err := Generate(load(t, yaml, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"export type ChatSocket2 = string;",
+		"a: (payload: ChatSocket2, ack?: (reply: ChatSocket2 | ErrorReply) => void) => void;",
+		"export type ChatSocket = Socket<ChatServerToClientEvents, ChatClientToServerEvents>;",
+		"export type Chat2Socket = Socket<Chat2ServerToClientEvents, Chat2ClientToServerEvents>;",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %s in:\n%s", want, got)
 		}
 	}
 }

@@ -31,6 +31,16 @@ export interface ChatClientToServerEvents {
   "auth:refresh": (payload: { token: string }, ack?: (reply: { ok: true; expires_at?: number } | ErrorReply) => void) => void;
 }
 
+/** What each event's ack receives on /chat, for socket.emitWithAck(...) as ChatAcks["event"]. */
+export interface ChatAcks {
+  sendMessage: { ok: true } | ErrorReply;
+  join: { ok: true; room: string } | ErrorReply;
+  leave: { ok: true; room: string } | ErrorReply;
+  sendToRoom: { ok: true } | ErrorReply;
+  whoami: Claims | ErrorReply;
+  announce: { ok: true } | ErrorReply;
+}
+
 /** The events the gateway sends on /chat. */
 export interface ChatServerToClientEvents {
   message: (data: { user: string; username: unknown; message: string } | { user: string; username: unknown; room: string; message: string }) => void;

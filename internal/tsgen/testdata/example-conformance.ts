@@ -21,6 +21,13 @@ export interface MainClientToServerEvents {
   "data-with-ack": (payload: unknown, ack?: (reply: unknown) => void) => void;
 }
 
+/** What each event's ack receives on /, for socket.emitWithAck(...) as MainAcks["event"]. */
+export interface MainAcks {
+  message: undefined | ErrorReply;
+  "message-with-ack": unknown;
+  "data-with-ack": unknown;
+}
+
 /** The events the gateway sends on /. */
 export interface MainServerToClientEvents {
   auth: (data: unknown) => void;
@@ -35,6 +42,12 @@ export type MainSocket = Socket<MainServerToClientEvents, MainClientToServerEven
 export interface CustomClientToServerEvents {
   message: (payload: unknown, ack?: (reply: undefined | ErrorReply) => void) => void;
   "message-with-ack": (payload: unknown, ack?: (...reply: unknown[]) => void) => void;
+}
+
+/** What each event's ack receives on /custom, for socket.emitWithAck(...) as CustomAcks["event"]. */
+export interface CustomAcks {
+  message: undefined | ErrorReply;
+  "message-with-ack": unknown;
 }
 
 /** The events the gateway sends on /custom. */

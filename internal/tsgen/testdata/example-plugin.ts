@@ -23,6 +23,12 @@ export interface ChatClientToServerEvents {
   "auth:refresh": (payload: { token: string }, ack?: (reply: { ok: true; expires_at?: number } | ErrorReply) => void) => void;
 }
 
+/** What each event's ack receives on /chat, for socket.emitWithAck(...) as ChatAcks["event"]. */
+export interface ChatAcks {
+  shout: unknown;
+  whoami: Claims | ErrorReply;
+}
+
 /** The events the gateway sends on /chat. */
 export interface ChatServerToClientEvents {
   exception: (error: Exception) => void;

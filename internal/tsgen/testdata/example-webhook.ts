@@ -22,6 +22,11 @@ export interface ChatClientToServerEvents {
   "auth:refresh": (payload: { token: string }, ack?: (reply: { ok: true; expires_at?: number } | ErrorReply) => void) => void;
 }
 
+/** What each event's ack receives on /chat, for socket.emitWithAck(...) as ChatAcks["event"]. */
+export interface ChatAcks {
+  order: unknown;
+}
+
 /** The events the gateway sends on /chat. */
 export interface ChatServerToClientEvents {
   exception: (error: Exception) => void;
