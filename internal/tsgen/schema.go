@@ -26,6 +26,11 @@ type schemaDoc struct {
 	defs map[string]string
 }
 
+// orderKey holds, in every mapping read from a schema, its keys in the
+// order written, so that the types list properties as the schema does. No
+// schema keyword or property name written in YAML or JSON holds a NUL.
+const orderKey = "\x00order"
+
 // loadSchema reads a schema guard's options: an inline schema, or the file
 // named by {file: path} relative to the config file.
 func loadSchema(opts config.Options) (any, error) {
@@ -33,49 +38,76 @@ func loadSchema(opts config.Options) (any, error) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: schema: expected a mapping", opts.Pos())
 	}
-	if len(n.Content) == 2 && n.Content[0].Value == "file" {
-		path := n.Content[1].Value
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(opts.Dir(), path)
+	if len(n.Content) != 2 || n.Content[0].Value != "file" {
+		return nodeValue(n)
+	}
+	path := n.Content[1].Value
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(opts.Dir(), path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: schema: %w", opts.Pos(), err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil { // JSON is YAML too
+		return nil, fmt.Errorf("%s: schema: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: schema: the file is empty", path)
+	}
+	return nodeValue(doc.Content[0])
+}
+
+// nodeValue decodes n as JSON values, each mapping with its key order.
+func nodeValue(n *yaml.Node) (any, error) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2+1)
+		keys := make([]string, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := nodeValue(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			key := n.Content[i].Value
+			keys = append(keys, key)
+			out[key] = v
 		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: schema: %w", opts.Pos(), err)
+		out[orderKey] = keys
+		return out, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeValue(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
 		}
-		var v any
-		if err := yaml.Unmarshal(raw, &v); err != nil { // JSON is YAML too
-			return nil, fmt.Errorf("%s: schema: %w", path, err)
-		}
-		return plain(v), nil
+		return out, nil
 	}
 	var v any
 	if err := n.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%s: schema: %w", opts.Pos(), err)
+		return nil, fmt.Errorf("line %d: %w", n.Line, err)
 	}
-	return plain(v), nil
+	return v, nil
 }
 
-// plain turns YAML's decoded values into JSON's: map[string]any keys.
-func plain(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = plain(e)
-		}
-		return t
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = plain(e)
-		}
-		return out
-	case []any:
-		for i, e := range t {
-			t[i] = plain(e)
-		}
-		return t
+// keysOf lists m's keys in the order written.
+func keysOf(m map[string]any) []string {
+	if keys, ok := m[orderKey].([]string); ok {
+		return keys
 	}
-	return v
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // schemaType is the TypeScript type of schema s, a part of doc; named types
@@ -208,11 +240,7 @@ func (g *generator) objectType(doc *schemaDoc, m map[string]any, depth int) stri
 			}
 		}
 	}
-	names := make([]string, 0, len(props))
-	for name := range props {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := keysOf(props)
 	members := make([]string, 0, len(names)+1)
 	valueTypes := make([]string, 0, len(names)+1)
 	for _, name := range names {
@@ -326,9 +354,30 @@ func propertySchema(doc *schemaDoc, s any, name string, depth int) any {
 
 // literal is the TypeScript literal type of a JSON value.
 func literal(v any) string {
-	raw, err := json.Marshal(v)
+	raw, err := json.Marshal(withoutOrder(v))
 	if err != nil {
 		return "unknown"
 	}
 	return string(raw)
+}
+
+// withoutOrder is v without the key order of its mappings.
+func withoutOrder(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if k != orderKey {
+				out[k] = withoutOrder(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = withoutOrder(e)
+		}
+		return out
+	}
+	return v
 }

@@ -63,6 +63,9 @@ func TestSchemaGuardsBecomePayloadTypes(t *testing.T) {
 		{"tuple", `{type: array, prefixItems: [{type: string}, {type: number}], items: false}`, `export type Body = [string, number];`},
 		{"enum", `{enum: [red, 2, null]}`, `export type Body = "red" | 2 | null;`},
 		{"const", `{const: fixed}`, `export type Body = "fixed";`},
+		{"object const", `{const: {a: [1]}}`, `export type Body = {"a":[1]};`},
+		{"properties in the order written", `{type: object, properties: {z: {type: string}, a: {type: string}}}`,
+			`export type Body = { z?: string; a?: string; [key: string]: unknown };`},
 		{"oneOf", `{oneOf: [{type: string}, {type: object, required: [k], properties: {k: {const: 1}}}]}`,
 			`export type Body = string | { k: 1; [key: string]: unknown };`},
 		{"allOf", `{allOf: [{type: object, properties: {a: {type: string}}}, {type: object, properties: {b: {type: string}}}]}`,
@@ -89,10 +92,10 @@ func TestSchemaGuardsBecomePayloadTypes(t *testing.T) {
 
 func TestSchemaGuardFromFile(t *testing.T) {
 	got := generate(t, `{file: body.json}`, "{reply: {value: 'data.n'}}", map[string]string{
-		"body.json": `{"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}`,
+		"body.json": `{"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}, "b": {"type": "string"}}}`,
 	})
 	for _, want := range []string{
-		"export type Body = { n: number; [key: string]: unknown };",
+		"export type Body = { n: number; b?: string; [key: string]: unknown };",
 		"ev: (payload: Body, ack?: (reply: number | ErrorReply) => void) => void;",
 	} {
 		if !strings.Contains(got, want) {

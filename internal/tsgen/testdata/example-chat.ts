@@ -18,7 +18,7 @@ export type MessageBody = { message: string; [key: string]: unknown };
 
 export type RoomBody = { room: string; [key: string]: unknown };
 
-export type RoomMessageBody = { message: string; room: string; [key: string]: unknown };
+export type RoomMessageBody = { room: string; message: string; [key: string]: unknown };
 
 /** The events a client sends on /chat. */
 export interface ChatClientToServerEvents {
