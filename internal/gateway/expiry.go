@@ -14,8 +14,6 @@ import (
 // plus the leeway without one it gets a token_expired exception and is
 // disconnected.
 
-const expiryKey = "gatehouse.expiry"
-
 // expiryWatch holds the two timers of one socket's token.
 type expiryWatch struct {
 	mu     sync.Mutex
@@ -66,13 +64,15 @@ func (st *state) watchExpiry(s *socketio.Socket) {
 		s.Disconnect("token expired")
 	})
 	w.mu.Unlock()
-	s.Set(expiryKey, w)
+	stateOf(s).expiry.Store(w)
 }
 
 // stopExpiry cancels the socket's timers, if any.
 func stopExpiry(s *socketio.Socket) {
-	if w, ok := s.Get(expiryKey).(*expiryWatch); ok {
-		w.stop()
+	if cs := keptStateOf(s); cs != nil {
+		if w := cs.expiry.Load(); w != nil {
+			w.stop()
+		}
 	}
 }
 

@@ -62,14 +62,10 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	}
 	if len(ns.onConnect) > 0 {
 		// Kept only until Connected hands it to on_connect, right after.
-		s.Set(handshakeAuthKey, view)
+		stateOf(s).handshakeAuth.Store(view)
 	}
 	return nil
 }
-
-// handshakeAuthKey is the socket value that carries the CONNECT auth
-// payload from Connect to Connected.
-const handshakeAuthKey = "gatehouse.handshake_auth"
 
 // handshakeAuth is the CONNECT auth payload as connect guards, on_connect
 // handlers and their expressions see it (handshake.auth). With auth.jwt
@@ -109,10 +105,10 @@ func withoutMember(raw json.RawMessage, key string) json.RawMessage {
 // Connected starts the token lifetime watch and runs on_connect handlers.
 func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 	h.gw.metrics.SocketConnected(s.Namespace())
-	auth, _ := s.Get(handshakeAuthKey).(*gatehouse.Payload)
-	if auth != nil {
+	var auth *gatehouse.Payload
+	if cs := keptStateOf(s); cs != nil {
 		// The socket does not hold the client's payload past on_connect.
-		s.Set(handshakeAuthKey, nil)
+		auth = cs.handshakeAuth.Swap(nil)
 	}
 	st := h.gw.state()
 	ns, ok := st.namespaces[s.Namespace()]

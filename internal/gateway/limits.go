@@ -254,9 +254,6 @@ func remoteHost(addr net.Addr) string {
 	return host
 }
 
-// floodKey is the socket value holding its flood bucket.
-const floodKey = "gatehouse.flood"
-
 // floodBucket is one socket's share of server.limits.flood. Events of one
 // socket reach the gateway one at a time, but the bucket is locked anyway:
 // reading it must never race with a reload replacing it.
@@ -274,11 +271,7 @@ func (gw *Gateway) checkFlood(s *socketio.Socket, policy config.Flood) (err erro
 	if policy.Rate <= 0 {
 		return nil, false
 	}
-	b, _ := s.Get(floodKey).(*floodBucket)
-	if b == nil {
-		b = &floodBucket{}
-		s.Set(floodKey, b)
-	}
+	b := loadOrCreate(&stateOf(s).flood)
 	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -34,17 +34,8 @@ type queuedJob struct {
 	size int64
 }
 
-const serialKey = "gatehouse.serial"
-
 // serialFor returns the socket's executor, creating it on first use.
-func serialFor(s *socketio.Socket) *serial {
-	if q, ok := s.Get(serialKey).(*serial); ok {
-		return q
-	}
-	q := &serial{}
-	s.Set(serialKey, q)
-	return q
-}
+func serialFor(s *socketio.Socket) *serial { return loadOrCreate(&stateOf(s).serial) }
 
 // enterInline claims the executor for work run on the calling goroutine
 // unless earlier work of the socket is queued or running, in which case it

@@ -49,23 +49,20 @@ func TestUserSocketsIndexKeepsEverySocketOfAUser(t *testing.T) {
 	}
 }
 
-func TestSocketValuesSetReplaceAndDelete(t *testing.T) {
+func TestSocketKeepsTheFirstValueAttached(t *testing.T) {
+	type state struct{ n int }
 	s := &Socket{}
-	s.Set("a", 1)
-	s.Set("b", "two")
-	s.Set("a", 3)
-	if got := s.Get("a"); got != 3 {
-		t.Fatalf("a = %v, want the replaced 3", got)
+	if got := s.Attached(); got != nil {
+		t.Fatalf("attached %v before anything was attached", got)
 	}
-	s.Set("a", nil)
-	if got := s.Get("a"); got != nil {
-		t.Fatalf("a = %v after deleting it", got)
+	first := &state{n: 1}
+	if got := s.AttachOnce(first); got != first {
+		t.Fatalf("AttachOnce returned %v, want the value attached", got)
 	}
-	if got := s.Get("b"); got != "two" {
-		t.Fatalf("b = %v, want two", got)
+	if got := s.AttachOnce(&state{n: 2}); got != first {
+		t.Fatalf("a second AttachOnce returned %v, want the first value", got)
 	}
-	s.Set("missing", nil)
-	if got := s.Get("missing"); got != nil {
-		t.Fatalf("missing = %v", got)
+	if got := s.Attached(); got != first {
+		t.Fatalf("attached %v, want the first value", got)
 	}
 }

@@ -697,17 +697,23 @@ func TestSocketsOfUserFollowsClaims(t *testing.T) {
 	}
 }
 
-func TestSocketValues(t *testing.T) {
+func TestSocketStateAttachedOnceFromManyGoroutines(t *testing.T) {
 	h := newTestHooks("/")
 	tc := connect(t, newTestServer(h, Options{}))
 	s := tc.join(h, "/")
-	s.Set("k", 3)
-	if s.Get("k") != 3 || s.Get("missing") != nil {
-		t.Fatal("Get does not return what Set stored")
+	type state struct{ n int }
+	got := make(chan any, 8)
+	for i := range cap(got) {
+		go func() { got <- s.AttachOnce(&state{n: i}) }()
 	}
-	s.Set("k", nil)
-	if s.Get("k") != nil {
-		t.Fatal("Set(nil) did not delete")
+	first := <-got
+	for range cap(got) - 1 {
+		if v := <-got; v != first {
+			t.Fatalf("AttachOnce returned %v and %v: two values attached", first, v)
+		}
+	}
+	if s.Attached() != first {
+		t.Fatalf("attached %v, want %v", s.Attached(), first)
 	}
 }
 

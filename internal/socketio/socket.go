@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,10 +37,9 @@ type Socket struct {
 
 	mu     sync.RWMutex
 	claims gatehouse.Claims
-	// values are the runtime values set on the socket; a socket holds a
-	// few at most, so a slice searched in order is smaller than a map and
-	// as fast.
-	values []socketValue
+	// attached is the layer above's state of the socket (see AttachOnce):
+	// one typed value it owns, rather than values under string keys.
+	attached atomic.Value
 
 	// Guarded by ns.mu.
 	registered bool
@@ -138,42 +136,20 @@ func (s *Socket) Transport() string { return s.client.conn.Transport() }
 // Context is cancelled when the socket disconnects.
 func (s *Socket) Context() context.Context { return s.ctx }
 
-// socketValue is one runtime value of a socket.
-type socketValue struct {
-	key   string
-	value any
-}
+// Attached returns the value the layer above attached to the socket with
+// AttachOnce, nil before it attached one.
+func (s *Socket) Attached() any { return s.attached.Load() }
 
-// Set stores a runtime value under key; nil deletes it.
-func (s *Socket) Set(key string, v any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.values {
-		if s.values[i].key != key {
-			continue
-		}
-		if v == nil {
-			s.values = slices.Delete(s.values, i, i+1)
-		} else {
-			s.values[i].value = v
-		}
-		return
+// AttachOnce attaches v, the layer above's state of the socket, unless a
+// value is attached already, and returns the attached value: v, or the one
+// attached first. Every value attached to sockets must be of one type. The
+// layer above may attach on first need, so that a socket it keeps nothing
+// for holds nothing.
+func (s *Socket) AttachOnce(v any) any {
+	if s.attached.CompareAndSwap(nil, v) {
+		return v
 	}
-	if v != nil {
-		s.values = append(s.values, socketValue{key: key, value: v})
-	}
-}
-
-// Get returns the runtime value stored under key, nil when absent.
-func (s *Socket) Get(key string) any {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for i := range s.values {
-		if s.values[i].key == key {
-			return s.values[i].value
-		}
-	}
-	return nil
+	return s.attached.Load()
 }
 
 // Emit sends an event to this socket only; arguments are encoded as
