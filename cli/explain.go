@@ -61,7 +61,12 @@ func explainFile(ctx context.Context, path string) (*explain.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("explain: %w", err)
 	}
-	return explain.Explain(ctx, cfg, raw, gateway.Options{})
+	report, err := explain.Explain(ctx, cfg, raw, gateway.Options{})
+	if err != nil {
+		return nil, err
+	}
+	report.FillDefaults(pluginSpecs())
+	return report, nil
 }
 
 // interleavedArgs returns the positional arguments of fs, parsing the flags

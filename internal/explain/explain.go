@@ -101,8 +101,11 @@ type Step struct {
 	MayBlock bool `json:"may_block"`
 	// OnArrival is set for a guard that runs before the event waits in
 	// its socket's queue.
-	OnArrival bool      `json:"on_arrival,omitempty"`
-	Errors    []Refusal `json:"errors"`
+	OnArrival bool `json:"on_arrival,omitempty"`
+	// Defaults are the option keys not written whose values in Options
+	// are the defaults the type declares (see FillDefaults).
+	Defaults []string  `json:"defaults,omitempty"`
+	Errors   []Refusal `json:"errors"`
 }
 
 // Explain builds the gateway's chains from cfg as `gatehouse run` would and

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -191,5 +193,38 @@ func TestSelectKeepsTheNamedNamespaceAndEvent(t *testing.T) {
 				t.Errorf("events = %v, want %v", got, tt.wantEvents)
 			}
 		})
+	}
+}
+
+// rateLimitSpec stands for the options spec a guard type declares: a
+// struct with yaml names and default tags.
+type rateLimitSpec struct {
+	Key   string  `yaml:"key" default:"socket"`
+	Rate  float64 `yaml:"rate"`
+	Per   string  `yaml:"per" default:"1s"`
+	Store string  `yaml:"store" default:"memory"`
+	Retry struct {
+		After string `yaml:"after" default:"100ms"`
+	} `yaml:"retry"`
+}
+
+func TestFillDefaultsAddsTheDeclaredDefaultsOfKeysNotWritten(t *testing.T) {
+	r := explainFile(t, "../../gateway.yaml")
+	r.FillDefaults([]schema.PluginSpec{{Kind: "guard", Name: "rate_limit", Options: reflect.TypeFor[rateLimitSpec]()}}, nil)
+	if err := r.Select("/chat", "sendMessage"); err != nil {
+		t.Fatal(err)
+	}
+	step := r.Namespaces[0].Events[0].Steps[0]
+	if step.Type != "rate_limit" {
+		t.Fatalf("first step is %s, want the rate_limit guard", step.Type)
+	}
+	if got := flow(step.Options); got != "{key: user, rate: 10, per: 1s, burst: 20, store: memory}" {
+		t.Errorf("options = %s, want the written ones then store: memory", got)
+	}
+	if strings.Join(step.Defaults, ",") != "store" {
+		t.Errorf("defaults = %v, want [store]: key and per are written, retry is not and is a struct without its own default", step.Defaults)
+	}
+	if schemaStep := r.Namespaces[0].Events[0].Steps[1]; len(schemaStep.Defaults) != 0 {
+		t.Errorf("a type without a spec got defaults %v", schemaStep.Defaults)
 	}
 }

@@ -129,6 +129,9 @@ func writeSteps(p printer, indent int, steps []Step) {
 		if s.Options != nil {
 			p(indent+1, "options %s", flow(s.Options))
 		}
+		if len(s.Defaults) > 0 {
+			p(indent+1, "defaults (not written) %s", strings.Join(s.Defaults, ", "))
+		}
 		writeRefusals(p, indent+1, s.Errors)
 	}
 }
