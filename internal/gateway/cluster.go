@@ -53,7 +53,7 @@ func newAdapter(cfg config.Adapter, logger *slog.Logger) (adapter.Adapter, error
 // them by accident.
 func factoryResources(a adapter.Adapter, logger *slog.Logger) func(config.Options) config.Options {
 	withLogger := func(o config.Options) config.Options { return handlers.WithLogger(o, logger) }
-	r, ok := a.(*adapter.Redis)
+	r, ok := a.(adapter.SharedStore)
 	if !ok {
 		return withLogger
 	}
@@ -70,10 +70,7 @@ func (c *cluster) start() { c.adapter.Start(c) }
 
 // distributed reports whether other nodes may exist, that is whether
 // broadcasts need forwarding at all.
-func (c *cluster) distributed() bool {
-	_, alone := c.adapter.(*adapter.Memory)
-	return !alone
-}
+func (c *cluster) distributed() bool { return c.adapter.Distributed() }
 
 // remoteBroadcast is the Socket.IO server's Remote: it forwards a broadcast
 // that was already delivered locally.
