@@ -159,7 +159,10 @@ func flow(v any) string {
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case string:
-		if v == "" || strings.ContainsAny(v, ":{}[],#'\"") || strings.TrimSpace(v) != v {
+		// Quote what YAML's flow style would read otherwise: indicators,
+		// a leading tag or anchor sign, surrounding spaces.
+		if v == "" || strings.ContainsAny(v, ":{}[],#'\"") || strings.ContainsAny(v[:1], "!&*?|>%@`-") ||
+			strings.TrimSpace(v) != v {
 			b, _ := json.Marshal(v)
 			return string(b)
 		}
