@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
 )
@@ -53,5 +55,45 @@ func TestSchemaListsEveryRegisteredGuardAndHandlerAndAcceptsGatewayYAML(t *testi
 	}
 	if err := sch.Validate(cfg); err != nil {
 		t.Errorf("gateway.yaml does not validate: %v", err)
+	}
+}
+
+// TestEveryReservedEventNameIsRefusedByValidateAndTheSchema declares each
+// reserved name as an event: gatehouse validate and the schema both refuse it.
+func TestEveryReservedEventNameIsRefusedByValidateAndTheSchema(t *testing.T) {
+	_, stdout, _ := runMain(t, context.Background(), "schema")
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(stdout)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("gateway.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("gateway.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := config.ReservedEventNames()
+	for _, want := range []string{"connect", "disconnect", "exception", "auth:refresh", "auth:expiring"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%q is not reserved", want)
+		}
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			body := "namespaces:\n  /chat:\n    events:\n      \"" + name + "\":\n        handler: {reply: {}}\n"
+			path := writeConfig(t, body)
+			if code, stdout, _ := runMain(t, context.Background(), "validate", "--config", path); code == 0 {
+				t.Errorf("validate accepted event %q: %s", name, stdout)
+			}
+			var v any
+			if err := yaml.Unmarshal([]byte(body), &v); err != nil {
+				t.Fatal(err)
+			}
+			if err := sch.Validate(v); err == nil {
+				t.Errorf("the schema accepted event %q", name)
+			}
+		})
 	}
 }

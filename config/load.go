@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
 
 // Load reads, interpolates, decodes, defaults and validates the config file
@@ -429,7 +431,7 @@ func (d *decoder) decodeEvents(n *yaml.Node, path string) []Event {
 	var events []Event
 	for _, kv := range d.pairs(n) {
 		name := kv.key.Value
-		if hint, reserved := reservedEvents[name]; reserved {
+		if hint, isReserved := reserved.IsProtocol(name); isReserved {
 			msg := fmt.Sprintf("event name %q is reserved by Socket.IO", name)
 			if hint != "" {
 				msg += "; " + hint

@@ -6,6 +6,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
 
 // namespaceRuntime is one declared namespace, built and ready to serve.
@@ -143,11 +144,7 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 
 // reservedEvents cannot be declared: the client library or the gateway
 // gives them a meaning of their own.
-var reservedEvents = map[string]struct{}{
-	"connect": {}, "connect_error": {}, "disconnect": {}, "disconnecting": {},
-	"newListener": {}, "removeListener": {},
-	eventException: {}, eventAuthRefresh: {}, eventAuthExpiring: {},
-}
+var reservedEvents = reserved.Gateway()
 
 // chainMayBlock reports whether any guard or handler of an event may wait.
 func chainMayBlock(chain []namedGuard, hs []namedHandler) bool {

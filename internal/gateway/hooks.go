@@ -7,14 +7,16 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
-// Events with a meaning of their own to the gateway.
+// Events with a meaning of their own to the gateway, declared with the
+// other reserved names.
 const (
-	eventException    = "exception"
-	eventAuthRefresh  = "auth:refresh"
-	eventAuthExpiring = "auth:expiring"
+	eventException    = reserved.Exception
+	eventAuthRefresh  = reserved.AuthRefresh
+	eventAuthExpiring = reserved.AuthExpiring
 )
 
 // hooks is the gateway's side of the Socket.IO server.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
 
 // PacketType is the Socket.IO packet type, the first character of a packet.
@@ -57,14 +58,7 @@ const (
 // reservedEvents may not be used as event names, in either direction: the
 // client library gives them a meaning of their own (as the reference
 // parser and server enforce).
-var reservedEvents = map[string]struct{}{
-	"connect":        {},
-	"connect_error":  {},
-	"disconnect":     {},
-	"disconnecting":  {},
-	"newListener":    {},
-	"removeListener": {},
-}
+var reservedEvents = reserved.Protocol()
 
 // ErrMalformed is wrapped by every decoding error: the input is not a valid
 // Socket.IO v5 packet.
