@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
 
 // errorCodes are the codes a client can be refused with, in the order of
@@ -21,13 +22,6 @@ func errorCodes() []gatehouse.Code {
 		gatehouse.CodeInternal, gatehouse.CodeUnavailable, gatehouse.CodeLimitExceeded,
 	}
 }
-
-// Events with a meaning of their own to the gateway (internal/gateway/hooks.go).
-const (
-	eventException    = "exception"
-	eventAuthRefresh  = "auth:refresh"
-	eventAuthExpiring = "auth:expiring"
-)
 
 // Generate returns the TypeScript declarations of cfg's namespaces. The
 // config is expected to be valid (config.Load and gateway.Check): what
@@ -250,7 +244,7 @@ func (g *generator) clientEvents(w *strings.Builder, ns config.Namespace, prefix
 	}
 	if g.cfg.Auth.JWT != nil {
 		fmt.Fprintf(w, "  %s: (payload: { token: string }, ack?: (reply: { ok: true; expires_at?: number } | ErrorReply) => void) => void;\n",
-			propertyName(eventAuthRefresh))
+			propertyName(reserved.AuthRefresh))
 	}
 	w.WriteString("}\n\n")
 	return replies, nil
@@ -263,9 +257,9 @@ func (g *generator) serverEvents(w *strings.Builder, ns config.Namespace, prefix
 	for _, name := range sent.order {
 		fmt.Fprintf(w, "  %s: (%s) => void;\n", propertyName(name), mergeParams(sent.params[name]))
 	}
-	fmt.Fprintf(w, "  %s: (error: Exception) => void;\n", eventException)
+	fmt.Fprintf(w, "  %s: (error: Exception) => void;\n", reserved.Exception)
 	if g.cfg.Auth.JWT != nil && g.cfg.Auth.OnExpiry != "ignore" {
-		fmt.Fprintf(w, "  %s: (info: { expires_in: number }) => void;\n", propertyName(eventAuthExpiring))
+		fmt.Fprintf(w, "  %s: (info: { expires_in: number }) => void;\n", propertyName(reserved.AuthExpiring))
 	}
 	w.WriteString("}\n\n")
 }
