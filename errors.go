@@ -34,6 +34,19 @@ const (
 	CodeLimitExceeded Code = "limit_exceeded"
 )
 
+// Codes that only the server API (contract C4) answers with, beside the
+// C2 codes it shares with clients.
+const (
+	// CodeInvalidRequest refuses an API request whose body or parameters
+	// are malformed.
+	CodeInvalidRequest Code = "invalid_request"
+	// CodeUnknownNamespace refuses an API request naming a namespace the
+	// config does not declare.
+	CodeUnknownNamespace Code = "unknown_namespace"
+	// CodeNotFound answers an API path that does not exist.
+	CodeNotFound Code = "not_found"
+)
+
 // Error is a refusal with a stable code and a human message. Fields in Data are
 // sent to the client beside code and message (for example retry_after_ms).
 type Error struct {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse-dev/gatehouse"
 )
 
 // Prefix is where Mount serves the API.
@@ -26,16 +28,17 @@ const DefaultBodyLimit = 1 << 20
 // Options.RequestTimeout is zero; counting a room waits for every node.
 const DefaultRequestTimeout = 3 * time.Second
 
-// Stable error codes of API answers.
+// Stable error codes of API answers, as declared with the others in the
+// gatehouse package.
 const (
-	CodeUnauthorized     = "unauthorized"
-	CodeInvalidRequest   = "invalid_request"
-	CodeUnknownNamespace = "unknown_namespace"
-	CodeNotFound         = "not_found"
-	CodePayloadTooLarge  = "payload_too_large"
-	CodeUpstreamError    = "upstream_error"
-	CodeUpstreamTimeout  = "upstream_timeout"
-	CodeInternal         = "internal"
+	CodeUnauthorized     = string(gatehouse.CodeUnauthorized)
+	CodeInvalidRequest   = string(gatehouse.CodeInvalidRequest)
+	CodeUnknownNamespace = string(gatehouse.CodeUnknownNamespace)
+	CodeNotFound         = string(gatehouse.CodeNotFound)
+	CodePayloadTooLarge  = string(gatehouse.CodePayloadTooLarge)
+	CodeUpstreamError    = string(gatehouse.CodeUpstreamError)
+	CodeUpstreamTimeout  = string(gatehouse.CodeUpstreamTimeout)
+	CodeInternal         = string(gatehouse.CodeInternal)
 )
 
 // Emit is a request to send an event. Room and User are exclusive; with
