@@ -26,6 +26,10 @@ type PluginSpec struct {
 	// Options is the struct type its options decode into; nil when its
 	// options are not declared, in which case any value is accepted.
 	Options reflect.Type
+	// Shorthand names the option (its yaml name) that options written as a
+	// bare scalar stand for, as in "max_size: 4KB" for {limit: 4KB}; ""
+	// when the plugin takes no such form.
+	Shorthand string
 }
 
 // Draft is the JSON Schema dialect of the generated schema.
@@ -149,6 +153,13 @@ func optionsSchema(s PluginSpec) (obj, error) {
 	opts, err := structSchema(t)
 	if err != nil {
 		return nil, err
+	}
+	if s.Shorthand != "" {
+		short, ok := opts["properties"].(obj)[s.Shorthand]
+		if !ok {
+			return nil, fmt.Errorf("shorthand %q is not an option of %s", s.Shorthand, t)
+		}
+		opts = obj{"anyOf": []any{opts, short}}
 	}
 	opts["description"] = s.Doc
 	return opts, nil

@@ -58,7 +58,7 @@ func specs(kind string, names []string) []PluginSpec {
 // and extra guard and handler types by name.
 func testSpecs(extraGuards, extraHandlers []string) (guards, handlers []PluginSpec) {
 	guards = append(specs("guard", append(slices.Clone(builtinGuards), extraGuards...)),
-		PluginSpec{Kind: "guard", Name: "sample", Doc: "A sample guard.", Options: reflect.TypeFor[sampleOptions]()})
+		PluginSpec{Kind: "guard", Name: "sample", Doc: "A sample guard.", Options: reflect.TypeFor[sampleOptions](), Shorthand: "limit"})
 	return guards, specs("handler", append(slices.Clone(builtinHandlers), extraHandlers...))
 }
 
@@ -157,6 +157,8 @@ func TestGeneratedSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
 		{"guard option misspelt", "guards:\n  g:\n    sample: {limt: 1KB}\n", false},
 		{"guard option of a wrong type", "guards:\n  g:\n    sample: {window: soon}\n", false},
 		{"guard with no options", "guards:\n  g:\n    sample:\n", true},
+		{"guard shorthand", "guards:\n  g:\n    sample: 4KB\n", true},
+		{"guard shorthand of a wrong type", "guards:\n  g:\n    sample: lots\n", false},
 		{"event with one handler", "namespaces:\n  /chat:\n    events:\n      msg:\n        handler: {broadcast: {}}\n", true},
 		{"event with handlers", "namespaces:\n  /chat:\n    events:\n      msg:\n        handlers: [{reply: ok}, {broadcast: null}]\n", true},
 		{"event with no handler", "namespaces:\n  /chat:\n    events:\n      msg:\n        guards: [g]\n", false},
