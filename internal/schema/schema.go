@@ -44,6 +44,8 @@ var (
 	durationType = reflect.TypeFor[config.Duration]()
 	sizeType     = reflect.TypeFor[config.Size]()
 	nodeType     = reflect.TypeFor[yaml.Node]()
+
+	unmarshalerType = reflect.TypeFor[config.Unmarshaler]()
 )
 
 // obj is one JSON object of the schema. encoding/json writes its keys
@@ -276,6 +278,9 @@ func typeSchema(t reflect.Type, enum string) (obj, error) {
 	case t.PkgPath() != "" && strings.HasSuffix(t.PkgPath(), "/expr") && t.Name() == "Expr":
 		// A CEL expression: any scalar is its source.
 		return withInterpolation(obj{"type": []string{"string", "number", "boolean", "null"}}), nil
+	case reflect.PointerTo(t).Implements(unmarshalerType):
+		// A type that decodes itself says nothing of its syntax here.
+		return obj{}, nil
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

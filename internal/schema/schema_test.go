@@ -41,9 +41,18 @@ type sampleOptions struct {
 	Enabled *bool             `yaml:"enabled" default:"true"`
 	Tags    []string          `yaml:"tags" default:"[x, y]"`
 	Headers map[string]string `yaml:"headers"`
+	Custom  custom            `yaml:"custom"`
 	Nested  struct {
 		Rate float64 `yaml:"rate"`
 	} `yaml:"nested"`
+}
+
+// custom decodes itself, from any node.
+type custom struct{ raw *yaml.Node }
+
+func (c *custom) UnmarshalConfig(n *yaml.Node, _ string) error {
+	c.raw = n
+	return nil
 }
 
 func specs(kind string, names []string) []PluginSpec {
@@ -157,6 +166,7 @@ func TestGeneratedSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
 		{"guard option misspelt", "guards:\n  g:\n    sample: {limt: 1KB}\n", false},
 		{"guard option of a wrong type", "guards:\n  g:\n    sample: {window: soon}\n", false},
 		{"guard with no options", "guards:\n  g:\n    sample:\n", true},
+		{"guard option that decodes itself", "guards:\n  g:\n    sample: {custom: [1, {a: b}]}\n", true},
 		{"guard shorthand", "guards:\n  g:\n    sample: 4KB\n", true},
 		{"guard shorthand of a wrong type", "guards:\n  g:\n    sample: lots\n", false},
 		{"event with one handler", "namespaces:\n  /chat:\n    events:\n      msg:\n        handler: {broadcast: {}}\n", true},
