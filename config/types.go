@@ -1,6 +1,14 @@
 package config
 
 // Config is a loaded gateway.yaml.
+//
+// The tags of these types are the one description of the file's keys that
+// `gatehouse schema` and the tables of docs/config.md (`make docs`) are
+// generated from: yaml names the key, doc says in one sentence what it does,
+// default is its default as written in YAML (a test checks it against what
+// the loader applies), enum lists the words it accepts, and doctype and
+// docdefault override the Type and Default columns of the docs' tables
+// where words say more than the Go type.
 type Config struct {
 	// File is the path the config was read from.
 	File string `yaml:"-"`
@@ -19,19 +27,19 @@ type Config struct {
 
 // Server is the listener and the Engine.IO transport settings.
 type Server struct {
-	Listen         string   `yaml:"listen" doc:"The host:port the gateway listens on." default:"\":8080\"" doctype:"string, host:port"`                                                               // default ":8080"
-	Path           string   `yaml:"path" doc:"The URL path of the Engine.IO endpoint." default:"\"/socket.io/\""`                                                                                     // default "/socket.io/"
-	AllowedOrigins []string `yaml:"allowed_origins" doc:"Origins allowed to connect; none means same-origin and no-Origin clients only, \"*\" any origin."`                                           // default none: only same-origin / no-Origin clients; "*" only when written
-	Transports     []string `yaml:"transports" doc:"The Engine.IO transports clients may use." default:"[polling, websocket]" enum:"polling,websocket"`                                               // default [polling, websocket]
-	PingInterval   Duration `yaml:"ping_interval" doc:"How often the server pings a client." default:"25s" doctype:"duration > 0"`                                                                    // default 25s
-	PingTimeout    Duration `yaml:"ping_timeout" doc:"How long the server waits for a pong before closing the session." default:"20s" doctype:"duration > 0"`                                         // default 20s
-	MaxPayload     Size     `yaml:"max_payload" doc:"The largest HTTP body or WebSocket message a client may send." default:"1MB" doctype:"size, 1KB–100MB"`                                          // default 1MB
-	ShutdownGrace  Duration `yaml:"shutdown_grace" doc:"How long a shutdown waits for connections to close." default:"10s"`                                                                           // default 10s
-	AckTimeout     Duration `yaml:"ack_timeout" doc:"How long the server waits for a client to acknowledge an event it emitted with await_ack." default:"10s" doctype:"duration > 0"`                 // default 10s, server-to-client acks
-	SendQueue      int      `yaml:"send_queue" doc:"How many packets may wait to be sent to one socket." default:"256" doctype:"integer, 1–65536"`                                                    // default 256 packets per socket
-	SlowConsumer   string   `yaml:"slow_consumer" doc:"What happens when a socket's send queue is full: disconnect it or drop its oldest packet." default:"disconnect" enum:"disconnect,drop_oldest"` // default "disconnect"; or "drop_oldest"
-	Metrics        bool     `yaml:"metrics" doc:"Whether Prometheus metrics are served." default:"true"`                                                                                              // default true: serve Prometheus metrics
-	MetricsPath    string   `yaml:"metrics_path" doc:"The URL path of the Prometheus metrics." default:"\"/metrics\""`                                                                                // default "/metrics"
+	Listen         string   `yaml:"listen" doc:"The host:port the gateway listens on." default:"\":8080\"" doctype:"string, host:port"`
+	Path           string   `yaml:"path" doc:"The URL path of the Engine.IO endpoint." default:"\"/socket.io/\""`
+	AllowedOrigins []string `yaml:"allowed_origins" doc:"Origins allowed to connect; none means same-origin and no-Origin clients only, \"*\" any origin."`
+	Transports     []string `yaml:"transports" doc:"The Engine.IO transports clients may use." default:"[polling, websocket]" enum:"polling,websocket"`
+	PingInterval   Duration `yaml:"ping_interval" doc:"How often the server pings a client." default:"25s" doctype:"duration > 0"`
+	PingTimeout    Duration `yaml:"ping_timeout" doc:"How long the server waits for a pong before closing the session." default:"20s" doctype:"duration > 0"`
+	MaxPayload     Size     `yaml:"max_payload" doc:"The largest HTTP body or WebSocket message a client may send." default:"1MB" doctype:"size, 1KB–100MB"`
+	ShutdownGrace  Duration `yaml:"shutdown_grace" doc:"How long a shutdown waits for connections to close." default:"10s"`
+	AckTimeout     Duration `yaml:"ack_timeout" doc:"How long the server waits for a client to acknowledge an event it emitted with await_ack." default:"10s" doctype:"duration > 0"`
+	SendQueue      int      `yaml:"send_queue" doc:"How many packets may wait to be sent to one socket." default:"256" doctype:"integer, 1–65536"`
+	SlowConsumer   string   `yaml:"slow_consumer" doc:"What happens when a socket's send queue is full: disconnect it or drop its oldest packet." default:"disconnect" enum:"disconnect,drop_oldest"`
+	Metrics        bool     `yaml:"metrics" doc:"Whether Prometheus metrics are served." default:"true"`
+	MetricsPath    string   `yaml:"metrics_path" doc:"The URL path of the Prometheus metrics." default:"\"/metrics\""`
 	TLS            *TLS     `yaml:"tls" doc:"A certificate and key to serve HTTPS and WSS."`
 	Limits         Limits   `yaml:"limits" doc:"Bounds on what one client, and all of them together, may hold and send."`
 }
@@ -39,12 +47,12 @@ type Server struct {
 // Limits bound what one client, and all of them together, may hold and send.
 // A count of 0 means no limit.
 type Limits struct {
-	MaxConnections          int      `yaml:"max_connections" doc:"The most Engine.IO sessions the process holds; 0 means no limit." default:"100000" doctype:"integer ≥ 0"`     // default 100000 Engine.IO sessions
-	MaxConnectionsPerIP     int      `yaml:"max_connections_per_ip" doc:"The most sessions of one client address; 0 means no limit." default:"1000" doctype:"integer ≥ 0"`      // default 1000 sessions per client address
-	HandshakeTimeout        Duration `yaml:"handshake_timeout" doc:"How long a request may take to send its headers." default:"10s" doctype:"duration > 0"`                     // default 10s to send a request's headers
-	ConnectTimeout          Duration `yaml:"connect_timeout" doc:"How long a session may take from its handshake to a namespace CONNECT." default:"45s" doctype:"duration > 0"` // default 45s from the handshake to a namespace CONNECT
-	MaxNamespacesPerSession int      `yaml:"max_namespaces_per_session" doc:"The most namespaces one session may join; 0 means no limit." default:"16" doctype:"integer ≥ 0"`   // default 16
-	MaxRoomsPerSocket       int      `yaml:"max_rooms_per_socket" doc:"The most rooms one socket may be in; 0 means no limit." default:"256" doctype:"integer ≥ 0"`             // default 256
+	MaxConnections          int      `yaml:"max_connections" doc:"The most Engine.IO sessions the process holds; 0 means no limit." default:"100000" doctype:"integer ≥ 0"`
+	MaxConnectionsPerIP     int      `yaml:"max_connections_per_ip" doc:"The most sessions of one client address; 0 means no limit." default:"1000" doctype:"integer ≥ 0"`
+	HandshakeTimeout        Duration `yaml:"handshake_timeout" doc:"How long a request may take to send its headers." default:"10s" doctype:"duration > 0"`
+	ConnectTimeout          Duration `yaml:"connect_timeout" doc:"How long a session may take from its handshake to a namespace CONNECT." default:"45s" doctype:"duration > 0"`
+	MaxNamespacesPerSession int      `yaml:"max_namespaces_per_session" doc:"The most namespaces one session may join; 0 means no limit." default:"16" doctype:"integer ≥ 0"`
+	MaxRoomsPerSocket       int      `yaml:"max_rooms_per_socket" doc:"The most rooms one socket may be in; 0 means no limit." default:"256" doctype:"integer ≥ 0"`
 	// MaxQueuedBytesPerSocket bounds the payload bytes of the events one
 	// socket has waiting (behind a slow handler, or before its on_connect
 	// work is done); default 4MB.
@@ -67,9 +75,9 @@ type Limits struct {
 // Flood is the per-socket token bucket that every event of a socket draws
 // from, whatever its name.
 type Flood struct {
-	Rate  float64  `yaml:"rate" doc:"Events allowed per period; 0 turns the limit off." default:"100" doctype:"number ≥ 0"` // default 100 events per Per; 0 turns the limit off
-	Per   Duration `yaml:"per" doc:"The period of the rate." default:"1s" doctype:"duration > 0"`                           // default 1s
-	Burst int      `yaml:"burst" doc:"The most events allowed at once." default:"200" doctype:"integer ≥ 1"`                // default 200
+	Rate  float64  `yaml:"rate" doc:"Events allowed per period; 0 turns the limit off." default:"100" doctype:"number ≥ 0"`
+	Per   Duration `yaml:"per" doc:"The period of the rate." default:"1s" doctype:"duration > 0"`
+	Burst int      `yaml:"burst" doc:"The most events allowed at once." default:"200" doctype:"integer ≥ 1"`
 	// DisconnectAfter disconnects a socket after that many refused events
 	// in a row; default 100, 0 never disconnects.
 	DisconnectAfter int `yaml:"disconnect_after" doc:"Refused events in a row after which the socket is disconnected; 0 never disconnects." default:"100" doctype:"integer ≥ 0"`
@@ -98,7 +106,7 @@ type JWT struct {
 	PublicKeys []string `yaml:"public_keys" doc:"PEM files with RSA, ECDSA or Ed25519 public keys." doctype:"list of file names" docdefault:"—"`
 	// JWKSURL is a JSON Web Key Set URL, refreshed every JWKSRefresh.
 	JWKSURL     string   `yaml:"jwks_url" doc:"A JSON Web Key Set URL, refreshed every jwks_refresh." doctype:"http(s) URL" docdefault:"—"`
-	JWKSRefresh Duration `yaml:"jwks_refresh" doc:"How often the JSON Web Key Set is fetched again." default:"1h" doctype:"duration > 0"` // default 1h
+	JWKSRefresh Duration `yaml:"jwks_refresh" doc:"How often the JSON Web Key Set is fetched again." default:"1h" doctype:"duration > 0"`
 	// Algorithms pins the accepted "alg" values; required.
 	Algorithms []string `yaml:"algorithms" doc:"The accepted \"alg\" values; required." doctype:"list" docdefault:"**required**"`
 	// Lookup lists where the upgrade request may carry a token:
@@ -109,21 +117,21 @@ type JWT struct {
 	AuthKey    string   `yaml:"auth_key" doc:"The key of the token in the CONNECT auth payload." default:"token"`
 	Issuer     string   `yaml:"issuer" doc:"The required \"iss\" claim, if any."`
 	Audience   string   `yaml:"audience" doc:"The required \"aud\" claim, if any."`
-	Leeway     Duration `yaml:"leeway" doc:"Clock skew allowed when checking exp and nbf." default:"0"`      // default 0
-	RequireExp *bool    `yaml:"require_exp" doc:"Whether tokens without exp are refused." default:"true"`    // default true
-	MaxSize    Size     `yaml:"max_size" doc:"The longest token accepted." default:"8KB" doctype:"size > 0"` // default 8KB; longer tokens are refused
+	Leeway     Duration `yaml:"leeway" doc:"Clock skew allowed when checking exp and nbf." default:"0"`
+	RequireExp *bool    `yaml:"require_exp" doc:"Whether tokens without exp are refused." default:"true"`
+	MaxSize    Size     `yaml:"max_size" doc:"The longest token accepted." default:"8KB" doctype:"size > 0"`
 }
 
 // Adapter selects how broadcasts reach other gateway processes.
 type Adapter struct {
-	Kind  string       `yaml:"kind" doc:"The adapter: memory for one process, redis for a cluster." default:"memory" enum:"memory,redis"` // "memory" (default) or "redis"
+	Kind  string       `yaml:"kind" doc:"The adapter: memory for one process, redis for a cluster." default:"memory" enum:"memory,redis"`
 	Redis *RedisConfig `yaml:"redis" doc:"The Redis adapter's connection."`
 }
 
 // RedisConfig is the Redis adapter's connection.
 type RedisConfig struct {
 	URL    string `yaml:"url" doc:"The Redis URL, such as redis://localhost:6379/0." doctype:"URL" docdefault:"—"`
-	Prefix string `yaml:"prefix" doc:"The prefix of the Redis channels and keys." default:"gatehouse"` // default "gatehouse"
+	Prefix string `yaml:"prefix" doc:"The prefix of the Redis channels and keys." default:"gatehouse"`
 }
 
 // API is the server API for backends (contract C4).
