@@ -185,6 +185,9 @@ func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 		run(ws)
 		return
 	}
+	// Before run reads it: the request's 32 KiB reader is not the
+	// WebSocket's to keep (see dropRequestReader).
+	dropRequestReader(ws.NetConn())
 	go func() {
 		defer srv.alive.done()
 		// Every way out of run closes the connection; closing it again
