@@ -125,3 +125,34 @@ func decodeLiteral(t *testing.T, typ reflect.Type, literal string) any {
 	}
 	return holder.Elem().Field(0).Interface()
 }
+
+// TestEnumTagsAreTheWordsTheLoaderAccepts writes each word of every enum
+// tag, and one word that is not, where the loader reads it.
+func TestEnumTagsAreTheWordsTheLoaderAccepts(t *testing.T) {
+	fields := []struct {
+		typ   reflect.Type
+		field string
+		yaml  func(word string) string
+	}{
+		{reflect.TypeFor[config.Server](), "Transports", func(w string) string { return "server:\n  transports: [" + w + "]\n" }},
+		{reflect.TypeFor[config.Server](), "SlowConsumer", func(w string) string { return "server:\n  slow_consumer: " + w + "\n" }},
+		{reflect.TypeFor[config.Auth](), "OnExpiry", func(w string) string { return "auth:\n  on_expiry: " + w + "\n" }},
+		{reflect.TypeFor[config.Adapter](), "Kind", func(w string) string {
+			return "adapter:\n  kind: " + w + "\n  redis:\n    url: redis://localhost:6379\n"
+		}},
+	}
+	for _, f := range fields {
+		sf, ok := f.typ.FieldByName(f.field)
+		if !ok || sf.Tag.Get("enum") == "" {
+			t.Fatalf("%s.%s has no enum tag", f.typ.Name(), f.field)
+		}
+		for _, word := range strings.Split(sf.Tag.Get("enum"), ",") {
+			if _, err := config.Parse("gateway.yaml", []byte(f.yaml(word)), nil); err != nil {
+				t.Errorf("%s.%s: the loader refuses %q of the enum tag: %v", f.typ.Name(), f.field, word, err)
+			}
+		}
+		if _, err := config.Parse("gateway.yaml", []byte(f.yaml("nonsense")), nil); err == nil {
+			t.Errorf("%s.%s: the loader accepts a word outside the enum tag", f.typ.Name(), f.field)
+		}
+	}
+}
