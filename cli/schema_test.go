@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -33,6 +35,21 @@ func TestSchemaListsEveryRegisteredGuardAndHandlerAndAcceptsGatewayYAML(t *testi
 		for _, name := range names {
 			if _, ok := props[name]; !ok {
 				t.Errorf("%s type %q is registered but not in the schema", kind, name)
+			}
+		}
+	}
+
+	// A type that declares its options has each of them in its entry.
+	guardSpecs, handlerSpecs := pluginSpecs()
+	for _, spec := range append(guardSpecs, handlerSpecs...) {
+		if spec.Options == nil {
+			continue
+		}
+		entry, _ := json.Marshal(defs[spec.Kind].(map[string]any)["properties"].(map[string]any)[spec.Name])
+		for i := range spec.Options.NumField() {
+			name, _, _ := strings.Cut(spec.Options.Field(i).Tag.Get("yaml"), ",")
+			if name != "" && name != "-" && !strings.Contains(string(entry), `"`+name+`":`) {
+				t.Errorf("%s %q: option %q missing from the schema", spec.Kind, spec.Name, name)
 			}
 		}
 	}
