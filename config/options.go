@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse"
 )
 
 // Options are the YAML options of one guard or handler, kept as a node so
@@ -14,6 +16,7 @@ type Options struct {
 	pos       Pos
 	name      string
 	resources map[any]any
+	host      gatehouse.Host
 }
 
 // NewOptions wraps a node found at pos. A nil node stands for "no options".
@@ -41,6 +44,23 @@ func (o Options) WithResource(key, value any) Options {
 	resources[key] = value
 	o.resources = resources
 	return o
+}
+
+// WithHost returns a copy of o that carries the host of the instance the
+// factory builds.
+func (o Options) WithHost(h gatehouse.Host) Options {
+	o.host = h
+	return o
+}
+
+// Host is what the gateway gives the instance built from these options
+// (see gatehouse.Host): a host with a discarding logger, a registry of its
+// own and no adapter when none was set, as in a test.
+func (o Options) Host() gatehouse.Host {
+	if o.host == nil {
+		return gatehouse.NewHost(gatehouse.HostOptions{})
+	}
+	return o.host
 }
 
 // Resource returns the value stored under key by WithResource, or nil.

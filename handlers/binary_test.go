@@ -295,9 +295,8 @@ func TestEveryReplyOptionSendsBinaryAsAttachments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.handler, func(t *testing.T) {
-			h := build(t, tt.handler, tt.options)
+			h := buildWithHost(t, tt.handler, tt.options, publisherHost(&testPublisher{}))
 			call := binaryCall(newTestSocket(), [][]byte{{1, 2, 3}}, `{"file":`+placeholder0+`}`)
-			call.Publisher = &testPublisher{}
 			reply, err := h.Handle(context.Background(), call)
 			if err != nil {
 				t.Fatalf("Handle: %v", err)

@@ -40,6 +40,9 @@ type broadcastHandler struct {
 	to            *expr.Expr
 	includeSender bool
 	reply         *expr.Expr
+	// distributed is whether the broadcast also goes to other nodes, over
+	// the network.
+	distributed bool
 }
 
 func newBroadcast(opts config.Options) (Handler, error) {
@@ -56,17 +59,17 @@ func newBroadcast(opts config.Options) (Handler, error) {
 	if err := checkRoomName("broadcast: to", o.To); err != nil {
 		return nil, err
 	}
-	h := &broadcastHandler{event: o.Event, data: o.Data, args: o.Args, to: o.To, includeSender: true, reply: o.Reply}
+	h := &broadcastHandler{event: o.Event, data: o.Data, args: o.Args, to: o.To, includeSender: true, reply: o.Reply,
+		distributed: opts.Host().Distributed()}
 	if o.IncludeSender != nil {
 		h.includeSender = *o.IncludeSender
 	}
 	return h, nil
 }
 
-// MayBlock implements Blocking: queueing on local sessions never waits.
-// (A broadcast that a cluster adapter also carries to other nodes does; the
-// gateway then treats every event as blocking.)
-func (h *broadcastHandler) MayBlock() bool { return false }
+// MayBlock implements Blocking: queueing on local sessions never waits; a
+// broadcast that a cluster adapter also carries to other nodes does.
+func (h *broadcastHandler) MayBlock() bool { return h.distributed }
 
 // Handle broadcasts the event, then computes the ack.
 func (h *broadcastHandler) Handle(ctx context.Context, call *Call) (any, error) {

@@ -17,24 +17,13 @@ type Handler interface {
 	Handle(ctx context.Context, call *Call) (reply any, err error)
 }
 
-// Blocking is implemented by handlers (and guards: the gateway looks for the
-// same method on them) that say whether a call may wait on something
-// outside the process: the network, a client's answer, a lock held long.
-// An event whose guards and handlers all report false runs on the
-// connection's read path, with no goroutine switch; any other event runs on
-// a queue of its own per socket, so that waiting never stalls the
-// connection's reads (pongs, other packets). A handler or guard without the
-// method is taken to block.
-type Blocking interface {
-	MayBlock() bool
-}
+// Blocking is gatehouse.Blocking, kept here for plugins written against
+// this package: an instance that says whether a call may wait.
+type Blocking = gatehouse.Blocking
 
-// MayBlock reports whether h may wait on something outside the process: h
-// does unless it implements Blocking and says otherwise.
-func MayBlock(h any) bool {
-	b, ok := h.(Blocking)
-	return !ok || b.MayBlock()
-}
+// MayBlock reports whether h may wait on something outside the process
+// (see gatehouse.MayBlock).
+func MayBlock(h any) bool { return gatehouse.MayBlock(h) }
 
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, call *Call) (any, error)
@@ -59,8 +48,6 @@ type Call struct {
 	// socket). It is not kept after on_connect: the gateway does not hold
 	// a payload of the client's choosing for the life of a connection.
 	Auth *gatehouse.Payload
-	// Publisher hands messages to the cluster adapter (see publish.go).
-	Publisher Publisher
 	// Reply is what an earlier handler of the same event returned, so that
 	// a list of handlers can build on it; nil for the first. Maps and
 	// slices of JSON values (map[string]any, []any) are a copy the handler
@@ -72,11 +59,8 @@ type Call struct {
 	Reply any
 }
 
-// Publisher delivers a message to a channel of the adapter, where backends
-// listen.
-type Publisher interface {
-	Publish(ctx context.Context, channel string, message []byte) error
-}
+// Publisher is gatehouse.Publisher: what Host.Publisher returns.
+type Publisher = gatehouse.Publisher
 
 // Factory builds a handler from its YAML options; see guards.Factory.
 type Factory func(opts config.Options) (Handler, error)

@@ -28,8 +28,11 @@ type publishOptions struct {
 // (a Redis channel with adapter: redis), for fire-and-forget processing
 // that needs no answer.
 type publishHandler struct {
-	channel string
-	reply   *expr.Expr
+	channel   string
+	reply     *expr.Expr
+	publisher gatehouse.Publisher
+	// distributed is whether the publisher goes over the network.
+	distributed bool
 }
 
 func newPublish(opts config.Options) (Handler, error) {
@@ -40,23 +43,25 @@ func newPublish(opts config.Options) (Handler, error) {
 	if o.Channel == "" {
 		o.Channel = defaultPublishChannel
 	}
-	return &publishHandler{channel: o.Channel, reply: o.Reply}, nil
+	host := opts.Host()
+	return &publishHandler{channel: o.Channel, reply: o.Reply, publisher: host.Publisher(), distributed: host.Distributed()}, nil
 }
 
-// MayBlock implements Blocking: publishing goes over the network.
-func (h *publishHandler) MayBlock() bool { return true }
+// MayBlock implements Blocking: publishing to a cluster adapter goes over
+// the network; the memory adapter only hands the message on in process.
+func (h *publishHandler) MayBlock() bool { return h.distributed }
 
 // Handle publishes {namespace, event, data, claims, socket_id} as JSON, then
 // computes the ack.
 func (h *publishHandler) Handle(ctx context.Context, call *Call) (any, error) {
-	if call.Publisher == nil {
+	if h.publisher == nil {
 		return nil, errors.New("publish: no adapter to publish to")
 	}
 	message, err := marshalEventMessage(call)
 	if err != nil {
 		return nil, err
 	}
-	if err := call.Publisher.Publish(ctx, h.channel, message); err != nil {
+	if err := h.publisher.Publish(ctx, h.channel, message); err != nil {
 		// The client learns that the backend path failed, not why (the
 		// adapter's error may name hosts); the log gets the whole chain.
 		coded := gatehouse.Errorf(gatehouse.CodeUpstreamError, "could not publish the event")

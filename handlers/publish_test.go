@@ -51,11 +51,10 @@ func TestPublishHandsTheEventToTheAdapter(t *testing.T) {
 			s.claims = tt.claims
 			publisher := &testPublisher{}
 			call := callWith(s, "order", tt.args...)
-			call.Publisher = publisher
 			if tt.auth != "" {
 				call.Auth = gatehouse.NewPayload(json.RawMessage(tt.auth))
 			}
-			got, err := build(t, "publish", tt.options).Handle(context.Background(), call)
+			got, err := buildWithHost(t, "publish", tt.options, publisherHost(publisher)).Handle(context.Background(), call)
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
@@ -72,8 +71,8 @@ func TestPublishFailures(t *testing.T) {
 	t.Run("adapter error is upstream_error and keeps the cause", func(t *testing.T) {
 		cause := errors.New("redis: connection refused")
 		call := callWith(newTestSocket(), "order", `{}`)
-		call.Publisher = &testPublisher{failWith: cause}
-		_, err := build(t, "publish", "{}").Handle(context.Background(), call)
+		h := buildWithHost(t, "publish", "{}", publisherHost(&testPublisher{failWith: cause}))
+		_, err := h.Handle(context.Background(), call)
 		assertCode(t, err, gatehouse.CodeUpstreamError, "could not publish")
 		if !errors.Is(err, cause) {
 			t.Errorf("error = %v, want it to wrap the cause", err)

@@ -192,6 +192,26 @@ func build(t testing.TB, handlerType, src string) Handler {
 	return h
 }
 
+// buildWithHost makes a handler of a registered type from YAML options,
+// given host.
+func buildWithHost(t testing.TB, handlerType, src string, host gatehouse.Host) Handler {
+	t.Helper()
+	factory, ok := Lookup(handlerType)
+	if !ok {
+		t.Fatalf("handler type %q is not registered", handlerType)
+	}
+	h, err := factory(optionsFrom(t, src).WithHost(host))
+	if err != nil {
+		t.Fatalf("%s handler from %q: %v", handlerType, src, err)
+	}
+	return h
+}
+
+// publisherHost is a host whose adapter is p.
+func publisherHost(p *testPublisher) gatehouse.Host {
+	return gatehouse.NewHost(gatehouse.HostOptions{Publisher: p})
+}
+
 func tryBuild(t testing.TB, handlerType, src string) (Handler, error) {
 	t.Helper()
 	factory, ok := Lookup(handlerType)

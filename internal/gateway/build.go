@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"sync/atomic"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
@@ -25,7 +27,7 @@ type eventRuntime struct {
 	guards   []namedGuard
 	handlers []namedHandler
 	// mayBlock is set when a guard or handler of the event may wait (see
-	// handlers.Blocking), so that the event cannot run on the read path.
+	// gatehouse.Blocking), so that the event cannot run on the read path.
 	mayBlock bool
 	// cheapGuards counts the leading guards that cannot block and decide on
 	// the payload alone: they run before the event waits in the socket's
@@ -60,14 +62,24 @@ func DefaultRegistries() Registries {
 	return Registries{Guards: guards.Default(), Handlers: handlers.Default()}
 }
 
-// buildNamespaces builds every guard, handler and namespace of cfg. Errors are
-// collected, positioned, and returned together as a config.ErrorList.
-// resources adds to a guard's or handler's options what the gateway shares
-// with factories (see factoryResources); nil adds nothing.
-func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.Options) config.Options) (map[string]*namespaceRuntime, error) {
-	if resources == nil {
-		resources = func(o config.Options) config.Options { return o }
-	}
+// buildNamespaces builds every guard, handler and namespace of cfg for a
+// caller that only looks at them (validate, plans): the instances are
+// closed (gatehouse.Closer) before it returns. Errors are collected,
+// positioned, and returned together as a config.ErrorList.
+func buildNamespaces(cfg *config.Config, reg Registries, env *hostEnv) (map[string]*namespaceRuntime, error) {
+	namespaces, built, err := buildRuntime(cfg, reg, env)
+	ctx, cancel := context.WithTimeout(context.Background(), pluginCloseGrace)
+	defer cancel()
+	_ = built.close(ctx)
+	return namespaces, err
+}
+
+// buildRuntime builds every guard, handler and namespace of cfg, each
+// instance given its host by env (nil gives the default host), and returns
+// the instances built so that the caller closes them when done with them.
+// When the config does not build, the instances built are closed here.
+func buildRuntime(cfg *config.Config, reg Registries, env *hostEnv) (map[string]*namespaceRuntime, *instances, error) {
+	built := &instances{}
 	var errs config.ErrorList
 
 	declared := make(map[string]guards.Guard, len(cfg.Guards))
@@ -78,11 +90,12 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 				decl.Name, decl.Type, config.Suggest(decl.Type, reg.Guards.Names()), reg.Guards.Names()))
 			continue
 		}
-		g, err := factory(resources(decl.Options))
+		g, err := factory(env.options("guard", decl.Name, decl.Options))
 		if err != nil {
 			errs = errs.Append(decl.Pos, err)
 			continue
 		}
+		built.add(g)
 		declared[decl.Name] = g
 	}
 	resolve := func(refs []config.Ref) []namedGuard {
@@ -105,11 +118,12 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 					decl.Type, config.Suggest(decl.Type, reg.Handlers.Names()), reg.Handlers.Names()))
 				continue
 			}
-			h, err := factory(resources(decl.Options))
+			h, err := factory(env.options("handler", decl.Type, decl.Options))
 			if err != nil {
 				errs = errs.Append(decl.Pos, err)
 				continue
 			}
+			built.add(h)
 			out = append(out, namedHandler{typ: decl.Type, handler: h})
 		}
 		return out
@@ -137,9 +151,12 @@ func buildNamespaces(cfg *config.Config, reg Registries, resources func(config.O
 		namespaces[ns.Name] = rt
 	}
 	if err := errs.Err(); err != nil {
-		return nil, err
+		ctx, cancel := context.WithTimeout(context.Background(), pluginCloseGrace)
+		defer cancel()
+		_ = built.close(ctx)
+		return nil, nil, err
 	}
-	return namespaces, nil
+	return namespaces, built, nil
 }
 
 // reservedEvents cannot be declared: the client library or the gateway
@@ -149,12 +166,12 @@ var reservedEvents = reserved.Gateway()
 // chainMayBlock reports whether any guard or handler of an event may wait.
 func chainMayBlock(chain []namedGuard, hs []namedHandler) bool {
 	for _, g := range chain {
-		if handlers.MayBlock(g.guard) {
+		if gatehouse.MayBlock(g.guard) {
 			return true
 		}
 	}
 	for _, h := range hs {
-		if handlers.MayBlock(h.handler) {
+		if gatehouse.MayBlock(h.handler) {
 			return true
 		}
 	}
@@ -167,7 +184,7 @@ func chainMayBlock(chain []namedGuard, hs []namedHandler) bool {
 func leadingCheapGuards(chain []namedGuard) int {
 	for i, g := range chain {
 		early, ok := g.guard.(guards.OnArrival)
-		if handlers.MayBlock(g.guard) || !ok || !early.CheckOnArrival() {
+		if gatehouse.MayBlock(g.guard) || !ok || !early.CheckOnArrival() {
 			return i
 		}
 	}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/guards"
-	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -44,21 +42,11 @@ func newAdapter(cfg config.Adapter, logger *slog.Logger) (adapter.Adapter, error
 	return a, nil
 }
 
-// factoryResources returns what guard and handler factories get besides
-// their options: the gateway's logger (for handlers that log a backend's
-// outages) and, with the Redis adapter, its connection, for guards that
-// share state across nodes (rate_limit with store: redis). The gateway
-// hands them to factories through config.Options rather than a package
-// variable, so that two gateways in one process (tests, reload) never share
-// them by accident.
-func factoryResources(a adapter.Adapter, logger *slog.Logger) func(config.Options) config.Options {
-	withLogger := func(o config.Options) config.Options { return handlers.WithLogger(o, logger) }
-	r, ok := a.(adapter.SharedStore)
-	if !ok {
-		return withLogger
-	}
-	shared := &guards.SharedRedis{Client: r.Client(), Prefix: r.Prefix(), Logger: logger}
-	return func(o config.Options) config.Options { return withLogger(guards.WithSharedRedis(o, shared)) }
+// factoryResources returns the host parts that guard and handler factories
+// get besides their options (see hostEnv), without a metrics registry: for
+// building instances only to look at them.
+func factoryResources(a adapter.Adapter, logger *slog.Logger) *hostEnv {
+	return newHostEnv(a, logger, nil)
 }
 
 // Adapter is the gateway's cluster adapter, whose State and Errors tell

@@ -91,7 +91,7 @@ func (gw *Gateway) dispatchFrom(ctx context.Context, s *socketio.Socket, t event
 		return
 	}
 	call := &ec.call
-	*call = handlers.Call{Socket: s, Event: event, Payload: &ec.payload, Args: args, Publisher: gw.publisher}
+	*call = handlers.Call{Socket: s, Event: event, Payload: &ec.payload, Args: args}
 	counters := gw.eventCounters(t)
 	for i, handler := range ev.handlers {
 		var observe prometheus.Observer

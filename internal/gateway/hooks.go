@@ -118,7 +118,7 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 		return
 	}
 	st.watchExpiry(s)
-	call := &handlers.Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Auth: auth, Publisher: h.gw.publisher}
+	call := &handlers.Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Auth: auth}
 	for _, handler := range ns.onConnect {
 		if _, err := h.gw.safeHandle(ctx, handler, call); err != nil {
 			h.gw.logger.Warn("on_connect handler failed", "namespace", ns.name, "socket", s.ID(), "error", err)
@@ -162,7 +162,7 @@ func (h hooks) Disconnected(s *socketio.Socket, reason string) {
 		return
 	}
 	data, _ := json.Marshal(map[string]string{"reason": reason})
-	call := &handlers.Call{Socket: s, Event: "disconnect", Payload: gatehouse.NewPayload(data), Publisher: h.gw.publisher}
+	call := &handlers.Call{Socket: s, Event: "disconnect", Payload: gatehouse.NewPayload(data)}
 	ctx, cancel := context.WithTimeout(context.Background(), h.gw.cfg.Server.ShutdownGrace.D())
 	defer cancel()
 	for _, handler := range ns.onDisconnect {

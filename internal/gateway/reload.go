@@ -37,7 +37,7 @@ func (gw *Gateway) ReloadFile(ctx context.Context, path string, adjust func(*con
 // restart can change (the listener, the transport, the adapter, the API) are
 // named in the returned warnings and keep their running values.
 func (gw *Gateway) Reload(ctx context.Context, cfg *config.Config) (warnings []string, err error) {
-	next, err := buildState(ctx, cfg, gw.reg, gw.logger, gw.resources)
+	next, err := buildState(ctx, cfg, gw.reg, gw.logger, gw.host)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +47,7 @@ func (gw *Gateway) Reload(ctx context.Context, cfg *config.Config) (warnings []s
 			warnings = append(warnings, "server.tls: TLS was off at start; enabling it needs a restart")
 		} else if cert, err = loadCertificate(cfg); err != nil {
 			next.stop()
+			gw.closePlugins(ctx, next)
 			return nil, err
 		}
 	}
@@ -57,8 +58,10 @@ func (gw *Gateway) Reload(ctx context.Context, cfg *config.Config) (warnings []s
 	previous := gw.current.Swap(next)
 	gw.applyLimits(cfg.Server.Limits)
 	// Events already running finish with the state they started with; its
-	// key refresh is no longer needed by anything new.
+	// key refresh is no longer needed by anything new, and its guards and
+	// handlers are closed once those events are done.
 	previous.stop()
+	gw.retire(previous)
 	gw.logger.Info("config reloaded", "file", cfg.File, "namespaces", len(next.namespaces),
 		"previous_namespaces", len(previous.namespaces))
 	return warnings, nil

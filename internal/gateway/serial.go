@@ -124,10 +124,12 @@ func (q *serial) drain() {
 // eventMayBlock reports whether handling event, looked up as t, may wait
 // on something outside the process, so that it must not run on the
 // session's read path. Unknown events are answered at once; a token
-// refresh may fetch keys; and with a cluster adapter every broadcast is a
-// network call.
+// refresh may fetch keys; any other event blocks when one of its guards or
+// handlers says it may (gatehouse.Blocking), which each instance answers
+// knowing from its host whether the cluster is distributed: a broadcast on
+// the memory adapter stays on the read path, one on Redis does not.
 func (gw *Gateway) eventMayBlock(event string, t eventTarget) bool {
-	if event == eventAuthRefresh || gw.cluster.distributed() {
+	if event == eventAuthRefresh {
 		return true
 	}
 	return t.ev != nil && t.ev.mayBlock

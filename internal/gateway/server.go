@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,9 @@ type state struct {
 	// stop ends what the state runs in the background (JWKS refresh) once
 	// the state is replaced or the gateway stops.
 	stop context.CancelFunc
+	// plugins are the guards and handlers built for the state, closed when
+	// it is replaced, at shutdown, or when it fails to build.
+	plugins *instances
 }
 
 // Gateway is one running gateway process.
@@ -43,7 +47,7 @@ type Gateway struct {
 	cfg       *config.Config
 	logger    *slog.Logger
 	reg       Registries
-	resources func(config.Options) config.Options
+	host      *hostEnv
 	tls       *certificate // nil without server.tls
 	current   atomic.Pointer[state]
 	app       *fiber.App
@@ -60,6 +64,9 @@ type Gateway struct {
 	tcpConns *tcpConnsPerIP
 	// inFlight counts the events being handled, for the drain.
 	inFlight inFlight
+	// retiring counts the replaced states whose guards and handlers wait
+	// to be closed (see retire).
+	retiring sync.WaitGroup
 }
 
 // Options tune how a gateway is built.
@@ -84,15 +91,18 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := buildState(ctx, cfg, opts.Registries, logger, factoryResources(adp, logger))
+	gw := &Gateway{cfg: cfg, logger: logger, reg: opts.Registries}
+	gw.metrics = gw.newMetrics(adp)
+	gw.host = newHostEnv(adp, logger, gw.metrics.Registry())
+	st, err := buildState(ctx, cfg, opts.Registries, logger, gw.host)
 	if err != nil {
 		_ = adp.Close()
 		return nil, err
 	}
-	gw := &Gateway{cfg: cfg, logger: logger, reg: opts.Registries, resources: factoryResources(adp, logger)}
 	if cfg.Server.TLS != nil {
 		if gw.tls, err = loadCertificate(cfg); err != nil {
 			st.stop()
+			gw.closePlugins(ctx, st)
 			_ = adp.Close()
 			return nil, err
 		}
@@ -101,7 +111,6 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	gw.refusals = newRefusalLog(logger)
 	gw.tcpConns = newTCPConnsPerIP(cfg.Server.Limits.MaxTCPConnectionsPerIP)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
-	gw.metrics = gw.newMetrics(adp)
 	var remote socketio.RemoteBroadcast
 	if gw.cluster.distributed() {
 		remote = gw.cluster.remoteBroadcast
@@ -134,6 +143,8 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 	gw.publisher = adp
 	gw.app = gw.newApp()
 	if err := gw.mountAPI(gw.app); err != nil {
+		st.stop()
+		gw.closePlugins(ctx, st)
 		_ = adp.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -141,19 +152,20 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 }
 
 // buildState builds the parts of a gateway that a config determines.
-func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger *slog.Logger, resources func(config.Options) config.Options) (*state, error) {
-	namespaces, err := buildNamespaces(cfg, reg, resources)
+func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger *slog.Logger, env *hostEnv) (*state, error) {
+	namespaces, built, err := buildRuntime(cfg, reg, env)
 	if err != nil {
 		return nil, err
 	}
 	// The state outlives the call that builds it (a reload request, say),
 	// so its background work gets a context of its own.
 	stateCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	st := &state{cfg: cfg, namespaces: namespaces, logger: logger, stop: stop}
+	st := &state{cfg: cfg, namespaces: namespaces, logger: logger, stop: stop, plugins: built}
 	if cfg.Auth.JWT != nil {
 		v, err := auth.NewVerifier(stateCtx, cfg.Auth.JWT, logger)
 		if err != nil {
 			stop()
+			_ = built.close(ctx)
 			return nil, config.Errorf(cfg.PosOf("auth.jwt"), "auth.jwt: %v", err)
 		}
 		st.verifier = v
@@ -281,6 +293,11 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if err := gw.app.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	// Guards and handlers close before the adapter they may publish to.
+	gw.waitRetiring(ctx)
+	if err := gw.state().plugins.close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close guards and handlers: %w", err))
 	}
 	if err := gw.cluster.adapter.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close adapter: %w", err))
