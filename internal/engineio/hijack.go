@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"sync"
 	"unsafe"
 )
 
@@ -53,7 +54,25 @@ func dropRequestReader(nc net.Conn) bool {
 		return false
 	}
 	*r = conn
+	recycleReader(v.Elem().FieldByName("s"), br)
 	return true
+}
+
+// recycleReader puts br back into the reader pool of fasthttp's server,
+// the pointer field s, where fasthttp itself returns the readers of
+// requests that are not hijacked. Left to the collector instead, every
+// upgrade would allocate a new 32 KiB reader, and a burst of connections
+// leave the heap (and RSS) grown by garbage the runtime is slow to give back.
+func recycleReader(s reflect.Value, br *bufio.Reader) {
+	if !s.IsValid() || s.Kind() != reflect.Pointer || s.Type().Elem().Kind() != reflect.Struct || s.IsNil() {
+		return
+	}
+	pool := s.Elem().FieldByName("readerPool")
+	if !pool.IsValid() || pool.Type() != reflect.TypeOf(sync.Pool{}) {
+		return
+	}
+	br.Reset(nil) // holds no connection while pooled; fasthttp resets it on reuse
+	(*sync.Pool)(unsafe.Pointer(pool.UnsafeAddr())).Put(br)
 }
 
 // readerField is the io.Reader field f of an addressable struct: reflect
