@@ -22,6 +22,14 @@ type Options struct {
 // NewOptions wraps a node found at pos. A nil node stands for "no options".
 func NewOptions(node *yaml.Node, pos Pos) Options { return Options{node: node, pos: pos} }
 
+// WithNode returns a copy of o whose options are n instead, keeping its
+// position, name, host and resources: for a factory that rewrites the
+// written form (a bare scalar standing for a mapping) before decoding.
+func (o Options) WithNode(n *yaml.Node) Options {
+	o.node = n
+	return o
+}
+
 // WithName returns a copy of o that carries the declared name of its entry.
 func (o Options) WithName(name string) Options {
 	o.name = name
@@ -83,6 +91,21 @@ func (o Options) PosOf(n *yaml.Node) Pos {
 
 // Errorf returns an error positioned at the options.
 func (o Options) Errorf(format string, args ...any) error { return Errorf(o.pos, format, args...) }
+
+// FieldError returns an error positioned at the value of the option field
+// (its yaml name), or at the options when the field is not written.
+func (o Options) FieldError(field, format string, args ...any) error {
+	pos := o.pos
+	if n := o.node; n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == field {
+				pos = o.PosOf(n.Content[i+1])
+				break
+			}
+		}
+	}
+	return Errorf(pos, format, args...)
+}
 
 // Decode decodes the options into v (a pointer to a struct with yaml tags),
 // with the same rules as the rest of the file: unknown keys are errors with

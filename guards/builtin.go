@@ -12,19 +12,6 @@ import (
 
 // Helpers shared by the built-in guard types.
 
-// shorthand turns options written as a bare scalar (`max_size: 4KB`) into
-// the mapping they abbreviate (`{limit: 4KB}`), so that both forms go
-// through Options.Decode with the same parsing and positions.
-func shorthand(opts config.Options, key string) config.Options {
-	n := opts.Node()
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return opts
-	}
-	keyNode := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key, Line: n.Line, Column: n.Column}
-	mapping := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{keyNode, n}, Line: n.Line, Column: n.Column}
-	return config.NewOptions(mapping, opts.Pos()).WithName(opts.Name())
-}
-
 // optionPos is the position of the value of key in the options mapping,
 // or of the options themselves when key is not written.
 func optionPos(opts config.Options, key string) config.Pos {

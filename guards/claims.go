@@ -12,7 +12,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
-func init() { Register("claims", newClaimsGuard) }
+func init() {
+	// The options are a mapping of claim names to requirements, read by the
+	// factory itself: no options struct.
+	defaultRegistry.RegisterSpec("claims", Spec{
+		Doc: "Admits sockets whose token claims meet every requirement: a value, {one_of: [...]} or {contains: value}; forbidden otherwise.",
+	}, newClaimsGuard)
+}
 
 // claimTest is how a claim is compared with the required values.
 type claimTest int

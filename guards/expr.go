@@ -8,17 +8,22 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
-func init() { Register("expr", newExprGuard) }
+func init() {
+	Define("expr", Spec{
+		Doc:       "Allows what a CEL condition holds true for, and denies anything else with a code and message of its own.",
+		Shorthand: "condition",
+	}, newExprGuard)
+}
 
 // exprOptions are the options of an expr guard. A bare string is short for
 // {condition: ...}.
 type exprOptions struct {
 	// Condition is a CEL expression that must give true.
-	Condition expr.Expr `yaml:"condition"`
+	Condition expr.Expr `yaml:"condition" doc:"A CEL expression that must give true; user, data, event, socket, namespace and handshake are its variables."`
 	// Code is the C2 code of the denial (default forbidden).
-	Code string `yaml:"code"`
+	Code string `yaml:"code" doc:"The C2 code of the denial." default:"forbidden"`
 	// Message is the denial's message for the client.
-	Message string `yaml:"message"`
+	Message string `yaml:"message" doc:"The denial's message for the client."`
 }
 
 // exprGuard allows what its condition holds true for. A false condition, a
@@ -30,12 +35,7 @@ type exprGuard struct {
 	message   string
 }
 
-func newExprGuard(opts config.Options) (Guard, error) {
-	opts = shorthand(opts, "condition")
-	var o exprOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newExprGuard(opts config.Options, o exprOptions) (Guard, error) {
 	if o.Condition.Program == nil {
 		return nil, opts.Errorf("expr: condition is required, such as `condition: data.room in socket.rooms`")
 	}

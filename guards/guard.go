@@ -6,6 +6,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
+	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
 // Guard allows or denies one CONNECT or event. A denial is a
@@ -72,6 +73,30 @@ func Default() *Registry { return defaultRegistry }
 
 // Register adds a guard type to the default registry; call it from init().
 func Register(name string, f Factory) { defaultRegistry.Register(name, f) }
+
+// Spec declares what a guard type is and which options it takes: the
+// schema of gateway.yaml (`gatehouse schema`) and the reference tables of
+// docs/config.md are generated from it.
+type Spec = registry.Spec
+
+// Define registers a guard type whose options are the struct O, declared
+// once: its fields' yaml tags name the options, their doc tags say what each
+// does and their default tags what an absent one means. The gateway decodes
+// the YAML into O with positioned errors (unknown keys, wrong types) and
+// calls build with it; build returns further errors positioned with
+// opts.Errorf or opts.FieldError. Call it from init().
+func Define[O any](name string, spec Spec, build func(opts config.Options, o O) (Guard, error)) {
+	DefineIn(defaultRegistry, name, spec, build)
+}
+
+// DefineIn is Define on a registry of one's own, as tests build.
+func DefineIn[O any](r *Registry, name string, spec Spec, build func(opts config.Options, o O) (Guard, error)) {
+	spec, factory := registry.Typed(spec, build)
+	r.RegisterSpec(name, spec, factory)
+}
+
+// Specs lists every guard type of the default registry with its spec.
+func Specs() []schema.PluginSpec { return defaultRegistry.PluginSpecs() }
 
 // Lookup finds a guard type in the default registry.
 func Lookup(name string) (Factory, bool) { return defaultRegistry.Lookup(name) }

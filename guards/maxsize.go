@@ -7,26 +7,26 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
-func init() { Register("max_size", newMaxSizeGuard) }
+func init() {
+	Define("max_size", Spec{
+		Doc:       "Refuses events whose arguments, as received, are larger than a limit (payload_too_large).",
+		Shorthand: "limit",
+	}, newMaxSizeGuard)
+}
 
 // maxSizeOptions are the options of a max_size guard; a bare size is short
 // for {limit: size}.
 type maxSizeOptions struct {
-	Limit config.Size `yaml:"limit"`
+	Limit config.Size `yaml:"limit" doc:"The largest size of an event's arguments, binary attachments included, such as 4KB."`
 }
 
 // maxSizeGuard refuses events whose arguments are larger than a limit,
 // measured on the raw JSON as received, so that it costs no decoding.
 type maxSizeGuard struct{ limit int64 }
 
-func newMaxSizeGuard(opts config.Options) (Guard, error) {
-	opts = shorthand(opts, "limit")
-	var o maxSizeOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newMaxSizeGuard(opts config.Options, o maxSizeOptions) (Guard, error) {
 	if o.Limit <= 0 {
-		return nil, config.Errorf(optionPos(opts, "limit"), "max_size: the limit must be a size above 0, such as 4KB")
+		return nil, opts.FieldError("limit", "max_size: the limit must be a size above 0, such as 4KB")
 	}
 	return &maxSizeGuard{limit: int64(o.Limit)}, nil
 }

@@ -16,22 +16,26 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
-func init() { Register("rate_limit", newRateLimitGuard) }
+func init() {
+	Define("rate_limit", Spec{
+		Doc: "Counts events or CONNECTs in a token bucket per socket, user, address or claim, and refuses those over the rate (rate_limited).",
+	}, newRateLimitGuard)
+}
 
 // rateLimitOptions are the options of a rate_limit guard.
 type rateLimitOptions struct {
 	// Key is what one bucket counts: socket, user (the sub claim), ip or
 	// claim:NAME.
-	Key string `yaml:"key"`
+	Key string `yaml:"key" doc:"What one bucket counts: socket, user (the sub claim), ip or claim:NAME."`
 	// Rate is how many tokens are added per Per.
-	Rate float64 `yaml:"rate"`
+	Rate float64 `yaml:"rate" doc:"How many events are allowed per period."`
 	// Per is the period of Rate (default 1s).
-	Per config.Duration `yaml:"per"`
+	Per config.Duration `yaml:"per" doc:"The period of rate." default:"1s"`
 	// Burst is the bucket size (default ceil(rate)).
-	Burst int `yaml:"burst"`
+	Burst int `yaml:"burst" doc:"The bucket size: how many events may come at once; ceil(rate) when not written."`
 	// Store is where buckets live: memory (per process, the default) or
 	// redis (shared by every node; needs adapter.kind: redis).
-	Store string `yaml:"store"`
+	Store string `yaml:"store" doc:"Where buckets live: memory (per process) or redis (shared by every node; needs adapter.kind: redis)." default:"memory"`
 }
 
 // rateKeyKind is what a bucket is keyed by.
@@ -86,11 +90,7 @@ type rateShard struct {
 	lastSweep time.Time
 }
 
-func newRateLimitGuard(opts config.Options) (Guard, error) {
-	var o rateLimitOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newRateLimitGuard(opts config.Options, o rateLimitOptions) (Guard, error) {
 	g := &rateLimitGuard{seed: maphash.MakeSeed(), now: time.Now, shardCapacity: maxBucketsPerShard}
 	var errs config.ErrorList
 	switch {

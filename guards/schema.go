@@ -21,7 +21,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 )
 
-func init() { Register("schema", newSchemaGuard) }
+func init() {
+	// The options are a JSON Schema or {file: path}, compiled by the
+	// factory itself: no options struct.
+	defaultRegistry.RegisterSpec("schema", Spec{
+		Doc: "Validates the payload against a JSON Schema (draft 2020-12) written inline or in a file; invalid_payload otherwise.",
+	}, newSchemaGuard)
+}
 
 // schemaGuard checks the payload against a JSON Schema (draft 2020-12)
 // compiled at load.

@@ -9,26 +9,30 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
-func init() { Register("broadcast", newBroadcast) }
+func init() {
+	Define("broadcast", Spec{
+		Doc: "Sends an event to every socket of the caller's namespace, or of one room, on every node of the cluster; acks {ok: true}.",
+	}, newBroadcast)
+}
 
 // broadcastOptions are the options of the "broadcast" handler.
 type broadcastOptions struct {
 	// Event is the name of the event sent to the namespace or room.
-	Event string `yaml:"event"`
+	Event string `yaml:"event" doc:"The name of the event sent."`
 	// Data is its one argument; with neither Data nor Args, the event's
 	// own arguments are sent on as they arrived, binary attachments
 	// included.
-	Data *expr.Expr `yaml:"data"`
+	Data *expr.Expr `yaml:"data" doc:"A CEL expression giving the event's one argument; with neither data nor args, the event's own arguments are sent on."`
 	// Args is a list whose elements are its arguments, one each; it
 	// excludes Data.
-	Args *expr.Expr `yaml:"args"`
+	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the event's arguments; excludes data."`
 	// To names the room; absent, the whole namespace receives the event.
-	To *expr.Expr `yaml:"to"`
+	To *expr.Expr `yaml:"to" doc:"A CEL expression naming the room; absent, the whole namespace receives the event."`
 	// IncludeSender sends the event to the caller too (default true), as a
 	// chat shows one's own message from the same stream as everyone's.
-	IncludeSender *bool `yaml:"include_sender"`
+	IncludeSender *bool `yaml:"include_sender" doc:"Whether the caller receives the event too." default:"true"`
 	// Reply is the ack; absent, {"ok": true}.
-	Reply *expr.Expr `yaml:"reply"`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true}."`
 }
 
 // broadcastHandler sends an event to every socket of the caller's namespace,
@@ -45,11 +49,7 @@ type broadcastHandler struct {
 	distributed bool
 }
 
-func newBroadcast(opts config.Options) (Handler, error) {
-	var o broadcastOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newBroadcast(opts config.Options, o broadcastOptions) (Handler, error) {
 	if o.Event == "" {
 		return nil, opts.Errorf("broadcast: event is required")
 	}

@@ -10,26 +10,30 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
-func init() { Register("emit", newEmit) }
+func init() {
+	Define("emit", Spec{
+		Doc: "Sends an event back to the caller alone, optionally waiting for the client's acknowledgement.",
+	}, newEmit)
+}
 
 // emitOptions are the options of the "emit" handler.
 type emitOptions struct {
 	// Event is the name of the event sent back to the caller.
-	Event string `yaml:"event"`
+	Event string `yaml:"event" doc:"The name of the event sent back to the caller."`
 	// Data is its one argument; with neither Data nor Args, the event's
 	// own arguments are sent on as they arrived, binary attachments
 	// included.
-	Data *expr.Expr `yaml:"data"`
+	Data *expr.Expr `yaml:"data" doc:"A CEL expression giving the event's one argument; with neither data nor args, the event's own arguments are sent on."`
 	// Args is a list whose elements are its arguments, one each; it
 	// excludes Data.
-	Args *expr.Expr `yaml:"args"`
+	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the event's arguments; excludes data."`
 	// Reply is the ack; absent, the ack has no argument (or, with
 	// await_ack, the client's answer).
-	Reply *expr.Expr `yaml:"reply"`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, no argument (or, with await_ack, the client's answer)."`
 	// AwaitAck asks the client to acknowledge the event and waits for it
 	// (up to server.ack_timeout); the client's first ack argument becomes
 	// this handler's reply unless Reply says otherwise.
-	AwaitAck bool `yaml:"await_ack"`
+	AwaitAck bool `yaml:"await_ack" doc:"Whether to ask the client to acknowledge the event and wait for it, up to server.ack_timeout." default:"false"`
 }
 
 // emitHandler sends an event to the caller only.
@@ -41,11 +45,7 @@ type emitHandler struct {
 	awaitAck bool
 }
 
-func newEmit(opts config.Options) (Handler, error) {
-	var o emitOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newEmit(opts config.Options, o emitOptions) (Handler, error) {
 	if o.Event == "" {
 		return nil, opts.Errorf("emit: event is required")
 	}

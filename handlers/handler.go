@@ -6,6 +6,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
+	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
 // Handler handles one event (or a connect or disconnect). It returns the
@@ -79,6 +80,30 @@ func Default() *Registry { return defaultRegistry }
 
 // Register adds a handler type to the default registry; call it from init().
 func Register(name string, f Factory) { defaultRegistry.Register(name, f) }
+
+// Spec declares what a handler type is and which options it takes: the
+// schema of gateway.yaml (`gatehouse schema`) and the reference tables of
+// docs/config.md are generated from it.
+type Spec = registry.Spec
+
+// Define registers a handler type whose options are the struct O, declared
+// once: its fields' yaml tags name the options, their doc tags say what each
+// does and their default tags what an absent one means. The gateway decodes
+// the YAML into O with positioned errors (unknown keys, wrong types) and
+// calls build with it; build returns further errors positioned with
+// opts.Errorf or opts.FieldError. Call it from init().
+func Define[O any](name string, spec Spec, build func(opts config.Options, o O) (Handler, error)) {
+	DefineIn(defaultRegistry, name, spec, build)
+}
+
+// DefineIn is Define on a registry of one's own, as tests build.
+func DefineIn[O any](r *Registry, name string, spec Spec, build func(opts config.Options, o O) (Handler, error)) {
+	spec, factory := registry.Typed(spec, build)
+	r.RegisterSpec(name, spec, factory)
+}
+
+// Specs lists every handler type of the default registry with its spec.
+func Specs() []schema.PluginSpec { return defaultRegistry.PluginSpecs() }
 
 // Lookup finds a handler type in the default registry.
 func Lookup(name string) (Factory, bool) { return defaultRegistry.Lookup(name) }

@@ -10,7 +10,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
-func init() { Register("publish", newPublish) }
+func init() {
+	Define("publish", Spec{
+		Doc: "Hands the event to backends through a channel of the cluster adapter, for processing that needs no answer; acks {ok: true}.",
+	}, newPublish)
+}
 
 // defaultPublishChannel is where backends listen unless the config says
 // otherwise.
@@ -19,9 +23,9 @@ const defaultPublishChannel = "events"
 // publishOptions are the options of the "publish" handler.
 type publishOptions struct {
 	// Channel is the adapter channel (default "events").
-	Channel string `yaml:"channel"`
+	Channel string `yaml:"channel" doc:"The adapter channel backends listen on." default:"events"`
 	// Reply is the ack; absent, {"ok": true}.
-	Reply *expr.Expr `yaml:"reply"`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true}."`
 }
 
 // publishHandler hands the event to backends through the cluster adapter
@@ -35,11 +39,7 @@ type publishHandler struct {
 	distributed bool
 }
 
-func newPublish(opts config.Options) (Handler, error) {
-	var o publishOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newPublish(opts config.Options, o publishOptions) (Handler, error) {
 	if o.Channel == "" {
 		o.Channel = defaultPublishChannel
 	}

@@ -8,15 +8,19 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
-func init() { Register("reply", newReply) }
+func init() {
+	Define("reply", Spec{
+		Doc: "Acks the event with a value computed from the call; exactly one of value and args is set.",
+	}, newReply)
+}
 
 // replyOptions are the options of the "reply" handler; exactly one is set.
 type replyOptions struct {
 	// Value is the ack's one argument, computed from the call.
-	Value *expr.Expr `yaml:"value"`
+	Value *expr.Expr `yaml:"value" doc:"A CEL expression giving the ack's one argument."`
 	// Args is a list whose elements are the ack's arguments, one each;
 	// `args: args` acks with the event's arguments as received.
-	Args *expr.Expr `yaml:"args"`
+	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the ack's arguments; args: args acks with the event's arguments."`
 }
 
 // replyHandler acks with a computed value and does nothing else, as
@@ -27,11 +31,7 @@ type replyHandler struct {
 	args  *expr.Expr
 }
 
-func newReply(opts config.Options) (Handler, error) {
-	var o replyOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newReply(opts config.Options, o replyOptions) (Handler, error) {
 	switch {
 	case o.Value == nil && o.Args == nil:
 		return nil, opts.Errorf("reply: value or args is required")

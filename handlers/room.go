@@ -10,16 +10,16 @@ import (
 )
 
 func init() {
-	Register("join", newRoomFactory(joinRoom))
-	Register("leave", newRoomFactory(leaveRoom))
+	Define("join", Spec{Doc: "Adds the caller to a room; acks {ok: true, room}."}, newRoomFactory(joinRoom))
+	Define("leave", Spec{Doc: "Removes the caller from a room; acks {ok: true, room}."}, newRoomFactory(leaveRoom))
 }
 
 // roomOptions are the options of the "join" and "leave" handlers.
 type roomOptions struct {
 	// Room names the room, usually from the payload (data.room).
-	Room *expr.Expr `yaml:"room"`
+	Room *expr.Expr `yaml:"room" doc:"A CEL expression naming the room, usually data.room."`
 	// Reply is the ack; absent, {"ok": true, "room": <room>}.
-	Reply *expr.Expr `yaml:"reply"`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true, room: <room>}."`
 }
 
 // roomAction is what a room handler does to the socket.
@@ -41,12 +41,8 @@ type roomHandler struct {
 }
 
 // newRoomFactory returns the factory of the join or leave handler.
-func newRoomFactory(action roomAction) Factory {
-	return func(opts config.Options) (Handler, error) {
-		var o roomOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, err
-		}
+func newRoomFactory(action roomAction) func(config.Options, roomOptions) (Handler, error) {
+	return func(opts config.Options, o roomOptions) (Handler, error) {
 		if o.Room == nil {
 			return nil, opts.Errorf("%s: room is required", action.name)
 		}

@@ -20,7 +20,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
 )
 
-func init() { Register("webhook", newWebhook) }
+func init() {
+	Define("webhook", Spec{
+		Doc: "POSTs the event to a backend over HTTP and acks with its answer; upstream_error or upstream_timeout when it fails.",
+	}, newWebhook)
+}
 
 const (
 	// defaultWebhookTimeout bounds a call when the config gives no timeout.
@@ -37,14 +41,14 @@ const (
 // webhookOptions are the options of the "webhook" handler.
 type webhookOptions struct {
 	// URL is the backend endpoint, absolute http or https.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" doc:"The backend endpoint, an absolute http or https URL."`
 	// Timeout bounds the whole call, answer included (default 5s).
-	Timeout config.Duration `yaml:"timeout"`
+	Timeout config.Duration `yaml:"timeout" doc:"Bounds the whole call, answer included." default:"5s"`
 	// Headers are added to every request, such as an Authorization header
 	// with a ${SECRET} from the environment.
-	Headers map[string]string `yaml:"headers"`
+	Headers map[string]string `yaml:"headers" doc:"Headers added to every request, such as an Authorization header with a ${SECRET} from the environment."`
 	// Reply, when given, is the ack instead of the backend's answer.
-	Reply *expr.Expr `yaml:"reply"`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack instead of the backend's answer."`
 }
 
 // webhookHandler hands the event to an HTTP backend and acks with its
@@ -60,11 +64,7 @@ type webhookHandler struct {
 	health  *webhookHealth
 }
 
-func newWebhook(opts config.Options) (Handler, error) {
-	var o webhookOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newWebhook(opts config.Options, o webhookOptions) (Handler, error) {
 	if o.URL == "" {
 		return nil, opts.Errorf("webhook: url is required")
 	}

@@ -4,21 +4,60 @@ package registry
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
+
+// Spec declares what a registered type is and which options it takes, for
+// the schema of gateway.yaml and its reference documentation.
+type Spec struct {
+	// Doc is one sentence saying what the type does.
+	Doc string
+	// Options is the struct type its options decode into; nil when the
+	// factory reads free-form options itself.
+	Options reflect.Type
+	// Shorthand is the yaml name of the option that options written as a
+	// bare scalar stand for ("" when there is none).
+	Shorthand string
+}
 
 // Registry maps type names to factories of one kind.
 type Registry[F any] struct {
 	kind      string
 	mu        sync.RWMutex
 	factories map[string]F
+	specs     map[string]Spec
 }
 
 // New returns an empty registry; kind ("guard", "handler") names it in panics.
 func New[F any](kind string) *Registry[F] {
-	return &Registry[F]{kind: kind, factories: map[string]F{}}
+	return &Registry[F]{kind: kind, factories: map[string]F{}, specs: map[string]Spec{}}
 }
+
+// RegisterSpec is Register with the type's spec.
+func (r *Registry[F]) RegisterSpec(name string, spec Spec, f F) {
+	r.Register(name, f)
+	r.mu.Lock()
+	r.specs[name] = spec
+	r.mu.Unlock()
+}
+
+// Spec returns the spec registered with name's factory (the zero Spec for
+// a type registered without one).
+func (r *Registry[F]) Spec(name string) Spec {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.specs[name]
+}
+
+// Kind is the kind of types the registry holds ("guard", "handler").
+func (r *Registry[F]) Kind() string { return r.kind }
 
 // Register adds a factory. It panics on an empty or duplicate name, so that
 // two plugins claiming one name fail at start-up.
@@ -52,4 +91,48 @@ func (r *Registry[F]) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Typed returns a factory that decodes a type's options into a fresh O (a
+// struct with yaml tags), with positioned errors, and hands it to build;
+// options written as a bare scalar stand for spec.Shorthand first. It also
+// returns spec with its Options set to O.
+func Typed[O, T any](spec Spec, build func(opts config.Options, o O) (T, error)) (Spec, func(config.Options) (T, error)) {
+	spec.Options = reflect.TypeFor[O]()
+	return spec, func(opts config.Options) (T, error) {
+		if spec.Shorthand != "" {
+			opts = Shorthand(opts, spec.Shorthand)
+		}
+		var o O
+		if err := opts.Decode(&o); err != nil {
+			var zero T
+			return zero, err
+		}
+		return build(opts, o)
+	}
+}
+
+// Shorthand turns options written as a bare scalar (`max_size: 4KB`) into
+// the mapping they abbreviate (`{limit: 4KB}`), so that both forms decode
+// with the same parsing and positions.
+func Shorthand(opts config.Options, key string) config.Options {
+	n := opts.Node()
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return opts
+	}
+	keyNode := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key, Line: n.Line, Column: n.Column}
+	mapping := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{keyNode, n}, Line: n.Line, Column: n.Column}
+	return opts.WithNode(mapping)
+}
+
+// PluginSpecs lists every registered type with its spec, sorted by name,
+// for the schema of gateway.yaml.
+func (r *Registry[F]) PluginSpecs() []schema.PluginSpec {
+	names := r.Names()
+	specs := make([]schema.PluginSpec, 0, len(names))
+	for _, name := range names {
+		s := r.Spec(name)
+		specs = append(specs, schema.PluginSpec{Kind: r.kind, Name: name, Doc: s.Doc, Options: s.Options, Shorthand: s.Shorthand})
+	}
+	return specs
 }
