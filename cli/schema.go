@@ -24,14 +24,9 @@ func schemaCommand(_ context.Context, env *environment, args []string) error {
 	return err
 }
 
-// pluginSpecs lists the guard and handler types registered in this binary.
-// The registries know names only, so each type's options accept any value.
+// pluginSpecs lists the guard and handler types registered in this binary
+// with the specs they were registered with (guards.Define): a type
+// registered without an options struct accepts any value.
 func pluginSpecs() (guardSpecs, handlerSpecs []schema.PluginSpec) {
-	for _, name := range guards.Default().Names() {
-		guardSpecs = append(guardSpecs, schema.PluginSpec{Kind: "guard", Name: name, Doc: "The " + name + " guard."})
-	}
-	for _, name := range handlers.Default().Names() {
-		handlerSpecs = append(handlerSpecs, schema.PluginSpec{Kind: "handler", Name: name, Doc: "The " + name + " handler."})
-	}
-	return guardSpecs, handlerSpecs
+	return guards.Specs(), handlers.Specs()
 }

@@ -84,8 +84,11 @@ func (is *instances) add(v any) {
 }
 
 // close closes every instance that implements gatehouse.Closer, the last
-// built first, once; it returns their errors joined.
+// built first, once; it returns their errors joined. A nil is has none.
 func (is *instances) close(ctx context.Context) error {
+	if is == nil {
+		return nil
+	}
 	is.mu.Lock()
 	list, done := is.list, is.done
 	is.list, is.done = nil, true
