@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/gatehousetest"
 )
 
@@ -83,5 +84,26 @@ func TestHundredReloadsLeaveNoGoroutineOrFileBehind(t *testing.T) {
 	goleak.VerifyNone(t, ignore, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 	if after := openFiles(t); after > files {
 		t.Errorf("%d file descriptors open after 100 reloads and a shutdown, %d before", after, files)
+	}
+}
+
+func TestBlocklistRefusesABlockedWordWithForbidden(t *testing.T) {
+	g := gatehousetest.Guard(t, "blocklist", "{field: message, words: [spam]}")
+	s := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "s1", Namespace: "/chat"})
+	tests := []struct {
+		payload, code string
+	}{
+		{`{"message": "hello"}`, ""},
+		{`{"message": "Buy SPAM now"}`, "forbidden"},
+	}
+	for _, tt := range tests {
+		err := g.Check(context.Background(), gatehousetest.Input(s, "shout", tt.payload))
+		code := ""
+		if err != nil {
+			code = string(gatehouse.AsError(err).Code)
+		}
+		if code != tt.code {
+			t.Errorf("%s: error %v, want code %q", tt.payload, err, tt.code)
+		}
 	}
 }

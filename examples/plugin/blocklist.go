@@ -10,7 +10,9 @@ import (
 )
 
 func init() {
-	guards.Register("blocklist", newBlocklist)
+	guards.Define("blocklist", guards.Spec{
+		Doc: "Refuses payloads whose field contains one of the words (forbidden).",
+	}, newBlocklist)
 }
 
 // blocklistOptions are the YAML options of a blocklist guard:
@@ -18,8 +20,8 @@ func init() {
 //	no_spam:
 //	  blocklist: {field: message, words: [spam, scam]}
 type blocklistOptions struct {
-	Field string   `yaml:"field"`
-	Words []string `yaml:"words"`
+	Field string   `yaml:"field" doc:"The payload field whose text is checked."`
+	Words []string `yaml:"words" doc:"The blocked words, matched case-insensitively anywhere in the text."`
 }
 
 // blocklist refuses payloads whose field contains one of the words.
@@ -28,16 +30,12 @@ type blocklist struct {
 	words []string
 }
 
-func newBlocklist(opts config.Options) (guards.Guard, error) {
-	var o blocklistOptions
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
-	}
+func newBlocklist(opts config.Options, o blocklistOptions) (guards.Guard, error) {
 	if o.Field == "" {
-		return nil, opts.Errorf("blocklist: field is required")
+		return nil, opts.FieldError("field", "blocklist: field is required")
 	}
 	if len(o.Words) == 0 {
-		return nil, opts.Errorf("blocklist: words must list at least one word")
+		return nil, opts.FieldError("words", "blocklist: words must list at least one word")
 	}
 	words := make([]string, len(o.Words))
 	for i, w := range o.Words {
@@ -45,6 +43,9 @@ func newBlocklist(opts config.Options) (guards.Guard, error) {
 	}
 	return &blocklist{field: o.Field, words: words}, nil
 }
+
+// MayBlock reports that the guard never waits: it only reads the payload.
+func (b *blocklist) MayBlock() bool { return false }
 
 // Check reads the payload only when the guard runs, through the shared lazy
 // decode, so events that other guards refuse first cost nothing here.
