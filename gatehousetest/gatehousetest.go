@@ -7,6 +7,7 @@ package gatehousetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -39,16 +40,26 @@ func NewSocket(f SocketFields) gatehouse.Socket { return sockettest.New(f) }
 // discarding logger, a registry of its own and no adapter).
 func Options(t testing.TB, src string, host gatehouse.Host) config.Options {
 	t.Helper()
+	opts, err := ParseOptions(src, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
+// ParseOptions is Options returning the YAML error, for Example functions
+// and benchmarks.
+func ParseOptions(src string, host gatehouse.Host) (config.Options, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
-		t.Fatalf("options %q: %v", src, err)
+		return config.Options{}, fmt.Errorf("options %q: %w", src, err)
 	}
 	n := doc.Content[0].Content[1]
 	opts := config.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
 	if host != nil {
 		opts = opts.WithHost(host)
 	}
-	return opts
+	return opts, nil
 }
 
 // Guard builds a guard of a registered type from its YAML options, failing
