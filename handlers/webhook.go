@@ -96,7 +96,7 @@ func newWebhook(opts config.Options, o webhookOptions) (Handler, error) {
 		timeout: timeout,
 		header:  header,
 		reply:   o.Reply,
-		health:  newWebhookHealth(loggerOf(opts), o.URL),
+		health:  newWebhookHealth(opts.Host().Logger(), o.URL),
 		client: &http.Client{
 			Transport: transport,
 			// A redirect would turn the POST into a GET and lose the

@@ -13,7 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
-	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 )
 
@@ -61,7 +60,6 @@ func (env *hostEnv) options(kind, name string, o config.Options) config.Options 
 	o = o.WithHost(gatehouse.NewHost(gatehouse.HostOptions{
 		Logger: logger, Metrics: env.metrics, Publisher: env.publisher, Distributed: env.distributed,
 	}))
-	o = handlers.WithLogger(o, logger)
 	if env.shared != nil {
 		o = guards.WithSharedRedis(o, env.shared)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
@@ -44,20 +43,19 @@ type Gateway struct {
 	// cfg is the config the gateway started with; the server section and
 	// the adapter keep its values until a restart, while state holds what a
 	// reload replaces.
-	cfg       *config.Config
-	logger    *slog.Logger
-	reg       Registries
-	host      *hostEnv
-	tls       *certificate // nil without server.tls
-	current   atomic.Pointer[state]
-	app       *fiber.App
-	engine    *engineio.Server
-	sockets   *socketio.Server
-	publisher handlers.Publisher
-	cluster   *cluster
-	metrics   *metrics.Metrics // nil when server.metrics is off
-	serving   atomic.Bool
-	closing   atomic.Bool
+	cfg     *config.Config
+	logger  *slog.Logger
+	reg     Registries
+	host    *hostEnv
+	tls     *certificate // nil without server.tls
+	current atomic.Pointer[state]
+	app     *fiber.App
+	engine  *engineio.Server
+	sockets *socketio.Server
+	cluster *cluster
+	metrics *metrics.Metrics // nil when server.metrics is off
+	serving atomic.Bool
+	closing atomic.Bool
 	// refusals counts and logs what the limits of server.limits refuse.
 	refusals *refusalLog
 	// tcpConns counts the TCP connections of each client address.
@@ -140,7 +138,6 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 		MessageTimeout:   cfg.Server.Limits.MessageTimeout.D(),
 		RefusedOrigin:    gw.refusals.originRefused,
 	}, gw.sockets)
-	gw.publisher = adp
 	gw.app = gw.newApp()
 	if err := gw.mountAPI(gw.app); err != nil {
 		st.stop()
