@@ -23,15 +23,20 @@ type eventTarget struct {
 	ev *eventRuntime
 }
 
-// resolve looks up event for s in the current config.
+// resolve looks up event for s in the current config, counting the event
+// as a user of that config's state until the caller calls t.release (the
+// state's guards and handlers stay open until then, see retire).
 func (gw *Gateway) resolve(s *socketio.Socket, event string) eventTarget {
-	st := gw.state()
+	st := gw.useState()
 	t := eventTarget{st: st}
 	if t.ns = st.namespaces[s.Namespace()]; t.ns != nil {
 		t.ev = t.ns.events[event]
 	}
 	return t
 }
+
+// release ends the event's use of the state it was looked up in.
+func (t eventTarget) release() { t.st.users.release() }
 
 // eventCall is the per-event state that guards and handlers share, in one
 // allocation: the payload they decode at most once, the guards' input and
@@ -46,7 +51,9 @@ type eventCall struct {
 // dispatch runs one event through its guard chain and handlers and answers
 // with an ack, an error ack or an exception event (contract C2).
 func (gw *Gateway) dispatch(ctx context.Context, s *socketio.Socket, event string, args gatehouse.Args, ack socketio.AckFunc) {
-	gw.dispatchTo(ctx, s, gw.resolve(s, event), event, args, ack)
+	t := gw.resolve(s, event)
+	defer t.release()
+	gw.dispatchTo(ctx, s, t, event, args, ack)
 }
 
 // dispatchTo is dispatch with the event already looked up.
@@ -57,9 +64,11 @@ func (gw *Gateway) dispatchTo(ctx context.Context, s *socketio.Socket, t eventTa
 // dispatchParked runs an event that waited in the socket's queue, looked up
 // again under the config current now. When that is still the config it was
 // parked under, the passed guards that already let it through (see park)
-// are not run again: a rate limit would count the event twice.
+// are not run again: a rate limit would count the event twice. The caller
+// still holds parked's state; the one looked up now is held here.
 func (gw *Gateway) dispatchParked(ctx context.Context, s *socketio.Socket, parked eventTarget, passed int, event string, args gatehouse.Args, ack socketio.AckFunc) {
 	t := gw.resolve(s, event)
+	defer t.release()
 	if t.ev == nil || t.ev != parked.ev {
 		passed = 0
 	}

@@ -42,7 +42,8 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	if err := h.gw.admitConnect(); err != nil {
 		return err
 	}
-	st := h.gw.state()
+	st := h.gw.useState()
+	defer st.users.release()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok {
 		return gatehouse.Errorf(gatehouse.CodeForbidden, "namespace %s is not served", s.Namespace())
@@ -112,7 +113,8 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 		// The socket does not hold the client's payload past on_connect.
 		auth = cs.handshakeAuth.Swap(nil)
 	}
-	st := h.gw.state()
+	st := h.gw.useState()
+	defer st.users.release()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok {
 		return
@@ -140,6 +142,7 @@ func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args
 		// goroutine and no second lookup of the config.
 		defer q.leaveInline()
 		defer h.gw.inFlight.done()
+		defer target.release()
 		h.gw.dispatchTo(ctx, s, target, event, args, ack)
 		return
 	}
@@ -156,7 +159,8 @@ func (h hooks) Refuse(s *socketio.Socket, event string, ack socketio.AckFunc, er
 func (h hooks) Disconnected(s *socketio.Socket, reason string) {
 	h.gw.metrics.SocketDisconnected(s.Namespace())
 	stopExpiry(s)
-	st := h.gw.state()
+	st := h.gw.useState()
+	defer st.users.release()
 	ns, ok := st.namespaces[s.Namespace()]
 	if !ok || len(ns.onDisconnect) == 0 {
 		return

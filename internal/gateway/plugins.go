@@ -6,18 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 )
 
-// pluginCloseGrace bounds how long a reload waits for the events in flight
-// before it closes the guards and handlers it replaced: an event that
+// pluginCloseGrace bounds how long a reload waits for the events still
+// running under the config it replaced (see stateUsers) before it closes
+// that config's guards and handlers: an event that
 // outlives it may meet a closed instance, which a Closer should answer with
 // an error rather than a crash.
 const pluginCloseGrace = 30 * time.Second
@@ -29,9 +30,9 @@ type hostEnv struct {
 	metrics     prometheus.Registerer
 	publisher   gatehouse.Publisher
 	distributed bool
-	// shared is the Redis connection guards keeping state across nodes use
-	// (rate_limit with store: redis); nil without the Redis adapter.
-	shared *guards.SharedRedis
+	// shared is the state every node shares, kept by the adapter's backend
+	// (rate_limit with store: redis); nil when the adapter keeps none.
+	shared gatehouse.SharedStore
 }
 
 // newHostEnv builds the host parts of a gateway with adapter a; metrics is
@@ -44,8 +45,8 @@ func newHostEnv(a adapter.Adapter, logger *slog.Logger, metrics *prometheus.Regi
 	if _, alone := a.(*adapter.Memory); !alone {
 		env.distributed = true
 	}
-	if r, ok := a.(*adapter.Redis); ok {
-		env.shared = &guards.SharedRedis{Client: r.Client(), Prefix: r.Prefix(), Logger: logger}
+	if s, ok := a.(adapter.SharedStore); ok {
+		env.shared = s
 	}
 	return env
 }
@@ -59,10 +60,8 @@ func (env *hostEnv) options(kind, name string, o config.Options) config.Options 
 	logger := env.logger.With(kind, name, "config", o.Pos().String())
 	o = o.WithHost(gatehouse.NewHost(gatehouse.HostOptions{
 		Logger: logger, Metrics: env.metrics, Publisher: env.publisher, Distributed: env.distributed,
+		SharedStore: env.shared,
 	}))
-	if env.shared != nil {
-		o = guards.WithSharedRedis(o, env.shared)
-	}
 	return o
 }
 
@@ -114,18 +113,73 @@ func (gw *Gateway) closePlugins(ctx context.Context, st *state) {
 	}
 }
 
+// stateUsers counts the events and connection hooks running under one
+// state (from the event's lookup of its config to its answer, parked in
+// the socket's queue included), so that the guards and handlers of a state
+// a reload replaced are closed as soon as the last of them is done, not
+// when the whole gateway happens to be idle. An atomic count: events take
+// and give it back without a lock or an allocation.
+type stateUsers struct {
+	running atomic.Int64
+	retired atomic.Bool
+	once    sync.Once
+	// idle is closed once the state is retired and nothing runs under it;
+	// made by retire, before retired is set, so readers seeing retired see it.
+	idle chan struct{}
+}
+
+// release gives back one use of the state.
+func (u *stateUsers) release() {
+	if u.running.Add(-1) == 0 && u.retired.Load() {
+		u.signal()
+	}
+}
+
+// retire marks the state replaced and returns a channel closed once
+// nothing runs under it any more.
+func (u *stateUsers) retire() <-chan struct{} {
+	u.idle = make(chan struct{})
+	u.retired.Store(true)
+	if u.running.Load() == 0 {
+		u.signal()
+	}
+	return u.idle
+}
+
+func (u *stateUsers) signal() { u.once.Do(func() { close(u.idle) }) }
+
+// useState returns the current state counted as used until the caller
+// calls its users.release. The state is read again after counting: a
+// reload that swapped it in between may already have found it unused and
+// closed its instances, in which case the newer state is taken instead.
+func (gw *Gateway) useState() *state {
+	for {
+		st := gw.current.Load()
+		st.users.running.Add(1)
+		if gw.current.Load() == st {
+			return st
+		}
+		st.users.release()
+	}
+}
+
 // retire closes the guards and handlers of a state a reload replaced, once
-// the events in flight have finished or pluginCloseGrace has passed, off
-// the reload's goroutine; Shutdown waits for it.
+// the events and connection hooks running under it have finished (see
+// stateUsers) or pluginCloseGrace has passed, off the reload's goroutine;
+// Shutdown waits for it.
 func (gw *Gateway) retire(st *state) {
+	idle := st.users.retire()
 	gw.retiring.Add(1)
 	go func() {
 		defer gw.retiring.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), pluginCloseGrace)
-		defer cancel()
-		// Events of the new state count too: waiting for them as well only
-		// delays the close, never closes early.
-		_ = gw.inFlight.wait(ctx)
+		grace := time.NewTimer(pluginCloseGrace)
+		defer grace.Stop()
+		select {
+		case <-idle:
+		case <-grace.C:
+			gw.logger.Warn("closing replaced guards and handlers while events still use them",
+				"events", st.users.running.Load(), "waited", pluginCloseGrace)
+		}
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), pluginCloseGrace)
 		defer cancelClose()
 		gw.closePlugins(closeCtx, st)

@@ -150,10 +150,12 @@ func (gw *Gateway) park(ctx context.Context, s *socketio.Socket, q *serial, t ev
 	}
 	job := func() {
 		defer gw.inFlight.done()
+		defer t.release()
 		gw.dispatchParked(ctx, s, t, passed, event, args, ack)
 	}
 	limit := int64(t.st.cfg.Server.Limits.MaxQueuedBytesPerSocket)
 	if err := q.park(job, socketio.EventBytes(event, args), limit); err != nil {
+		t.release()
 		gw.inFlight.done()
 		limitName, _ := gatehouse.AsError(err).Data["limit"].(string)
 		gw.refusals.refused(limitName, "namespace", s.Namespace(), "ip", s.RemoteIP())
@@ -184,6 +186,7 @@ func (gw *Gateway) refuseInOrder(s *socketio.Socket, q *serial, t eventTarget, e
 	name := strings.Clone(socketio.ClipName(event))
 	refuse := func() {
 		defer gw.inFlight.done()
+		defer t.release()
 		gw.answerEvent(s, t, name, ack, nil, err)
 	}
 	if q.enterInline() {

@@ -36,6 +36,9 @@ type state struct {
 	// plugins are the guards and handlers built for the state, closed when
 	// it is replaced, at shutdown, or when it fails to build.
 	plugins *instances
+	// users counts what runs under the state, so that a reload closes its
+	// plugins once the last event using them is done.
+	users stateUsers
 }
 
 // Gateway is one running gateway process.
