@@ -31,8 +31,26 @@ type Host interface {
 	// nodes (adapter: redis): what reaches the cluster then goes over the
 	// network, and an instance doing so says it may block (see Blocking).
 	Distributed() bool
+	// SharedStore is state every node of the cluster shares, kept by the
+	// adapter's backend (adapter: redis); nil when the adapter has none.
+	SharedStore() SharedStore
 	// Now is the host's clock.
 	Now() time.Time
+}
+
+// SharedStore is state kept once for the whole cluster, so that a limit
+// holds across nodes whichever node a client reaches. Its calls go over the
+// network: an instance using it says it may block (see Blocking), and
+// decides itself what an error means (a limiter usually lets the event
+// through rather than turn a store outage into a gateway outage).
+type SharedStore interface {
+	// TakeToken takes a token from the bucket named key, which gains one
+	// token every interval and holds at most burst; the bucket is made full
+	// on first use and forgotten once full again. It reports whether a
+	// token was taken and, when not, how long until one is. The store's
+	// clock decides, so nodes whose clocks differ share one bucket. Keys
+	// are the caller's: the store puts them under the gateway's prefix.
+	TakeToken(ctx context.Context, key string, interval time.Duration, burst int) (ok bool, retryAfter time.Duration, err error)
 }
 
 // Publisher delivers a message to a channel of the cluster adapter.
@@ -80,6 +98,8 @@ type HostOptions struct {
 	Publisher Publisher
 	// Distributed is reported by Host.Distributed.
 	Distributed bool
+	// SharedStore may be nil: no store shared across nodes.
+	SharedStore SharedStore
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -105,4 +125,5 @@ func (h *host) Logger() *slog.Logger           { return h.o.Logger }
 func (h *host) Metrics() prometheus.Registerer { return h.o.Metrics }
 func (h *host) Publisher() Publisher           { return h.o.Publisher }
 func (h *host) Distributed() bool              { return h.o.Distributed }
+func (h *host) SharedStore() SharedStore       { return h.o.SharedStore }
 func (h *host) Now() time.Time                 { return h.o.Now() }

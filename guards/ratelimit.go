@@ -26,16 +26,16 @@ func init() {
 type rateLimitOptions struct {
 	// Key is what one bucket counts: socket, user (the sub claim), ip or
 	// claim:NAME.
-	Key string `yaml:"key" doc:"What one bucket counts: socket, user (the sub claim), ip or claim:NAME."`
+	Key string `yaml:"key" doc:"What one bucket counts: socket, user (the sub claim), ip or claim:NAME." doctype:"\x60socket\x60, \x60user\x60, \x60ip\x60 or \x60claim:NAME\x60" docdefault:"—"`
 	// Rate is how many tokens are added per Per.
-	Rate float64 `yaml:"rate" doc:"How many events are allowed per period."`
+	Rate float64 `yaml:"rate" doc:"How many events are allowed per period." docdefault:"**required**"`
 	// Per is the period of Rate (default 1s).
 	Per config.Duration `yaml:"per" doc:"The period of rate." default:"1s"`
 	// Burst is the bucket size (default ceil(rate)).
-	Burst int `yaml:"burst" doc:"The bucket size: how many events may come at once; ceil(rate) when not written."`
+	Burst int `yaml:"burst" doc:"The bucket size: how many events may come at once; ceil(rate) when not written." docdefault:"\x60ceil(rate)\x60"`
 	// Store is where buckets live: memory (per process, the default) or
 	// redis (shared by every node; needs adapter.kind: redis).
-	Store string `yaml:"store" doc:"Where buckets live: memory (per process) or redis (shared by every node; needs adapter.kind: redis)." default:"memory"`
+	Store string `yaml:"store" doc:"Where buckets live: memory (per process) or redis (shared by every node; needs adapter.kind: redis)." default:"memory" doctype:"\x60memory\x60 or \x60redis\x60"`
 }
 
 // rateKeyKind is what a bucket is keyed by.
@@ -69,8 +69,9 @@ type rateLimitGuard struct {
 	refill time.Duration
 	seed   maphash.Seed
 	shards [rateShards]rateShard
-	// shared keeps the buckets in Redis instead (store: redis).
-	shared *redisBuckets
+	// shared keeps the buckets in the host's shared store instead (store:
+	// redis).
+	shared *sharedBuckets
 	// shardCapacity is maxBucketsPerShard; tests lower it.
 	shardCapacity int
 	now           func() time.Time
@@ -128,7 +129,7 @@ func newRateLimitGuard(opts config.Options, o rateLimitOptions) (Guard, error) {
 	switch o.Store {
 	case "", "memory":
 	case "redis":
-		if sharedRedisOf(opts) == nil {
+		if opts.Host().SharedStore() == nil {
 			errs = append(errs, config.Errorf(optionPos(opts, "store"), "rate_limit: store redis needs the Redis adapter: set adapter.kind: redis"))
 		}
 	default:
@@ -141,7 +142,7 @@ func newRateLimitGuard(opts config.Options, o rateLimitOptions) (Guard, error) {
 	g.limit = rate.Limit(o.Rate / per.Seconds())
 	g.burst = burst
 	if o.Store == "redis" {
-		g.shared = newRedisBuckets(sharedRedisOf(opts), opts.Name(), float64(g.limit), burst)
+		g.shared = newSharedBuckets(opts.Host(), opts.Name(), float64(g.limit), burst)
 	}
 	g.refill = time.Duration(float64(burst) / float64(g.limit) * float64(time.Second))
 	for i := range g.shards {

@@ -93,18 +93,6 @@ type Redis struct {
 
 var _ Adapter = (*Redis)(nil)
 
-// SharedStore is implemented by adapters whose backend can also keep state
-// that every node shares (rate limits with store: redis). The gateway asks
-// an adapter for it rather than naming the adapter's type.
-type SharedStore interface {
-	// Client is the connection pool to the shared store.
-	Client() *redis.Client
-	// Prefix starts every key name the gateway uses in the store.
-	Prefix() string
-}
-
-var _ SharedStore = (*Redis)(nil)
-
 // NewRedis returns a Redis adapter. It does not connect: Start does, in the
 // background, so that a gateway starts (and serves its local sockets) while
 // Redis is unreachable.
@@ -166,14 +154,6 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	r.cause = "connecting to redis at " + r.addr
 	return r, nil
 }
-
-// Client is the adapter's Redis connection pool, for the parts of the
-// gateway that keep shared state in the same Redis (rate limits). Close
-// closes it.
-func (r *Redis) Client() *redis.Client { return r.client }
-
-// Prefix starts every channel and key name the gateway uses in Redis.
-func (r *Redis) Prefix() string { return r.prefix }
 
 // NodeID identifies this process among the nodes of the cluster.
 func (r *Redis) NodeID() string { return r.node }

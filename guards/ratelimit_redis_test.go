@@ -1,0 +1,125 @@
+package guards
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
+)
+
+// startRedisServer runs a redis-server on a free port until the test ends
+// and returns its URL and a func that kills it.
+func startRedisServer(t *testing.T) (string, func()) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server not found on PATH (CI must install it): %v", err)
+		}
+		t.Skip("redis-server not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	stop := func() {
+		if cmd.Process != nil && cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			_ = c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on port %d did not listen: %v", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "redis://127.0.0.1:" + strconv.Itoa(port) + "/0", stop
+}
+
+// buildOnNode builds a rate_limit guard declared as name from src on a node
+// whose host shares the Redis adapter at url.
+func buildOnNode(t *testing.T, url, name, src string, logger *slog.Logger) Guard {
+	t.Helper()
+	a, err := adapter.NewRedis(adapter.RedisOptions{URL: url, Prefix: "test"})
+	if err != nil {
+		t.Fatalf("NewRedis: %v", err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
+		t.Fatalf("test YAML %q: %v", src, err)
+	}
+	node := doc.Content[0].Content[1]
+	factory, _ := Lookup("rate_limit")
+	opts := config.NewOptions(node, config.Pos{File: configFile(t), Line: node.Line, Column: node.Column}).WithName(name)
+	opts = opts.WithHost(gatehouse.NewHost(gatehouse.HostOptions{Logger: logger, SharedStore: a, Distributed: true}))
+	g, err := factory(opts)
+	if err != nil {
+		t.Fatalf("build rate_limit %s: %v", src, err)
+	}
+	return g
+}
+
+func TestRateLimitRedisStoreSharesTheBucketAcrossNodesAndFailsOpen(t *testing.T) {
+	url, stopRedis := startRedisServer(t)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	const src = "{key: user, rate: 1, per: 1m, burst: 2, store: redis}"
+	node1 := buildOnNode(t, url, "chat", src, logger)
+	node2 := buildOnNode(t, url, "chat", src, logger)
+	if !gatehouse.MayBlock(node1) {
+		t.Errorf("a rate_limit on the shared store says it never blocks")
+	}
+	in := eventInput(alice(), "sendMessage", `{"message":"hi"}`)
+	ctx := context.Background()
+	for i, g := range []Guard{node1, node2} {
+		if err := g.Check(ctx, in); err != nil {
+			t.Fatalf("event %d of the burst denied: %v", i+1, err)
+		}
+	}
+	denial := checkResult(t, node1.Check(ctx, in), gatehouse.CodeRateLimited, "")
+	if ms, _ := denial.Data["retry_after_ms"].(int); ms <= 0 || ms > 60_000 {
+		t.Errorf("retry_after_ms = %#v, want within (0, 60000]", denial.Data["retry_after_ms"])
+	}
+	bobFields := aliceFields()
+	bobFields.ID, bobFields.Claims = "sock-bob", gatehouse.Claims{"sub": "bob"}
+	if err := node2.Check(ctx, eventInput(sockettest.New(bobFields), "sendMessage", `{}`)); err != nil {
+		t.Errorf("bob, whose bucket is his own, denied: %v", err)
+	}
+
+	stopRedis()
+	for i := range 3 {
+		if err := node2.Check(ctx, in); err != nil {
+			t.Fatalf("event %d with the store down denied (a limiter outage must not deny): %v", i+1, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "shared store failed"); n != 1 {
+		t.Errorf("store outage logged %d times, want once:\n%s", n, logs.String())
+	}
+}
