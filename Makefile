@@ -29,7 +29,7 @@ examples:
 	$(GO) build -o bin/webhook-backend ./examples/webhook/backend
 	$(GO) build -o bin/gatehouse-faulty ./e2e/faulty
 
-## docs: rewrite docs/config.md's reference tables (Key, Type, Default) from the tags of config/types.go.
+## docs: rewrite docs/config.md's reference tables (Key, Type, Default) from the tags of config/types.go and of the built-in guards' and handlers' options.
 docs:
 	$(GO) run ./internal/schema/gendocs docs/config.md
 

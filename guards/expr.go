@@ -19,11 +19,11 @@ func init() {
 // {condition: ...}.
 type exprOptions struct {
 	// Condition is a CEL expression that must give true.
-	Condition expr.Expr `yaml:"condition" doc:"A CEL expression that must give true; user, data, event, socket, namespace and handshake are its variables."`
+	Condition expr.Expr `yaml:"condition" doc:"A CEL expression that must give true; user, data, event, socket, namespace and handshake are its variables." doctype:"CEL, bool" docdefault:"**required**"`
 	// Code is the C2 code of the denial (default forbidden).
-	Code string `yaml:"code" doc:"The C2 code of the denial." default:"forbidden"`
+	Code string `yaml:"code" doc:"The C2 code of the denial." default:"forbidden" doctype:"error code"`
 	// Message is the denial's message for the client.
-	Message string `yaml:"message" doc:"The denial's message for the client."`
+	Message string `yaml:"message" doc:"The denial's message for the client." docdefault:"\x60denied by guard NAME\x60"`
 }
 
 // exprGuard allows what its condition holds true for. A false condition, a

@@ -17,7 +17,7 @@ func init() {
 // maxSizeOptions are the options of a max_size guard; a bare size is short
 // for {limit: size}.
 type maxSizeOptions struct {
-	Limit config.Size `yaml:"limit" doc:"The largest size of an event's arguments, binary attachments included, such as 4KB."`
+	Limit config.Size `yaml:"limit" doc:"The largest size of an event's arguments, binary attachments included, such as 4KB." docdefault:"**required**"`
 }
 
 // maxSizeGuard refuses events whose arguments are larger than a limit,

@@ -18,21 +18,21 @@ func init() {
 // broadcastOptions are the options of the "broadcast" handler.
 type broadcastOptions struct {
 	// Event is the name of the event sent to the namespace or room.
-	Event string `yaml:"event" doc:"The name of the event sent."`
+	Event string `yaml:"event" doc:"The name of the event sent." docdefault:"**required**"`
 	// Data is its one argument; with neither Data nor Args, the event's
 	// own arguments are sent on as they arrived, binary attachments
 	// included.
-	Data *expr.Expr `yaml:"data" doc:"A CEL expression giving the event's one argument; with neither data nor args, the event's own arguments are sent on."`
+	Data *expr.Expr `yaml:"data" doc:"A CEL expression giving the event's one argument; with neither data nor args, the event's own arguments are sent on." docdefault:"the event's arguments"`
 	// Args is a list whose elements are its arguments, one each; it
 	// excludes Data.
-	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the event's arguments; excludes data."`
+	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the event's arguments; excludes data." doctype:"CEL list"`
 	// To names the room; absent, the whole namespace receives the event.
-	To *expr.Expr `yaml:"to" doc:"A CEL expression naming the room; absent, the whole namespace receives the event."`
+	To *expr.Expr `yaml:"to" doc:"A CEL expression naming the room; absent, the whole namespace receives the event." doctype:"CEL, string" docdefault:"whole namespace"`
 	// IncludeSender sends the event to the caller too (default true), as a
 	// chat shows one's own message from the same stream as everyone's.
 	IncludeSender *bool `yaml:"include_sender" doc:"Whether the caller receives the event too." default:"true"`
 	// Reply is the ack; absent, {"ok": true}.
-	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true}."`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true}." docdefault:"\x60{\"ok\": true}\x60"`
 }
 
 // broadcastHandler sends an event to every socket of the caller's namespace,

@@ -19,17 +19,17 @@ func init() {
 // emitOptions are the options of the "emit" handler.
 type emitOptions struct {
 	// Event is the name of the event sent back to the caller.
-	Event string `yaml:"event" doc:"The name of the event sent back to the caller."`
+	Event string `yaml:"event" doc:"The name of the event sent back to the caller." docdefault:"**required**"`
 	// Data is its one argument; with neither Data nor Args, the event's
 	// own arguments are sent on as they arrived, binary attachments
 	// included.
-	Data *expr.Expr `yaml:"data" doc:"A CEL expression giving the event's one argument; with neither data nor args, the event's own arguments are sent on."`
+	Data *expr.Expr `yaml:"data" doc:"A CEL expression giving the event's one argument; with neither data nor args, the event's own arguments are sent on." docdefault:"the event's arguments"`
 	// Args is a list whose elements are its arguments, one each; it
 	// excludes Data.
-	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the event's arguments; excludes data."`
+	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the event's arguments; excludes data." doctype:"CEL list"`
 	// Reply is the ack; absent, the ack has no argument (or, with
 	// await_ack, the client's answer).
-	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, no argument (or, with await_ack, the client's answer)."`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, no argument (or, with await_ack, the client's answer)." docdefault:"none; with \x60await_ack\x60, the client's answer"`
 	// AwaitAck asks the client to acknowledge the event and waits for it
 	// (up to server.ack_timeout); the client's first ack argument becomes
 	// this handler's reply unless Reply says otherwise.

@@ -25,7 +25,7 @@ type publishOptions struct {
 	// Channel is the adapter channel (default "events").
 	Channel string `yaml:"channel" doc:"The adapter channel backends listen on." default:"events"`
 	// Reply is the ack; absent, {"ok": true}.
-	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true}."`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true}." docdefault:"\x60{\"ok\": true}\x60"`
 }
 
 // publishHandler hands the event to backends through the cluster adapter

@@ -17,10 +17,10 @@ func init() {
 // replyOptions are the options of the "reply" handler; exactly one is set.
 type replyOptions struct {
 	// Value is the ack's one argument, computed from the call.
-	Value *expr.Expr `yaml:"value" doc:"A CEL expression giving the ack's one argument."`
+	Value *expr.Expr `yaml:"value" doc:"A CEL expression giving the ack's one argument." docdefault:"—"`
 	// Args is a list whose elements are the ack's arguments, one each;
 	// `args: args` acks with the event's arguments as received.
-	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the ack's arguments; args: args acks with the event's arguments."`
+	Args *expr.Expr `yaml:"args" doc:"A CEL expression giving a list whose elements are the ack's arguments; args: args acks with the event's arguments." doctype:"CEL list" docdefault:"—"`
 }
 
 // replyHandler acks with a computed value and does nothing else, as

@@ -17,9 +17,9 @@ func init() {
 // roomOptions are the options of the "join" and "leave" handlers.
 type roomOptions struct {
 	// Room names the room, usually from the payload (data.room).
-	Room *expr.Expr `yaml:"room" doc:"A CEL expression naming the room, usually data.room."`
+	Room *expr.Expr `yaml:"room" doc:"A CEL expression naming the room, usually data.room." doctype:"CEL, string" docdefault:"**required**"`
 	// Reply is the ack; absent, {"ok": true, "room": <room>}.
-	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true, room: <room>}."`
+	Reply *expr.Expr `yaml:"reply" doc:"A CEL expression giving the ack; absent, {ok: true, room: <room>}." docdefault:"\x60{\"ok\": true, \"room\": ROOM}\x60"`
 }
 
 // roomAction is what a room handler does to the socket.

@@ -41,7 +41,7 @@ const (
 // webhookOptions are the options of the "webhook" handler.
 type webhookOptions struct {
 	// URL is the backend endpoint, absolute http or https.
-	URL string `yaml:"url" doc:"The backend endpoint, an absolute http or https URL."`
+	URL string `yaml:"url" doc:"The backend endpoint, an absolute http or https URL." doctype:"http(s) URL" docdefault:"**required**"`
 	// Timeout bounds the whole call, answer included (default 5s).
 	Timeout config.Duration `yaml:"timeout" doc:"Bounds the whole call, answer included." default:"5s"`
 	// Headers are added to every request, such as an Authorization header

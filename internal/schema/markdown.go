@@ -11,7 +11,8 @@ import (
 
 // A reference table of docs/config.md sits between these markers, the
 // section's path after the start marker, then a note for editors:
-// "<!-- generated: server.limits; edit ... -->".
+// "<!-- generated: server.limits; edit ... -->". A guard's or handler's
+// options table names the kind and the type: "<!-- generated: guard expr; ...".
 const (
 	tableStart = "<!-- generated: "
 	tableEnd   = "<!-- end generated -->"
@@ -27,6 +28,9 @@ type section struct {
 	own map[string]bool
 	// skip names the keys left out of this table altogether.
 	skip map[string]bool
+	// column heads the first column: "Key" for the core, "Option" for a
+	// plugin's options.
+	column string
 }
 
 var sections = []section{
@@ -44,11 +48,17 @@ type row struct {
 }
 
 // UpdateDocs returns the Markdown text of docs/config.md with every
-// generated table rewritten from the config types: the keys, their types and
-// defaults come from the types' tags; the Meaning of a key already in the
-// table is kept as written, since it is prose the tags' one sentence only
-// summarises, and a new key gets that sentence.
-func UpdateDocs(text []byte) ([]byte, error) {
+// generated table rewritten from the config types and the options types of
+// the given guards and handlers: the keys, their types and defaults come
+// from the types' tags; the Meaning of a key already in the table is kept as
+// written, since it is prose the tags' one sentence only summarises, and a
+// new key gets that sentence. Every core section and every plugin that
+// declares its options must have its table.
+func UpdateDocs(text []byte, guards, handlers []PluginSpec) ([]byte, error) {
+	all, err := allSections(guards, handlers)
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
 	rest := text
 	seen := map[string]bool{}
@@ -68,9 +78,9 @@ func UpdateDocs(text []byte) ([]byte, error) {
 		header := string(rest[:nl])
 		path, _, _ := strings.Cut(strings.TrimPrefix(header, tableStart), ";")
 		path = strings.TrimSpace(strings.TrimSuffix(path, "-->"))
-		sec, ok := sectionAt(path)
+		sec, ok := sectionAt(all, path)
 		if !ok {
-			return nil, fmt.Errorf("schema: docs: no config section %q", path)
+			return nil, fmt.Errorf("schema: docs: no config section, guard or handler %q", path)
 		}
 		seen[path] = true
 		rows, err := sec.rows(meanings(string(rest[nl+1 : end])))
@@ -78,11 +88,11 @@ func UpdateDocs(text []byte) ([]byte, error) {
 			return nil, err
 		}
 		out.WriteString(header + "\n")
-		out.WriteString(renderTable(rows))
+		out.WriteString(renderTable(sec.column, rows))
 		out.WriteString(tableEnd)
 		rest = rest[end+len(tableEnd):]
 	}
-	for _, s := range sections {
+	for _, s := range all {
 		if !seen[s.path] {
 			return nil, fmt.Errorf("schema: docs: no generated table for %s", s.path)
 		}
@@ -90,8 +100,33 @@ func UpdateDocs(text []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func sectionAt(path string) (section, bool) {
+// allSections is the core sections followed by one section per guard and
+// handler that declares its options, at the path "guard NAME" or
+// "handler NAME".
+func allSections(guards, handlers []PluginSpec) ([]section, error) {
+	all := make([]section, 0, len(sections)+len(guards)+len(handlers))
 	for _, s := range sections {
+		s.column = "Key"
+		all = append(all, s)
+	}
+	for _, p := range append(append([]PluginSpec(nil), guards...), handlers...) {
+		if p.Options == nil {
+			continue
+		}
+		t := p.Options
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil, fmt.Errorf("schema: docs: %s %q: options type %s is not a struct", p.Kind, p.Name, t)
+		}
+		all = append(all, section{path: p.Kind + " " + p.Name, typ: t, column: "Option"})
+	}
+	return all, nil
+}
+
+func sectionAt(all []section, path string) (section, bool) {
+	for _, s := range all {
 		if s.path == path {
 			return s, true
 		}
@@ -113,9 +148,9 @@ func meanings(table string) map[string]string {
 	return m
 }
 
-func renderTable(rows []row) string {
+func renderTable(column string, rows []row) string {
 	var b strings.Builder
-	b.WriteString("| Key | Type | Default | Meaning |\n|---|---|---|---|\n")
+	b.WriteString("| " + column + " | Type | Default | Meaning |\n|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.key, r.typ, r.dflt, r.doc)
 	}
@@ -139,7 +174,7 @@ func (s section) rows(prose map[string]string) ([]row, error) {
 			for ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			isBlock := ft.Kind() == reflect.Struct && ft != durationType && ft != sizeType
+			isBlock := ft.Kind() == reflect.Struct && ft != durationType && ft != sizeType && !isExpr(ft)
 			if !isBlock || f.Type.Kind() == reflect.Pointer {
 				r, err := fieldRow(f, key, prose)
 				if err != nil {
@@ -190,11 +225,13 @@ func typeWords(t reflect.Type, enum string) string {
 		return "duration"
 	case t == sizeType:
 		return "size"
+	case isExpr(t):
+		return "CEL"
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return typeWords(t.Elem(), enum)
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		return "mapping"
 	case reflect.Slice:
 		if enum != "" {
@@ -214,4 +251,9 @@ func typeWords(t reflect.Type, enum string) string {
 		return "number"
 	}
 	return t.String()
+}
+
+// isExpr reports whether t is the CEL expression type options take.
+func isExpr(t reflect.Type) bool {
+	return strings.HasSuffix(t.PkgPath(), "/expr") && t.Name() == "Expr"
 }

@@ -275,7 +275,7 @@ func typeSchema(t reflect.Type, enum string) (obj, error) {
 		}}), nil
 	case t == nodeType:
 		return obj{}, nil
-	case t.PkgPath() != "" && strings.HasSuffix(t.PkgPath(), "/expr") && t.Name() == "Expr":
+	case isExpr(t):
 		// A CEL expression: any scalar is its source.
 		return withInterpolation(obj{"type": []string{"string", "number", "boolean", "null"}}), nil
 	case reflect.PointerTo(t).Implements(unmarshalerType):

@@ -1,12 +1,14 @@
 // Command gendocs rewrites the generated reference tables of the Markdown
-// files named on its command line (docs/config.md) from the config types;
-// `make docs` runs it.
+// files named on its command line (docs/config.md) from the config types and
+// the options of the built-in guards and handlers; `make docs` runs it.
 package main
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/gatehouse-dev/gatehouse/guards"
+	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
@@ -24,7 +26,7 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	out, err := schema.UpdateDocs(text)
+	out, err := schema.UpdateDocs(text, guards.Specs(), handlers.Specs())
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
