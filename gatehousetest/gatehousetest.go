@@ -203,7 +203,8 @@ func Start(t testing.TB, text string) *Gateway {
 }
 
 // Reload applies YAML text as a SIGHUP would: the guards and handlers it
-// replaces are closed once the events in flight are done.
+// replaces are closed once the last event running under the replaced
+// config is done.
 func (g *Gateway) Reload(t testing.TB, text string) {
 	t.Helper()
 	if _, err := g.gw.Reload(context.Background(), parse(t, text)); err != nil {
