@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
 // retireLog records, per config generation, when the instances of the
@@ -137,8 +138,16 @@ func TestReloadClosesReplacedPluginsWhenTheirLastEventEndsUnderSteadyLoad(t *tes
 	g := startLiveGateway(t, retireConfig, retireRegistries(l))
 
 	blocked := g.dial(t, "/r")
-	slowAck := make(chan map[string]any, 1)
-	go func() { slowAck <- ackOf(t, blocked, "/r", "slow", nil) }()
+	slowAck := make(chan string, 1)
+	go func() {
+		// Not ackOf: a test may not fail from another goroutine.
+		args, err := blocked.EmitWithAck(context.Background(), "/r", "slow")
+		if err != nil || len(args) == 0 {
+			slowAck <- fmt.Sprintf("no ack: %v", err)
+			return
+		}
+		slowAck <- string(args[0])
+	}()
 	select {
 	case <-l.entered:
 	case <-time.After(limitsWait):
@@ -178,7 +187,7 @@ func TestReloadClosesReplacedPluginsWhenTheirLastEventEndsUnderSteadyLoad(t *tes
 
 	select {
 	case ack := <-slowAck:
-		if ack["generation"] != float64(0) {
+		if ack != `{"generation":0}` {
 			t.Errorf("blocked event acked %v, want the reply of generation 0", ack)
 		}
 	case <-time.After(limitsWait):
@@ -192,5 +201,73 @@ func TestReloadClosesReplacedPluginsWhenTheirLastEventEndsUnderSteadyLoad(t *tes
 	}
 	if l.closed[1] != 0 {
 		t.Errorf("%d instances of the running config closed", l.closed[1])
+	}
+}
+
+const retireHookConfig = `
+server: {listen: "127.0.0.1:0"}
+namespaces:
+  /hook:
+    auth: none
+    on_connect:
+      - gate: {}
+    events:
+      work: {handler: {work: {}}}
+`
+
+// An on_connect handler runs under the config it started with: a reload
+// meanwhile closes that config's instances only once the handler returns.
+func TestReloadKeepsReplacedPluginsOpenWhileAnOnConnectHandlerRuns(t *testing.T) {
+	l := &retireLog{closed: map[int]int{}, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	g := startLiveGateway(t, retireHookConfig, retireRegistries(l))
+
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	c, err := sioclient.Dial(ctx, g.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	connected := make(chan error, 1)
+	go func() {
+		_, err := c.Connect(ctx, "/hook", nil)
+		connected <- err
+	}()
+	select {
+	case <-l.entered:
+	case <-time.After(limitsWait):
+		t.Fatal("the on_connect handler was not entered")
+	}
+
+	l.mu.Lock()
+	l.generation = 1
+	l.mu.Unlock()
+	cfg, err := config.Parse("gateway.yaml", []byte(retireHookConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.gw.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := l.closedIn(0); n != 0 {
+		t.Fatalf("%d instances of the replaced config closed while its on_connect handler still runs", n)
+	}
+
+	close(l.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for l.closedIn(0) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2 replaced instances closed 5 s after the on_connect handler returned", l.closedIn(0))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := <-connected; err != nil {
+		t.Errorf("connect: %v", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.closedWhile) > 0 {
+		t.Errorf("closed with a handler inside: %v", l.closedWhile)
 	}
 }
