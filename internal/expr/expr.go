@@ -47,6 +47,10 @@ var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)
 })
 
+// Env returns the CEL environment every expression compiles in, for tools
+// that type-check expressions as the gateway does (gatehouse types).
+func Env() (*cel.Env, error) { return sharedEnv() }
+
 // Program is a compiled expression, safe for concurrent evaluation.
 type Program struct {
 	src        string

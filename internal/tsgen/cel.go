@@ -2,28 +2,13 @@ package tsgen
 
 import (
 	"strings"
-	"sync"
 
-	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
-)
 
-// checkEnv declares the variables of the gateway's expressions (see
-// internal/expr) with the same types, so that the checker gives each part
-// of an expression the static type the gateway's compiler gives it.
-var checkEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		cel.Variable("user", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("data", cel.DynType),
-		cel.Variable("event", cel.StringType),
-		cel.Variable("socket", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("args", cel.ListType(cel.DynType)),
-		cel.Variable("handshake", cel.MapType(cel.StringType, cel.DynType)),
-		cel.OptionalTypes(),
-	)
-})
+	"github.com/gatehouse-dev/gatehouse/internal/expr"
+)
 
 // exprTyper gives the TypeScript type of an expression's value: what its
 // shape says (literals, map and list literals, fields of the payload
@@ -40,7 +25,7 @@ type exprTyper struct {
 // exprType types src; an expression the checker refuses (one that names
 // the namespace variable, say) is typed from its shape alone.
 func (g *generator) exprType(src string, payload *payloadType) string {
-	env, err := checkEnv()
+	env, err := expr.Env()
 	if err != nil {
 		return "unknown"
 	}
