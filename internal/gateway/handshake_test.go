@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -51,27 +49,8 @@ func startLoggedGateway(t *testing.T, text string) (url string, logs func() stri
 	var mu sync.Mutex
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(lockedWriter{mu: &mu, w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := Build(context.Background(), cfg, Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		<-served
-	})
-	return "ws://" + ln.Addr().String() + "/socket.io/", func() string {
+	g := serveLiveGateway(t, text, Options{Logger: logger})
+	return g.url, func() string {
 		mu.Lock()
 		defer mu.Unlock()
 		return buf.String()

@@ -32,11 +32,18 @@ type liveGateway struct {
 // called.
 func startLiveGateway(t testing.TB, text string, reg Registries) *liveGateway {
 	t.Helper()
+	return serveLiveGateway(t, text, Options{Registries: reg})
+}
+
+// serveLiveGateway is startLiveGateway with the gateway's options (a
+// logger of the test's, say).
+func serveLiveGateway(t testing.TB, text string, opts Options) *liveGateway {
+	t.Helper()
 	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := Build(context.Background(), cfg, Options{Registries: reg})
+	gw, err := Build(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -15,8 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gatehouse-dev/gatehouse/config"
 )
 
 // webhookBackend is a real HTTP backend on a fixed loopback address that a
@@ -101,28 +98,7 @@ func startJSONLogGateway(t *testing.T, text string) (*liveGateway, func() string
 	var mu sync.Mutex
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{mu: &mu, w: &buf}, nil))
-	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := Build(context.Background(), cfg, Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		<-served
-	})
-	addr := ln.Addr().String()
-	g := &liveGateway{gw: gw, addr: addr, url: "ws://" + addr + "/socket.io/"}
+	g := serveLiveGateway(t, text, Options{Logger: logger})
 	return g, func() string {
 		mu.Lock()
 		defer mu.Unlock()
