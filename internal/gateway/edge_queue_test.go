@@ -244,15 +244,7 @@ func TestEventsPipelinedBehindASlowWebhookHoldAtMostTheQueueBudget(t *testing.T)
 		}
 	}
 	backend.release()
-	for _, p := range attacks {
-		got := p.answers(t, events)
-		if got[""] == 0 || got["payload_too_large"] == 0 || got[""]+got["payload_too_large"] != events {
-			t.Errorf("answers %v: want some run and the rest refused payload_too_large, each answered", got)
-		}
-	}
-	if n := g.gw.LimitRefusals()["max_queued_bytes_per_socket"]; n == 0 {
-		t.Error("no max_queued_bytes_per_socket refusal counted")
-	}
+	assertSomeRunRestRefusedOverBytes(t, g, attacks, events)
 }
 
 func TestEventsPastTheQueueCountAreRefusedRateLimited(t *testing.T) {
@@ -337,15 +329,7 @@ func TestEventsBeforeASlowOnConnectHoldAtMostTheQueueBudget(t *testing.T) {
 		t.Errorf("early events hold %s, budget %s", mib(held), mib(budget))
 	}
 	backend.release()
-	for _, p := range attacks {
-		got := p.answers(t, events)
-		if got[""] == 0 || got["payload_too_large"] == 0 || got[""]+got["payload_too_large"] != events {
-			t.Errorf("answers %v: want some run and the rest refused payload_too_large, each answered", got)
-		}
-	}
-	if n := g.gw.LimitRefusals()["max_queued_bytes_per_socket"]; n == 0 {
-		t.Error("no max_queued_bytes_per_socket refusal counted")
-	}
+	assertSomeRunRestRefusedOverBytes(t, g, attacks, events)
 }
 
 func TestUnknownEventWithALongNameIsQuotedShort(t *testing.T) {
@@ -448,5 +432,21 @@ namespaces:
 	}
 	if got := speak.answers(t, 1); got[""] != 1 {
 		t.Errorf("speak after enter: %v, want it let through by the member guard", got)
+	}
+}
+
+// assertSomeRunRestRefusedOverBytes checks that each attacker's events were
+// all answered, some run and the rest refused payload_too_large, and that
+// the refusals were counted under max_queued_bytes_per_socket.
+func assertSomeRunRestRefusedOverBytes(t *testing.T, g *liveGateway, attacks []*pipelined, events int) {
+	t.Helper()
+	for _, p := range attacks {
+		got := p.answers(t, events)
+		if got[""] == 0 || got["payload_too_large"] == 0 || got[""]+got["payload_too_large"] != events {
+			t.Errorf("answers %v: want some run and the rest refused payload_too_large, each answered", got)
+		}
+	}
+	if n := g.gw.LimitRefusals()["max_queued_bytes_per_socket"]; n == 0 {
+		t.Error("no max_queued_bytes_per_socket refusal counted")
 	}
 }
