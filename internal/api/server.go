@@ -156,6 +156,27 @@ func Mount(router fiber.Router, opts Options) error {
 	return nil
 }
 
+// KeyCheck returns the key check that Mount puts before every endpoint, for
+// other endpoints behind the same keys (the operator's view): it answers
+// 401 unauthorized unless the request carries one of keys as
+// "Authorization: Bearer <key>".
+func KeyCheck(keys []string, logger *slog.Logger) (fiber.Handler, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("api: no API key")
+	}
+	s := &server{logger: logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	for _, k := range keys {
+		if k == "" {
+			return nil, errors.New("api: empty API key")
+		}
+		s.keys = append(s.keys, []byte(k))
+	}
+	return s.authenticate, nil
+}
+
 // authenticate accepts "Authorization: Bearer <key>" with one of the keys.
 // Every key is compared in constant time, so that the answer's timing
 // tells nothing about how much of a key was right.
