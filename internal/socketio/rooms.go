@@ -96,7 +96,9 @@ func (n *namespaceIndex) remove(s *Socket) {
 	s.registered = false
 	delete(n.sockets, s.id)
 	for room := range s.rooms {
-		removeMember(n.rooms, room, s)
+		if removeMember(n.rooms, room, s) {
+			s.client.server.roomChanged(n.name, room, false)
+		}
 	}
 	s.rooms = nil
 	if s.subject != "" {
@@ -121,7 +123,9 @@ func (n *namespaceIndex) join(s *Socket, room string) error {
 		s.rooms = make(map[string]struct{})
 	}
 	s.rooms[room] = struct{}{}
-	addMember(n.rooms, room, s)
+	if addMember(n.rooms, room, s) {
+		s.client.server.roomChanged(n.name, room, true)
+	}
 	return nil
 }
 
@@ -132,7 +136,9 @@ func (n *namespaceIndex) leave(s *Socket, room string) {
 		return
 	}
 	delete(s.rooms, room)
-	removeMember(n.rooms, room, s)
+	if removeMember(n.rooms, room, s) {
+		s.client.server.roomChanged(n.name, room, false)
+	}
 }
 
 // reindexSubject moves s to the user set of its current subject, after its
@@ -270,19 +276,30 @@ func (n *namespaceIndex) recipients(rooms, except []string, out []*Socket) []*So
 	return out
 }
 
-func addMember(index map[string]map[*Socket]struct{}, key string, s *Socket) {
+// addMember adds s to the members of key, and reports whether it is the
+// first.
+func addMember(index map[string]map[*Socket]struct{}, key string, s *Socket) bool {
 	members := index[key]
-	if members == nil {
+	first := members == nil
+	if first {
 		members = make(map[*Socket]struct{})
 		index[key] = members
 	}
 	members[s] = struct{}{}
+	return first
 }
 
-func removeMember(index map[string]map[*Socket]struct{}, key string, s *Socket) {
-	members := index[key]
+// removeMember removes s from the members of key, and reports whether it
+// was the last.
+func removeMember(index map[string]map[*Socket]struct{}, key string, s *Socket) bool {
+	members, ok := index[key]
+	if !ok {
+		return false
+	}
 	delete(members, s)
 	if len(members) == 0 {
 		delete(index, key)
+		return true
 	}
+	return false
 }

@@ -48,6 +48,12 @@ type Options struct {
 	// LimitRooms, LimitConnect) each time it refuses something. It must be
 	// quick.
 	Refused func(limit string)
+	// RoomChanged, when set, is told that a room of a namespace got its
+	// first member on this server (occupied) or lost its last. It is
+	// called with the namespace's lock held, so that the calls for one
+	// room come in the order of the changes; it must be quick and must
+	// not call back into the Server. A socket's own id is not a room here.
+	RoomChanged func(namespace, room string, occupied bool)
 }
 
 // Observer is told about outbound traffic. Its methods are called on the
@@ -72,6 +78,7 @@ type Server struct {
 	log            *slog.Logger
 	limits         atomic.Pointer[Limits]
 	onRefused      func(limit string)
+	onRoomChanged  func(namespace, room string, occupied bool)
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
@@ -90,6 +97,7 @@ func NewServer(opts Options) *Server {
 		remote:         opts.Remote,
 		observer:       opts.Observer,
 		onRefused:      opts.Refused,
+		onRoomChanged:  opts.RoomChanged,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
 	}
@@ -123,6 +131,13 @@ func (s *Server) namespace(name string, create bool) *namespaceIndex {
 		s.namespaces[name] = n
 	}
 	return n
+}
+
+// roomChanged tells RoomChanged, when set, of a room's change.
+func (s *Server) roomChanged(namespace, room string, occupied bool) {
+	if s.onRoomChanged != nil {
+		s.onRoomChanged(namespace, room, occupied)
+	}
 }
 
 func (s *Server) allNamespaces() []*namespaceIndex {
