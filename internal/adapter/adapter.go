@@ -22,6 +22,9 @@ const (
 	// KindRoomSize asks every other node how many of its sockets are in
 	// Rooms[0] of Namespace; each answers with Count.
 	KindRoomSize Kind = "room_size"
+	// KindAdmin asks every other node for its part of the operator's
+	// view, named by Event; each answers with it, encoded, as Args[0].
+	KindAdmin Kind = "admin"
 	// KindAnswer is a node's answer to a request, sent back to the node
 	// that asked, with the request's ID.
 	KindAnswer Kind = "answer"

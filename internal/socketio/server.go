@@ -161,6 +161,25 @@ func (s *Server) Open(conn engineio.Conn) engineio.Listener {
 	return c
 }
 
+// RoomSizes counts the local members of every room of namespace that has
+// any, for the operator's view; the rooms named after socket ids are not
+// listed.
+func (s *Server) RoomSizes(namespace string) map[string]int {
+	n := s.namespace(namespace, false)
+	if n == nil {
+		return nil
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	sizes := make(map[string]int, len(n.rooms))
+	for room, members := range n.rooms {
+		if len(members) > 0 {
+			sizes[room] = len(members)
+		}
+	}
+	return sizes
+}
+
 // RoomSize is the number of local sockets in room of namespace.
 func (s *Server) RoomSize(namespace, room string) int {
 	n := s.namespace(namespace, false)
