@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 const defaultConfigPath = "gateway.yaml"
@@ -41,7 +42,7 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	// go-redis logs through one process-wide logger, by default raw lines
 	// on stderr; they join the process log instead.
 	adapter.InstallRedisLogger(logger)
-	cfg, err := config.Load(*configPath)
+	cfg, err := gatewayconfig.Load(*configPath)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 // reload re-reads the config and applies it; a config with errors changes
 // nothing and its errors are logged with their positions.
 func reload(ctx context.Context, logger *slog.Logger, gw *gateway.Gateway, path, listen, trigger string) {
-	warnings, err := gw.ReloadFile(ctx, path, func(cfg *config.Config) {
+	warnings, err := gw.ReloadFile(ctx, path, func(cfg *gatewayconfig.Config) {
 		if listen != "" {
 			cfg.Server.Listen = listen
 		}
@@ -173,7 +174,7 @@ func validateCommand(ctx context.Context, env *environment, args []string) error
 	// Report every error at once: those of loading, and those of building
 	// what did load (guard and handler types, options, expressions, keys,
 	// certificate), each part built even when another failed.
-	cfg, loadErr := config.LoadAll(*configPath)
+	cfg, loadErr := gatewayconfig.LoadAll(*configPath)
 	var errs config.ErrorList
 	if loadErr != nil {
 		errs = errs.Append(config.Pos{File: *configPath}, loadErr)
@@ -241,7 +242,7 @@ func tokenCommand(ctx context.Context, env *environment, args []string) error {
 	if *ttl <= 0 {
 		return usageError{"--ttl must be positive"}
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := gatewayconfig.Load(*configPath)
 	if err != nil {
 		return err
 	}

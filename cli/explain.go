@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/explain"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // explainCommand prints the chains the gateway builds from a config, for
@@ -53,7 +53,7 @@ func explainCommand(ctx context.Context, env *environment, args []string) error 
 
 // explainFile loads the config and describes what the gateway builds of it.
 func explainFile(ctx context.Context, path string) (*explain.Report, error) {
-	cfg, err := config.Load(path)
+	cfg, err := gatewayconfig.Load(path)
 	if err != nil {
 		return nil, err
 	}

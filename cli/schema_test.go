@@ -12,9 +12,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 func TestSchemaListsEveryRegisteredGuardAndHandlerAndAcceptsGatewayYAML(t *testing.T) {
@@ -91,7 +91,7 @@ func TestEveryReservedEventNameIsRefusedByValidateAndTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := config.ReservedEventNames()
+	names := gatewayconfig.ReservedEventNames()
 	for _, want := range []string{"connect", "disconnect", "exception", "auth:refresh", "auth:expiring"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%q is not reserved", want)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/tsgen"
 )
 
@@ -25,7 +25,7 @@ func typesCommand(ctx context.Context, env *environment, args []string) error {
 	}
 	// The config must be one the gateway would run: types of a config that
 	// does not build would describe a gateway that never serves.
-	cfg, err := config.Load(*configPath)
+	cfg, err := gatewayconfig.Load(*configPath)
 	if err != nil {
 		return err
 	}

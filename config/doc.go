@@ -1,15 +1,10 @@
-// Package config is the gateway.yaml language: its schema as Go types, and a
-// loader that decodes from yaml.v3 nodes so that every error names the file,
-// line and column. It interpolates ${VAR} and ${VAR:-default} from the
-// environment, refuses unknown keys with a "did you mean" hint, parses
-// durations and sizes, applies defaults, validates, and reports all errors
-// at once as an ErrorList.
+// Package config is what a guard or handler sees of gateway.yaml: its
+// Options, decoded into the plugin's own struct with the same strict rules
+// as the rest of the file (unknown keys refused with a hint, durations and
+// sizes parsed, every error naming file:line:col), and the positioned
+// errors a factory returns.
 //
-// The package knows nothing of sockets: guard and handler options stay as
-// Options (a node with its position) until the runtime hands them to the
-// registered factory, which decodes them with Options.Decode. That decoder
-// is the same strict one the loader uses; a plugin type that needs its own
-// syntax implements Unmarshaler.
-//
-// docs/config.md is the reference of every key.
+// The gateway's own schema (namespaces, server, limits) and the YAML
+// machinery behind Options are internal: a plugin reads its options through
+// Decode, Keys, At and PosAt, and never depends on how the file is parsed.
 package config

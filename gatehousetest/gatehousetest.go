@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
 
@@ -55,7 +56,7 @@ func ParseOptions(src string, host gatehouse.Host) (config.Options, error) {
 		return config.Options{}, fmt.Errorf("options %q: %w", src, err)
 	}
 	n := doc.Content[0].Content[1]
-	opts := config.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
+	opts := gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
 	if host != nil {
 		opts = opts.WithHost(host)
 	}
@@ -225,9 +226,9 @@ func (g *Gateway) Stop() error {
 	return g.err
 }
 
-func parse(t testing.TB, text string) *config.Config {
+func parse(t testing.TB, text string) *gatewayconfig.Config {
 	t.Helper()
-	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatalf("gateway.yaml: %v", err)
 	}

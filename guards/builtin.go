@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 )
@@ -14,17 +12,7 @@ import (
 
 // optionPos is the position of the value of key in the options mapping,
 // or of the options themselves when key is not written.
-func optionPos(opts config.Options, key string) config.Pos {
-	n := opts.Node()
-	if n != nil && n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return opts.PosOf(n.Content[i+1])
-			}
-		}
-	}
-	return opts.Pos()
-}
+func optionPos(opts config.Options, key string) config.Pos { return opts.PosAt(key) }
 
 // codes are the C2 codes a guard may deny with.
 var codes = []gatehouse.Code{

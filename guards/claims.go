@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -44,15 +43,14 @@ type claimsGuard struct{ rules []claimRule }
 //
 //	claims: {role: admin, tier: {one_of: [gold, silver]}, scope: {contains: chat:write}}
 func newClaimsGuard(opts config.Options) (Guard, error) {
-	n := opts.Node()
-	if n == nil || n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+	claims := opts.Keys()
+	if len(claims) == 0 {
 		return nil, opts.Errorf("claims: expected a mapping of claim names to required values, such as {role: admin}")
 	}
 	var errs config.ErrorList
 	g := &claimsGuard{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		name, value := n.Content[i], n.Content[i+1]
-		rule, err := parseClaimRule(opts, name.Value, value)
+	for _, claim := range claims {
+		rule, err := parseClaimRule(opts.At(claim), claim)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -65,63 +63,54 @@ func newClaimsGuard(opts config.Options) (Guard, error) {
 	return g, nil
 }
 
-func parseClaimRule(opts config.Options, claim string, n *yaml.Node) (claimRule, *config.Error) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+// parseClaimRule reads the requirement written for one claim: a value,
+// {one_of: [...]} or {contains: x}.
+func parseClaimRule(opts config.Options, claim string) (claimRule, *config.Error) {
+	var written any
+	if err := opts.Decode(&written); err != nil {
+		return claimRule{}, config.Errorf(opts.Pos(), "claims: %s: %v", claim, err)
 	}
-	switch n.Kind {
-	case yaml.ScalarNode:
-		v, err := scalarJSON(n)
-		if err != nil {
-			return claimRule{}, config.Errorf(opts.PosOf(n), "claims: %s: %v", claim, err)
+	switch w := written.(type) {
+	case []any:
+		return claimRule{}, config.Errorf(opts.Pos(), "claims: %s: a list is ambiguous; write {one_of: [...]} for any of these values or {contains: x} for an array claim", claim)
+	case map[string]any:
+		keys := opts.Keys()
+		if len(keys) != 1 {
+			return claimRule{}, config.Errorf(opts.Pos(), "claims: %s: expected exactly one of one_of or contains", claim)
 		}
-		return claimRule{claim: claim, test: claimEquals, values: []any{v}}, nil
-	case yaml.SequenceNode:
-		return claimRule{}, config.Errorf(opts.PosOf(n),
-			"claims: %s: a list is ambiguous; write {one_of: [...]} for any of these values or {contains: x} for an array claim", claim)
-	case yaml.MappingNode:
-		if len(n.Content) != 2 {
-			return claimRule{}, config.Errorf(opts.PosOf(n), "claims: %s: expected exactly one of one_of or contains", claim)
-		}
-		key, arg := n.Content[0], n.Content[1]
-		switch key.Value {
+		switch keys[0] {
 		case "one_of":
-			if arg.Kind != yaml.SequenceNode || len(arg.Content) == 0 {
-				return claimRule{}, config.Errorf(opts.PosOf(arg), "claims: %s: one_of needs a non-empty list of values", claim)
+			values, ok := w["one_of"].([]any)
+			if !ok || len(values) == 0 {
+				return claimRule{}, config.Errorf(opts.PosAt("one_of"), "claims: %s: one_of needs a non-empty list of values", claim)
 			}
 			rule := claimRule{claim: claim, test: claimOneOf}
-			for _, item := range arg.Content {
-				v, err := scalarJSON(item)
+			for i, item := range values {
+				v, err := claimValue(item)
 				if err != nil {
-					return claimRule{}, config.Errorf(opts.PosOf(item), "claims: %s: %v", claim, err)
+					return claimRule{}, config.Errorf(opts.PosAt("one_of", strconv.Itoa(i)), "claims: %s: %v", claim, err)
 				}
 				rule.values = append(rule.values, v)
 			}
 			return rule, nil
 		case "contains":
-			v, err := scalarJSON(arg)
+			v, err := claimValue(w["contains"])
 			if err != nil {
-				return claimRule{}, config.Errorf(opts.PosOf(arg), "claims: %s: %v", claim, err)
+				return claimRule{}, config.Errorf(opts.PosAt("contains"), "claims: %s: %v", claim, err)
 			}
 			return claimRule{claim: claim, test: claimContains, values: []any{v}}, nil
 		}
-		return claimRule{}, config.Errorf(opts.PosOf(key), "claims: %s: unknown requirement %q (expected one_of or contains)", claim, key.Value)
+		return claimRule{}, config.Errorf(opts.PosAt(keys[0]), "claims: %s: unknown requirement %q (expected one_of or contains)", claim, keys[0])
 	}
-	return claimRule{}, config.Errorf(opts.PosOf(n), "claims: %s: expected a value, {one_of: [...]} or {contains: x}", claim)
+	v, err := claimValue(written)
+	if err != nil {
+		return claimRule{}, config.Errorf(opts.Pos(), "claims: %s: %v", claim, err)
+	}
+	return claimRule{claim: claim, test: claimEquals, values: []any{v}}, nil
 }
 
-// scalarJSON decodes a scalar as the JSON value a claim would hold.
-func scalarJSON(n *yaml.Node) (any, error) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if n.Kind != yaml.ScalarNode {
-		return nil, fmt.Errorf("expected a single value")
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil, err
-	}
+// claimValue turns a decoded scalar into the JSON value a claim would hold.
+func claimValue(v any) (any, error) {
 	switch x := v.(type) {
 	case int:
 		return float64(x), nil
@@ -132,7 +121,7 @@ func scalarJSON(n *yaml.Node) (any, error) {
 	case float64, string, bool, nil:
 		return x, nil
 	}
-	return n.Value, nil
+	return nil, fmt.Errorf("expected a single value")
 }
 
 // MayBlock reports that the guard never waits (handlers.Blocking): it only compares.

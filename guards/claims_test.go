@@ -50,7 +50,7 @@ func TestClaimsGuardRefusesBadOptions(t *testing.T) {
 		{"not a mapping", "admin", "1:10", "expected a mapping of claim names"},
 		{"empty mapping", "{}", "1:10", "expected a mapping of claim names"},
 		{"bare list", "{role: [a, b]}", "1:17", "a list is ambiguous"},
-		{"unknown requirement", "{role: {any_of: [a]}}", "1:18", `unknown requirement "any_of"`},
+		{"unknown requirement", "{role: {any_of: [a]}}", "1:26", `unknown requirement "any_of"`},
 		{"one_of without a list", "{role: {one_of: admin}}", "1:26", "one_of needs a non-empty list"},
 		{"two requirements", "{role: {one_of: [a], contains: b}}", "1:17", "exactly one of one_of or contains"},
 		{"contains a list", "{groups: {contains: [a]}}", "1:30", "expected a single value"},

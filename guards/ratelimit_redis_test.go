@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
 
@@ -77,7 +78,7 @@ func buildOnNode(t *testing.T, url, name, src string, logger *slog.Logger) Guard
 	}
 	node := doc.Content[0].Content[1]
 	factory, _ := Lookup("rate_limit")
-	opts := config.NewOptions(node, config.Pos{File: configFile(t), Line: node.Line, Column: node.Column}).WithName(name)
+	opts := gatewayconfig.NewOptions(node, config.Pos{File: configFile(t), Line: node.Line, Column: node.Column}).WithName(name)
 	opts = opts.WithHost(gatehouse.NewHost(gatehouse.HostOptions{Logger: logger, SharedStore: a, Distributed: true}))
 	g, err := factory(opts)
 	if err != nil {

@@ -41,8 +41,8 @@ type schemaGuard struct {
 // $ref to other files resolves against the schema's directory; schemas are
 // never fetched over the network.
 func newSchemaGuard(opts config.Options) (Guard, error) {
-	n := opts.Node()
-	if n == nil || n.Kind != yaml.MappingNode {
+	keys := opts.Keys()
+	if keys == nil {
 		return nil, opts.Errorf("schema: expected a JSON Schema as a mapping, or {file: path}")
 	}
 	dir, err := filepath.Abs(opts.Dir())
@@ -54,7 +54,7 @@ func newSchemaGuard(opts config.Options) (Guard, error) {
 	compiler.UseLoader(schemaFileLoader{})
 
 	var location string
-	if len(n.Content) == 2 && n.Content[0].Value == "file" {
+	if isSchemaFile(keys) {
 		var o struct {
 			File string `yaml:"file"`
 		}
@@ -70,7 +70,7 @@ func newSchemaGuard(opts config.Options) (Guard, error) {
 		}
 		location = fileURL(path)
 	} else {
-		doc, err := yamlToJSON(n)
+		doc, err := optionsToJSON(opts)
 		if err != nil {
 			return nil, opts.Errorf("schema: %v", err)
 		}
@@ -100,41 +100,15 @@ func (g *schemaGuard) compileError(opts config.Options, err error) error {
 	}
 	leaf := firstLeaf(cause)
 	pos := opts.Pos()
-	if n := nodeAt(opts.Node(), leaf.InstanceLocation); n != nil && opts.Node().Content[0].Value != "file" {
-		pos = opts.PosOf(n)
+	if !isSchemaFile(opts.Keys()) {
+		pos = opts.PosAt(leaf.InstanceLocation...)
 	}
 	return config.Errorf(pos, "schema: invalid schema at %s", g.describe(leaf))
 }
 
-// nodeAt follows a JSON pointer's tokens through a YAML node, or returns
-// nil when the path is not there.
-func nodeAt(n *yaml.Node, tokens []string) *yaml.Node {
-	for _, token := range tokens {
-		if n == nil {
-			return nil
-		}
-		if n.Kind == yaml.AliasNode {
-			n = n.Alias
-		}
-		next := (*yaml.Node)(nil)
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == token {
-					next = n.Content[i+1]
-					break
-				}
-			}
-		case yaml.SequenceNode:
-			var index int
-			if _, err := fmt.Sscan(token, &index); err == nil && index >= 0 && index < len(n.Content) {
-				next = n.Content[index]
-			}
-		}
-		n = next
-	}
-	return n
-}
+// isSchemaFile reports whether the options name a schema file, {file: path},
+// rather than being a schema.
+func isSchemaFile(keys []string) bool { return len(keys) == 1 && keys[0] == "file" }
 
 // MayBlock reports that the guard never waits (handlers.Blocking): it only validates.
 func (g *schemaGuard) MayBlock() bool { return false }
@@ -211,11 +185,11 @@ func jsonPointer(tokens []string) string {
 	return b.String()
 }
 
-// yamlToJSON converts a YAML node into the value jsonschema expects, by way
-// of JSON so that numbers come out as json.Number.
-func yamlToJSON(n *yaml.Node) (any, error) {
+// optionsToJSON converts the options into the value jsonschema expects, by
+// way of JSON so that numbers come out as json.Number.
+func optionsToJSON(opts config.Options) (any, error) {
 	var v any
-	if err := n.Decode(&v); err != nil {
+	if err := opts.Decode(&v); err != nil {
 		return nil, err
 	}
 	return viaJSON(v)

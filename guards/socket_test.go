@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
 
@@ -66,7 +67,7 @@ func buildIn(t testing.TB, file, guardType, src string) (Guard, error) {
 	if !ok {
 		t.Fatalf("guard type %q is not registered", guardType)
 	}
-	return factory(config.NewOptions(node, config.Pos{File: file, Line: node.Line, Column: node.Column}))
+	return factory(gatewayconfig.NewOptions(node, config.Pos{File: file, Line: node.Line, Column: node.Column}))
 }
 
 func mustBuild(t testing.TB, guardType, src string) Guard {

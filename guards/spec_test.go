@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 func TestEveryBuiltinGuardDeclaresItsSpec(t *testing.T) {
@@ -83,5 +84,5 @@ func testOptions(t *testing.T, src string) config.Options {
 		t.Fatal(err)
 	}
 	n := doc.Content[0].Content[1]
-	return config.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
+	return gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
 }

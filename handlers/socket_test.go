@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // testSocket is a gatehouse.Socket that records what handlers do to it.
@@ -176,10 +177,10 @@ func optionsFrom(t testing.TB, src string) config.Options {
 		t.Fatalf("test options do not parse: %v", err)
 	}
 	if len(doc.Content) == 0 {
-		return config.NewOptions(nil, config.Pos{File: "gateway.yaml", Line: 1, Column: 1})
+		return gatewayconfig.NewOptions(nil, config.Pos{File: "gateway.yaml", Line: 1, Column: 1})
 	}
 	n := doc.Content[0]
-	return config.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
+	return gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
 }
 
 // build makes a handler of a registered type from YAML options.

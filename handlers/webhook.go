@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
@@ -326,17 +324,7 @@ func (a webhookAction) perform(ctx context.Context, s gatehouse.Socket) error {
 // optionPos returns the position of the value of key in opts, or of opts
 // itself when the key is not written, so that errors about one option point
 // at it.
-func optionPos(opts config.Options, key string) config.Pos {
-	n := opts.Node()
-	if n != nil && n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return opts.PosOf(n.Content[i+1])
-			}
-		}
-	}
-	return opts.Pos()
-}
+func optionPos(opts config.Options, key string) config.Pos { return opts.PosAt(key) }
 
 // validHeaderName reports whether name is an HTTP token (RFC 9110 5.1).
 func validHeaderName(name string) bool {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 const testSecret = "loadgen-test-secret"
@@ -22,7 +22,7 @@ const testSecret = "loadgen-test-secret"
 func startGateway(t *testing.T) string {
 	t.Helper()
 	t.Setenv("JWT_SECRET", testSecret)
-	cfg, err := config.Load(filepath.Join("..", "gateway-bench.yaml"))
+	cfg, err := gatewayconfig.Load(filepath.Join("..", "gateway-bench.yaml"))
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}

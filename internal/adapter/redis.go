@@ -17,6 +17,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of RedisOptions.
@@ -48,6 +51,9 @@ type RedisOptions struct {
 	HealthInterval time.Duration
 	// RequestTimeout bounds Request when its context has no deadline.
 	RequestTimeout time.Duration
+	// Tracer, when set, makes a span of each message published to Redis,
+	// under the span of the caller's context (the event that broadcast).
+	Tracer trace.Tracer
 }
 
 // Redis is the adapter of a cluster that shares one Redis: other nodes are
@@ -70,6 +76,7 @@ type Redis struct {
 	maxBackoff      time.Duration
 	health          time.Duration
 	requestTimeout  time.Duration
+	tracer          trace.Tracer // nil: no spans
 	clusterChannel  string
 	requestChannel  string
 	answerChannel   string
@@ -128,6 +135,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		maxBackoff:     opts.MaxBackoff,
 		health:         opts.HealthInterval,
 		requestTimeout: opts.RequestTimeout,
+		tracer:         opts.Tracer,
 		pending:        make(map[string]chan *Message),
 	}
 	if r.prefix == "" {
@@ -405,7 +413,12 @@ func (r *Redis) publishMessage(ctx context.Context, channel string, msg *Message
 	return r.publish(ctx, channel, payload)
 }
 
-func (r *Redis) publish(ctx context.Context, channel string, payload []byte) error {
+func (r *Redis) publish(ctx context.Context, channel string, payload []byte) (err error) {
+	if r.tracer != nil {
+		var span trace.Span
+		ctx, span = r.startPublishSpan(ctx, channel, len(payload))
+		defer func() { endPublishSpan(span, err) }()
+	}
 	if err := r.client.Publish(ctx, channel, payload).Err(); err != nil {
 		r.errors.Add(1)
 		if r.publishFailureLogged.CompareAndSwap(false, true) {
@@ -414,6 +427,26 @@ func (r *Redis) publish(ctx context.Context, channel string, payload []byte) err
 		return fmt.Errorf("%w: publish to %s: %w", ErrUnavailable, channel, err)
 	}
 	return nil
+}
+
+// startPublishSpan starts the span of one PUBLISH, named and described as
+// OpenTelemetry's messaging conventions say.
+func (r *Redis) startPublishSpan(ctx context.Context, channel string, size int) (context.Context, trace.Span) {
+	return r.tracer.Start(ctx, "publish "+channel, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "redis"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", channel),
+			attribute.Int("messaging.message.body.size", size),
+		))
+}
+
+// endPublishSpan ends a PUBLISH span, failed when err is set.
+func endPublishSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // Publish sends payload to the backends subscribed to

@@ -25,8 +25,8 @@ const (
 	// MaxRooms is how many rooms of a namespace a node lists, the largest
 	// first, and the merged view.
 	MaxRooms = 200
-	// maxSocketRooms is how many rooms of one socket are listed.
-	maxSocketRooms = 20
+	// MaxSocketRooms is how many rooms of one socket are listed.
+	MaxSocketRooms = 20
 )
 
 // SocketInfo describes one connected socket.

@@ -10,11 +10,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 func TestMiddlewareLeavesRequestsWithASessionIDToTheSession(t *testing.T) {
-	v := newVerifier(t, config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Lookup: []string{"header:Authorization", "query:token"}})
+	v := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Lookup: []string{"header:Authorization", "query:token"}})
 	app := upgradeApp(v)
 	expired := sign(t, jwt.SigningMethodHS256, []byte(testSecret), withClaims(jwt.MapClaims{"exp": time.Now().Add(-time.Minute).Unix()}), nil)
 	tests := []struct {
@@ -59,7 +59,7 @@ func TestMiddlewareLeavesRequestsWithASessionIDToTheSession(t *testing.T) {
 }
 
 func TestCheckLifetime(t *testing.T) {
-	v := newVerifier(t, config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Leeway: config.Duration(30 * time.Second)})
+	v := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Leeway: gatewayconfig.Duration(30 * time.Second)})
 	now := time.Now()
 	tests := []struct {
 		name     string

@@ -14,8 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // upgradeApp is a fiber app with the middleware in front of a route that
@@ -39,11 +39,11 @@ func upgradeApp(v *Verifier) *fiber.App {
 }
 
 func TestMiddleware(t *testing.T) {
-	v := newVerifier(t, config.JWT{
+	v := newVerifier(t, gatewayconfig.JWT{
 		Secret:     testSecret,
 		Algorithms: []string{"HS256"},
 		Lookup:     []string{"header:Authorization", "query:token", "cookie:gh_token"},
-		Leeway:     config.Duration(30 * time.Second),
+		Leeway:     gatewayconfig.Duration(30 * time.Second),
 		Issuer:     "https://id.example",
 	})
 	app := upgradeApp(v)
@@ -162,7 +162,7 @@ func TestMiddleware(t *testing.T) {
 }
 
 func TestMiddlewareOnALiveListener(t *testing.T) {
-	v := newVerifier(t, config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}})
+	v := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}})
 	app := upgradeApp(v)
 	ln, err := listenLocal()
 	if err != nil {

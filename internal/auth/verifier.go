@@ -22,7 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 const (
@@ -91,7 +91,7 @@ type Verifier struct {
 // JWKS URL, starts the key set's background refresh, which stops when ctx
 // ends. Config mistakes (no algorithm, "none", an algorithm without a key
 // of its kind, an unreadable key) are errors.
-func NewVerifier(ctx context.Context, cfg *config.JWT, logger *slog.Logger) (*Verifier, error) {
+func NewVerifier(ctx context.Context, cfg *gatewayconfig.JWT, logger *slog.Logger) (*Verifier, error) {
 	if cfg == nil {
 		return nil, errors.New("no configuration")
 	}
@@ -111,13 +111,13 @@ func NewVerifier(ctx context.Context, cfg *config.JWT, logger *slog.Logger) (*Ve
 		now:        time.Now,
 		logger:     logger,
 	}
-	// The config loader fills in defaults; these cover a config.JWT built
+	// The config loader fills in defaults; these cover a gatewayconfig.JWT built
 	// by hand. An empty lookup list is kept: it means "CONNECT payload only".
 	if v.maxSize <= 0 {
-		v.maxSize = int(config.DefaultJWTMaxSize)
+		v.maxSize = int(gatewayconfig.DefaultJWTMaxSize)
 	}
 	if v.authKey == "" {
-		v.authKey = config.DefaultJWTAuthKey
+		v.authKey = gatewayconfig.DefaultJWTAuthKey
 	}
 	if err := v.pinAlgorithms(cfg.Algorithms); err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func validateLookup(lookup []string) error {
 
 // loadKeys reads the secret, PEM files and JWKS URL, and checks that every
 // pinned algorithm has a key it can verify with.
-func (v *Verifier) loadKeys(ctx context.Context, cfg *config.JWT) error {
+func (v *Verifier) loadKeys(ctx context.Context, cfg *gatewayconfig.JWT) error {
 	if cfg.Secret != "" {
 		v.secret = []byte(cfg.Secret)
 	}
@@ -189,7 +189,7 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg *config.JWT) error {
 	if cfg.JWKSURL != "" {
 		refresh := cfg.JWKSRefresh.D()
 		if refresh <= 0 {
-			refresh = config.DefaultJWKSRefresh.D()
+			refresh = gatewayconfig.DefaultJWKSRefresh.D()
 		}
 		logger := v.logger
 		jwks, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{

@@ -26,7 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 const testSecret = "test-secret-0123456789abcdef-0123456789"
@@ -86,13 +86,13 @@ func pkixBlock(t *testing.T, pub crypto.PublicKey) *pem.Block {
 	return &pem.Block{Type: "PUBLIC KEY", Bytes: der}
 }
 
-func newVerifier(t *testing.T, cfg config.JWT) *Verifier {
+func newVerifier(t *testing.T, cfg gatewayconfig.JWT) *Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if cfg.Lookup == nil {
 		// What the config loader fills in when lookup is not written.
-		cfg.Lookup = config.DefaultJWTLookup()
+		cfg.Lookup = gatewayconfig.DefaultJWTLookup()
 	}
 	v, err := NewVerifier(ctx, &cfg, quietLogger())
 	if err != nil {
@@ -144,11 +144,11 @@ func tamper(t *testing.T, token string, claims jwt.MapClaims) string {
 
 func TestVerifyRefusesAttacks(t *testing.T) {
 	keys := keysOnce()
-	hs := newVerifier(t, config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}})
+	hs := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}})
 	rsaFile := writePEM(t, "rsa.pem", pkixBlock(t, &keys.rsa.PublicKey))
-	rs := newVerifier(t, config.JWT{PublicKeys: []string{rsaFile}, Algorithms: []string{"RS256"}})
-	mixed := newVerifier(t, config.JWT{Secret: testSecret, PublicKeys: []string{rsaFile}, Algorithms: []string{"RS256", "HS256"}})
-	strict := newVerifier(t, config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Issuer: "https://id.example", Audience: "chat"})
+	rs := newVerifier(t, gatewayconfig.JWT{PublicKeys: []string{rsaFile}, Algorithms: []string{"RS256"}})
+	mixed := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, PublicKeys: []string{rsaFile}, Algorithms: []string{"RS256", "HS256"}})
+	strict := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Issuer: "https://id.example", Audience: "chat"})
 
 	valid := sign(t, jwt.SigningMethodHS256, []byte(testSecret), validClaims(), nil)
 	tampered := tamper(t, valid, withClaims(jwt.MapClaims{"role": "admin"}))
@@ -228,40 +228,40 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		cfg   config.JWT
+		cfg   gatewayconfig.JWT
 		token func(t *testing.T) string
 	}{
-		{"HS256", config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}},
+		{"HS256", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, []byte(testSecret), claims(), nil) }},
-		{"HS512 among several", config.JWT{Secret: testSecret, Algorithms: []string{"HS256", "HS512"}},
+		{"HS512 among several", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256", "HS512"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodHS512, []byte(testSecret), claims(), nil) }},
-		{"RS256 with a PKIX key", config.JWT{PublicKeys: []string{rsaFile}, Algorithms: []string{"RS256"}},
+		{"RS256 with a PKIX key", gatewayconfig.JWT{PublicKeys: []string{rsaFile}, Algorithms: []string{"RS256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodRS256, keys.rsa, claims(), nil) }},
-		{"RS256 with a PKCS1 key", config.JWT{PublicKeys: []string{pkcs1File}, Algorithms: []string{"RS256"}},
+		{"RS256 with a PKCS1 key", gatewayconfig.JWT{PublicKeys: []string{pkcs1File}, Algorithms: []string{"RS256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodRS256, keys.rsa, claims(), nil) }},
-		{"RS256 with the second key of a file", config.JWT{PublicKeys: []string{both}, Algorithms: []string{"RS256"}},
+		{"RS256 with the second key of a file", gatewayconfig.JWT{PublicKeys: []string{both}, Algorithms: []string{"RS256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodRS256, keys.rsa, claims(), nil) }},
-		{"PS256", config.JWT{PublicKeys: []string{rsaFile}, Algorithms: []string{"PS256"}},
+		{"PS256", gatewayconfig.JWT{PublicKeys: []string{rsaFile}, Algorithms: []string{"PS256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodPS256, keys.rsa, claims(), nil) }},
-		{"ES256", config.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"ES256"}},
+		{"ES256", gatewayconfig.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"ES256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodES256, keys.ec, claims(), nil) }},
-		{"ES256 with a certificate", config.JWT{PublicKeys: []string{certFile}, Algorithms: []string{"ES256"}},
+		{"ES256 with a certificate", gatewayconfig.JWT{PublicKeys: []string{certFile}, Algorithms: []string{"ES256"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodES256, keys.ec, claims(), nil) }},
-		{"EdDSA", config.JWT{PublicKeys: []string{edFile}, Algorithms: []string{"EdDSA"}},
+		{"EdDSA", gatewayconfig.JWT{PublicKeys: []string{edFile}, Algorithms: []string{"EdDSA"}},
 			func(t *testing.T) string { return sign(t, jwt.SigningMethodEdDSA, keys.ed, claims(), nil) }},
-		{"expired within the leeway", config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Leeway: config.Duration(time.Minute)},
+		{"expired within the leeway", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Leeway: gatewayconfig.Duration(time.Minute)},
 			func(t *testing.T) string {
 				c := claims()
 				c["exp"] = time.Now().Add(-10 * time.Second).Unix()
 				return sign(t, jwt.SigningMethodHS256, []byte(testSecret), c, nil)
 			}},
-		{"issuer and audience", config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Issuer: "https://id.example", Audience: "chat"},
+		{"issuer and audience", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Issuer: "https://id.example", Audience: "chat"},
 			func(t *testing.T) string {
 				c := claims()
 				c["iss"], c["aud"] = "https://id.example", []string{"billing", "chat"}
 				return sign(t, jwt.SigningMethodHS256, []byte(testSecret), c, nil)
 			}},
-		{"no exp when not required", config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, RequireExp: &noExp},
+		{"no exp when not required", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, RequireExp: &noExp},
 			func(t *testing.T) string {
 				c := claims()
 				delete(c, "exp")
@@ -308,18 +308,18 @@ func TestNewVerifierRefusesBadConfigs(t *testing.T) {
 	privateFile := writePEM(t, "private.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	tests := []struct {
 		name string
-		cfg  config.JWT
+		cfg  gatewayconfig.JWT
 		want string
 	}{
-		{"no algorithms", config.JWT{Secret: testSecret}, "list the accepted algorithms"},
-		{"none", config.JWT{Secret: testSecret, Algorithms: []string{"none"}}, `"none" is never accepted`},
-		{"unknown algorithm", config.JWT{Secret: testSecret, Algorithms: []string{"HS999"}}, `unknown algorithm "HS999"`},
-		{"HS256 without a secret", config.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"HS256"}}, "HS256 needs a secret"},
-		{"RS256 without an RSA key", config.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"RS256"}}, "RS256 needs a public key"},
-		{"ES384 with a P-256 key", config.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"ES384"}}, "ES384 needs a public key"},
-		{"private key file", config.JWT{PublicKeys: []string{privateFile}, Algorithms: []string{"ES256"}}, "public key only"},
-		{"missing key file", config.JWT{PublicKeys: []string{"/nonexistent/key.pem"}, Algorithms: []string{"ES256"}}, "no such file"},
-		{"bad lookup", config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Lookup: []string{"body:token"}}, "header:NAME"},
+		{"no algorithms", gatewayconfig.JWT{Secret: testSecret}, "list the accepted algorithms"},
+		{"none", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"none"}}, `"none" is never accepted`},
+		{"unknown algorithm", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS999"}}, `unknown algorithm "HS999"`},
+		{"HS256 without a secret", gatewayconfig.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"HS256"}}, "HS256 needs a secret"},
+		{"RS256 without an RSA key", gatewayconfig.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"RS256"}}, "RS256 needs a public key"},
+		{"ES384 with a P-256 key", gatewayconfig.JWT{PublicKeys: []string{ecFile}, Algorithms: []string{"ES384"}}, "ES384 needs a public key"},
+		{"private key file", gatewayconfig.JWT{PublicKeys: []string{privateFile}, Algorithms: []string{"ES256"}}, "public key only"},
+		{"missing key file", gatewayconfig.JWT{PublicKeys: []string{"/nonexistent/key.pem"}, Algorithms: []string{"ES256"}}, "no such file"},
+		{"bad lookup", gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}, Lookup: []string{"body:token"}}, "header:NAME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -332,7 +332,7 @@ func TestNewVerifierRefusesBadConfigs(t *testing.T) {
 }
 
 func TestSign(t *testing.T) {
-	v := newVerifier(t, config.JWT{Secret: testSecret, Algorithms: []string{"HS384"}, Issuer: "gatehouse", Audience: "chat"})
+	v := newVerifier(t, gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS384"}, Issuer: "gatehouse", Audience: "chat"})
 	token, err := v.Sign(map[string]any{"sub": "bob", "username": "Bob"}, time.Hour)
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
@@ -346,7 +346,7 @@ func TestSign(t *testing.T) {
 	}
 
 	keys := keysOnce()
-	rs := newVerifier(t, config.JWT{PublicKeys: []string{writePEM(t, "rsa.pem", pkixBlock(t, &keys.rsa.PublicKey))}, Algorithms: []string{"RS256"}})
+	rs := newVerifier(t, gatewayconfig.JWT{PublicKeys: []string{writePEM(t, "rsa.pem", pkixBlock(t, &keys.rsa.PublicKey))}, Algorithms: []string{"RS256"}})
 	if _, err := rs.Sign(map[string]any{"sub": "bob"}, time.Hour); err == nil || !strings.Contains(err.Error(), "sign tokens with your identity provider") {
 		t.Fatalf("Sign with public keys: err = %v", err)
 	}
@@ -388,7 +388,7 @@ func TestVerifyWithJWKSFollowsKeyRotation(t *testing.T) {
 	srv := httptest.NewServer(jwks)
 	defer srv.Close()
 
-	v := newVerifier(t, config.JWT{JWKSURL: srv.URL, Algorithms: []string{"RS256"}})
+	v := newVerifier(t, gatewayconfig.JWT{JWKSURL: srv.URL, Algorithms: []string{"RS256"}})
 	tokenK1 := sign(t, jwt.SigningMethodRS256, keys.rsa, validClaims(), map[string]any{"kid": "k1"})
 	if _, _, err := v.Verify(tokenK1); err != nil {
 		t.Fatalf("token signed with k1: %v", err)
@@ -428,7 +428,7 @@ func TestVerifyWithJWKSFollowsKeyRotation(t *testing.T) {
 }
 
 func BenchmarkVerifyHS256(b *testing.B) {
-	v, err := NewVerifier(context.Background(), &config.JWT{Secret: testSecret, Algorithms: []string{"HS256"}}, quietLogger())
+	v, err := NewVerifier(context.Background(), &gatewayconfig.JWT{Secret: testSecret, Algorithms: []string{"HS256"}}, quietLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

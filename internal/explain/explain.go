@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // Report is the whole description of one config.
@@ -110,8 +110,8 @@ type Step struct {
 
 // Explain builds the gateway's chains from cfg as `gatehouse run` would and
 // describes them. raw is the config file's text as written, which tells
-// which values came from secret variables. Errors are a config.ErrorList.
-func Explain(ctx context.Context, cfg *config.Config, raw []byte, opts gateway.Options) (*Report, error) {
+// which values came from secret variables. Errors are a gatewayconfig.ErrorList.
+func Explain(ctx context.Context, cfg *gatewayconfig.Config, raw []byte, opts gateway.Options) (*Report, error) {
 	plan, err := gateway.BuildPlan(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (r *Report) Select(namespace, event string) error {
 			}
 			if len(kept) == 0 {
 				return fmt.Errorf("namespace %s declares no event %q%s", namespace, event,
-					config.Suggest(event, eventNames(ns)))
+					gatewayconfig.Suggest(event, eventNames(ns)))
 			}
 			ns.Events = kept
 		}
@@ -161,7 +161,7 @@ func (r *Report) Select(namespace, event string) error {
 		names = append(names, ns.Name)
 	}
 	return fmt.Errorf("%s declares no namespace %q%s; namespaces: %s", r.Config, namespace,
-		config.Suggest(namespace, names), strings.Join(names, ", "))
+		gatewayconfig.Suggest(namespace, names), strings.Join(names, ", "))
 }
 
 func eventNames(ns Namespace) []string {
@@ -173,7 +173,7 @@ func eventNames(ns Namespace) []string {
 }
 
 // describeToken tells where the token is read, or nil without auth.jwt.
-func describeToken(cfg *config.Config) *Token {
+func describeToken(cfg *gatewayconfig.Config) *Token {
 	j := cfg.Auth.JWT
 	if j == nil {
 		return nil
@@ -207,7 +207,7 @@ func describeToken(cfg *config.Config) *Token {
 }
 
 // describeLimits lists the limits a client meets, with their refusals.
-func describeLimits(s config.Server) []Limit {
+func describeLimits(s gatewayconfig.Server) []Limit {
 	l := s.Limits
 	count := func(n int) string {
 		if n <= 0 {
@@ -240,7 +240,7 @@ func describeLimits(s config.Server) []Limit {
 }
 
 // describeNamespace tells one namespace's chains.
-func describeNamespace(ns gateway.NamespacePlan, cfg *config.Config, m masker) Namespace {
+func describeNamespace(ns gateway.NamespacePlan, cfg *gatewayconfig.Config, m masker) Namespace {
 	out := Namespace{
 		Name:           ns.Name,
 		Auth:           ns.Auth,
@@ -280,7 +280,7 @@ func connectRefusals(auth string, jwt bool) []Refusal {
 }
 
 // admissionRefusals are the gateway's own refusals of an event.
-func admissionRefusals(l config.Limits) []Refusal {
+func admissionRefusals(l gatewayconfig.Limits) []Refusal {
 	var out []Refusal
 	if l.Flood.Rate > 0 {
 		out = append(out, Refusal{"rate_limited", "the socket's flood bucket is empty (server.limits.flood)"})
@@ -296,7 +296,7 @@ func steps(kind string, plans []gateway.StepPlan, m masker) []Step {
 	out := make([]Step, 0, len(plans))
 	for _, p := range plans {
 		s := Step{Kind: kind, Name: p.Name, Type: p.Type, MayBlock: p.MayBlock,
-			Options: m.value(p.Options.Node(), "", false)}
+			Options: m.value(gatewayconfig.OptionsNode(p.Options), "", false)}
 		s.Errors = refusalsOf(kind, p.Type, s.Options)
 		out = append(out, s)
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
@@ -31,7 +31,7 @@ func explainFile(t *testing.T, path string) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(path, data, lookupEnv)
+	cfg, err := gatewayconfig.Parse(path, data, lookupEnv)
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
@@ -69,7 +69,7 @@ namespaces:
               X-Plain-Looking: golden-header-value
               Authorization: Bearer ${BACKEND_TOKEN}
 `
-	cfg, err := config.Parse("inline.yaml", []byte(yaml), lookupEnv)
+	cfg, err := gatewayconfig.Parse("inline.yaml", []byte(yaml), lookupEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

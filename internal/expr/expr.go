@@ -15,10 +15,9 @@ import (
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/interpreter"
-	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // CostLimit bounds the work of one evaluation, in CEL cost units (roughly
@@ -511,43 +510,18 @@ func mapSize(m traits.Mapper) int {
 // them at load, so a broken expression is a positioned config error.
 type Expr struct {
 	Src     string
-	Pos     config.Pos
+	Pos     gatewayconfig.Pos
 	Program *Program
 }
 
-// UnmarshalConfig compiles the scalar n, written in file. Any scalar is
-// taken as CEL source, so `value: 42` and `value: true` are the constants
-// they look like.
-func (e *Expr) UnmarshalConfig(n *yaml.Node, file string) error {
-	pos := config.Pos{File: file, Line: n.Line, Column: n.Column}
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if n.Kind != yaml.ScalarNode {
-		return config.Errorf(pos, "invalid expression: expected a CEL expression written as a string, found %s", nodeKind(n))
-	}
-	src := n.Value
-	if n.Tag == "!!null" {
-		src = "null"
-	}
+// UnmarshalScalar compiles src, written at pos. Any scalar is taken as
+// CEL source, so `value: 42` and `value: true` are the constants they look
+// like.
+func (e *Expr) UnmarshalScalar(src string, pos gatewayconfig.Pos) error {
 	program, err := Compile(src)
 	if err != nil {
-		return config.Errorf(pos, "invalid expression: %s", err.Error())
+		return gatewayconfig.Errorf(pos, "invalid expression: %s", err.Error())
 	}
 	*e = Expr{Src: src, Pos: pos, Program: program}
 	return nil
-}
-
-// UnmarshalYAML lets plain yaml.v3 decoding compile an Expr too; the config
-// loader prefers UnmarshalConfig, which knows the file name.
-func (e *Expr) UnmarshalYAML(n *yaml.Node) error { return e.UnmarshalConfig(n, "") }
-
-func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	return "nothing"
 }

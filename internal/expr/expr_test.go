@@ -3,6 +3,7 @@ package expr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
 )
 
@@ -210,9 +211,15 @@ func decodeExprField(t *testing.T, src string) (*Expr, error) {
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		t.Fatal(err)
 	}
-	var e Expr
-	err := e.UnmarshalConfig(doc.Content[0].Content[1], "gateway.yaml")
-	return &e, err
+	var options struct {
+		Value Expr `yaml:"value"`
+	}
+	err := gatewayconfig.NewOptions(&doc, gatewayconfig.Pos{File: "gateway.yaml", Line: 1, Column: 1}).Decode(&options)
+	var list gatewayconfig.ErrorList
+	if errors.As(err, &list) && len(list) == 1 {
+		err = list[0]
+	}
+	return &options.Value, err
 }
 
 func TestExprUnmarshalConfig(t *testing.T) {
@@ -227,7 +234,7 @@ func TestExprUnmarshalConfig(t *testing.T) {
 		{"integer scalar", "value: 42\n", "42", ""},
 		{"null scalar", "value: ~\n", "null", ""},
 		{"syntax error", "value: data.room in\n", "", "gateway.yaml:1:8: invalid expression: column "},
-		{"mapping", "value: {a: b}\n", "", "gateway.yaml:1:8: invalid expression: expected a CEL expression written as a string, found a mapping"},
+		{"mapping", "value: {a: b}\n", "", "gateway.yaml:1:8: expected a scalar, got a mapping"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,15 +243,15 @@ func TestExprUnmarshalConfig(t *testing.T) {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want prefix %q", err, tt.wantErr)
 				}
-				if _, ok := err.(*config.Error); !ok {
-					t.Fatalf("error is %T, want *config.Error", err)
+				if _, ok := err.(*gatewayconfig.Error); !ok {
+					t.Fatalf("error is %T, want *gatewayconfig.Error", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e.Src != tt.wantSrc || e.Program == nil || e.Pos != (config.Pos{File: "gateway.yaml", Line: 1, Column: 8}) {
+			if e.Src != tt.wantSrc || e.Program == nil || e.Pos != (gatewayconfig.Pos{File: "gateway.yaml", Line: 1, Column: 8}) {
 				t.Fatalf("decoded %+v", e)
 			}
 		})
@@ -264,7 +271,7 @@ func TestExprDecodesThroughOptions(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		t.Fatal(err)
 	}
-	opts := config.NewOptions(doc.Content[0], config.Pos{File: "gateway.yaml", Line: 1, Column: 1})
+	opts := gatewayconfig.NewOptions(doc.Content[0], gatewayconfig.Pos{File: "gateway.yaml", Line: 1, Column: 1})
 	var h handlerOptions
 	if err := opts.Decode(&h); err != nil {
 		t.Fatalf("Decode: %v", err)
@@ -283,7 +290,7 @@ func TestExprDecodesThroughOptions(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("reply: '{\"ok\": tru}'\n"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	opts = config.NewOptions(doc.Content[0], config.Pos{File: "gateway.yaml", Line: 1, Column: 1})
+	opts = gatewayconfig.NewOptions(doc.Content[0], gatewayconfig.Pos{File: "gateway.yaml", Line: 1, Column: 1})
 	err = opts.Decode(&handlerOptions{})
 	if err == nil || !strings.Contains(err.Error(), "gateway.yaml:1:8: invalid expression:") {
 		t.Fatalf("Decode error = %v, want an invalid expression at 1:8", err)

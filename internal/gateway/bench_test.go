@@ -10,8 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // These benchmarks drive the whole event path of a built gateway (packet
@@ -86,7 +86,7 @@ namespaces:
 // /chat, returning their sessions and listeners.
 func benchGateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
 	b.Helper()
-	cfg, err := config.Parse("bench.yaml", []byte(benchConfig), nil)
+	cfg, err := gatewayconfig.Parse("bench.yaml", []byte(benchConfig), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func benchGateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
 // connectBenchSockets builds a gateway from cfg and connects n sockets,
 // the i-th with the CONNECT packet connect(i), waiting for each CONNECT
 // ack.
-func connectBenchSockets(b *testing.B, cfg *config.Config, n int, connect func(i int) string) ([]*countingConn, []engineio.Listener) {
+func connectBenchSockets(b *testing.B, cfg *gatewayconfig.Config, n int, connect func(i int) string) ([]*countingConn, []engineio.Listener) {
 	b.Helper()
 	gw, err := Build(context.Background(), cfg, Options{})
 	if err != nil {
@@ -183,7 +183,7 @@ const c1BenchSecret = "c1-bench-secret"
 func c1Gateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
 	b.Helper()
 	b.Setenv("JWT_SECRET", c1BenchSecret)
-	cfg, err := config.Load("../../gateway.yaml")
+	cfg, err := gatewayconfig.Load("../../gateway.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

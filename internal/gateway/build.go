@@ -5,9 +5,9 @@ import (
 	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
 
@@ -65,8 +65,8 @@ func DefaultRegistries() Registries {
 // buildNamespaces builds every guard, handler and namespace of cfg for a
 // caller that only looks at them (validate, plans): the instances are
 // closed (gatehouse.Closer) before it returns. Errors are collected,
-// positioned, and returned together as a config.ErrorList.
-func buildNamespaces(cfg *config.Config, reg Registries, env *hostEnv) (map[string]*namespaceRuntime, error) {
+// positioned, and returned together as a gatewayconfig.ErrorList.
+func buildNamespaces(cfg *gatewayconfig.Config, reg Registries, env *hostEnv) (map[string]*namespaceRuntime, error) {
 	namespaces, built, err := buildRuntime(cfg, reg, env)
 	ctx, cancel := context.WithTimeout(context.Background(), pluginCloseGrace)
 	defer cancel()
@@ -78,16 +78,16 @@ func buildNamespaces(cfg *config.Config, reg Registries, env *hostEnv) (map[stri
 // instance given its host by env (nil gives the default host), and returns
 // the instances built so that the caller closes them when done with them.
 // When the config does not build, the instances built are closed here.
-func buildRuntime(cfg *config.Config, reg Registries, env *hostEnv) (map[string]*namespaceRuntime, *instances, error) {
+func buildRuntime(cfg *gatewayconfig.Config, reg Registries, env *hostEnv) (map[string]*namespaceRuntime, *instances, error) {
 	built := &instances{}
-	var errs config.ErrorList
+	var errs gatewayconfig.ErrorList
 
 	declared := make(map[string]guards.Guard, len(cfg.Guards))
 	for _, decl := range cfg.Guards {
 		factory, ok := reg.Guards.Lookup(decl.Type)
 		if !ok {
-			errs = append(errs, config.Errorf(decl.Pos, "guard %q: unknown guard type %q%s; known types: %v",
-				decl.Name, decl.Type, config.Suggest(decl.Type, reg.Guards.Names()), reg.Guards.Names()))
+			errs = append(errs, gatewayconfig.Errorf(decl.Pos, "guard %q: unknown guard type %q%s; known types: %v",
+				decl.Name, decl.Type, gatewayconfig.Suggest(decl.Type, reg.Guards.Names()), reg.Guards.Names()))
 			continue
 		}
 		g, err := factory(env.options("guard", decl.Name, decl.Options))
@@ -98,7 +98,7 @@ func buildRuntime(cfg *config.Config, reg Registries, env *hostEnv) (map[string]
 		built.add(g)
 		declared[decl.Name] = g
 	}
-	resolve := func(refs []config.Ref) []namedGuard {
+	resolve := func(refs []gatewayconfig.Ref) []namedGuard {
 		chain := make([]namedGuard, 0, len(refs))
 		for _, ref := range refs {
 			// Unknown names were reported by the config loader; a guard
@@ -109,13 +109,13 @@ func buildRuntime(cfg *config.Config, reg Registries, env *hostEnv) (map[string]
 		}
 		return chain
 	}
-	buildHandlers := func(decls []config.HandlerDecl) []namedHandler {
+	buildHandlers := func(decls []gatewayconfig.HandlerDecl) []namedHandler {
 		out := make([]namedHandler, 0, len(decls))
 		for _, decl := range decls {
 			factory, ok := reg.Handlers.Lookup(decl.Type)
 			if !ok {
-				errs = append(errs, config.Errorf(decl.Pos, "unknown handler type %q%s; known types: %v",
-					decl.Type, config.Suggest(decl.Type, reg.Handlers.Names()), reg.Handlers.Names()))
+				errs = append(errs, gatewayconfig.Errorf(decl.Pos, "unknown handler type %q%s; known types: %v",
+					decl.Type, gatewayconfig.Suggest(decl.Type, reg.Handlers.Names()), reg.Handlers.Names()))
 				continue
 			}
 			h, err := factory(env.options("handler", decl.Type, decl.Options))
@@ -141,7 +141,7 @@ func buildRuntime(cfg *config.Config, reg Registries, env *hostEnv) (map[string]
 		}
 		for _, ev := range ns.Events {
 			if _, reserved := reservedEvents[ev.Name]; reserved {
-				errs = append(errs, config.Errorf(ev.Pos, "event %q is reserved by the protocol or the gateway", ev.Name))
+				errs = append(errs, gatewayconfig.Errorf(ev.Pos, "event %q is reserved by the protocol or the gateway", ev.Name))
 				continue
 			}
 			chain, hs := resolve(ev.Guards), buildHandlers(ev.Handlers)

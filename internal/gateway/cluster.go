@@ -8,8 +8,8 @@ import (
 	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
@@ -31,7 +31,7 @@ type cluster struct {
 }
 
 // newAdapter builds the adapter that cfg selects. It does not connect.
-func newAdapter(cfg config.Adapter, logger *slog.Logger) (adapter.Adapter, error) {
+func newAdapter(cfg gatewayconfig.Adapter, logger *slog.Logger) (adapter.Adapter, error) {
 	if cfg.Kind != "redis" || cfg.Redis == nil {
 		return adapter.NewMemory(logger), nil
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // writeLog records every Write made on the connections of a listener, in
@@ -65,7 +65,7 @@ func (c loggingConn) Write(b []byte) (int, error) {
 // connections' writes recorded, and returns its WebSocket URL.
 func startWriteLoggedGateway(t *testing.T, path string) (string, *writeLog) {
 	t.Helper()
-	cfg, err := config.Load(path)
+	cfg, err := gatewayconfig.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

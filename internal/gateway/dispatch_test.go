@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // recordingConn is an Engine.IO session that keeps the text of every
@@ -53,7 +53,7 @@ func replyEditingRegistries() Registries {
 		f, _ := handlers.Default().Lookup(name)
 		reg.Register(name, f)
 	}
-	reg.Register("edit_reply", func(config.Options) (handlers.Handler, error) {
+	reg.Register("edit_reply", func(gatewayconfig.Options) (handlers.Handler, error) {
 		return handlers.HandlerFunc(func(_ context.Context, call *handlers.Call) (any, error) {
 			// Each edit shows what it found, so that an edit made to a
 			// value shared with an earlier event would show.
@@ -93,7 +93,7 @@ namespaces:
 `
 
 func TestALaterHandlerEditsACopyOfTheReply(t *testing.T) {
-	cfg, err := config.Parse("gateway.yaml", []byte(replyEditingConfig), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(replyEditingConfig), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -28,7 +28,7 @@ func slowWorkRegistries(fx *effects, delay time.Duration) Registries {
 		f, _ := handlers.Default().Lookup(name)
 		reg.Register(name, f)
 	}
-	reg.Register("slow_work", func(config.Options) (handlers.Handler, error) {
+	reg.Register("slow_work", func(gatewayconfig.Options) (handlers.Handler, error) {
 		return handlers.HandlerFunc(func(ctx context.Context, call *handlers.Call) (any, error) {
 			var in struct{ ID int }
 			if err := json.Unmarshal(call.Payload.Raw(), &in); err != nil {

@@ -16,7 +16,7 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 const edgeConfig = `
@@ -291,7 +291,7 @@ func TestTCPConnectionCapUnderTLSClosesWithoutAByteAndFollowsAReload(t *testing.
 		t.Fatalf("a connection over the limit read %d bytes, %v; want it closed without a byte (no TLS handshake yet)", n, err)
 	}
 
-	next, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(text(2)), nil)
+	next, err := gatewayconfig.Parse(filepath.Join(dir, "gateway.yaml"), []byte(text(2)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

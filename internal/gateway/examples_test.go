@@ -6,35 +6,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // summary is what a config declares, without positions and comments.
 type summary struct {
-	Server     config.Server
-	Auth       config.Auth
-	JWT        config.JWT
+	Server     gatewayconfig.Server
+	Auth       gatewayconfig.Auth
+	JWT        gatewayconfig.JWT
 	Guards     map[string]any
 	Namespaces map[string]any
 }
 
-func summarize(t *testing.T, cfg *config.Config) summary {
+func summarize(t *testing.T, cfg *gatewayconfig.Config) summary {
 	t.Helper()
-	options := func(o config.Options) any {
+	options := func(o gatewayconfig.Options) any {
 		var v any
 		if err := o.Decode(&v); err != nil {
 			t.Fatalf("decode options at %s: %v", o.Pos(), err)
 		}
 		return v
 	}
-	refs := func(rs []config.Ref) []string {
+	refs := func(rs []gatewayconfig.Ref) []string {
 		names := make([]string, len(rs))
 		for i, r := range rs {
 			names[i] = r.Name
 		}
 		return names
 	}
-	handlerList := func(hs []config.HandlerDecl) []any {
+	handlerList := func(hs []gatewayconfig.HandlerDecl) []any {
 		out := make([]any, len(hs))
 		for i, h := range hs {
 			out[i] = map[string]any{h.Type: options(h.Options)}
@@ -64,11 +64,11 @@ func summarize(t *testing.T, cfg *config.Config) summary {
 
 func TestChatExampleDeclaresExactlyTheDefaultGateway(t *testing.T) {
 	t.Setenv("JWT_SECRET", "example-secret")
-	root, err := config.Load("../../gateway.yaml")
+	root, err := gatewayconfig.Load("../../gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := config.Load("../../examples/chat/gateway.yaml")
+	example, err := gatewayconfig.Load("../../examples/chat/gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,11 +85,11 @@ func TestClusterExampleIsTheDefaultChatOnRedis(t *testing.T) {
 	t.Setenv("JWT_SECRET", "example-secret")
 	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
 	t.Setenv("API_KEY", "example-key")
-	root, err := config.Load("../../gateway.yaml")
+	root, err := gatewayconfig.Load("../../gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cluster, err := config.Load("../../examples/cluster/gateway.yaml")
+	cluster, err := gatewayconfig.Load("../../examples/cluster/gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestClusterExampleIsTheDefaultChatOnRedis(t *testing.T) {
 }
 
 func TestConformanceExampleIsTheServerOfTheProtocolSuite(t *testing.T) {
-	cfg, err := config.Load("../../examples/conformance/gateway.yaml")
+	cfg, err := gatewayconfig.Load("../../examples/conformance/gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

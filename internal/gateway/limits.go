@@ -15,7 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
@@ -116,7 +116,7 @@ func (gw *Gateway) LimitRefusals() map[string]uint64 {
 
 // socketLimits is what the Socket.IO server enforces of server.limits and
 // of server.max_payload, which bounds a binary packet as a whole.
-func socketLimits(l config.Limits, maxPayload config.Size) socketio.Limits {
+func socketLimits(l gatewayconfig.Limits, maxPayload gatewayconfig.Size) socketio.Limits {
 	return socketio.Limits{
 		ConnectTimeout:          l.ConnectTimeout.D(),
 		MaxNamespacesPerSession: l.MaxNamespacesPerSession,
@@ -129,7 +129,7 @@ func socketLimits(l config.Limits, maxPayload config.Size) socketio.Limits {
 
 // applyLimits hands a reloaded server.limits to the servers; the flood
 // policy is read from the state at each event.
-func (gw *Gateway) applyLimits(l config.Limits) {
+func (gw *Gateway) applyLimits(l gatewayconfig.Limits) {
 	gw.engine.SetSessionLimits(l.MaxConnections, l.MaxConnectionsPerIP)
 	gw.tcpConns.setLimit(l.MaxTCPConnectionsPerIP)
 	// max_payload keeps its running value until a restart.
@@ -259,7 +259,7 @@ func remoteHost(addr net.Addr) string {
 // reading it must never race with a reload replacing it.
 type floodBucket struct {
 	mu      sync.Mutex
-	policy  config.Flood
+	policy  gatewayconfig.Flood
 	limiter *rate.Limiter
 	inARow  int // refusals since the last accepted event
 }
@@ -267,7 +267,7 @@ type floodBucket struct {
 // checkFlood takes one event from the socket's bucket. It refuses with
 // rate_limited and retry_after_ms when the bucket is empty, and reports
 // whether the socket has been refused flood.disconnect_after times in a row.
-func (gw *Gateway) checkFlood(s *socketio.Socket, policy config.Flood) (err error, disconnect bool) {
+func (gw *Gateway) checkFlood(s *socketio.Socket, policy gatewayconfig.Flood) (err error, disconnect bool) {
 	if policy.Rate <= 0 {
 		return nil, false
 	}

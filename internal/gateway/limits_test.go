@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -39,7 +39,7 @@ func startLiveGateway(t testing.TB, text string, reg Registries) *liveGateway {
 // logger of the test's, say).
 func serveLiveGateway(t testing.TB, text string, opts Options) *liveGateway {
 	t.Helper()
-	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

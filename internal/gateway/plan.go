@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // Plan is what Build makes of a config's namespaces, told rather than
@@ -49,22 +49,22 @@ type StepPlan struct {
 	// Type is the registered guard or handler type.
 	Type string
 	// Options are the options as written, after interpolation.
-	Options config.Options
+	Options gatewayconfig.Options
 	// MayBlock is what the built instance says (handlers.MayBlock).
 	MayBlock bool
 }
 
 // BuildPlan builds every guard and handler of cfg with the same functions
 // and resources as Build (the adapter's Redis included), reports how the
-// gateway would run them, and releases them. Errors are a config.ErrorList.
-func BuildPlan(_ context.Context, cfg *config.Config, opts Options) (*Plan, error) {
+// gateway would run them, and releases them. Errors are a gatewayconfig.ErrorList.
+func BuildPlan(_ context.Context, cfg *gatewayconfig.Config, opts Options) (*Plan, error) {
 	if opts.Registries.Guards == nil || opts.Registries.Handlers == nil {
 		opts.Registries = DefaultRegistries()
 	}
 	logger := slog.New(slog.DiscardHandler)
 	adp, err := newAdapter(cfg.Adapter, logger)
 	if err != nil {
-		return nil, config.ErrorList{}.Append(cfg.PosOf("adapter.redis.url"), err).Err()
+		return nil, gatewayconfig.ErrorList{}.Append(cfg.PosOf("adapter.redis.url"), err).Err()
 	}
 	defer func() { _ = adp.Close() }()
 	namespaces, err := buildNamespaces(cfg, opts.Registries, factoryResources(adp, logger))
@@ -76,7 +76,7 @@ func BuildPlan(_ context.Context, cfg *config.Config, opts Options) (*Plan, erro
 	// gateway that has only the adapter, so that the plan cannot drift
 	// from it.
 	decider := &Gateway{cluster: &cluster{adapter: adp}}
-	guardTypes := make(map[string]config.GuardDecl, len(cfg.Guards))
+	guardTypes := make(map[string]gatewayconfig.GuardDecl, len(cfg.Guards))
 	for _, decl := range cfg.Guards {
 		guardTypes[decl.Name] = decl
 	}
@@ -106,7 +106,7 @@ func BuildPlan(_ context.Context, cfg *config.Config, opts Options) (*Plan, erro
 
 // guardSteps describes a built guard chain; decls gives each declared
 // name's type and options.
-func guardSteps(chain []namedGuard, decls map[string]config.GuardDecl) []StepPlan {
+func guardSteps(chain []namedGuard, decls map[string]gatewayconfig.GuardDecl) []StepPlan {
 	steps := make([]StepPlan, 0, len(chain))
 	for _, g := range chain {
 		decl := decls[g.name]
@@ -118,7 +118,7 @@ func guardSteps(chain []namedGuard, decls map[string]config.GuardDecl) []StepPla
 
 // handlerSteps describes built handlers beside their declarations: a
 // successful build has built each declaration, in order.
-func handlerSteps(built []namedHandler, decls []config.HandlerDecl) []StepPlan {
+func handlerSteps(built []namedHandler, decls []gatewayconfig.HandlerDecl) []StepPlan {
 	steps := make([]StepPlan, 0, len(built))
 	for i, h := range built {
 		step := StepPlan{Type: h.typ, MayBlock: handlers.MayBlock(h.handler)}

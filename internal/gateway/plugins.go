@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // pluginCloseGrace bounds how long a reload waits for the events still
@@ -53,7 +53,7 @@ func newHostEnv(a adapter.Adapter, logger *slog.Logger, metrics *prometheus.Regi
 
 // options returns o carrying the host of one instance: a guard declared as
 // name, or a handler of type name.
-func (env *hostEnv) options(kind, name string, o config.Options) config.Options {
+func (env *hostEnv) options(kind, name string, o gatewayconfig.Options) gatewayconfig.Options {
 	if env == nil {
 		return o
 	}

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // lifecycleLog records which instances of the test plugin types were built
@@ -70,7 +70,7 @@ func lifecycleRegistries(l *lifecycleLog) Registries {
 		f, _ := guards.Default().Lookup(name)
 		gs.Register(name, f)
 	}
-	gs.Register("closing", func(opts config.Options) (guards.Guard, error) {
+	gs.Register("closing", func(opts gatewayconfig.Options) (guards.Guard, error) {
 		var o struct {
 			Fail bool `yaml:"fail"`
 		}
@@ -91,7 +91,7 @@ func lifecycleRegistries(l *lifecycleLog) Registries {
 		f, _ := handlers.Default().Lookup(name)
 		hs.Register(name, f)
 	}
-	hs.Register("closing", func(opts config.Options) (handlers.Handler, error) {
+	hs.Register("closing", func(opts gatewayconfig.Options) (handlers.Handler, error) {
 		l.record(&l.built, "handler")
 		return &closingHandler{log: l}, nil
 	})
@@ -112,10 +112,10 @@ namespaces:
         handler: {closing: {}}
 `
 
-func lifecycleCfg(t *testing.T, fail bool) *config.Config {
+func lifecycleCfg(t *testing.T, fail bool) *gatewayconfig.Config {
 	t.Helper()
 	text := strings.Replace(lifecycleConfig, "%s", map[bool]string{true: "true", false: "false"}[fail], 1)
-	cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestOnlyEventsWhoseInstancesMayBlockLeaveTheReadPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.adapter, func(t *testing.T) {
-			cfg, err := config.Parse("gateway.yaml", []byte(strings.Replace(mayBlockConfig, "ADAPTER", tt.adapter, 1)), nil)
+			cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(strings.Replace(mayBlockConfig, "ADAPTER", tt.adapter, 1)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // ReloadFile loads the config at path, lets adjust override what the command
 // line overrides (such as --listen), and applies it with Reload. Every
 // attempt is counted in the config_reloads_total metric by result.
-func (gw *Gateway) ReloadFile(ctx context.Context, path string, adjust func(*config.Config)) (warnings []string, err error) {
+func (gw *Gateway) ReloadFile(ctx context.Context, path string, adjust func(*gatewayconfig.Config)) (warnings []string, err error) {
 	defer func() {
 		result := "applied"
 		if err != nil {
@@ -19,7 +19,7 @@ func (gw *Gateway) ReloadFile(ctx context.Context, path string, adjust func(*con
 		}
 		gw.metrics.Reload(result)
 	}()
-	cfg, err := config.Load(path)
+	cfg, err := gatewayconfig.Load(path)
 	if err != nil {
 		return nil, err
 	}
@@ -33,10 +33,10 @@ func (gw *Gateway) ReloadFile(ctx context.Context, path string, adjust func(*con
 // handlers, expressions and keys are built anew and swapped in whole, so new
 // connections and new events follow the new config while every open
 // connection stays up. A config that does not build changes nothing, and the
-// error (a positioned config.ErrorList) says why. Settings that only a
+// error (a positioned gatewayconfig.ErrorList) says why. Settings that only a
 // restart can change (the listener, the transport, the adapter, the API) are
 // named in the returned warnings and keep their running values.
-func (gw *Gateway) Reload(ctx context.Context, cfg *config.Config) (warnings []string, err error) {
+func (gw *Gateway) Reload(ctx context.Context, cfg *gatewayconfig.Config) (warnings []string, err error) {
 	next, err := buildState(ctx, cfg, gw.reg, gw.logger, gw.host)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func (gw *Gateway) Reload(ctx context.Context, cfg *config.Config) (warnings []s
 
 // restartOnlyChanges lists the settings that differ between the running and
 // the new config but are fixed while the process runs.
-func restartOnlyChanges(running, next *config.Config) []string {
+func restartOnlyChanges(running, next *gatewayconfig.Config) []string {
 	type setting struct {
 		name      string
 		was, will any

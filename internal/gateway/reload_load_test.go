@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 const reloadV1 = `
@@ -74,8 +74,8 @@ func TestReloadUnderLoadKeepsConnectionsAndAppliesTheNewPolicy(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 
-	parse := func(text string) *config.Config {
-		cfg, err := config.Parse("gateway.yaml", []byte(text), nil)
+	parse := func(text string) *gatewayconfig.Config {
+		cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(text), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -75,7 +75,7 @@ func (h *retireHandler) Close(context.Context) error {
 func retireRegistries(l *retireLog) Registries {
 	hs := handlers.NewRegistry()
 	for _, kind := range []string{"gate", "work"} {
-		hs.Register(kind, func(config.Options) (handlers.Handler, error) {
+		hs.Register(kind, func(gatewayconfig.Options) (handlers.Handler, error) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			return &retireHandler{log: l, kind: kind, generation: l.generation}, nil
@@ -159,7 +159,7 @@ func TestReloadClosesReplacedPluginsWhenTheirLastEventEndsUnderSteadyLoad(t *tes
 	l.mu.Lock()
 	l.generation = 1
 	l.mu.Unlock()
-	cfg, err := config.Parse("gateway.yaml", []byte(retireConfig), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(retireConfig), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestReloadKeepsReplacedPluginsOpenWhileAnOnConnectHandlerRuns(t *testing.T)
 	l.mu.Lock()
 	l.generation = 1
 	l.mu.Unlock()
-	cfg, err := config.Parse("gateway.yaml", []byte(retireHookConfig), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(retireHookConfig), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

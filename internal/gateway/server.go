@@ -13,9 +13,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -23,7 +23,7 @@ import (
 // state is everything a config produces; it is swapped whole on reload, so
 // that one event always sees one consistent config.
 type state struct {
-	cfg        *config.Config
+	cfg        *gatewayconfig.Config
 	namespaces map[string]*namespaceRuntime
 	verifier   *auth.Verifier // nil when auth.jwt is not configured
 	// upgradeAuth verifies tokens on the Engine.IO requests; nil when the
@@ -46,7 +46,7 @@ type Gateway struct {
 	// cfg is the config the gateway started with; the server section and
 	// the adapter keep its values until a restart, while state holds what a
 	// reload replaces.
-	cfg     *config.Config
+	cfg     *gatewayconfig.Config
 	logger  *slog.Logger
 	reg     Registries
 	host    *hostEnv
@@ -79,8 +79,8 @@ type Options struct {
 // Build turns a loaded config into a gateway ready to serve. It builds every
 // guard chain, handler and expression exactly as serving would need, so
 // `gatehouse validate` calls it and stops before listening. Errors are a
-// config.ErrorList with positions where the config has them.
-func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+// gatewayconfig.ErrorList with positions where the config has them.
+func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gateway, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -152,7 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, err
 }
 
 // buildState builds the parts of a gateway that a config determines.
-func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger *slog.Logger, env *hostEnv) (*state, error) {
+func buildState(ctx context.Context, cfg *gatewayconfig.Config, reg Registries, logger *slog.Logger, env *hostEnv) (*state, error) {
 	namespaces, built, err := buildRuntime(cfg, reg, env)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func buildState(ctx context.Context, cfg *config.Config, reg Registries, logger 
 		if err != nil {
 			stop()
 			_ = built.close(ctx)
-			return nil, config.Errorf(cfg.PosOf("auth.jwt"), "auth.jwt: %v", err)
+			return nil, gatewayconfig.Errorf(cfg.PosOf("auth.jwt"), "auth.jwt: %v", err)
 		}
 		st.verifier = v
 		if len(cfg.Auth.JWT.Lookup) > 0 {

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"sync/atomic"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // certificate is the server's TLS certificate, replaced in place on reload
@@ -14,10 +14,10 @@ type certificate struct {
 }
 
 // loadCertificate reads server.tls.cert_file and key_file.
-func loadCertificate(cfg *config.Config) (*certificate, error) {
+func loadCertificate(cfg *gatewayconfig.Config) (*certificate, error) {
 	pair, err := tls.LoadX509KeyPair(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
 	if err != nil {
-		return nil, config.Errorf(cfg.PosOf("server.tls"), "server.tls: cannot load the certificate and key: %v", err)
+		return nil, gatewayconfig.Errorf(cfg.PosOf("server.tls"), "server.tls: cannot load the certificate and key: %v", err)
 	}
 	c := &certificate{}
 	c.current.Store(&pair)

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 with the given
@@ -100,7 +100,7 @@ func TestTLSServesAndPicksUpANewCertificateOnReload(t *testing.T) {
 	}
 
 	cert2, key2 := writeCert(t, dir, "second")
-	next, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(tlsConfigText(cert2, key2)), nil)
+	next, err := gatewayconfig.Parse(filepath.Join(dir, "gateway.yaml"), []byte(tlsConfigText(cert2, key2)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestTLSServesAndPicksUpANewCertificateOnReload(t *testing.T) {
 		t.Fatalf("after reload, served certificate %q, want second", got)
 	}
 
-	broken, err := config.Parse(filepath.Join(dir, "gateway.yaml"), []byte(tlsConfigText(filepath.Join(dir, "absent.crt"), key2)), nil)
+	broken, err := gatewayconfig.Parse(filepath.Join(dir, "gateway.yaml"), []byte(tlsConfigText(filepath.Join(dir, "absent.crt"), key2)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

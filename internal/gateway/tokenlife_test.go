@@ -11,9 +11,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -73,7 +73,7 @@ func countingRegistries(n *connectCounts) Registries {
 		f, _ := guards.Default().Lookup(name)
 		gs.Register(name, f)
 	}
-	gs.Register("count_connects", func(config.Options) (guards.Guard, error) {
+	gs.Register("count_connects", func(gatewayconfig.Options) (guards.Guard, error) {
 		return guards.GuardFunc(func(context.Context, *guards.Input) error {
 			n.guard.Add(1)
 			return nil
@@ -84,7 +84,7 @@ func countingRegistries(n *connectCounts) Registries {
 		f, _ := handlers.Default().Lookup(name)
 		hs.Register(name, f)
 	}
-	hs.Register("count_on_connect", func(config.Options) (handlers.Handler, error) {
+	hs.Register("count_on_connect", func(gatewayconfig.Options) (handlers.Handler, error) {
 		return handlers.HandlerFunc(func(context.Context, *handlers.Call) (any, error) {
 			n.onConnect.Add(1)
 			return nil, nil

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
@@ -97,9 +97,9 @@ func (r *Registry[F]) Names() []string {
 // struct with yaml tags), with positioned errors, and hands it to build;
 // options written as a bare scalar stand for spec.Shorthand first. It also
 // returns spec with its Options set to O.
-func Typed[O, T any](spec Spec, build func(opts config.Options, o O) (T, error)) (Spec, func(config.Options) (T, error)) {
+func Typed[O, T any](spec Spec, build func(opts gatewayconfig.Options, o O) (T, error)) (Spec, func(gatewayconfig.Options) (T, error)) {
 	spec.Options = reflect.TypeFor[O]()
-	return spec, func(opts config.Options) (T, error) {
+	return spec, func(opts gatewayconfig.Options) (T, error) {
 		if spec.Shorthand != "" {
 			opts = Shorthand(opts, spec.Shorthand)
 		}
@@ -115,14 +115,14 @@ func Typed[O, T any](spec Spec, build func(opts config.Options, o O) (T, error))
 // Shorthand turns options written as a bare scalar (`max_size: 4KB`) into
 // the mapping they abbreviate (`{limit: 4KB}`), so that both forms decode
 // with the same parsing and positions.
-func Shorthand(opts config.Options, key string) config.Options {
-	n := opts.Node()
+func Shorthand(opts gatewayconfig.Options, key string) gatewayconfig.Options {
+	n := gatewayconfig.OptionsNode(opts)
 	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		return opts
 	}
 	keyNode := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key, Line: n.Line, Column: n.Column}
 	mapping := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{keyNode, n}, Line: n.Line, Column: n.Column}
-	return opts.WithNode(mapping)
+	return gatewayconfig.WithOptionsNode(opts, mapping)
 }
 
 // PluginSpecs lists every registered type with its spec, sorted by name,

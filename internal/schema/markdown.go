@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // A reference table of docs/config.md sits between these markers, the
@@ -34,12 +34,12 @@ type section struct {
 }
 
 var sections = []section{
-	{path: "server", typ: reflect.TypeFor[config.Server](), skip: map[string]bool{"limits": true}},
-	{path: "server.limits", typ: reflect.TypeFor[config.Limits]()},
-	{path: "auth", typ: reflect.TypeFor[config.Auth](), own: map[string]bool{"jwt": true}},
-	{path: "auth.jwt", typ: reflect.TypeFor[config.JWT]()},
-	{path: "adapter", typ: reflect.TypeFor[config.Adapter]()},
-	{path: "api", typ: reflect.TypeFor[config.API]()},
+	{path: "server", typ: reflect.TypeFor[gatewayconfig.Server](), skip: map[string]bool{"limits": true}},
+	{path: "server.limits", typ: reflect.TypeFor[gatewayconfig.Limits]()},
+	{path: "auth", typ: reflect.TypeFor[gatewayconfig.Auth](), own: map[string]bool{"jwt": true}},
+	{path: "auth.jwt", typ: reflect.TypeFor[gatewayconfig.JWT]()},
+	{path: "adapter", typ: reflect.TypeFor[gatewayconfig.Adapter]()},
+	{path: "api", typ: reflect.TypeFor[gatewayconfig.API]()},
 }
 
 // row is one key of a reference table.

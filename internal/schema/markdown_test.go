@@ -7,7 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 func TestUpdateDocsKeepsMeaningsAndFillsNewKeys(t *testing.T) {
@@ -50,7 +50,7 @@ func TestUpdateDocsKeepsMeaningsAndFillsNewKeys(t *testing.T) {
 // the loader gave the field.
 func TestDefaultTagsAreWhatTheLoaderApplies(t *testing.T) {
 	src := "auth:\n  jwt:\n    secret: s\n    algorithms: [HS256]\nadapter:\n  kind: redis\n  redis:\n    url: redis://localhost:6379\n"
-	cfg, err := config.Parse("gateway.yaml", []byte(src), nil)
+	cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func decodeLiteral(t *testing.T, typ reflect.Type, literal string) any {
 		t.Fatalf("default %q is not YAML: %v", literal, err)
 	}
 	holder := reflect.New(reflect.StructOf([]reflect.StructField{{Name: "V", Type: typ, Tag: `yaml:"v"`}}))
-	if err := config.NewOptions(doc.Content[0], config.Pos{File: "tag"}).Decode(holder.Interface()); err != nil {
+	if err := gatewayconfig.NewOptions(doc.Content[0], gatewayconfig.Pos{File: "tag"}).Decode(holder.Interface()); err != nil {
 		t.Fatalf("default %q does not decode: %v", literal, err)
 	}
 	return holder.Elem().Field(0).Interface()
@@ -112,10 +112,10 @@ func TestEnumTagsAreTheWordsTheLoaderAccepts(t *testing.T) {
 		field string
 		yaml  func(word string) string
 	}{
-		{reflect.TypeFor[config.Server](), "Transports", func(w string) string { return "server:\n  transports: [" + w + "]\n" }},
-		{reflect.TypeFor[config.Server](), "SlowConsumer", func(w string) string { return "server:\n  slow_consumer: " + w + "\n" }},
-		{reflect.TypeFor[config.Auth](), "OnExpiry", func(w string) string { return "auth:\n  on_expiry: " + w + "\n" }},
-		{reflect.TypeFor[config.Adapter](), "Kind", func(w string) string {
+		{reflect.TypeFor[gatewayconfig.Server](), "Transports", func(w string) string { return "server:\n  transports: [" + w + "]\n" }},
+		{reflect.TypeFor[gatewayconfig.Server](), "SlowConsumer", func(w string) string { return "server:\n  slow_consumer: " + w + "\n" }},
+		{reflect.TypeFor[gatewayconfig.Auth](), "OnExpiry", func(w string) string { return "auth:\n  on_expiry: " + w + "\n" }},
+		{reflect.TypeFor[gatewayconfig.Adapter](), "Kind", func(w string) string {
 			return "adapter:\n  kind: " + w + "\n  redis:\n    url: redis://localhost:6379\n"
 		}},
 	}
@@ -125,11 +125,11 @@ func TestEnumTagsAreTheWordsTheLoaderAccepts(t *testing.T) {
 			t.Fatalf("%s.%s has no enum tag", f.typ.Name(), f.field)
 		}
 		for _, word := range strings.Split(sf.Tag.Get("enum"), ",") {
-			if _, err := config.Parse("gateway.yaml", []byte(f.yaml(word)), nil); err != nil {
+			if _, err := gatewayconfig.Parse("gateway.yaml", []byte(f.yaml(word)), nil); err != nil {
 				t.Errorf("%s.%s: the loader refuses %q of the enum tag: %v", f.typ.Name(), f.field, word, err)
 			}
 		}
-		if _, err := config.Parse("gateway.yaml", []byte(f.yaml("nonsense")), nil); err == nil {
+		if _, err := gatewayconfig.Parse("gateway.yaml", []byte(f.yaml("nonsense")), nil); err == nil {
 			t.Errorf("%s.%s: the loader accepts a word outside the enum tag", f.typ.Name(), f.field)
 		}
 	}
@@ -137,8 +137,8 @@ func TestEnumTagsAreTheWordsTheLoaderAccepts(t *testing.T) {
 
 // pluginOptions stands for a plugin's declared options in the tests.
 type pluginOptions struct {
-	Limit config.Size `yaml:"limit" doc:"The largest size." docdefault:"**required**"`
-	Mode  string      `yaml:"mode" doc:"How it counts." default:"fast" enum:"fast,slow"`
+	Limit gatewayconfig.Size `yaml:"limit" doc:"The largest size." docdefault:"**required**"`
+	Mode  string             `yaml:"mode" doc:"How it counts." default:"fast" enum:"fast,slow"`
 }
 
 func TestUpdateDocsWritesEachDeclaredPluginsOptionsTable(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // PluginSpec describes one registered guard or handler type.
@@ -41,11 +41,11 @@ const Draft = "https://json-schema.org/draft/2020-12/schema"
 const interpolationPattern = `\$\{[^}]+\}`
 
 var (
-	durationType = reflect.TypeFor[config.Duration]()
-	sizeType     = reflect.TypeFor[config.Size]()
+	durationType = reflect.TypeFor[gatewayconfig.Duration]()
+	sizeType     = reflect.TypeFor[gatewayconfig.Size]()
 	nodeType     = reflect.TypeFor[yaml.Node]()
 
-	unmarshalerType = reflect.TypeFor[config.Unmarshaler]()
+	scalarUnmarshalerType = reflect.TypeFor[gatewayconfig.ScalarUnmarshaler]()
 )
 
 // obj is one JSON object of the schema. encoding/json writes its keys
@@ -76,7 +76,7 @@ func Document(guards, handlers []PluginSpec) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := structSchema(reflect.TypeFor[config.Config]())
+	root, err := structSchema(reflect.TypeFor[gatewayconfig.Config]())
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func optionsSchema(s PluginSpec) (obj, error) {
 }
 
 func namespaceSchema() obj {
-	reserved := config.ReservedEventNames()
+	reserved := gatewayconfig.ReservedEventNames()
 	return obj{
 		"description": "A namespace: who may connect, the guards run at CONNECT, the handlers run on connect and disconnect, and its events.",
 		"type":        []string{"object", "null"},
@@ -278,9 +278,9 @@ func typeSchema(t reflect.Type, enum string) (obj, error) {
 	case isExpr(t):
 		// A CEL expression: any scalar is its source.
 		return withInterpolation(obj{"type": []string{"string", "number", "boolean", "null"}}), nil
-	case reflect.PointerTo(t).Implements(unmarshalerType):
-		// A type that decodes itself says nothing of its syntax here.
-		return obj{}, nil
+	case reflect.PointerTo(t).Implements(scalarUnmarshalerType):
+		// A type that parses itself from a scalar: any scalar may be its text.
+		return withInterpolation(obj{"type": []string{"string", "number", "boolean", "null"}}), nil
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

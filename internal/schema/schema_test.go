@@ -13,8 +13,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/expr"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // builtinGuards and builtinHandlers name the built-in types; their options
@@ -33,25 +33,25 @@ var pluginBinaries = map[string]struct{ guards, handlers []string }{
 
 // sampleOptions exercises every kind of option the walker knows.
 type sampleOptions struct {
-	Limit   config.Size       `yaml:"limit" doc:"The largest payload." default:"4KB"`
-	Window  config.Duration   `yaml:"window" doc:"The period." default:"1s"`
-	When    expr.Expr         `yaml:"when" doc:"A CEL condition."`
-	Mode    string            `yaml:"mode" enum:"a,b" default:"a"`
-	Count   int               `yaml:"count" default:"3"`
-	Enabled *bool             `yaml:"enabled" default:"true"`
-	Tags    []string          `yaml:"tags" default:"[x, y]"`
-	Headers map[string]string `yaml:"headers"`
-	Custom  custom            `yaml:"custom"`
+	Limit   gatewayconfig.Size     `yaml:"limit" doc:"The largest payload." default:"4KB"`
+	Window  gatewayconfig.Duration `yaml:"window" doc:"The period." default:"1s"`
+	When    expr.Expr              `yaml:"when" doc:"A CEL condition."`
+	Mode    string                 `yaml:"mode" enum:"a,b" default:"a"`
+	Count   int                    `yaml:"count" default:"3"`
+	Enabled *bool                  `yaml:"enabled" default:"true"`
+	Tags    []string               `yaml:"tags" default:"[x, y]"`
+	Headers map[string]string      `yaml:"headers"`
+	Custom  custom                 `yaml:"custom"`
 	Nested  struct {
 		Rate float64 `yaml:"rate"`
 	} `yaml:"nested"`
 }
 
-// custom decodes itself, from any node.
-type custom struct{ raw *yaml.Node }
+// custom parses itself from a scalar.
+type custom struct{ raw string }
 
-func (c *custom) UnmarshalConfig(n *yaml.Node, _ string) error {
-	c.raw = n
+func (c *custom) UnmarshalScalar(value string, _ gatewayconfig.Pos) error {
+	c.raw = value
 	return nil
 }
 
@@ -166,7 +166,8 @@ func TestGeneratedSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
 		{"guard option misspelt", "guards:\n  g:\n    sample: {limt: 1KB}\n", false},
 		{"guard option of a wrong type", "guards:\n  g:\n    sample: {window: soon}\n", false},
 		{"guard with no options", "guards:\n  g:\n    sample:\n", true},
-		{"guard option that decodes itself", "guards:\n  g:\n    sample: {custom: [1, {a: b}]}\n", true},
+		{"guard option that decodes itself", "guards:\n  g:\n    sample: {custom: x1}\n", true},
+		{"guard option that parses a scalar, given a list", "guards:\n  g:\n    sample: {custom: [1, {a: b}]}\n", false},
 		{"guard shorthand", "guards:\n  g:\n    sample: 4KB\n", true},
 		{"guard shorthand of a wrong type", "guards:\n  g:\n    sample: lots\n", false},
 		{"event with one handler", "namespaces:\n  /chat:\n    events:\n      msg:\n        handler: {broadcast: {}}\n", true},
@@ -184,7 +185,7 @@ func TestGeneratedSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
 				// Where no plugin type or options are involved (those are
 				// checked when the gateway is built) the loader must agree.
 				env := func(string) (string, bool) { return "25s", true }
-				if _, lerr := config.Parse("gateway.yaml", []byte(tt.yaml), env); (lerr == nil) != tt.ok && !strings.Contains(tt.yaml, "QUEUE") {
+				if _, lerr := gatewayconfig.Parse("gateway.yaml", []byte(tt.yaml), env); (lerr == nil) != tt.ok && !strings.Contains(tt.yaml, "QUEUE") {
 					t.Errorf("the loader disagrees: %v", lerr)
 				}
 			}

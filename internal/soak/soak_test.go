@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -71,7 +71,7 @@ func (u usage) String() string {
 // function that shuts it down.
 func serve(t *testing.T) (*gateway.Gateway, string, func()) {
 	t.Helper()
-	cfg, err := config.Parse("soak.yaml", []byte(soakConfig), nil)
+	cfg, err := gatewayconfig.Parse("soak.yaml", []byte(soakConfig), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -32,7 +32,7 @@ func TestGeneratedTypesMatchGoldenFiles(t *testing.T) {
 	}
 	for name, path := range configs {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Load(path)
+			cfg, err := gatewayconfig.Load(path)
 			if err != nil {
 				t.Fatalf("load %s: %v", path, err)
 			}

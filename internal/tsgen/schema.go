@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // maxInline bounds how deep $ref pointers other than $defs are inlined, so
@@ -33,8 +33,8 @@ const orderKey = "\x00order"
 
 // loadSchema reads a schema guard's options: an inline schema, or the file
 // named by {file: path} relative to the config file.
-func loadSchema(opts config.Options) (any, error) {
-	n := opts.Node()
+func loadSchema(opts gatewayconfig.Options) (any, error) {
+	n := gatewayconfig.OptionsNode(opts)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: schema: expected a mapping", opts.Pos())
 	}

@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
 
@@ -24,9 +24,9 @@ func errorCodes() []gatehouse.Code {
 }
 
 // Generate returns the TypeScript declarations of cfg's namespaces. The
-// config is expected to be valid (config.Load and gateway.Check): what
+// config is expected to be valid (gatewayconfig.Load and gateway.Check): what
 // does not read as expected is typed unknown.
-func Generate(cfg *config.Config) ([]byte, error) {
+func Generate(cfg *gatewayconfig.Config) ([]byte, error) {
 	g := &generator{cfg: cfg, names: map[string]bool{}, guards: map[string]*schemaDoc{}}
 	for _, name := range []string{"Socket", "ErrorCode", "ErrorReply", "Exception", "Claims"} {
 		g.names[name] = true
@@ -55,7 +55,7 @@ func Generate(cfg *config.Config) ([]byte, error) {
 
 // generator collects the named types as they are met.
 type generator struct {
-	cfg    *config.Config
+	cfg    *gatewayconfig.Config
 	names  map[string]bool
 	decls  []string
 	guards map[string]*schemaDoc
@@ -139,7 +139,7 @@ func (g *generator) guardDoc(name string) (*schemaDoc, error) {
 }
 
 // payloadOf is the payload type of ev, from its schema guards.
-func (g *generator) payloadOf(ev config.Event) (*payloadType, error) {
+func (g *generator) payloadOf(ev gatewayconfig.Event) (*payloadType, error) {
 	p := &payloadType{}
 	var parts []string
 	for _, ref := range ev.Guards {
@@ -181,7 +181,7 @@ func namespaceTypes() []string {
 }
 
 // namespaceNames takes the type names of ns and returns their prefix.
-func (g *generator) namespaceNames(ns config.Namespace) string {
+func (g *generator) namespaceNames(ns gatewayconfig.Namespace) string {
 	base := namespacePrefix(ns.Name)
 	prefix := base
 	for i := 2; ; i++ {
@@ -201,9 +201,9 @@ func (g *generator) namespaceNames(ns config.Namespace) string {
 }
 
 // namespace writes the interfaces and the socket type of ns.
-func (g *generator) namespace(w *strings.Builder, ns config.Namespace, prefix string) error {
+func (g *generator) namespace(w *strings.Builder, ns gatewayconfig.Namespace, prefix string) error {
 	var sent serverEvents
-	for _, h := range append(append([]config.HandlerDecl{}, ns.OnConnect...), ns.OnDisconnect...) {
+	for _, h := range append(append([]gatewayconfig.HandlerDecl{}, ns.OnConnect...), ns.OnDisconnect...) {
 		g.sentBy(&sent, h, nil)
 	}
 	replies, err := g.clientEvents(w, ns, prefix, &sent)
@@ -223,7 +223,7 @@ func (g *generator) namespace(w *strings.Builder, ns config.Namespace, prefix st
 
 // clientEvents writes the events a client sends on ns, records those their
 // handlers send in sent, and returns the type of each event's reply.
-func (g *generator) clientEvents(w *strings.Builder, ns config.Namespace, prefix string, sent *serverEvents) ([]string, error) {
+func (g *generator) clientEvents(w *strings.Builder, ns gatewayconfig.Namespace, prefix string, sent *serverEvents) ([]string, error) {
 	fmt.Fprintf(w, "/** The events a client sends on %s. */\nexport interface %sClientToServerEvents {\n", ns.Name, prefix)
 	replies := make([]string, 0, len(ns.Events))
 	for _, ev := range ns.Events {
@@ -252,7 +252,7 @@ func (g *generator) clientEvents(w *strings.Builder, ns config.Namespace, prefix
 
 // serverEvents writes the events the gateway sends on ns: those of its
 // handlers, then the gateway's own.
-func (g *generator) serverEvents(w *strings.Builder, ns config.Namespace, prefix string, sent *serverEvents) {
+func (g *generator) serverEvents(w *strings.Builder, ns gatewayconfig.Namespace, prefix string, sent *serverEvents) {
 	fmt.Fprintf(w, "/** The events the gateway sends on %s. */\nexport interface %sServerToClientEvents {\n", ns.Name, prefix)
 	for _, name := range sent.order {
 		fmt.Fprintf(w, "  %s: (%s) => void;\n", propertyName(name), mergeParams(sent.params[name]))
@@ -265,7 +265,7 @@ func (g *generator) serverEvents(w *strings.Builder, ns config.Namespace, prefix
 }
 
 // sentBy records the event that handler h sends, if it sends one.
-func (g *generator) sentBy(sent *serverEvents, h config.HandlerDecl, payload *payloadType) {
+func (g *generator) sentBy(sent *serverEvents, h gatewayconfig.HandlerDecl, payload *payloadType) {
 	if h.Type != "broadcast" && h.Type != "emit" {
 		return
 	}
@@ -305,7 +305,7 @@ func mergeParams(all []string) string {
 
 // ackOf is the type of an event's ack callback and of what it receives:
 // the reply of its last handler that replies, or the refusal.
-func (g *generator) ackOf(hs []config.HandlerDecl, payload *payloadType) (callback, reply string) {
+func (g *generator) ackOf(hs []gatewayconfig.HandlerDecl, payload *payloadType) (callback, reply string) {
 	reply = "undefined"
 	for _, h := range hs {
 		r := g.replyOf(h, payload)
@@ -324,7 +324,7 @@ func (g *generator) ackOf(hs []config.HandlerDecl, payload *payloadType) (callba
 
 // replyOf is the type of what handler h acks with: "undefined" for no
 // argument, "args" for several.
-func (g *generator) replyOf(h config.HandlerDecl, payload *payloadType) string {
+func (g *generator) replyOf(h gatewayconfig.HandlerDecl, payload *payloadType) string {
 	key := "reply"
 	if h.Type == "reply" {
 		if _, ok := option(h.Options, "args"); ok {
@@ -350,8 +350,8 @@ func (g *generator) replyOf(h config.HandlerDecl, payload *payloadType) string {
 }
 
 // option is the scalar written under key in a handler's options.
-func option(opts config.Options, key string) (string, bool) {
-	n := opts.Node()
+func option(opts gatewayconfig.Options, key string) (string, bool) {
+	n := gatewayconfig.OptionsNode(opts)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return "", false
 	}

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 // load writes yaml as a gateway.yaml (and files beside it) and loads it.
-func load(t *testing.T, yaml string, files map[string]string) *config.Config {
+func load(t *testing.T, yaml string, files map[string]string) *gatewayconfig.Config {
 	t.Helper()
 	dir := t.TempDir()
 	for name, text := range files {
@@ -22,7 +22,7 @@ func load(t *testing.T, yaml string, files map[string]string) *config.Config {
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := gatewayconfig.Load(path)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

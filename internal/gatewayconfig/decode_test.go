@@ -1,4 +1,4 @@
-package config
+package gatewayconfig
 
 import (
 	"errors"
@@ -23,14 +23,14 @@ func optionsOf(t *testing.T, src string) Options {
 	return NewOptions(root, Pos{File: "plugin.yaml", Line: root.Line, Column: root.Column})
 }
 
-// upperName decodes itself, to show that Unmarshaler types are honoured.
+// upperName parses itself, to show that ScalarUnmarshaler types are honoured.
 type upperName string
 
-func (u *upperName) UnmarshalConfig(n *yaml.Node, file string) error {
-	if n.Kind != yaml.ScalarNode || n.Value == "" {
-		return Errorf(nodePos(file, n), "expected a name")
+func (u *upperName) UnmarshalScalar(value string, pos Pos) error {
+	if value == "" {
+		return Errorf(pos, "expected a name")
 	}
-	*u = upperName(strings.ToUpper(n.Value))
+	*u = upperName(strings.ToUpper(value))
 	return nil
 }
 
@@ -95,7 +95,7 @@ default: yes
 	if got.Raw.Kind != yaml.MappingNode || got.Raw.Line != 11 {
 		t.Errorf("raw node = kind %v line %d", got.Raw.Kind, got.Raw.Line)
 	}
-	if got.RawPtr == nil || got.RawPtr.Value != "data.room" || opts.PosOf(got.RawPtr).Line != 12 {
+	if got.RawPtr == nil || got.RawPtr.Value != "data.room" || got.RawPtr.Line != 12 {
 		t.Errorf("raw_ptr = %+v", got.RawPtr)
 	}
 }
@@ -122,7 +122,7 @@ func TestOptionsDecodeReportsEveryMistakeWithPosition(t *testing.T) {
 		{"string expected", "\nurl: {a: 1}\n", "plugin.yaml:1:6: ", "expected a string, got a mapping"},
 		{"duplicate key", "\nurl: a\nurl: b\n", "plugin.yaml:2:1: ", `key "url" is already set at line 1`},
 		{"duplicate key in generic value", "\nextra: {a: 1, a: 2}\n", "plugin.yaml:1:15: ", `key "a" is already set`},
-		{"Unmarshaler error keeps its position", "\nname: ''\n", "plugin.yaml:1:7: ", "expected a name"},
+		{"ScalarUnmarshaler error keeps its position", "\nname: ''\n", "plugin.yaml:1:7: ", "expected a name"},
 		{"options not a mapping", "\n[1, 2]\n", "plugin.yaml:1:1: ", "expected a mapping, got a list"},
 		{"alias cycle", "\nextra: &x [*x]\n", "plugin.yaml:1:12: ", "alias *x refers to itself"},
 	}

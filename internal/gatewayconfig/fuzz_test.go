@@ -1,4 +1,4 @@
-package config
+package gatewayconfig
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 // FuzzParse checks that no input makes the loader panic, and that a config
 // either loads or comes with at least one positioned error.
 func FuzzParse(f *testing.F) {
-	if data, err := os.ReadFile("../gateway.yaml"); err == nil {
+	if data, err := os.ReadFile("../../gateway.yaml"); err == nil {
 		f.Add(data)
 	}
 	seeds := []string{

@@ -1,4 +1,4 @@
-package config
+package gatewayconfig
 
 import (
 	"bytes"
@@ -351,9 +351,9 @@ func followPlain(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// UnmarshalConfig decodes a handler entry: a mapping with exactly one key,
+// unmarshalNode decodes a handler entry: a mapping with exactly one key,
 // the handler type, whose value holds its options.
-func (h *HandlerDecl) UnmarshalConfig(n *yaml.Node, file string) error {
+func (h *HandlerDecl) unmarshalNode(n *yaml.Node, file string) error {
 	typ, opts, err := typedEntry(n, file, "a handler", "TYPE: options")
 	if err != nil {
 		return err
@@ -362,8 +362,8 @@ func (h *HandlerDecl) UnmarshalConfig(n *yaml.Node, file string) error {
 	return nil
 }
 
-// UnmarshalConfig decodes a reference: a guard name.
-func (r *Ref) UnmarshalConfig(n *yaml.Node, file string) error {
+// unmarshalNode decodes a reference: a guard name.
+func (r *Ref) unmarshalNode(n *yaml.Node, file string) error {
 	if n.Kind != yaml.ScalarNode || n.Value == "" {
 		return Errorf(nodePos(file, n), "expected a guard name, got %s", describe(n))
 	}

@@ -1,7 +1,8 @@
-package config
+package gatewayconfig
 
 import (
 	"path/filepath"
+	"strconv"
 
 	"gopkg.in/yaml.v3"
 
@@ -22,10 +23,15 @@ type Options struct {
 // NewOptions wraps a node found at pos. A nil node stands for "no options".
 func NewOptions(node *yaml.Node, pos Pos) Options { return Options{node: node, pos: pos} }
 
-// WithNode returns a copy of o whose options are n instead, keeping its
-// position, name, host and resources: for a factory that rewrites the
+// OptionsNode is the raw YAML node of o, or nil when no options were
+// written. It is for the gateway's own tools (explain, types, the registry);
+// plugins read options through Decode, Keys and PosAt.
+func OptionsNode(o Options) *yaml.Node { return o.node }
+
+// WithOptionsNode returns a copy of o whose options are n instead, keeping
+// its position, name, host and resources: for a registry that rewrites the
 // written form (a bare scalar standing for a mapping) before decoding.
-func (o Options) WithNode(n *yaml.Node) Options {
+func WithOptionsNode(o Options, n *yaml.Node) Options {
 	o.node = n
 	return o
 }
@@ -77,17 +83,55 @@ func (o Options) Resource(key any) any { return o.resources[key] }
 // Pos is where the options are written.
 func (o Options) Pos() Pos { return o.pos }
 
-// Node is the raw YAML node, or nil when no options were written.
-func (o Options) Node() *yaml.Node { return o.node }
+// IsZero reports whether no options were written (or they are null).
+func (o Options) IsZero() bool { return o.node == nil || isNull(o.node) }
+
+// Keys are the keys of the options in the order they are written, when they
+// are a mapping, or nil.
+func (o Options) Keys() []string {
+	n := followAliases(o.node)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	keys := make([]string, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	return keys
+}
+
+// At returns the options found at path inside o: mapping keys, and list
+// indexes written in decimal ("0" is the first item). It returns zero
+// options (IsZero) positioned at the deepest value found when the path
+// leads nowhere.
+func (o Options) At(path ...string) Options {
+	n := o.node
+	for _, step := range path {
+		next := childAt(n, step)
+		if next == nil {
+			if n != nil {
+				o.pos = nodePos(o.pos.File, n)
+			}
+			o.node = nil
+			return o
+		}
+		n = next
+	}
+	if n != nil {
+		o.pos = nodePos(o.pos.File, n)
+	}
+	o.node = n
+	return o
+}
+
+// PosAt is the position of the value at path inside o (see At), or of the
+// deepest value on the way when the path leads nowhere: where an error about
+// that value should point.
+func (o Options) PosAt(path ...string) Pos { return o.At(path...).pos }
 
 // Dir is the directory of the config file, against which relative file
 // names in options resolve.
 func (o Options) Dir() string { return filepath.Dir(o.pos.File) }
-
-// PosOf returns the position of a node inside these options.
-func (o Options) PosOf(n *yaml.Node) Pos {
-	return Pos{File: o.pos.File, Line: n.Line, Column: n.Column}
-}
 
 // Errorf returns an error positioned at the options.
 func (o Options) Errorf(format string, args ...any) error { return Errorf(o.pos, format, args...) }
@@ -95,16 +139,7 @@ func (o Options) Errorf(format string, args ...any) error { return Errorf(o.pos,
 // FieldError returns an error positioned at the value of the option field
 // (its yaml name), or at the options when the field is not written.
 func (o Options) FieldError(field, format string, args ...any) error {
-	pos := o.pos
-	if n := o.node; n != nil && n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == field {
-				pos = o.PosOf(n.Content[i+1])
-				break
-			}
-		}
-	}
-	return Errorf(pos, format, args...)
+	return Errorf(o.PosAt(field), format, args...)
 }
 
 // Decode decodes the options into v (a pointer to a struct with yaml tags),
@@ -113,4 +148,46 @@ func (o Options) FieldError(field, format string, args ...any) error {
 // The returned error is an ErrorList.
 func (o Options) Decode(v any) error {
 	return decodeNode(o.node, o.pos.File, v)
+}
+
+// childAt is the value under a mapping key, or the list item at a decimal
+// index, of n (aliases followed), or nil.
+func childAt(n *yaml.Node, step string) *yaml.Node {
+	n = followAliases(n)
+	if n == nil {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == step {
+				return n.Content[i+1]
+			}
+		}
+	case yaml.SequenceNode:
+		if i, err := strconv.Atoi(step); err == nil && i >= 0 && i < len(n.Content) {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+// followAliases resolves documents and aliases to the node that holds the
+// value, or nil. The loader has already refused cyclic aliases; the bound
+// only keeps a hand-built node from looping.
+func followAliases(n *yaml.Node) *yaml.Node {
+	for hops := 0; n != nil && hops < 64; hops++ {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			if len(n.Content) == 0 {
+				return nil
+			}
+			n = n.Content[0]
+		case yaml.AliasNode:
+			n = n.Alias
+		default:
+			return n
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package config
+package gatewayconfig
 
 // Config is a loaded gateway.yaml.
 //

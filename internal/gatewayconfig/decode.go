@@ -1,4 +1,4 @@
-package config
+package gatewayconfig
 
 import (
 	"fmt"
@@ -10,18 +10,25 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Unmarshaler is implemented by types that decode themselves from a YAML
-// node. The node has aliases resolved and environment variables already
-// interpolated; file is the config file's name, for positions. Returning an
-// *Error or an ErrorList keeps the positions; any other error is placed at
-// the node.
-type Unmarshaler interface {
-	UnmarshalConfig(n *yaml.Node, file string) error
+// ScalarUnmarshaler is implemented by option types written as one scalar
+// that parse themselves, such as an expression: value is the scalar with
+// environment variables already interpolated, pos is where it is written.
+// Returning an *Error or an ErrorList keeps the positions; any other error
+// is placed at the scalar. A null is passed as the string "null".
+type ScalarUnmarshaler interface {
+	UnmarshalScalar(value string, pos Pos) error
+}
+
+// nodeUnmarshaler is implemented by the package's own types that decode
+// themselves from a YAML node (a duration, a handler entry).
+type nodeUnmarshaler interface {
+	unmarshalNode(n *yaml.Node, file string) error
 }
 
 var (
-	unmarshalerType = reflect.TypeFor[Unmarshaler]()
-	nodeType        = reflect.TypeFor[yaml.Node]()
+	scalarUnmarshalerType = reflect.TypeFor[ScalarUnmarshaler]()
+	nodeUnmarshalerType   = reflect.TypeFor[nodeUnmarshaler]()
+	nodeType              = reflect.TypeFor[yaml.Node]()
 )
 
 // maxAliasExpansions bounds how many nodes may be reached through aliases in
@@ -58,6 +65,10 @@ func decodeNode(node *yaml.Node, file string, v any) error {
 	d := newDecoder(file)
 	d.decode(node, rv.Elem(), "")
 	return d.errs.sorted().Err()
+}
+
+func unmarshalsItself(t reflect.Type) bool {
+	return t.Implements(nodeUnmarshalerType) || t.Implements(scalarUnmarshalerType)
 }
 
 func nodePos(file string, n *yaml.Node) Pos { return Pos{File: file, Line: n.Line, Column: n.Column} }
@@ -150,9 +161,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	// Raw node fields keep whatever was written, null included; a null
-	// pointer is nil; an Unmarshaler decides for itself what null means.
+	// pointer is nil; an unmarshaler decides for itself what null means.
 	if isNull(n) && v.Type() != nodeType && (v.Kind() != reflect.Pointer || v.Type().Elem() != nodeType) &&
-		(v.Kind() == reflect.Pointer || !v.CanAddr() || !v.Addr().Type().Implements(unmarshalerType)) {
+		(v.Kind() == reflect.Pointer || !v.CanAddr() || !unmarshalsItself(v.Addr().Type())) {
 		v.SetZero()
 		return
 	}
@@ -173,8 +184,20 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(n, v.Elem(), path)
 		return
-	case v.CanAddr() && v.Addr().Type().Implements(unmarshalerType):
-		err := v.Addr().Interface().(Unmarshaler).UnmarshalConfig(n, d.file)
+	case v.CanAddr() && v.Addr().Type().Implements(nodeUnmarshalerType):
+		err := v.Addr().Interface().(nodeUnmarshaler).unmarshalNode(n, d.file)
+		d.errs = d.errs.Append(d.pos(n), err)
+		return
+	case v.CanAddr() && v.Addr().Type().Implements(scalarUnmarshalerType):
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "expected a scalar, got %s", describe(n))
+			return
+		}
+		value := n.Value
+		if isNull(n) {
+			value = "null"
+		}
+		err := v.Addr().Interface().(ScalarUnmarshaler).UnmarshalScalar(value, d.pos(n))
 		d.errs = d.errs.Append(d.pos(n), err)
 		return
 	}

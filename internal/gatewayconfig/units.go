@@ -1,4 +1,4 @@
-package config
+package gatewayconfig
 
 import (
 	"errors"
@@ -41,8 +41,8 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(d), nil
 }
 
-// UnmarshalConfig decodes a duration scalar.
-func (d *Duration) UnmarshalConfig(n *yaml.Node, file string) error {
+// unmarshalNode decodes a duration scalar.
+func (d *Duration) unmarshalNode(n *yaml.Node, file string) error {
 	if isNull(n) {
 		*d = 0
 		return nil
@@ -103,8 +103,8 @@ func ParseSize(s string) (Size, error) {
 	return Size(n) * unit, nil
 }
 
-// UnmarshalConfig decodes a size scalar.
-func (sz *Size) UnmarshalConfig(n *yaml.Node, file string) error {
+// unmarshalNode decodes a size scalar.
+func (sz *Size) unmarshalNode(n *yaml.Node, file string) error {
 	if isNull(n) {
 		*sz = 0
 		return nil
