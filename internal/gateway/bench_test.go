@@ -193,7 +193,7 @@ func c1Gateway(b *testing.B, n int) ([]*countingConn, []engineio.Listener) {
 		if g.Name != "per_user" {
 			continue
 		}
-		node := g.Options.Node()
+		node := gatewayconfig.OptionsNode(g.Options)
 		for i := 0; node != nil && i+1 < len(node.Content); i += 2 {
 			switch node.Content[i].Value {
 			case "rate", "burst":
