@@ -28,5 +28,5 @@ func schemaCommand(_ context.Context, env *environment, args []string) error {
 // with the specs they were registered with (guards.Define): a type
 // registered without an options struct accepts any value.
 func pluginSpecs() (guardSpecs, handlerSpecs []schema.PluginSpec) {
-	return guards.Specs(), handlers.Specs()
+	return guards.Default().PluginSpecs(), handlers.Default().PluginSpecs()
 }

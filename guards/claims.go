@@ -16,6 +16,10 @@ func init() {
 	// factory itself: no options struct.
 	defaultRegistry.RegisterSpec("claims", Spec{
 		Doc: "Admits sockets whose token claims meet every requirement: a value, {one_of: [...]} or {contains: value}; forbidden otherwise.",
+		Refusals: []Refusal{
+			{Code: "unauthorized", When: "the socket has no token"},
+			{Code: "forbidden", When: "a claim does not hold"},
+		},
 	}, newClaimsGuard)
 }
 

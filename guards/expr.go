@@ -12,6 +12,9 @@ func init() {
 	Define("expr", Spec{
 		Doc:       "Allows what a CEL condition holds true for, and denies anything else with a code and message of its own.",
 		Shorthand: "condition",
+		Refusals: []Refusal{
+			{Code: "forbidden", CodeOption: "code", When: "the condition is not true (or fails to evaluate)"},
+		},
 	}, newExprGuard)
 }
 

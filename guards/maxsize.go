@@ -11,6 +11,9 @@ func init() {
 	Define("max_size", Spec{
 		Doc:       "Refuses events whose arguments, as received, are larger than a limit (payload_too_large).",
 		Shorthand: "limit",
+		Refusals: []Refusal{
+			{Code: "payload_too_large", When: "the payload is larger than the guard allows"},
+		},
 	}, newMaxSizeGuard)
 }
 

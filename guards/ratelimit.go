@@ -19,6 +19,9 @@ import (
 func init() {
 	Define("rate_limit", Spec{
 		Doc: "Counts events or CONNECTs in a token bucket per socket, user, address or claim, and refuses those over the rate (rate_limited).",
+		Refusals: []Refusal{
+			{Code: "rate_limited", When: "the key's bucket is empty; the refusal carries retry_after_ms"},
+		},
 	}, newRateLimitGuard)
 }
 

@@ -26,6 +26,9 @@ func init() {
 	// factory itself: no options struct.
 	defaultRegistry.RegisterSpec("schema", Spec{
 		Doc: "Validates the payload against a JSON Schema (draft 2020-12) written inline or in a file; invalid_payload otherwise.",
+		Refusals: []Refusal{
+			{Code: "invalid_payload", When: "the payload does not match the schema"},
+		},
 	}, newSchemaGuard)
 }
 

@@ -21,7 +21,7 @@ func TestEveryBuiltinGuardDeclaresItsSpec(t *testing.T) {
 		"max_size":   {options: true, shorthand: "limit"},
 		"rate_limit": {options: true},
 	}
-	specs := Specs()
+	specs := Default().PluginSpecs()
 	if len(specs) != len(want) {
 		t.Fatalf("%d specs, want %d: %+v", len(specs), len(want), specs)
 	}

@@ -12,6 +12,9 @@ import (
 func init() {
 	Define("broadcast", Spec{
 		Doc: "Sends an event to every socket of the caller's namespace, or of one room, on every node of the cluster; acks {ok: true}.",
+		Refusals: []Refusal{
+			{Code: "invalid_payload", When: "an expression of the handler fails on the payload"},
+		},
 	}, newBroadcast)
 }
 

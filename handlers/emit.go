@@ -13,6 +13,10 @@ import (
 func init() {
 	Define("emit", Spec{
 		Doc: "Sends an event back to the caller alone, optionally waiting for the client's acknowledgement.",
+		Refusals: []Refusal{
+			{Code: "invalid_payload", When: "an expression of the handler fails on the payload"},
+			{Code: "upstream_timeout", IfOption: "await_ack", When: "the client does not answer within server.ack_timeout"},
+		},
 	}, newEmit)
 }
 

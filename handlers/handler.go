@@ -6,7 +6,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
 	"github.com/gatehouse-dev/gatehouse/internal/registry"
-	"github.com/gatehouse-dev/gatehouse/internal/schema"
 )
 
 // Handler handles one event (or a connect or disconnect). It returns the
@@ -86,6 +85,10 @@ func Register(name string, f Factory) { defaultRegistry.Register(name, f) }
 // docs/config.md are generated from it.
 type Spec = registry.Spec
 
+// Refusal is one way a handler may refuse a call, declared in its Spec: a C2
+// code and when it happens. `gatehouse explain` lists them per step.
+type Refusal = registry.Refusal
+
 // Define registers a handler type whose options are the struct O, declared
 // once: its fields' yaml tags name the options, their doc tags say what each
 // does and their default tags what an absent one means. The gateway decodes
@@ -101,9 +104,6 @@ func DefineIn[O any](r *Registry, name string, spec Spec, build func(opts config
 	spec, factory := registry.Typed(spec, build)
 	r.RegisterSpec(name, spec, factory)
 }
-
-// Specs lists every handler type of the default registry with its spec.
-func Specs() []schema.PluginSpec { return defaultRegistry.PluginSpecs() }
 
 // Lookup finds a handler type in the default registry.
 func Lookup(name string) (Factory, bool) { return defaultRegistry.Lookup(name) }

@@ -13,6 +13,9 @@ import (
 func init() {
 	Define("publish", Spec{
 		Doc: "Hands the event to backends through a channel of the cluster adapter, for processing that needs no answer; acks {ok: true}.",
+		Refusals: []Refusal{
+			{Code: "upstream_error", When: "Redis does not take the message"},
+		},
 	}, newPublish)
 }
 

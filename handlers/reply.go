@@ -11,6 +11,9 @@ import (
 func init() {
 	Define("reply", Spec{
 		Doc: "Acks the event with a value computed from the call; exactly one of value and args is set.",
+		Refusals: []Refusal{
+			{Code: "invalid_payload", When: "an expression of the handler fails on the payload"},
+		},
 	}, newReply)
 }
 

@@ -10,8 +10,17 @@ import (
 )
 
 func init() {
-	Define("join", Spec{Doc: "Adds the caller to a room; acks {ok: true, room}."}, newRoomFactory(joinRoom))
-	Define("leave", Spec{Doc: "Removes the caller from a room; acks {ok: true, room}."}, newRoomFactory(leaveRoom))
+	Define("join", Spec{
+		Doc: "Adds the caller to a room; acks {ok: true, room}.",
+		Refusals: []Refusal{
+			{Code: "invalid_payload", When: "an expression of the handler fails on the payload"},
+			{Code: "limit_exceeded", When: "the socket is in server.limits.max_rooms_per_socket rooms already"},
+		},
+	}, newRoomFactory(joinRoom))
+	Define("leave", Spec{
+		Doc:      "Removes the caller from a room; acks {ok: true, room}.",
+		Refusals: []Refusal{{Code: "invalid_payload", When: "an expression of the handler fails on the payload"}},
+	}, newRoomFactory(leaveRoom))
 }
 
 // roomOptions are the options of the "join" and "leave" handlers.

@@ -4,7 +4,7 @@ import "testing"
 
 func TestEveryBuiltinHandlerDeclaresItsOptions(t *testing.T) {
 	names := []string{"broadcast", "emit", "join", "leave", "publish", "reply", "webhook"}
-	specs := Specs()
+	specs := Default().PluginSpecs()
 	if len(specs) != len(names) {
 		t.Fatalf("%d specs, want %d: %+v", len(specs), len(names), specs)
 	}

@@ -21,6 +21,10 @@ import (
 func init() {
 	Define("webhook", Spec{
 		Doc: "POSTs the event to a backend over HTTP and acks with its answer; upstream_error or upstream_timeout when it fails.",
+		Refusals: []Refusal{
+			{Code: "upstream_error", When: "the backend cannot be reached or answers an error"},
+			{Code: "upstream_timeout", When: "the backend does not answer within the handler's timeout"},
+		},
 	}, newWebhook)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/internal/registry"
 )
 
 // Report is the whole description of one config.
@@ -117,6 +118,16 @@ func Explain(ctx context.Context, cfg *gatewayconfig.Config, raw []byte, opts ga
 		return nil, err
 	}
 	m := masker{raw: readRaw(raw)}
+	regs := opts.Registries
+	if regs.Guards == nil || regs.Handlers == nil {
+		regs = gateway.DefaultRegistries()
+	}
+	specOf := func(kind, typ string) registry.Spec {
+		if kind == "guard" {
+			return regs.Guards.Spec(typ)
+		}
+		return regs.Handlers.Spec(typ)
+	}
 	r := &Report{
 		Config:        cfg.File,
 		Adapter:       Adapter{Kind: cfg.Adapter.Kind, Distributed: plan.Distributed},
@@ -128,7 +139,7 @@ func Explain(ctx context.Context, cfg *gatewayconfig.Config, raw []byte, opts ga
 		r.Adapter.URL = maskURL(cfg.Adapter.Redis.URL)
 	}
 	for _, ns := range plan.Namespaces {
-		r.Namespaces = append(r.Namespaces, describeNamespace(ns, cfg, m))
+		r.Namespaces = append(r.Namespaces, describeNamespace(ns, cfg, m, specOf))
 	}
 	return r, nil
 }
@@ -239,25 +250,28 @@ func describeLimits(s gatewayconfig.Server) []Limit {
 	}
 }
 
+// specLookup finds the spec of a guard ("guard") or handler type.
+type specLookup func(kind, typ string) registry.Spec
+
 // describeNamespace tells one namespace's chains.
-func describeNamespace(ns gateway.NamespacePlan, cfg *gatewayconfig.Config, m masker) Namespace {
+func describeNamespace(ns gateway.NamespacePlan, cfg *gatewayconfig.Config, m masker, specOf specLookup) Namespace {
 	out := Namespace{
 		Name:           ns.Name,
 		Auth:           ns.Auth,
 		ConnectErrors:  connectRefusals(ns.Auth, cfg.Auth.JWT != nil),
-		ConnectGuards:  steps("guard", ns.ConnectGuards, m),
-		OnConnect:      steps("handler", ns.OnConnect, m),
-		OnDisconnect:   steps("handler", ns.OnDisconnect, m),
+		ConnectGuards:  steps("guard", ns.ConnectGuards, m, specOf),
+		OnConnect:      steps("handler", ns.OnConnect, m, specOf),
+		OnDisconnect:   steps("handler", ns.OnDisconnect, m, specOf),
 		UnknownEvent:   Refusal{"unknown_event", "an event this namespace does not declare"},
 		EventAdmission: admissionRefusals(cfg.Server.Limits),
 	}
 	for _, ev := range ns.Events {
 		e := Event{Name: ev.Name, MayBlock: ev.MayBlock}
-		e.Steps = steps("guard", ev.Guards, m)
+		e.Steps = steps("guard", ev.Guards, m, specOf)
 		for i := range e.Steps {
 			e.Steps[i].OnArrival = i < ev.OnArrival
 		}
-		e.Steps = append(e.Steps, steps("handler", ev.Handlers, m)...)
+		e.Steps = append(e.Steps, steps("handler", ev.Handlers, m, specOf)...)
 		out.Events = append(out.Events, e)
 	}
 	return out
@@ -292,12 +306,12 @@ func admissionRefusals(l gatewayconfig.Limits) []Refusal {
 }
 
 // steps describes built guards or handlers.
-func steps(kind string, plans []gateway.StepPlan, m masker) []Step {
+func steps(kind string, plans []gateway.StepPlan, m masker, specOf specLookup) []Step {
 	out := make([]Step, 0, len(plans))
 	for _, p := range plans {
 		s := Step{Kind: kind, Name: p.Name, Type: p.Type, MayBlock: p.MayBlock,
 			Options: m.value(gatewayconfig.OptionsNode(p.Options), "", false)}
-		s.Errors = refusalsOf(kind, p.Type, s.Options)
+		s.Errors = refusalsOf(specOf(kind, p.Type), s.Options)
 		out = append(out, s)
 	}
 	return out

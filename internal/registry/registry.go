@@ -25,7 +25,17 @@ type Spec struct {
 	// Shorthand is the yaml name of the option that options written as a
 	// bare scalar stand for ("" when there is none).
 	Shorthand string
+	// Refusals are the C2 codes the type may refuse with, and when, for
+	// `gatehouse explain` and the docs. A type that declares none is shown
+	// as able to return any code.
+	Refusals []Refusal
 }
+
+// Refusal is one way a guard or handler may refuse a call: a C2 code
+// (Code), when it happens (When), and optionally the option whose written
+// value is the code instead (CodeOption) or the boolean option without
+// which it cannot happen (IfOption).
+type Refusal = schema.Refusal
 
 // Registry maps type names to factories of one kind.
 type Registry[F any] struct {
@@ -132,7 +142,7 @@ func (r *Registry[F]) PluginSpecs() []schema.PluginSpec {
 	specs := make([]schema.PluginSpec, 0, len(names))
 	for _, name := range names {
 		s := r.Spec(name)
-		specs = append(specs, schema.PluginSpec{Kind: r.kind, Name: name, Doc: s.Doc, Options: s.Options, Shorthand: s.Shorthand})
+		specs = append(specs, schema.PluginSpec{Kind: r.kind, Name: name, Doc: s.Doc, Options: s.Options, Shorthand: s.Shorthand, Refusals: s.Refusals})
 	}
 	return specs
 }

@@ -21,7 +21,7 @@ func TestDocsConfigTablesMatchTheConfigTypesAndPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := schema.UpdateDocs(text, guards.Specs(), handlers.Specs())
+	want, err := schema.UpdateDocs(text, guards.Default().PluginSpecs(), handlers.Default().PluginSpecs())
 	if err != nil {
 		t.Fatalf("%s: %v; run make docs", file, err)
 	}

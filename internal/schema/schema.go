@@ -30,6 +30,19 @@ type PluginSpec struct {
 	// bare scalar stand for, as in "max_size: 4KB" for {limit: 4KB}; ""
 	// when the plugin takes no such form.
 	Shorthand string
+	// Refusals are the C2 codes the plugin may refuse with, and when.
+	Refusals []Refusal
+}
+
+// Refusal is one way a guard or handler may refuse a call: a C2 code and
+// when it happens. A code may depend on the options written: CodeOption
+// names an option whose value, when written, is the code instead; IfOption
+// names a boolean option without which this refusal cannot happen.
+type Refusal struct {
+	Code       string
+	When       string
+	CodeOption string
+	IfOption   string
 }
 
 // Draft is the JSON Schema dialect of the generated schema.

@@ -26,7 +26,7 @@ func rewrite(path string) error {
 	if err != nil {
 		return err
 	}
-	out, err := schema.UpdateDocs(text, guards.Specs(), handlers.Specs())
+	out, err := schema.UpdateDocs(text, guards.Default().PluginSpecs(), handlers.Default().PluginSpecs())
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
