@@ -114,6 +114,7 @@ func (c *Config) applyDefaults() {
 	}
 
 	c.resolvePaths()
+	c.applyTracingDefaults()
 
 	setDefault(c, "adapter.kind", &c.Adapter.Kind, DefaultAdapterKind)
 	if r := c.Adapter.Redis; r != nil {

@@ -42,6 +42,7 @@ type Server struct {
 	MetricsPath    string   `yaml:"metrics_path" doc:"The URL path of the Prometheus metrics." default:"\"/metrics\""`
 	TLS            *TLS     `yaml:"tls" doc:"A certificate and key to serve HTTPS and WSS."`
 	Limits         Limits   `yaml:"limits" doc:"Bounds on what one client, and all of them together, may hold and send."`
+	Tracing        Tracing  `yaml:"tracing" doc:"OpenTelemetry spans of the handshake, each CONNECT and each event, exported over OTLP/HTTP; off by default."`
 }
 
 // Limits bound what one client, and all of them together, may hold and send.

@@ -119,6 +119,7 @@ func (v *validator) server(s *Server) {
 		v.fail("server.send_queue", "server.send_queue must be between 1 and %d, got %d", MaxSendQueue, s.SendQueue)
 	}
 	v.oneOf("server.slow_consumer", s.SlowConsumer, "disconnect", "drop_oldest")
+	v.tracing(&s.Tracing)
 	if s.Metrics {
 		v.metricsPath(s)
 	}
