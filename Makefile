@@ -21,7 +21,7 @@ FUZZ_TARGETS := \
 	./internal/socketio:FuzzDecode:150000x \
 	./internal/socketio:FuzzObjectMember:250000x
 
-.PHONY: all build examples docs run test vet unit edge-short soak-short soak fuzz-short fuzz e2e e2e-deps edge bench clean
+.PHONY: all build examples docs run test vet unit edge-short soak-short soak fuzz-short fuzz e2e e2e-deps edge bench image image-test clean
 
 all: build
 
@@ -94,6 +94,22 @@ edge:
 ## bench: every load scenario against Gatehouse, the Node socket.io baseline and a bare loop; writes docs/benchmarks.md.
 bench:
 	GO=$(GO) bench/run.sh
+
+## image: the container image (FROM scratch, non-root) from a static binary compiled here, with
+## deploy/container/Containerfile.prebuilt; the repository's Containerfile builds the same image in a golang
+## builder stage where that base image can be pulled.
+IMAGE  ?= localhost/gatehouse:dev
+PODMAN ?= podman --storage-driver vfs
+image:
+	rm -rf bin/image && mkdir -p bin/image
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/image/gatehouse ./cmd/gatehouse
+	cp /etc/ssl/certs/ca-certificates.crt deploy/container/passwd deploy/container/group gateway.yaml bin/image/
+	$(PODMAN) build -q -f deploy/container/Containerfile.prebuilt -t $(IMAGE) bin/image
+
+## image-test: builds the image, checks its contents (static binary, CA bundle, non-root user) and runs it:
+## readiness on /readyz, a client's ack, SIGTERM drain to exit 0.
+image-test: image
+	cd e2e && (test -d node_modules || npm ci --no-audit --no-fund) && GATEHOUSE_IMAGE=$(IMAGE) GATEHOUSE_PODMAN="$(PODMAN)" node --test --test-timeout=120000 test/image.test.js
 
 clean:
 	rm -rf bin e2e/node_modules bench/peers/node/node_modules
