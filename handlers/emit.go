@@ -7,7 +7,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/internal/expr"
+	"github.com/gatehouse-dev/gatehouse/expr"
 )
 
 func init() {

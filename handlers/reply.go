@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/internal/expr"
+	"github.com/gatehouse-dev/gatehouse/expr"
 )
 
 func init() {
