@@ -2,20 +2,10 @@ package tsgen
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/internal/shape"
 )
-
-// maxInline bounds how deep $ref pointers other than $defs are inlined, so
-// that a schema referring to itself through properties still ends.
-const maxInline = 16
 
 // schemaDoc is one schema guard's JSON Schema, with the name of the
 // TypeScript type it becomes.
@@ -24,90 +14,6 @@ type schemaDoc struct {
 	root any
 	// defs maps a "#/$defs/x" pointer to its type name, once declared.
 	defs map[string]string
-}
-
-// orderKey holds, in every mapping read from a schema, its keys in the
-// order written, so that the types list properties as the schema does. No
-// schema keyword or property name written in YAML or JSON holds a NUL.
-const orderKey = "\x00order"
-
-// loadSchema reads a schema guard's options: an inline schema, or the file
-// named by {file: path} relative to the config file.
-func loadSchema(opts gatewayconfig.Options) (any, error) {
-	n := gatewayconfig.OptionsNode(opts)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: schema: expected a mapping", opts.Pos())
-	}
-	if len(n.Content) != 2 || n.Content[0].Value != "file" {
-		return nodeValue(n)
-	}
-	path := n.Content[1].Value
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(opts.Dir(), path)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: schema: %w", opts.Pos(), err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil { // JSON is YAML too
-		return nil, fmt.Errorf("%s: schema: %w", path, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: schema: the file is empty", path)
-	}
-	return nodeValue(doc.Content[0])
-}
-
-// nodeValue decodes n as JSON values, each mapping with its key order.
-func nodeValue(n *yaml.Node) (any, error) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		out := make(map[string]any, len(n.Content)/2+1)
-		keys := make([]string, 0, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, err := nodeValue(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			key := n.Content[i].Value
-			keys = append(keys, key)
-			out[key] = v
-		}
-		out[orderKey] = keys
-		return out, nil
-	case yaml.SequenceNode:
-		out := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := nodeValue(c)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return nil, fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	return v, nil
-}
-
-// keysOf lists m's keys in the order written.
-func keysOf(m map[string]any) []string {
-	if keys, ok := m[orderKey].([]string); ok {
-		return keys
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // schemaType is the TypeScript type of schema s, a part of doc; named types
@@ -240,7 +146,7 @@ func (g *generator) objectType(doc *schemaDoc, m map[string]any, depth int) stri
 			}
 		}
 	}
-	names := keysOf(props)
+	names := shape.KeysOf(props)
 	members := make([]string, 0, len(names)+1)
 	valueTypes := make([]string, 0, len(names)+1)
 	for _, name := range names {
@@ -277,7 +183,7 @@ func (g *generator) refType(doc *schemaDoc, ref string, depth int) string {
 		return doc.name
 	}
 	tokens := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
-	target, ok := pointer(doc.root, tokens)
+	target, ok := shape.Pointer(doc.root, tokens)
 	if !ok {
 		return "unknown"
 	}
@@ -290,94 +196,17 @@ func (g *generator) refType(doc *schemaDoc, ref string, depth int) string {
 		g.declare(name, g.schemaType(doc, target, 0))
 		return name
 	}
-	if depth >= maxInline {
+	if depth >= shape.MaxInline {
 		return "unknown"
 	}
 	return g.schemaType(doc, target, depth+1)
 }
 
-// pointer resolves JSON pointer tokens in v.
-func pointer(v any, tokens []string) (any, bool) {
-	for _, raw := range tokens {
-		token := strings.NewReplacer("~1", "/", "~0", "~").Replace(raw)
-		switch t := v.(type) {
-		case map[string]any:
-			next, ok := t[token]
-			if !ok {
-				return nil, false
-			}
-			v = next
-		case []any:
-			var i int
-			if _, err := fmt.Sscan(token, &i); err != nil || i < 0 || i >= len(t) {
-				return nil, false
-			}
-			v = t[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-// propertySchema is the schema of field name of the objects s accepts, or
-// nil when s does not say; it follows $ref and allOf.
-func propertySchema(doc *schemaDoc, s any, name string, depth int) any {
-	m, ok := s.(map[string]any)
-	if !ok || depth > maxInline {
-		return nil
-	}
-	if ref, ok := m["$ref"].(string); ok && strings.HasPrefix(ref, "#") {
-		target, ok := pointer(doc.root, strings.Split(strings.TrimPrefix(strings.TrimPrefix(ref, "#"), "/"), "/"))
-		if ref == "#" {
-			target, ok = doc.root, true
-		}
-		if !ok {
-			return nil
-		}
-		return propertySchema(doc, target, name, depth+1)
-	}
-	if props, ok := m["properties"].(map[string]any); ok {
-		if p, ok := props[name]; ok {
-			return p
-		}
-	}
-	if list, ok := m["allOf"].([]any); ok {
-		for _, sub := range list {
-			if p := propertySchema(doc, sub, name, depth+1); p != nil {
-				return p
-			}
-		}
-	}
-	return nil
-}
-
 // literal is the TypeScript literal type of a JSON value.
 func literal(v any) string {
-	raw, err := json.Marshal(withoutOrder(v))
+	raw, err := json.Marshal(shape.Plain(v))
 	if err != nil {
 		return "unknown"
 	}
 	return string(raw)
-}
-
-// withoutOrder is v without the key order of its mappings.
-func withoutOrder(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			if k != orderKey {
-				out[k] = withoutOrder(e)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = withoutOrder(e)
-		}
-		return out
-	}
-	return v
 }

@@ -5,11 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
+	"github.com/gatehouse-dev/gatehouse/internal/shape"
 )
 
 // errorCodes are the codes a client can be refused with, in the order of
@@ -109,7 +108,7 @@ type payloadType struct {
 // field is the type of the payload's field name, or unknown.
 func (p *payloadType) field(g *generator, name string) string {
 	for _, doc := range p.docs {
-		if s := propertySchema(doc, doc.root, name, 0); s != nil {
+		if s := shape.PropertySchema(doc.root, doc.root, name); s != nil {
 			return g.schemaType(doc, s, 0)
 		}
 	}
@@ -126,7 +125,7 @@ func (g *generator) guardDoc(name string) (*schemaDoc, error) {
 		if decl.Name != name || decl.Type != "schema" {
 			continue
 		}
-		root, err := loadSchema(decl.Options)
+		root, err := shape.LoadSchema(decl.Options)
 		if err != nil {
 			return nil, err
 		}
@@ -266,24 +265,18 @@ func (g *generator) serverEvents(w *strings.Builder, ns gatewayconfig.Namespace,
 
 // sentBy records the event that handler h sends, if it sends one.
 func (g *generator) sentBy(sent *serverEvents, h gatewayconfig.HandlerDecl, payload *payloadType) {
-	if h.Type != "broadcast" && h.Type != "emit" {
-		return
-	}
-	name, ok := option(h.Options, "event")
+	s, ok := shape.SentBy(h, payload != nil)
 	if !ok {
 		return
 	}
 	params := "...args: unknown[]"
-	if data, ok := option(h.Options, "data"); ok {
-		params = "data: " + g.exprType(data, payload)
-	} else if _, ok := option(h.Options, "args"); !ok && payload != nil {
-		// Without data or args the event's own payload is sent on.
-		params = "data: " + payload.ts
+	if s.Data != nil {
+		params = "data: " + g.tsType(s.Data, payload)
 	}
-	if awaitAck, _ := option(h.Options, "await_ack"); awaitAck == "true" {
+	if s.AwaitAck {
 		params += ", ack: (answer: unknown) => void"
 	}
-	sent.add(name, params)
+	sent.add(s.Event, params)
 }
 
 // mergeParams joins the parameter lists of one event sent from several
@@ -306,70 +299,15 @@ func mergeParams(all []string) string {
 // ackOf is the type of an event's ack callback and of what it receives:
 // the reply of its last handler that replies, or the refusal.
 func (g *generator) ackOf(hs []gatewayconfig.HandlerDecl, payload *payloadType) (callback, reply string) {
-	reply = "undefined"
-	for _, h := range hs {
-		r := g.replyOf(h, payload)
-		if r == "args" {
-			reply = r
-		} else if r != "undefined" {
-			reply = r
-		}
-	}
-	if reply == "args" {
+	ack := shape.EventAck(hs, payload != nil)
+	switch ack.Kind {
+	case shape.ArgsAck:
 		return "(...reply: unknown[]) => void", "unknown"
+	case shape.NoAck:
+		reply = "undefined"
+	default:
+		reply = g.tsType(ack.Type, payload)
 	}
 	reply = union(reply, "ErrorReply")
 	return "(reply: " + reply + ") => void", reply
-}
-
-// replyOf is the type of what handler h acks with: "undefined" for no
-// argument, "args" for several.
-func (g *generator) replyOf(h gatewayconfig.HandlerDecl, payload *payloadType) string {
-	key := "reply"
-	if h.Type == "reply" {
-		if _, ok := option(h.Options, "args"); ok {
-			return "args"
-		}
-		key = "value"
-	}
-	if src, ok := option(h.Options, key); ok {
-		return g.exprType(src, payload)
-	}
-	switch h.Type {
-	case "broadcast", "publish":
-		return "{ ok: true }"
-	case "join", "leave":
-		return "{ ok: true; room: string }"
-	case "emit":
-		if awaitAck, _ := option(h.Options, "await_ack"); awaitAck == "true" {
-			return "unknown"
-		}
-		return "undefined"
-	}
-	return "unknown"
-}
-
-// option is the scalar written under key in a handler's options.
-func option(opts gatewayconfig.Options, key string) (string, bool) {
-	n := gatewayconfig.OptionsNode(opts)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return "", false
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value != key {
-			continue
-		}
-		v := n.Content[i+1]
-		if v.Kind == yaml.AliasNode && v.Alias != nil {
-			v = v.Alias
-		}
-		if v.Kind != yaml.ScalarNode {
-			return "", false
-		}
-		if v.Tag == "!!null" {
-			return "null", true
-		}
-		return v.Value, true
-	}
-	return "", false
 }
