@@ -241,7 +241,9 @@ func (a *Authorizer) Gather(header func(name string) string) (headers, cookies m
 	return a.cfg.Forward.Gather(header)
 }
 
-// Close releases the idle connections to the backend.
-func (a *Authorizer) Close() {
+// Close releases the idle connections to the backend; calls in flight
+// finish on their own within their timeout. It implements gatehouse.Closer.
+func (a *Authorizer) Close(context.Context) error {
 	a.client.CloseIdleConnections()
+	return nil
 }

@@ -82,7 +82,7 @@ func newAuthorizer(t *testing.T, cfg Config, opts Options) *Authorizer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(a.Close)
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
 	return a
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/authorizer"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 )
@@ -19,6 +20,9 @@ type namespaceRuntime struct {
 	onConnect     []namedHandler
 	onDisconnect  []namedHandler
 	events        map[string]*eventRuntime
+	// authorizer is asked at CONNECT after the token check; nil when the
+	// namespace declares none.
+	authorizer *authorizer.Authorizer
 }
 
 // eventRuntime is one declared event: its guard chain and handlers, in order.
@@ -138,6 +142,12 @@ func buildRuntime(cfg *gatewayconfig.Config, reg Registries, env *hostEnv) (map[
 			onConnect:     buildHandlers(ns.OnConnect),
 			onDisconnect:  buildHandlers(ns.OnDisconnect),
 			events:        make(map[string]*eventRuntime, len(ns.Events)),
+		}
+		if a, err := buildAuthorizer(ns, env); err != nil {
+			errs = errs.Append(ns.Pos, err)
+		} else if a != nil {
+			built.add(a)
+			rt.authorizer = a
 		}
 		for _, ev := range ns.Events {
 			if _, reserved := reservedEvents[ev.Name]; reserved {

@@ -21,6 +21,8 @@ type connState struct {
 	flood atomic.Pointer[floodBucket]
 	// expiry holds the timers of the socket's token.
 	expiry atomic.Pointer[expiryWatch]
+	// authz re-authorizes the socket before its authorizer's answer ends.
+	authz atomic.Pointer[authzWatch]
 	// handshakeAuth carries the CONNECT auth payload (its token removed)
 	// from the Connect hook to on_connect, and is cleared there.
 	handshakeAuth atomic.Pointer[gatehouse.Payload]

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -55,16 +56,23 @@ func (st *state) watchExpiry(s *socketio.Socket) {
 	})
 	w.expire = time.AfterFunc(max(time.Until(deadline), 0), func() {
 		e := gatehouse.Errorf(gatehouse.CodeTokenExpired, "token expired; reconnect with a fresh token")
-		fields := e.Fields()
-		fields["status"] = "error"
-		fields["event"] = ""
-		if err := s.Emit(eventException, fields); err != nil {
-			logger.Debug("token_expired not delivered", "socket", s.ID(), "error", err)
-		}
-		s.Disconnect("token expired")
+		disconnectWith(s, e, "token expired", logger)
 	})
 	w.mu.Unlock()
 	stateOf(s).expiry.Store(w)
+}
+
+// disconnectWith tells the socket why it is being disconnected, with an
+// exception event carrying e's code and message, then disconnects it: the
+// path of an expired token and of an authorization refused at refresh.
+func disconnectWith(s *socketio.Socket, e *gatehouse.Error, reason string, logger *slog.Logger) {
+	fields := e.Fields()
+	fields["status"] = "error"
+	fields["event"] = ""
+	if err := s.Emit(eventException, fields); err != nil {
+		logger.Debug("disconnect reason not delivered", "socket", s.ID(), "code", e.Code, "error", err)
+	}
+	s.Disconnect(reason)
 }
 
 // stopExpiry cancels the socket's timers, if any.

@@ -49,6 +49,9 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 		return gatehouse.Errorf(gatehouse.CodeForbidden, "namespace %s is not served", s.Namespace())
 	}
 	claims, err := st.authenticate(ns, s, auth)
+	if err == nil && ns.authorizer != nil {
+		claims, err = st.authorize(ctx, ns, s, auth, claims)
+	}
 	if err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
 		return err
@@ -120,6 +123,7 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 		return
 	}
 	st.watchExpiry(s)
+	h.gw.watchAuthorization(s)
 	call := &handlers.Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Auth: auth}
 	for _, handler := range ns.onConnect {
 		if _, err := h.gw.safeHandle(ctx, handler, call); err != nil {
@@ -159,6 +163,7 @@ func (h hooks) Refuse(s *socketio.Socket, event string, ack socketio.AckFunc, er
 func (h hooks) Disconnected(s *socketio.Socket, reason string) {
 	h.gw.metrics.SocketDisconnected(s.Namespace())
 	stopExpiry(s)
+	stopAuthorization(s)
 	st := h.gw.useState()
 	defer st.users.release()
 	ns, ok := st.namespaces[s.Namespace()]

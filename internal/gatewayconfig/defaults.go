@@ -129,6 +129,7 @@ func (c *Config) applyDefaults() {
 				ns.Auth = "required"
 			}
 		}
+		c.authorizerDefaults(ns)
 	}
 }
 

@@ -376,6 +376,7 @@ func (r *Ref) unmarshalNode(n *yaml.Node, file string) error {
 type namespaceSyntax struct {
 	Auth         string        `yaml:"auth"`
 	Guards       []Ref         `yaml:"guards"`
+	Authorizer   *Authorizer   `yaml:"authorizer"`
 	OnConnect    []HandlerDecl `yaml:"on_connect"`
 	OnDisconnect []HandlerDecl `yaml:"on_disconnect"`
 	Events       *yaml.Node    `yaml:"events"`
@@ -411,6 +412,7 @@ func (d *decoder) decodeNamespaces(n *yaml.Node) []Namespace {
 			Pos:          d.pos(kv.key),
 			Auth:         syntax.Auth,
 			Guards:       syntax.Guards,
+			Authorizer:   syntax.Authorizer,
 			OnConnect:    syntax.OnConnect,
 			OnDisconnect: syntax.OnDisconnect,
 			Events:       d.decodeEvents(syntax.Events, path+".events"),

@@ -170,7 +170,9 @@ type Namespace struct {
 	// auth.jwt is configured, otherwise "none".
 	Auth string
 	// Guards run at CONNECT, in order.
-	Guards       []Ref
+	Guards []Ref
+	// Authorizer, when set, is asked at CONNECT after the token check.
+	Authorizer   *Authorizer
 	OnConnect    []HandlerDecl
 	OnDisconnect []HandlerDecl
 	Events       []Event
@@ -182,4 +184,28 @@ type Event struct {
 	Pos      Pos
 	Guards   []Ref
 	Handlers []HandlerDecl // from "handler" (one) or "handlers" (a list)
+}
+
+// Authorizer is a namespace's HTTP authorizer: a backend asked at CONNECT,
+// with what the client presented, whether the socket may connect and with
+// what claims. After the namespace's token check when its auth is required
+// or optional (the verified claims are sent along), alone when it is none.
+type Authorizer struct {
+	URL            string            `yaml:"url" doc:"The backend endpoint the gateway POSTs what the client presented to." doctype:"http(s) URL" docdefault:"**required**"`
+	Timeout        Duration          `yaml:"timeout" doc:"Bounds one call, answer included." default:"2s" doctype:"duration > 0"`
+	Headers        []string          `yaml:"headers" doc:"Headers of the handshake request sent on to the backend, by name." doctype:"list of header names"`
+	Cookies        []string          `yaml:"cookies" doc:"Cookies of the handshake request sent on to the backend, by name." doctype:"list of cookie names"`
+	RequestHeaders map[string]string `yaml:"request_headers" doc:"Headers added to every call, such as an Authorization header with a ${SECRET} from the environment." doctype:"mapping"`
+	OnError        string            `yaml:"on_error" doc:"What a call without a usable answer decides: deny refuses the socket, allow lets it in with the claims it already had." default:"deny" enum:"deny,allow"`
+	Cache          AuthorizerCache   `yaml:"cache" doc:"The answers remembered, keyed by a hash of what the client presented."`
+	MaxRequest     Size              `yaml:"max_request" doc:"The largest request one socket's presentation makes; a larger one is refused with payload_too_large." default:"16KB" doctype:"size > 0"`
+	MaxAnswer      Size              `yaml:"max_answer" doc:"The largest answer read back; a larger one is a failed call." default:"16KB" doctype:"size > 0"`
+	MaxInFlight    int               `yaml:"max_in_flight" doc:"The most calls waiting on the backend at once; a socket beyond them is refused with unavailable." default:"1000" doctype:"integer ≥ 1"`
+}
+
+// AuthorizerCache bounds the answers an authorizer remembers.
+type AuthorizerCache struct {
+	Size     int      `yaml:"size" doc:"The most answers kept; 0 keeps none." default:"10000" doctype:"integer ≥ 0"`
+	TTL      Duration `yaml:"ttl" doc:"The longest an answer is kept; never past the lifetime the backend gave it; 0 keeps none." default:"30s" doctype:"duration ≥ 0"`
+	MaxBytes Size     `yaml:"max_bytes" doc:"The bytes of the answers kept, their claims and messages with 256 bytes per answer." default:"16MB" doctype:"size ≥ 0"`
 }

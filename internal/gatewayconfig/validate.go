@@ -314,6 +314,7 @@ func (v *validator) namespaces() {
 			v.fail(authPath, "namespace %s has auth: %s but auth.jwt is not configured", ns.Name, ns.Auth)
 		}
 		v.refs(ns.Guards, guardNames)
+		v.authorizer(ns)
 		for _, ev := range ns.Events {
 			v.refs(ev.Guards, guardNames)
 		}

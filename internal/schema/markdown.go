@@ -41,6 +41,7 @@ var sections = []section{
 	{path: "auth.jwt", typ: reflect.TypeFor[gatewayconfig.JWT]()},
 	{path: "adapter", typ: reflect.TypeFor[gatewayconfig.Adapter]()},
 	{path: "api", typ: reflect.TypeFor[gatewayconfig.API]()},
+	{path: "namespaces.authorizer", typ: reflect.TypeFor[gatewayconfig.Authorizer]()},
 }
 
 // row is one key of a reference table.

@@ -106,6 +106,10 @@ func Document(guards, handlers []PluginSpec) (map[string]any, error) {
 		"propertyNames":        obj{"pattern": `^/\S*$`},
 		"additionalProperties": obj{"$ref": "#/$defs/namespace"},
 	}
+	ns, err := namespaceSchema()
+	if err != nil {
+		return nil, err
+	}
 	root["$schema"] = Draft
 	root["$id"] = "https://gatehouse.dev/schema/gateway.json"
 	root["title"] = "gateway.yaml"
@@ -122,7 +126,7 @@ func Document(guards, handlers []PluginSpec) (map[string]any, error) {
 			"type":  []string{"array", "null"},
 			"items": obj{"type": "string", "minLength": 1},
 		},
-		"namespace": namespaceSchema(),
+		"namespace": ns,
 		"event":     eventSchema(),
 	}
 	return root, nil
@@ -180,8 +184,12 @@ func optionsSchema(s PluginSpec) (obj, error) {
 	return opts, nil
 }
 
-func namespaceSchema() obj {
+func namespaceSchema() (obj, error) {
 	reserved := gatewayconfig.ReservedEventNames()
+	authorizer, err := structSchema(reflect.TypeFor[gatewayconfig.Authorizer]())
+	if err != nil {
+		return nil, fmt.Errorf("schema: namespace authorizer: %w", err)
+	}
 	return obj{
 		"description": "A namespace: who may connect, the guards run at CONNECT, the handlers run on connect and disconnect, and its events.",
 		"type":        []string{"object", "null"},
@@ -191,6 +199,7 @@ func namespaceSchema() obj {
 				"enum":        []any{"required", "optional", "none", nil},
 			}),
 			"guards":        withDoc(obj{"$ref": "#/$defs/guardRefs"}, "Guards run at CONNECT, in order, by name."),
+			"authorizer":    withDoc(authorizer, "An HTTP backend asked at CONNECT whether a socket may connect and with what claims."),
 			"on_connect":    withDoc(obj{"$ref": "#/$defs/handlers"}, "Handlers run when a socket has connected to the namespace."),
 			"on_disconnect": withDoc(obj{"$ref": "#/$defs/handlers"}, "Handlers run when a socket has left the namespace."),
 			"events": obj{
@@ -201,7 +210,7 @@ func namespaceSchema() obj {
 			},
 		},
 		"additionalProperties": false,
-	}
+	}, nil
 }
 
 func eventSchema() obj {

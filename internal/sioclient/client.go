@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,11 +72,17 @@ type connectResult struct {
 // Dial opens a session on the Engine.IO endpoint at url, such as
 // "ws://127.0.0.1:8080/socket.io/", and waits for its open packet.
 func Dial(ctx context.Context, url string) (*Client, error) {
+	return DialHeader(ctx, url, nil)
+}
+
+// DialHeader is Dial with headers on the handshake request, such as a
+// Cookie.
+func DialHeader(ctx context.Context, url string, header http.Header) (*Client, error) {
 	target := url + "?EIO=4&transport=websocket"
 	if strings.Contains(url, "?") {
 		target = url + "&EIO=4&transport=websocket"
 	}
-	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, target, nil)
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, target, header)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}

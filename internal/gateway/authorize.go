@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/authorizer"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+)
+
+// A namespace may declare an authorizer: a backend asked at CONNECT, after
+// the token check, whether the socket may connect and with what claims.
+// When its answer gives a lifetime, the socket is asked about again before
+// the lifetime ends, and a refusal then disconnects it the way an expired
+// token does.
+
+// buildAuthorizer builds the namespace's authorizer; nil when it declares
+// none.
+func buildAuthorizer(ns gatewayconfig.Namespace, env *hostEnv) (*authorizer.Authorizer, error) {
+	z := ns.Authorizer
+	if z == nil {
+		return nil, nil
+	}
+	opts := authorizer.Options{Namespace: ns.Name}
+	if env != nil {
+		opts.Logger, opts.Registerer = env.logger, env.metrics
+	}
+	a, err := authorizer.New(authorizer.Config{
+		URL:            z.URL,
+		Timeout:        z.Timeout.D(),
+		RequestHeaders: z.RequestHeaders,
+		OnError:        authorizer.Policy(z.OnError),
+		Forward:        authorizer.Forward{Headers: z.Headers, Cookies: z.Cookies},
+		Cache:          authorizer.CacheConfig{Size: z.Cache.Size, TTL: z.Cache.TTL.D(), MaxBytes: int(z.Cache.MaxBytes)},
+		MaxRequest:     int(z.MaxRequest),
+		MaxAnswer:      int(z.MaxAnswer),
+		MaxInFlight:    z.MaxInFlight,
+	}, opts)
+	if err != nil {
+		return nil, gatewayconfig.Errorf(ns.Pos, "namespace %s: authorizer: %v", ns.Name, err)
+	}
+	return a, nil
+}
+
+// authorize asks the namespace's authorizer about a socket whose token
+// check gave tokenClaims (nil without a token), and returns the claims the
+// socket is to carry. An answer with a lifetime is kept on the socket for
+// Connected to start its refresh.
+func (st *state) authorize(ctx context.Context, ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage, tokenClaims gatehouse.Claims) (gatehouse.Claims, error) {
+	req := st.authorizerRequest(ns, s, auth, tokenClaims)
+	d, err := ns.authorizer.Authorize(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if d.Lifetime > 0 && !d.FailedOpen {
+		stateOf(s).authz.Store(&authzWatch{req: req, tokenClaims: tokenClaims, lifetime: d.Lifetime})
+	}
+	return authorizedClaims(tokenClaims, d), nil
+}
+
+// authorizerRequest gathers what the client presented. When the namespace
+// checked a token, the token itself is left out of the auth payload: its
+// verified claims go instead.
+func (st *state) authorizerRequest(ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage, tokenClaims gatehouse.Claims) authorizer.Request {
+	presented := auth
+	if ns.auth != authNone && st.verifier != nil {
+		presented = withoutMember(auth, st.cfg.Auth.JWT.AuthKey)
+	}
+	headers, cookies := ns.authorizer.Gather(s.Header)
+	return authorizer.Request{Namespace: ns.name, Auth: presented, Headers: headers, Cookies: cookies,
+		Address: s.RemoteIP(), Claims: tokenClaims}
+}
+
+// authorizedClaims are the token's claims with the answer's over them;
+// a call that failed open keeps the token's alone.
+func authorizedClaims(tokenClaims gatehouse.Claims, d *authorizer.Decision) gatehouse.Claims {
+	switch {
+	case d.FailedOpen || d.Claims == nil:
+		return tokenClaims
+	case tokenClaims == nil:
+		return d.Claims
+	}
+	merged := maps.Clone(tokenClaims)
+	maps.Copy(merged, d.Claims)
+	return merged
+}
+
+// authzWatch re-authorizes one socket before its answer's lifetime ends.
+type authzWatch struct {
+	// req is what the client presented at CONNECT, asked about again.
+	req authorizer.Request
+	// tokenClaims are the claims of the token checked at CONNECT, under
+	// each new answer's.
+	tokenClaims gatehouse.Claims
+
+	mu       sync.Mutex
+	lifetime time.Duration
+	timer    *time.Timer
+	stopped  bool
+}
+
+// refreshAhead is the share of a lifetime left when the socket is asked
+// about again, so that the answer comes before the lifetime ends.
+const refreshAhead = 5
+
+// arm schedules the next re-authorization for an answer of lifetime.
+func (w *authzWatch) arm(lifetime time.Duration, refresh func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.lifetime = lifetime
+	w.timer = time.AfterFunc(lifetime-lifetime/refreshAhead, refresh)
+}
+
+func (w *authzWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// watchAuthorization starts the refresh of a socket whose authorizer gave
+// a lifetime at CONNECT.
+func (gw *Gateway) watchAuthorization(s *socketio.Socket) {
+	cs := keptStateOf(s)
+	if cs == nil {
+		return
+	}
+	if w := cs.authz.Load(); w != nil {
+		w.arm(w.lifetime, func() { gw.reauthorize(s, w) })
+	}
+}
+
+// stopAuthorization cancels the socket's refresh, if any.
+func stopAuthorization(s *socketio.Socket) {
+	if cs := keptStateOf(s); cs != nil {
+		if w := cs.authz.Load(); w != nil {
+			w.stop()
+		}
+	}
+}
+
+// reauthorize asks the current config's authorizer about the socket again:
+// allowed, its claims are replaced and the next refresh armed; refused (or
+// failed closed), it is told why and disconnected, as at token expiry;
+// failed open, it keeps its claims for another lifetime.
+func (gw *Gateway) reauthorize(s *socketio.Socket, w *authzWatch) {
+	st := gw.useState()
+	defer st.users.release()
+	ns, ok := st.namespaces[s.Namespace()]
+	if !ok || ns.authorizer == nil {
+		// A reload took the authorizer away: nobody left to ask.
+		return
+	}
+	d, err := ns.authorizer.Reauthorize(s.Context(), w.req)
+	switch {
+	case s.Context().Err() != nil:
+		return
+	case err != nil:
+		gw.logger.Debug("authorization refused at refresh", "namespace", ns.name, "socket", s.ID(), "reason", err)
+		disconnectWith(s, gatehouse.AsError(err), "authorization refused", gw.logger)
+		return
+	case d.FailedOpen:
+		w.arm(w.lifetime, func() { gw.reauthorize(s, w) })
+		return
+	}
+	s.SetClaims(authorizedClaims(w.tokenClaims, d))
+	if d.Lifetime > 0 {
+		w.arm(d.Lifetime, func() { gw.reauthorize(s, w) })
+	}
+}
