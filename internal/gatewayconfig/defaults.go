@@ -115,6 +115,7 @@ func (c *Config) applyDefaults() {
 
 	c.resolvePaths()
 	c.applyTracingDefaults()
+	c.applyCapsDefaults()
 
 	setDefault(c, "adapter.kind", &c.Adapter.Kind, DefaultAdapterKind)
 	if r := c.Adapter.Redis; r != nil {

@@ -14,6 +14,8 @@ func TestLimitsTakeTheirDefaultsWhenNotWritten(t *testing.T) {
 	want := Limits{
 		MaxConnections:          100000,
 		MaxConnectionsPerIP:     1000,
+		MaxConnectionsPerUser:   100,
+		UserClaim:               "sub",
 		HandshakeTimeout:        Duration(10 * time.Second),
 		ConnectTimeout:          Duration(45 * time.Second),
 		MaxNamespacesPerSession: 16,
@@ -36,6 +38,8 @@ server:
   limits:
     max_connections: 0
     max_connections_per_ip: 3
+    max_connections_per_user: 0
+    user_claim: uid
     handshake_timeout: 1500ms
     connect_timeout: 5s
     max_namespaces_per_session: 2
@@ -54,6 +58,7 @@ server:
 	want := Limits{
 		MaxConnections:          0,
 		MaxConnectionsPerIP:     3,
+		UserClaim:               "uid",
 		HandshakeTimeout:        Duration(1500 * time.Millisecond),
 		ConnectTimeout:          Duration(5 * time.Second),
 		MaxNamespacesPerSession: 2,
@@ -81,6 +86,8 @@ func TestLimitsMistakesAreReportedAtTheirPosition(t *testing.T) {
 		{"connect timeout of zero", "    connect_timeout: 0s\n", "gw.yaml:3:22: ", "connect_timeout must be greater than 0"},
 		{"binary packet timeout of zero", "    binary_packet_timeout: 0s\n", "gw.yaml:3:28: ", "attachments never come"},
 		{"negative rooms", "    max_rooms_per_socket: -1\n", "gw.yaml:3:27: ", "max_rooms_per_socket must be 0"},
+		{"negative per-user limit", "    max_connections_per_user: -1\n", "gw.yaml:3:31: ", "max_connections_per_user must be 0"},
+		{"empty user claim", "    user_claim: \"\"\n", "gw.yaml:3:17: ", "user_claim must name a claim"},
 		{"flood without burst", "    flood:\n      burst: 0\n", "gw.yaml:4:14: ", "at least 1"},
 		{"flood with negative rate", "    flood:\n      rate: -2\n", "gw.yaml:4:13: ", "flood.rate must be 0"},
 		{"misspelt key", "    max_conections: 5\n", "gw.yaml:3:5: ", `did you mean "max_connections"`},

@@ -380,6 +380,8 @@ type namespaceSyntax struct {
 	OnConnect    []HandlerDecl `yaml:"on_connect"`
 	OnDisconnect []HandlerDecl `yaml:"on_disconnect"`
 	Events       *yaml.Node    `yaml:"events"`
+	// MaxConnections caps the namespace's sockets across the cluster.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // eventSyntax is an event entry as written; handler and handlers stay nodes
@@ -416,6 +418,8 @@ func (d *decoder) decodeNamespaces(n *yaml.Node) []Namespace {
 			OnConnect:    syntax.OnConnect,
 			OnDisconnect: syntax.OnDisconnect,
 			Events:       d.decodeEvents(syntax.Events, path+".events"),
+			// Checked by validate.
+			MaxConnections: syntax.MaxConnections,
 		})
 	}
 	return namespaces

@@ -54,6 +54,12 @@ type Limits struct {
 	ConnectTimeout          Duration `yaml:"connect_timeout" doc:"How long a session may take from its handshake to a namespace CONNECT." default:"45s" doctype:"duration > 0"`
 	MaxNamespacesPerSession int      `yaml:"max_namespaces_per_session" doc:"The most namespaces one session may join; 0 means no limit." default:"16" doctype:"integer ≥ 0"`
 	MaxRoomsPerSocket       int      `yaml:"max_rooms_per_socket" doc:"The most rooms one socket may be in; 0 means no limit." default:"256" doctype:"integer ≥ 0"`
+	// MaxConnectionsPerUser bounds the sockets one user (by UserClaim)
+	// holds in one namespace, on every node of the cluster together.
+	MaxConnectionsPerUser int `yaml:"max_connections_per_user" doc:"The most sockets one user may hold in one namespace, across the cluster; 0 means no limit." default:"100" doctype:"integer ≥ 0"`
+	// UserClaim names the claim that identifies a user for
+	// MaxConnectionsPerUser.
+	UserClaim string `yaml:"user_claim" doc:"The claim that identifies a user for max_connections_per_user." default:"sub"`
 	// MaxQueuedBytesPerSocket bounds the payload bytes of the events one
 	// socket has waiting (behind a slow handler, or before its on_connect
 	// work is done); default 4MB.
@@ -108,6 +114,17 @@ type JWT struct {
 	// JWKSURL is a JSON Web Key Set URL, refreshed every JWKSRefresh.
 	JWKSURL     string   `yaml:"jwks_url" doc:"A JSON Web Key Set URL, refreshed every jwks_refresh." doctype:"http(s) URL" docdefault:"—"`
 	JWKSRefresh Duration `yaml:"jwks_refresh" doc:"How often the JSON Web Key Set is fetched again." default:"1h" doctype:"duration > 0"`
+	// JWKSUnknownKID is what a token whose kid is not in the key set does:
+	// "refetch" (fetch the set again, at most once per
+	// JWKSRefetchInterval) or "refuse".
+	JWKSUnknownKID string `yaml:"jwks_unknown_kid" doc:"What a token whose kid is not in the key set does: fetch the set again (at most once per jwks_refetch_interval) or be refused." default:"refetch" enum:"refetch,refuse"`
+	// JWKSRefetchInterval is the shortest time between two fetches that
+	// unknown kids trigger.
+	JWKSRefetchInterval Duration `yaml:"jwks_refetch_interval" doc:"The shortest time between two fetches of jwks_url that tokens with an unknown kid trigger." default:"30s" doctype:"duration ≥ 1s"`
+	// PreviousSecrets are HMAC secrets accepted beside Secret until their
+	// window ends, so that Secret can be replaced without refusing the
+	// tokens signed with the one before.
+	PreviousSecrets []PreviousSecret `yaml:"previous_secrets" doc:"HMAC secrets accepted beside secret until their window ends, for replacing the secret without downtime." doctype:"list of {secret, until}"`
 	// Algorithms pins the accepted "alg" values; required.
 	Algorithms []string `yaml:"algorithms" doc:"The accepted \"alg\" values; required." doctype:"list" docdefault:"**required**"`
 	// Lookup lists where the upgrade request may carry a token:
@@ -121,6 +138,14 @@ type JWT struct {
 	Leeway     Duration `yaml:"leeway" doc:"Clock skew allowed when checking exp and nbf." default:"0"`
 	RequireExp *bool    `yaml:"require_exp" doc:"Whether tokens without exp are refused." default:"true"`
 	MaxSize    Size     `yaml:"max_size" doc:"The longest token accepted." default:"8KB" doctype:"size > 0"`
+}
+
+// PreviousSecret is an HMAC secret that verifies tokens until a moment:
+// the secret being replaced, during the rotation.
+type PreviousSecret struct {
+	Secret string `yaml:"secret" doc:"The previous HMAC secret, usually ${JWT_PREVIOUS_SECRET}." docdefault:"**required**"`
+	// Until is an RFC 3339 time, such as 2026-12-03T12:00:00Z.
+	Until string `yaml:"until" doc:"When the previous secret stops verifying tokens." doctype:"RFC 3339 time" docdefault:"**required**"`
 }
 
 // Adapter selects how broadcasts reach other gateway processes.
@@ -176,6 +201,9 @@ type Namespace struct {
 	OnConnect    []HandlerDecl
 	OnDisconnect []HandlerDecl
 	Events       []Event
+	// MaxConnections bounds the sockets of the namespace on every node of
+	// the cluster together; 0 means no limit.
+	MaxConnections int
 }
 
 // Event is one entry of a namespace's "events", keyed by the event name.

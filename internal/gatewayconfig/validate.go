@@ -57,6 +57,7 @@ func (c *Config) validate() ErrorList {
 	v.adapter(&c.Adapter)
 	v.api(&c.API)
 	v.namespaces()
+	v.capsAndRotation()
 	return v.errs
 }
 
