@@ -32,6 +32,7 @@ build:
 examples:
 	$(GO) build -o bin/gatehouse-plugin ./examples/plugin
 	$(GO) build -o bin/webhook-backend ./examples/webhook/backend
+	$(GO) build -o bin/authorizer-backend ./examples/authorizer/backend
 	$(GO) build -o bin/gatehouse-faulty ./e2e/faulty
 
 ## docs: rewrite docs/config.md's reference tables (Key, Type, Default) from the tags of config/types.go and of the built-in guards' and handlers' options.
