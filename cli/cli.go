@@ -40,6 +40,7 @@ func commands() []command {
 		{"explain", "print each namespace's and event's chain as the gateway runs it: token, guards, handlers, limits, error codes", explainCommand},
 		{"schema", "print the JSON Schema of gateway.yaml, with this binary's guards and handlers", schemaCommand},
 		{"types", "print the TypeScript types of the config's events for socket.io-client (--lang ts)", typesCommand},
+		{"asyncapi", "print the AsyncAPI 3.0 document (JSON) of the config's namespaces, events, acks and errors", asyncapiCommand},
 		{"version", "print the version", versionCommand},
 	}
 }

@@ -53,20 +53,27 @@ func explainCommand(ctx context.Context, env *environment, args []string) error 
 
 // explainFile loads the config and describes what the gateway builds of it.
 func explainFile(ctx context.Context, path string) (*explain.Report, error) {
+	_, report, err := loadExplained(ctx, path)
+	return report, err
+}
+
+// loadExplained loads the config and describes what the gateway builds of
+// it, returning both.
+func loadExplained(ctx context.Context, path string) (*gatewayconfig.Config, *explain.Report, error) {
 	cfg, err := gatewayconfig.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("explain: %w", err)
+		return nil, nil, fmt.Errorf("explain: %w", err)
 	}
 	report, err := explain.Explain(ctx, cfg, raw, gateway.Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	report.FillDefaults(pluginSpecs())
-	return report, nil
+	return cfg, report, nil
 }
 
 // interleavedArgs returns the positional arguments of fs, parsing the flags
