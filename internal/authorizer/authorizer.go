@@ -215,6 +215,9 @@ func (a *Authorizer) decide(ctx context.Context, req Request, reason string) (*D
 		return a.call(body)
 	})
 	if err != nil {
+		if gatehouse.AsError(err).Code == gatehouse.CodeUnavailable {
+			a.metrics.outcome(outcomeBusy)
+		}
 		if ctx.Err() != nil {
 			// The socket is gone or the gateway stops: nobody to let in.
 			return nil, err

@@ -53,7 +53,7 @@ func TestCacheFilledByDistinctClientsStaysWithinItsByteBudget(t *testing.T) {
 	// The budget counts the answers' bytes with a fixed overhead per
 	// entry; the live heap may exceed it by 1 MiB (the claims' size
 	// classes, the map) and no more: without the byte bound it grows by
-	// the ~9 MiB the attacker made the backend answer.
+	// the ~7 MiB the attacker made the backend answer.
 	if grown > budget+1<<20 {
 		t.Fatalf("heap grew %d KiB for a cache budget of %d KiB", grown>>10, budget>>10)
 	}

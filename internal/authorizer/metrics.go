@@ -14,6 +14,7 @@ const (
 	outcomeTimeout  = "timeout"
 	outcomeError    = "error"
 	outcomeTooLarge = "too_large"
+	outcomeBusy     = "busy"
 )
 
 // metrics are one authorizer's series of the gateway's authorizer metrics.
@@ -28,7 +29,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, namespace string) (*metrics, error) {
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_authorizer_calls_total",
-		Help: "Authorizer decisions by outcome: allowed, refused, timeout, error (no usable answer), too_large (refused before calling).",
+		Help: "Authorizer decisions by outcome: allowed, refused, timeout, error (no usable answer), too_large (refused before calling), busy (refused at max_in_flight).",
 	}, []string{"namespace", "outcome"})
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_authorizer_cache_total",

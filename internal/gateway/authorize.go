@@ -51,16 +51,35 @@ func buildAuthorizer(ns gatewayconfig.Namespace, env *hostEnv) (*authorizer.Auth
 // check gave tokenClaims (nil without a token), and returns the claims the
 // socket is to carry. An answer with a lifetime is kept on the socket for
 // Connected to start its refresh.
-func (st *state) authorize(ctx context.Context, ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage, tokenClaims gatehouse.Claims) (gatehouse.Claims, error) {
+func (gw *Gateway) authorize(ctx context.Context, st *state, ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage, tokenClaims gatehouse.Claims) (gatehouse.Claims, error) {
 	req := st.authorizerRequest(ns, s, auth, tokenClaims)
 	d, err := ns.authorizer.Authorize(ctx, req)
 	if err != nil {
+		gw.countAuthorizerRefusal(ns, s, err)
 		return nil, err
 	}
 	if d.Lifetime > 0 && !d.FailedOpen {
 		stateOf(s).authz.Store(&authzWatch{req: req, tokenClaims: tokenClaims, lifetime: d.Lifetime})
 	}
 	return authorizedClaims(tokenClaims, d), nil
+}
+
+// countAuthorizerRefusal counts, with the limits of server.limits, the
+// refusals that an authorizer's own bounds make: they say a client (or
+// many) presented too much, or connected faster than the backend answers.
+func (gw *Gateway) countAuthorizerRefusal(ns *namespaceRuntime, s *socketio.Socket, err error) {
+	var limit string
+	switch gatehouse.AsError(err).Code {
+	case gatehouse.CodePayloadTooLarge:
+		limit = "authorizer_max_request"
+	case gatehouse.CodeUnavailable:
+		limit = "authorizer_max_in_flight"
+	default:
+		return
+	}
+	if gw.refusals != nil {
+		gw.refusals.refused(limit, "ip", s.RemoteIP(), "namespace", ns.name)
+	}
 }
 
 // authorizerRequest gathers what the client presented. When the namespace

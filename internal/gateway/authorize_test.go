@@ -350,6 +350,9 @@ func TestAuthorizerRefusesAnOversizedPresentationWithoutCallingTheBackend(t *tes
 	if refusalCode(err) != "payload_too_large" || b.calls.Load() != 0 {
 		t.Fatalf("%v after %d backend calls; want payload_too_large and none", err, b.calls.Load())
 	}
+	if n := g.gw.LimitRefusals()["authorizer_max_request"]; n != 1 {
+		t.Fatalf("authorizer_max_request refusals counted: %d, want 1", n)
+	}
 }
 
 // An attacker opens many sessions, each with a cookie of its own, while
@@ -381,6 +384,9 @@ func TestAuthorizerRefusesConnectsBeyondMaxInFlightWhileTheBackendIsSlow(t *test
 	}
 	if n := b.maxSeen.Load(); n > 4 {
 		t.Fatalf("the backend saw %d calls at once, max_in_flight is 4", n)
+	}
+	if n := g.gw.LimitRefusals()["authorizer_max_in_flight"]; n != uint64(refused) {
+		t.Fatalf("authorizer_max_in_flight refusals counted: %d, want %d", n, refused)
 	}
 	close(hold)
 	b.hold.Store(nil)

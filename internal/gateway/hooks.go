@@ -50,7 +50,7 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	}
 	claims, err := st.authenticate(ns, s, auth)
 	if err == nil && ns.authorizer != nil {
-		claims, err = st.authorize(ctx, ns, s, auth, claims)
+		claims, err = h.gw.authorize(ctx, st, ns, s, auth, claims)
 	}
 	if err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
