@@ -3,8 +3,10 @@
 // one Verifier so that both places accept exactly the same tokens.
 //
 // Keys come from an HMAC secret, PEM public key files or a JWKS URL
-// (MicahParks/keyfunc, refreshed in the background and on an unknown key id,
-// rate-limited). The accepted algorithms are pinned by the config and each
+// (MicahParks/keyfunc, refreshed in the background and, unless the config
+// says to refuse such tokens, on an unknown key id, at most once per
+// jwks_refetch_interval). While the secret is being replaced, the previous
+// secrets verify tokens until their window ends (rotation.go). The accepted algorithms are pinned by the config and each
 // must fit the kind of key it is checked with, so a token cannot choose its
 // own verification (alg none, HS256 signed with an RSA public key). Every
 // refusal is a *gatehouse.Error with code token_expired or unauthorized and a

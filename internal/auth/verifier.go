@@ -19,7 +19,6 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
@@ -28,10 +27,6 @@ import (
 const (
 	// jwksHTTPTimeout bounds one download of the key set.
 	jwksHTTPTimeout = 10 * time.Second
-	// unknownKIDRefreshEvery spaces the refreshes that tokens with an
-	// unknown key id trigger, so that made-up kids cannot make the gateway
-	// hammer the identity provider.
-	unknownKIDRefreshEvery = 30 * time.Second
 	// unknownKIDWaitMax is how long a verification may wait for the refresh
 	// limiter (and the refresh); past it the token is refused at once.
 	unknownKIDWaitMax = 5 * time.Second
@@ -70,6 +65,9 @@ type Verifier struct {
 	algorithms []string
 	allowed    map[string]keyFamily
 	secret     []byte
+	// previous are the secrets being replaced, each accepted until its
+	// window ends.
+	previous   []previousSecret
 	publicKeys []crypto.PublicKey
 	jwks       keyfunc.Keyfunc
 	ctx        context.Context
@@ -179,6 +177,9 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg *gatewayconfig.JWT) error {
 	if cfg.Secret != "" {
 		v.secret = []byte(cfg.Secret)
 	}
+	if err := v.loadPreviousSecrets(cfg.PreviousSecrets); err != nil {
+		return err
+	}
 	for _, file := range cfg.PublicKeys {
 		keys, err := readPublicKeys(file)
 		if err != nil {
@@ -195,7 +196,7 @@ func (v *Verifier) loadKeys(ctx context.Context, cfg *gatewayconfig.JWT) error {
 		jwks, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
 			HTTPTimeout:       jwksHTTPTimeout,
 			RefreshInterval:   refresh,
-			RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKIDRefreshEvery), 1),
+			RefreshUnknownKID: unknownKIDLimiter(cfg),
 			RateLimitWaitMax:  unknownKIDWaitMax,
 			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 				return func(ctx context.Context, err error) {
@@ -327,7 +328,7 @@ func (v *Verifier) keyfunc(token *jwt.Token) (any, error) {
 		return nil, algorithmRefused(alg)
 	}
 	if family == familyHMAC {
-		return v.secret, nil
+		return v.hmacKeys(), nil
 	}
 	if _, hasKID := token.Header["kid"]; hasKID && v.jwks != nil {
 		key, err := v.jwks.Keyfunc(token)
