@@ -155,7 +155,10 @@ func (h *webhookHandler) Handle(ctx context.Context, call *Call) (any, error) {
 // post sends body and returns the answer of a 2xx response. Client-facing
 // messages name the status but never the body or URL, which may hold
 // internals; the wrapped cause keeps them for the log.
-func (h *webhookHandler) post(ctx context.Context, body []byte) ([]byte, error) {
+func (h *webhookHandler) post(ctx context.Context, body []byte) (_ []byte, err error) {
+	ctx, span := startWebhookSpan(ctx, h.url)
+	status := 0
+	defer func() { endWebhookSpan(span, status, err) }()
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
@@ -166,11 +169,13 @@ func (h *webhookHandler) post(ctx context.Context, body []byte) ([]byte, error) 
 	if host := req.Header.Get("Host"); host != "" {
 		req.Host = host // net/http ignores a Host entry in Header
 	}
+	propagateTrace(ctx, req.Header)
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return nil, h.unanswered(ctx, err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	if resp.StatusCode >= 500 {
 		h.health.failure(fmt.Errorf("answered %s", resp.Status))
 	} else {

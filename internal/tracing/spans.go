@@ -66,12 +66,13 @@ func (t *Tracer) StartConnect(ctx context.Context, client trace.SpanContext, s S
 		trace.WithAttributes(s.attributes()...))
 }
 
-// StartEvent starts the span of one event, from its arrival to its answer.
+// StartEvent starts the span of one event, from its arrival to its answer:
+// the span is called after name, and event is the name the client sent.
 // A socket's events are not children of its CONNECT, whose trace would
 // then last as long as the connection: each event is the root of a trace
 // of its own (or a child of the trace context the client sent at
 // connection), linked to the CONNECT span.
-func (t *Tracer) StartEvent(ctx context.Context, client, connect trace.SpanContext, s Socket, event string) (context.Context, trace.Span) {
+func (t *Tracer) StartEvent(ctx context.Context, client, connect trace.SpanContext, s Socket, name, event string) (context.Context, trace.Span) {
 	if client.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, client)
 	}
@@ -82,7 +83,7 @@ func (t *Tracer) StartEvent(ctx context.Context, client, connect trace.SpanConte
 	if connect.IsValid() {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: connect}))
 	}
-	return t.tracer.Start(ctx, "socket.io event "+event, opts...)
+	return t.tracer.Start(ctx, "socket.io event "+name, opts...)
 }
 
 // StartGuard starts the span of one guard's check.

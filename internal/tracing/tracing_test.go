@@ -78,7 +78,7 @@ func TestSamplingRatioDecidesEvenForAClientThatAsksToBeSampled(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			recorder := tracetest.NewSpanRecorder()
 			tr := NewWithProcessor(Options{SampleRatio: tc.ratio}, recorder)
-			ctx, span := tr.StartEvent(context.Background(), tc.client, trace.SpanContext{}, Socket{Namespace: "/chat", ID: "s1"}, "send")
+			ctx, span := tr.StartEvent(context.Background(), tc.client, trace.SpanContext{}, Socket{Namespace: "/chat", ID: "s1"}, "send", "send")
 			_, guard := tr.StartGuard(ctx, "limit")
 			guard.End()
 			span.End()
