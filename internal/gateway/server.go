@@ -148,6 +148,12 @@ func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gatew
 		_ = adp.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if err := gw.mountPlayground(gw.app); err != nil {
+		st.stop()
+		gw.closePlugins(ctx, st)
+		_ = adp.Close()
+		return nil, err
+	}
 	return gw, nil
 }
 

@@ -50,6 +50,10 @@ const (
 	DefaultRedisPrefix            = "gatehouse"
 )
 
+// DefaultPlaygroundPath is where the playground is served when
+// server.playground.path is not written.
+const DefaultPlaygroundPath = "/playground"
+
 // DefaultTransports are the Engine.IO transports enabled when none are
 // written, the same as socket.io-client tries.
 func DefaultTransports() []string { return []string{"polling", "websocket"} }
@@ -81,6 +85,7 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.slow_consumer", &s.SlowConsumer, DefaultSlowConsumer)
 	setDefault(c, "server.metrics", &s.Metrics, DefaultMetrics)
 	setDefault(c, "server.metrics_path", &s.MetricsPath, DefaultMetricsPath)
+	setDefault(c, "server.playground.path", &s.Playground.Path, DefaultPlaygroundPath)
 
 	l := &s.Limits
 	setDefault(c, "server.limits.max_connections", &l.MaxConnections, DefaultMaxConnections)

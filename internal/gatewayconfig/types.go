@@ -43,6 +43,19 @@ type Server struct {
 	TLS            *TLS     `yaml:"tls" doc:"A certificate and key to serve HTTPS and WSS."`
 	Limits         Limits   `yaml:"limits" doc:"Bounds on what one client, and all of them together, may hold and send."`
 	Tracing        Tracing  `yaml:"tracing" doc:"OpenTelemetry spans of the handshake, each CONNECT and each event, exported over OTLP/HTTP; off by default."`
+
+	Playground Playground `yaml:"playground" doc:"A page, served by the gateway, for trying the config's events from a browser; off by default."`
+}
+
+// Playground is the page the gateway serves, when enabled, for trying the
+// config's namespaces and events from a browser.
+type Playground struct {
+	Enabled bool   `yaml:"enabled" doc:"Whether the gateway serves the playground." default:"false"`
+	Path    string `yaml:"path" doc:"The URL path of the playground." default:"\"/playground\""`
+	// MintTokens lets the page mint tokens signed with auth.jwt.secret:
+	// anyone who reaches the page can then be anyone, so it is for
+	// development only.
+	MintTokens bool `yaml:"mint_tokens" doc:"Whether the page may mint tokens with chosen claims, signed with auth.jwt.secret (an HMAC algorithm); for development only." default:"false"`
 }
 
 // Limits bound what one client, and all of them together, may hold and send.
