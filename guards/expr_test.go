@@ -1,4 +1,4 @@
-package guards_test
+package guards
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/gatehousetest"
-	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
 func TestExprGuard(t *testing.T) {
@@ -36,8 +34,8 @@ func TestExprGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := gatehousetest.Guard(t, "expr", tt.options)
-			checkResult(t, g.Check(context.Background(), gatehousetest.Input(tt.socket, tt.event, tt.payload)), tt.wantCode, tt.wantMsg)
+			g := mustBuild(t, "expr", tt.options)
+			checkResult(t, g.Check(context.Background(), eventInput(tt.socket, tt.event, tt.payload)), tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -65,8 +63,8 @@ func TestExprGuardRefusesBadOptions(t *testing.T) {
 }
 
 func BenchmarkGuard_expr(b *testing.B) {
-	g := gatehousetest.Guard(b, "expr", "data.room in socket.rooms")
-	in := gatehousetest.Input(alice(), "sendToRoom", `{"room":"dev","message":"hi"}`)
+	g := mustBuild(b, "expr", "data.room in socket.rooms")
+	in := eventInput(alice(), "sendToRoom", `{"room":"dev","message":"hi"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -86,37 +84,37 @@ func TestExprGuardSeesArgsBinaryAndHandshakeAuth(t *testing.T) {
 	tests := []struct {
 		name     string
 		options  string
-		in       *guards.Input
+		in       *Input
 		wantCode gatehouse.Code
 	}{
 		{
 			"a binary payload is bytes", "type(data) == bytes && size(data) <= 3",
-			&guards.Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, "",
+			&Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, "",
 		},
 		{
 			"too many bytes", "size(data) <= 2",
-			&guards.Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, gatehouse.CodeForbidden,
+			&Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, gatehouse.CodeForbidden,
 		},
 		{
 			"every argument", `size(args) == 2 && args[1] == "b"`,
-			&guards.Input{Socket: alice(), Event: "e", Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`"b"`)}}}, "",
+			&Input{Socket: alice(), Event: "e", Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`"b"`)}}}, "",
 		},
 		{
 			"handshake.auth at connect", `handshake.auth.team == "red"`,
-			&guards.Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"red"}`))}, "",
+			&Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"red"}`))}, "",
 		},
 		{
 			"another team at connect", `handshake.auth.?team.orValue("") == "red"`,
-			&guards.Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"blue"}`))}, gatehouse.CodeForbidden,
+			&Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"blue"}`))}, gatehouse.CodeForbidden,
 		},
 		{
 			"no auth payload is {}", `handshake.auth == {}`,
-			&guards.Input{Socket: alice()}, "",
+			&Input{Socket: alice()}, "",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := gatehousetest.Guard(t, "expr", tt.options)
+			g := mustBuild(t, "expr", tt.options)
 			tt.in.Payload = gatehouse.NewPayload(tt.in.Args.First())
 			checkResult(t, g.Check(context.Background(), tt.in), tt.wantCode, "")
 		})

@@ -95,8 +95,7 @@ type rateShard struct {
 }
 
 func newRateLimitGuard(opts config.Options, o rateLimitOptions) (Guard, error) {
-	// The host's clock, so that a test host can move time by hand.
-	g := &rateLimitGuard{seed: maphash.MakeSeed(), now: opts.Host().Now, shardCapacity: maxBucketsPerShard}
+	g := &rateLimitGuard{seed: maphash.MakeSeed(), now: time.Now, shardCapacity: maxBucketsPerShard}
 	var errs config.ErrorList
 	switch {
 	case o.Key == "socket":

@@ -1,13 +1,14 @@
-package guards_test
+package guards
 
 import (
 	"reflect"
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/gatehousetest"
-	"github.com/gatehouse-dev/gatehouse/guards"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
 func TestEveryBuiltinGuardDeclaresItsSpec(t *testing.T) {
@@ -20,7 +21,7 @@ func TestEveryBuiltinGuardDeclaresItsSpec(t *testing.T) {
 		"max_size":   {options: true, shorthand: "limit"},
 		"rate_limit": {options: true},
 	}
-	specs := guards.Default().PluginSpecs()
+	specs := Default().PluginSpecs()
 	if len(specs) != len(want) {
 		t.Fatalf("%d specs, want %d: %+v", len(specs), len(want), specs)
 	}
@@ -48,28 +49,40 @@ func TestDefineDecodesTheOptionsStructWithPositions(t *testing.T) {
 	type options struct {
 		Limit int `yaml:"limit" doc:"A limit."`
 	}
-	reg := guards.NewRegistry()
+	reg := NewRegistry()
 	var got options
-	guards.DefineIn(reg, "limited", guards.Spec{Doc: "A test guard.", Shorthand: "limit"}, func(opts config.Options, o options) (guards.Guard, error) {
+	DefineIn(reg, "limited", Spec{Doc: "A test guard.", Shorthand: "limit"}, func(opts config.Options, o options) (Guard, error) {
 		got = o
 		if o.Limit > 10 {
 			return nil, opts.FieldError("limit", "limited: at most 10")
 		}
-		return guards.GuardFunc(nil), nil
+		return GuardFunc(nil), nil
 	})
 	factory, _ := reg.Lookup("limited")
-	if _, err := factory(gatehousetest.Options(t, "7", nil)); err != nil || got.Limit != 7 {
+	if _, err := factory(testOptions(t, "7")); err != nil || got.Limit != 7 {
 		t.Fatalf("shorthand 7: options %+v, error %v", got, err)
 	}
-	_, err := factory(gatehousetest.Options(t, "{limit: 11}", nil))
+	_, err := factory(testOptions(t, "{limit: 11}"))
 	if err == nil || err.Error() != "gateway.yaml:1:18: limited: at most 10" {
 		t.Errorf("error = %v, want it at the limit's value", err)
 	}
-	_, err = factory(gatehousetest.Options(t, "{limt: 1}", nil))
+	_, err = factory(testOptions(t, "{limt: 1}"))
 	if err == nil || !strings.Contains(err.Error(), "gateway.yaml:1:11: unknown key") {
 		t.Errorf("error = %v, want the unknown key positioned", err)
 	}
 	if s := reg.Spec("limited"); s.Options != reflect.TypeFor[options]() {
 		t.Errorf("spec options = %v", s.Options)
 	}
+}
+
+// testOptions are the options src written as `options: src` on line 1 of
+// gateway.yaml.
+func testOptions(t *testing.T, src string) config.Options {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := doc.Content[0].Content[1]
+	return gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -23,8 +22,6 @@ type flights struct {
 	mu    sync.Mutex
 	calls map[flightKey]*flight
 	slots chan struct{}
-	// joined counts the callers that joined a call in progress.
-	joined atomic.Int64
 }
 
 // flight is one call in progress; done closes when e or err is set.
@@ -45,9 +42,7 @@ func newFlights(max int) *flights {
 func (f *flights) do(ctx context.Context, k flightKey, fn func() (*entry, error)) (*entry, error) {
 	f.mu.Lock()
 	fl, joined := f.calls[k]
-	if joined {
-		f.joined.Add(1)
-	} else {
+	if !joined {
 		select {
 		case f.slots <- struct{}{}:
 		default:
@@ -78,3 +73,6 @@ func (f *flights) run(k flightKey, fl *flight, fn func() (*entry, error)) {
 	f.mu.Unlock()
 	close(fl.done)
 }
+
+// inFlight returns how many calls are in progress.
+func (f *flights) inFlight() int { return len(f.slots) }

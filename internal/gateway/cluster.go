@@ -105,6 +105,9 @@ func (c *cluster) Answer(_ context.Context, req *adapter.Message) *adapter.Messa
 	if req.Kind == adapter.KindRoomSize && len(req.Rooms) == 1 {
 		return &adapter.Message{Count: c.gw.sockets.RoomSize(req.Namespace, req.Rooms[0])}
 	}
+	if req.Kind == adapter.KindAdmin {
+		return c.answerAdmin(req)
+	}
 	return nil
 }
 

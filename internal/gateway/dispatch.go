@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
@@ -130,7 +131,7 @@ func (gw *Gateway) runGuards(ctx context.Context, chain []namedGuard, in *guards
 	for _, g := range chain {
 		if err := g.guard.Check(ctx, in); err != nil {
 			gw.metrics.GuardDenied(g.name, string(gatehouse.AsError(err).Code))
-			return fmt.Errorf("guard %q: %w", g.name, err)
+			return &guardRefusal{guard: g.name, err: err}
 		}
 	}
 	return nil
@@ -198,6 +199,7 @@ func (gw *Gateway) send(s gatehouse.Socket, event string, ack socketio.AckFunc, 
 		ack(reply)
 		return
 	}
+	gw.noteRefusal(admin.StageEvent, s.Namespace(), event, s.RemoteIP(), err)
 	coded := gatehouse.AsError(err)
 	level := slog.LevelDebug
 	if coded.Code == gatehouse.CodeInternal {

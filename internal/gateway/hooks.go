@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/guards"
 	"github.com/gatehouse-dev/gatehouse/handlers"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -37,6 +38,7 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	defer func() {
 		if err != nil {
 			h.gw.metrics.ConnectRefused(s.Namespace(), string(gatehouse.AsError(err).Code))
+			h.gw.noteRefusal(admin.StageConnect, s.Namespace(), "", s.RemoteIP(), err)
 		}
 	}()
 	if err := h.gw.admitConnect(); err != nil {

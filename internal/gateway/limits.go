@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -39,6 +40,9 @@ const refusalLogInterval = 10 * time.Second
 type refusalLog struct {
 	logger *slog.Logger
 	now    func() time.Time
+	// recent keeps the last refusals for the operator's view; nil when it
+	// is not served.
+	recent *admin.Ring
 
 	mu      sync.Mutex
 	byLimit map[string]*refusalCount
@@ -57,6 +61,7 @@ func newRefusalLog(logger *slog.Logger) *refusalLog {
 // refused counts one refusal by limit; attrs describe it (address,
 // namespace) in the log line it may give.
 func (l *refusalLog) refused(limit string, attrs ...any) {
+	l.keepLimitRefusal(limit, attrs)
 	now := l.now()
 	l.mu.Lock()
 	c := l.byLimit[limit]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -122,14 +123,16 @@ func (gw *Gateway) eventCounters(t eventTarget) *eventCounters {
 // check refused: it answered 401 with a C2 body, and nothing else on the
 // Engine.IO routes answers 401.
 func (gw *Gateway) countUpgradeRefusal(c *fiber.Ctx) {
-	if gw.metrics == nil || c.Response().StatusCode() != fiber.StatusUnauthorized {
+	if (gw.metrics == nil && !gw.keepsRefusals()) || c.Response().StatusCode() != fiber.StatusUnauthorized {
 		return
 	}
 	var body struct {
-		Code gatehouse.Code `json:"code"`
+		Code    gatehouse.Code `json:"code"`
+		Message string         `json:"message"`
 	}
 	if json.Unmarshal(c.Response().Body(), &body) != nil || body.Code == "" {
 		body.Code = gatehouse.CodeUnauthorized
 	}
 	gw.metrics.UpgradeRefused(string(body.Code))
+	gw.noteRefusal(admin.StageUpgrade, "", "", c.IP(), gatehouse.Errorf(body.Code, "%s", body.Message))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
@@ -61,6 +62,9 @@ type Gateway struct {
 	closing atomic.Bool
 	// refusals counts and logs what the limits of server.limits refuse.
 	refusals *refusalLog
+	// admin is this node's part of the operator's view; its ring keeps the
+	// last refusals when server.admin is served.
+	admin *admin.Local
 	// tcpConns counts the TCP connections of each client address.
 	tcpConns *tcpConnsPerIP
 	// inFlight counts the events being handled, for the drain.
@@ -109,7 +113,9 @@ func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gatew
 		}
 	}
 	gw.current.Store(st)
+	gw.admin = gw.newAdminLocal()
 	gw.refusals = newRefusalLog(logger)
+	gw.refusals.recent = gw.admin.Refusals
 	gw.tcpConns = newTCPConnsPerIP(cfg.Server.Limits.MaxTCPConnectionsPerIP)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
 	var remote socketio.RemoteBroadcast
@@ -148,7 +154,7 @@ func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gatew
 		_ = adp.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	if err := gw.mountPlayground(gw.app); err != nil {
+	if err := gw.mountAdmin(gw.app); err != nil {
 		st.stop()
 		gw.closePlugins(ctx, st)
 		_ = adp.Close()

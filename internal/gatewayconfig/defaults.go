@@ -50,9 +50,13 @@ const (
 	DefaultRedisPrefix            = "gatehouse"
 )
 
-// DefaultPlaygroundPath is where the playground is served when
-// server.playground.path is not written.
-const DefaultPlaygroundPath = "/playground"
+// Defaults of server.admin.
+const (
+	DefaultAdminPath           = "/admin"
+	DefaultAdminRecentRefusals = 200
+	// MaxAdminRecentRefusals keeps the ring of refusals near 10 MiB at most.
+	MaxAdminRecentRefusals = 10000
+)
 
 // DefaultTransports are the Engine.IO transports enabled when none are
 // written, the same as socket.io-client tries.
@@ -85,7 +89,8 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.slow_consumer", &s.SlowConsumer, DefaultSlowConsumer)
 	setDefault(c, "server.metrics", &s.Metrics, DefaultMetrics)
 	setDefault(c, "server.metrics_path", &s.MetricsPath, DefaultMetricsPath)
-	setDefault(c, "server.playground.path", &s.Playground.Path, DefaultPlaygroundPath)
+	setDefault(c, "server.admin.path", &s.Admin.Path, DefaultAdminPath)
+	setDefault(c, "server.admin.recent_refusals", &s.Admin.RecentRefusals, DefaultAdminRecentRefusals)
 
 	l := &s.Limits
 	setDefault(c, "server.limits.max_connections", &l.MaxConnections, DefaultMaxConnections)

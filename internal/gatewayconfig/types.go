@@ -42,20 +42,18 @@ type Server struct {
 	MetricsPath    string   `yaml:"metrics_path" doc:"The URL path of the Prometheus metrics." default:"\"/metrics\""`
 	TLS            *TLS     `yaml:"tls" doc:"A certificate and key to serve HTTPS and WSS."`
 	Limits         Limits   `yaml:"limits" doc:"Bounds on what one client, and all of them together, may hold and send."`
+	Admin          Admin    `yaml:"admin" doc:"The operator's view: sockets, rooms, last refusals and event statistics of every node, behind api.keys; off by default."`
 	Tracing        Tracing  `yaml:"tracing" doc:"OpenTelemetry spans of the handshake, each CONNECT and each event, exported over OTLP/HTTP; off by default."`
-
-	Playground Playground `yaml:"playground" doc:"A page, served by the gateway, for trying the config's events from a browser; off by default."`
 }
 
-// Playground is the page the gateway serves, when enabled, for trying the
-// config's namespaces and events from a browser.
-type Playground struct {
-	Enabled bool   `yaml:"enabled" doc:"Whether the gateway serves the playground." default:"false"`
-	Path    string `yaml:"path" doc:"The URL path of the playground." default:"\"/playground\""`
-	// MintTokens lets the page mint tokens signed with auth.jwt.secret:
-	// anyone who reaches the page can then be anyone, so it is for
-	// development only.
-	MintTokens bool `yaml:"mint_tokens" doc:"Whether the page may mint tokens with chosen claims, signed with auth.jwt.secret (an HMAC algorithm); for development only." default:"false"`
+// Admin is the operator's view the gateway serves, when enabled, behind the
+// server API's keys.
+type Admin struct {
+	Enabled bool   `yaml:"enabled" doc:"Whether the gateway serves the operator's view (it needs api.keys)." default:"false"`
+	Path    string `yaml:"path" doc:"The URL path of the page; its JSON endpoints are under path/api." default:"\"/admin\""`
+	// RecentRefusals bounds the refusals kept for the view, each cut to
+	// about 1 KiB (admin.EntryBytes), so the default keeps about 230 KiB.
+	RecentRefusals int `yaml:"recent_refusals" doc:"How many of the last refusals each node keeps for the view, each cut to about 1 KiB." default:"200" doctype:"integer, 1–10000"`
 }
 
 // Limits bound what one client, and all of them together, may hold and send.

@@ -75,22 +75,32 @@ func (v *validator) metricsPath(s *Server) {
 	}
 }
 
-// playgroundPath checks that the playground shadows no other route of the
-// gateway and none shadows it.
-func (v *validator) playgroundPath(s *Server) {
-	p := strings.TrimSuffix(s.Playground.Path, "/")
+// admin checks server.admin: its bound, the keys it is behind, and that its
+// path shadows no other route of the gateway and none shadows it.
+func (v *validator) admin(s *Server) {
+	a := s.Admin
+	if a.RecentRefusals < 1 || a.RecentRefusals > MaxAdminRecentRefusals {
+		v.fail("server.admin.recent_refusals", "server.admin.recent_refusals must be between 1 and %d, got %d", MaxAdminRecentRefusals, a.RecentRefusals)
+	}
+	if !a.Enabled {
+		return
+	}
+	if len(v.cfg.API.Keys) == 0 {
+		v.fail("server.admin.enabled", "server.admin is behind the server API's keys: write api.keys (one key or more, from the environment) to serve it")
+	}
+	p := strings.TrimSuffix(a.Path, "/")
 	inside := func(a, b string) bool {
 		return strings.HasPrefix(strings.TrimSuffix(a, "/")+"/", strings.TrimSuffix(b, "/")+"/")
 	}
 	switch {
 	case !strings.HasPrefix(p, "/"):
-		v.fail("server.playground.path", "server.playground.path must start with / and name a path such as /playground, got %q", s.Playground.Path)
+		v.fail("server.admin.path", "server.admin.path must start with / and name a path such as /admin, got %q", a.Path)
 	case inside(p, s.Path) || inside(s.Path, p):
-		v.fail("server.playground.path", "server.playground.path %q overlaps server.path %q, where Engine.IO is served", s.Playground.Path, s.Path)
+		v.fail("server.admin.path", "server.admin.path %q overlaps server.path %q, where Engine.IO is served", a.Path, s.Path)
 	case s.Metrics && (inside(p, s.MetricsPath) || inside(s.MetricsPath, p)):
-		v.fail("server.playground.path", "server.playground.path %q overlaps server.metrics_path %q", s.Playground.Path, s.MetricsPath)
+		v.fail("server.admin.path", "server.admin.path %q overlaps server.metrics_path %q", a.Path, s.MetricsPath)
 	case slices.ContainsFunc(reservedRoutes, func(r string) bool { return inside(p, r) || inside(r, p) }):
-		v.fail("server.playground.path", "server.playground.path %q overlaps a route of the gateway (%s)", s.Playground.Path, strings.Join(reservedRoutes, ", "))
+		v.fail("server.admin.path", "server.admin.path %q overlaps a route of the gateway (%s)", a.Path, strings.Join(reservedRoutes, ", "))
 	}
 }
 
@@ -143,9 +153,7 @@ func (v *validator) server(s *Server) {
 	if s.Metrics {
 		v.metricsPath(s)
 	}
-	if s.Playground.Enabled {
-		v.playgroundPath(s)
-	}
+	v.admin(s)
 	v.limits(&s.Limits)
 	if t := s.TLS; t != nil {
 		if t.CertFile == "" {
