@@ -7,14 +7,11 @@ package gatehousetest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -41,52 +38,27 @@ func NewSocket(f SocketFields) gatehouse.Socket { return sockettest.New(f) }
 // discarding logger, a registry of its own and no adapter).
 func Options(t testing.TB, src string, host gatehouse.Host) config.Options {
 	t.Helper()
-	opts, err := ParseOptions(src, host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return opts
+	return Decl{Host: host}.Options(t, src)
 }
 
 // ParseOptions is Options returning the YAML error, for Example functions
 // and benchmarks.
 func ParseOptions(src string, host gatehouse.Host) (config.Options, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
-		return config.Options{}, fmt.Errorf("options %q: %w", src, err)
-	}
-	n := doc.Content[0].Content[1]
-	opts := gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
-	if host != nil {
-		opts = opts.WithHost(host)
-	}
-	return opts, nil
+	return Decl{Host: host}.ParseOptions(src)
 }
 
 // Guard builds a guard of a registered type from its YAML options, failing
 // the test when the factory refuses them; it is closed when the test ends.
 func Guard(t testing.TB, typ, src string) guards.Guard {
 	t.Helper()
-	g, err := BuildGuard(t, typ, src, nil)
-	if err != nil {
-		t.Fatalf("%s guard from %q: %v", typ, src, err)
-	}
-	return g
+	return Decl{}.Guard(t, typ, src)
 }
 
 // BuildGuard is Guard returning the factory's error (positioned at
 // gateway.yaml:1) and taking the host to give it.
 func BuildGuard(t testing.TB, typ, src string, host gatehouse.Host) (guards.Guard, error) {
 	t.Helper()
-	factory, ok := guards.Lookup(typ)
-	if !ok {
-		t.Fatalf("guard type %q is not registered", typ)
-	}
-	g, err := factory(Options(t, src, host))
-	if err == nil {
-		closeAtEnd(t, g)
-	}
-	return g, err
+	return Decl{Host: host}.BuildGuard(t, typ, src)
 }
 
 // Handler builds a handler of a registered type from its YAML options,
@@ -94,26 +66,14 @@ func BuildGuard(t testing.TB, typ, src string, host gatehouse.Host) (guards.Guar
 // test ends.
 func Handler(t testing.TB, typ, src string) handlers.Handler {
 	t.Helper()
-	h, err := BuildHandler(t, typ, src, nil)
-	if err != nil {
-		t.Fatalf("%s handler from %q: %v", typ, src, err)
-	}
-	return h
+	return Decl{}.Handler(t, typ, src)
 }
 
 // BuildHandler is Handler returning the factory's error and taking the host
 // to give it.
 func BuildHandler(t testing.TB, typ, src string, host gatehouse.Host) (handlers.Handler, error) {
 	t.Helper()
-	factory, ok := handlers.Lookup(typ)
-	if !ok {
-		t.Fatalf("handler type %q is not registered", typ)
-	}
-	h, err := factory(Options(t, src, host))
-	if err == nil {
-		closeAtEnd(t, h)
-	}
-	return h, err
+	return Decl{Host: host}.BuildHandler(t, typ, src)
 }
 
 // closeAtEnd closes v when the test ends, if it is a gatehouse.Closer.

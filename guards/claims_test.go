@@ -1,10 +1,11 @@
-package guards
+package guards_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
 )
 
 func TestClaimsGuard(t *testing.T) {
@@ -34,8 +35,8 @@ func TestClaimsGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustBuild(t, "claims", tt.options)
-			checkResult(t, g.Check(context.Background(), eventInput(tt.socket, "announce", `{}`)), tt.wantCode, tt.wantMsg)
+			g := gatehousetest.Guard(t, "claims", tt.options)
+			checkResult(t, g.Check(context.Background(), gatehousetest.Input(tt.socket, "announce", `{}`)), tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -64,8 +65,8 @@ func TestClaimsGuardRefusesBadOptions(t *testing.T) {
 }
 
 func BenchmarkGuard_claims(b *testing.B) {
-	g := mustBuild(b, "claims", "{role: admin, groups: {contains: ops}}")
-	in := eventInput(alice(), "announce", `{"message":"hi"}`)
+	g := gatehousetest.Guard(b, "claims", "{role: admin, groups: {contains: ops}}")
+	in := gatehousetest.Input(alice(), "announce", `{"message":"hi"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

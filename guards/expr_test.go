@@ -1,4 +1,4 @@
-package guards
+package guards_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
 func TestExprGuard(t *testing.T) {
@@ -34,8 +36,8 @@ func TestExprGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustBuild(t, "expr", tt.options)
-			checkResult(t, g.Check(context.Background(), eventInput(tt.socket, tt.event, tt.payload)), tt.wantCode, tt.wantMsg)
+			g := gatehousetest.Guard(t, "expr", tt.options)
+			checkResult(t, g.Check(context.Background(), gatehousetest.Input(tt.socket, tt.event, tt.payload)), tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -63,8 +65,8 @@ func TestExprGuardRefusesBadOptions(t *testing.T) {
 }
 
 func BenchmarkGuard_expr(b *testing.B) {
-	g := mustBuild(b, "expr", "data.room in socket.rooms")
-	in := eventInput(alice(), "sendToRoom", `{"room":"dev","message":"hi"}`)
+	g := gatehousetest.Guard(b, "expr", "data.room in socket.rooms")
+	in := gatehousetest.Input(alice(), "sendToRoom", `{"room":"dev","message":"hi"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -84,37 +86,37 @@ func TestExprGuardSeesArgsBinaryAndHandshakeAuth(t *testing.T) {
 	tests := []struct {
 		name     string
 		options  string
-		in       *Input
+		in       *guards.Input
 		wantCode gatehouse.Code
 	}{
 		{
 			"a binary payload is bytes", "type(data) == bytes && size(data) <= 3",
-			&Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, "",
+			&guards.Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, "",
 		},
 		{
 			"too many bytes", "size(data) <= 2",
-			&Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, gatehouse.CodeForbidden,
+			&guards.Input{Socket: alice(), Event: "upload", Args: gatehouse.Args{Raw: []json.RawMessage{placeholder}, Attachments: [][]byte{{1, 2, 3}}}}, gatehouse.CodeForbidden,
 		},
 		{
 			"every argument", `size(args) == 2 && args[1] == "b"`,
-			&Input{Socket: alice(), Event: "e", Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`"b"`)}}}, "",
+			&guards.Input{Socket: alice(), Event: "e", Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`"b"`)}}}, "",
 		},
 		{
 			"handshake.auth at connect", `handshake.auth.team == "red"`,
-			&Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"red"}`))}, "",
+			&guards.Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"red"}`))}, "",
 		},
 		{
 			"another team at connect", `handshake.auth.?team.orValue("") == "red"`,
-			&Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"blue"}`))}, gatehouse.CodeForbidden,
+			&guards.Input{Socket: alice(), Auth: gatehouse.NewPayload(json.RawMessage(`{"team":"blue"}`))}, gatehouse.CodeForbidden,
 		},
 		{
 			"no auth payload is {}", `handshake.auth == {}`,
-			&Input{Socket: alice()}, "",
+			&guards.Input{Socket: alice()}, "",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustBuild(t, "expr", tt.options)
+			g := gatehousetest.Guard(t, "expr", tt.options)
 			tt.in.Payload = gatehouse.NewPayload(tt.in.Args.First())
 			checkResult(t, g.Check(context.Background(), tt.in), tt.wantCode, "")
 		})

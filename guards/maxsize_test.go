@@ -1,4 +1,4 @@
-package guards
+package guards_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
 func TestMaxSizeGuard(t *testing.T) {
@@ -14,31 +16,31 @@ func TestMaxSizeGuard(t *testing.T) {
 	tests := []struct {
 		name     string
 		options  string
-		in       *Input
+		in       *guards.Input
 		wantCode gatehouse.Code
 		wantMsg  string
 	}{
-		{"small payload", "4KB", eventInput(alice(), "e", `{"message":"hi"}`), "", ""},
-		{"exactly the limit", "{limit: 16}", eventInput(alice(), "e", `{"message":"hi"}`), "", ""},
-		{"one byte over", "{limit: 15}", eventInput(alice(), "e", `{"message":"hi"}`), gatehouse.CodePayloadTooLarge,
+		{"small payload", "4KB", gatehousetest.Input(alice(), "e", `{"message":"hi"}`), "", ""},
+		{"exactly the limit", "{limit: 16}", gatehousetest.Input(alice(), "e", `{"message":"hi"}`), "", ""},
+		{"one byte over", "{limit: 15}", gatehousetest.Input(alice(), "e", `{"message":"hi"}`), gatehouse.CodePayloadTooLarge,
 			"payload is 16 bytes, more than the limit of 15 bytes"},
-		{"large payload", "4KB", eventInput(alice(), "e", big), gatehouse.CodePayloadTooLarge, "payload is 5014 bytes, more than the limit of 4096 bytes"},
-		{"every argument counts", "{limit: 10}", &Input{
+		{"large payload", "4KB", gatehousetest.Input(alice(), "e", big), gatehouse.CodePayloadTooLarge, "payload is 5014 bytes, more than the limit of 4096 bytes"},
+		{"every argument counts", "{limit: 10}", &guards.Input{
 			Socket: alice(), Event: "e", Payload: gatehouse.NewPayload(json.RawMessage(`1`)),
 			Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`"0123456789"`)}},
 		}, gatehouse.CodePayloadTooLarge, "payload is 13 bytes"},
-		{"binary attachments count", "1KB", &Input{
+		{"binary attachments count", "1KB", &guards.Input{
 			Socket: alice(), Event: "upload", Payload: gatehouse.NewPayload(json.RawMessage(`{"_placeholder":true,"num":0}`)),
 			Args: gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(`{"_placeholder":true,"num":0}`)}, Attachments: [][]byte{make([]byte, 2000)}},
 		}, gatehouse.CodePayloadTooLarge, "payload is 2029 bytes"},
-		{"connect payload", "{limit: 8}", &Input{
+		{"connect payload", "{limit: 8}", &guards.Input{
 			Socket: alice(), Payload: gatehouse.NewPayload(json.RawMessage(`{"token":"abc"}`)),
 		}, gatehouse.CodePayloadTooLarge, "payload is 15 bytes"},
-		{"no payload", "1B", eventInput(alice(), "e", ""), "", ""},
+		{"no payload", "1B", gatehousetest.Input(alice(), "e", ""), "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustBuild(t, "max_size", tt.options)
+			g := gatehousetest.Guard(t, "max_size", tt.options)
 			checkResult(t, g.Check(context.Background(), tt.in), tt.wantCode, tt.wantMsg)
 		})
 	}
@@ -66,8 +68,8 @@ func TestMaxSizeGuardRefusesBadOptions(t *testing.T) {
 }
 
 func BenchmarkGuard_max_size(b *testing.B) {
-	g := mustBuild(b, "max_size", "4KB")
-	in := eventInput(alice(), "sendMessage", `{"message":"hello there"}`)
+	g := gatehousetest.Guard(b, "max_size", "4KB")
+	in := gatehousetest.Input(alice(), "sendMessage", `{"message":"hello there"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -95,7 +95,8 @@ type rateShard struct {
 }
 
 func newRateLimitGuard(opts config.Options, o rateLimitOptions) (Guard, error) {
-	g := &rateLimitGuard{seed: maphash.MakeSeed(), now: time.Now, shardCapacity: maxBucketsPerShard}
+	// The host's clock, so that a test host can move time by hand.
+	g := &rateLimitGuard{seed: maphash.MakeSeed(), now: opts.Host().Now, shardCapacity: maxBucketsPerShard}
 	var errs config.ErrorList
 	switch {
 	case o.Key == "socket":

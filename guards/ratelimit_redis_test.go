@@ -1,4 +1,4 @@
-package guards
+package guards_test
 
 import (
 	"bytes"
@@ -12,13 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/internal/adapter"
-	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
-	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
 // startRedisServer runs a redis-server on a free port until the test ends
@@ -64,27 +60,12 @@ func startRedisServer(t *testing.T) (string, func()) {
 }
 
 // buildOnNode builds a rate_limit guard declared as name from src on a node
-// whose host shares the Redis adapter at url.
-func buildOnNode(t *testing.T, url, name, src string, logger *slog.Logger) Guard {
+// whose host shares the Redis at url, as the gateway builds it with
+// adapter: redis.
+func buildOnNode(t *testing.T, url, name, src string, logger *slog.Logger) guards.Guard {
 	t.Helper()
-	a, err := adapter.NewRedis(adapter.RedisOptions{URL: url, Prefix: "test"})
-	if err != nil {
-		t.Fatalf("NewRedis: %v", err)
-	}
-	t.Cleanup(func() { _ = a.Close() })
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
-		t.Fatalf("test YAML %q: %v", src, err)
-	}
-	node := doc.Content[0].Content[1]
-	factory, _ := Lookup("rate_limit")
-	opts := gatewayconfig.NewOptions(node, config.Pos{File: configFile(t), Line: node.Line, Column: node.Column}).WithName(name)
-	opts = opts.WithHost(gatehouse.NewHost(gatehouse.HostOptions{Logger: logger, SharedStore: a, Distributed: true}))
-	g, err := factory(opts)
-	if err != nil {
-		t.Fatalf("build rate_limit %s: %v", src, err)
-	}
-	return g
+	host := gatehousetest.RedisHost(t, url, gatehouse.HostOptions{Logger: logger})
+	return gatehousetest.Decl{Name: name, Host: host}.Guard(t, "rate_limit", src)
 }
 
 func TestRateLimitRedisStoreSharesTheBucketAcrossNodesAndFailsOpen(t *testing.T) {
@@ -97,9 +78,9 @@ func TestRateLimitRedisStoreSharesTheBucketAcrossNodesAndFailsOpen(t *testing.T)
 	if !gatehouse.MayBlock(node1) {
 		t.Errorf("a rate_limit on the shared store says it never blocks")
 	}
-	in := eventInput(alice(), "sendMessage", `{"message":"hi"}`)
+	in := gatehousetest.Input(alice(), "sendMessage", `{"message":"hi"}`)
 	ctx := context.Background()
-	for i, g := range []Guard{node1, node2} {
+	for i, g := range []guards.Guard{node1, node2} {
 		if err := g.Check(ctx, in); err != nil {
 			t.Fatalf("event %d of the burst denied: %v", i+1, err)
 		}
@@ -110,7 +91,7 @@ func TestRateLimitRedisStoreSharesTheBucketAcrossNodesAndFailsOpen(t *testing.T)
 	}
 	bobFields := aliceFields()
 	bobFields.ID, bobFields.Claims = "sock-bob", gatehouse.Claims{"sub": "bob"}
-	if err := node2.Check(ctx, eventInput(sockettest.New(bobFields), "sendMessage", `{}`)); err != nil {
+	if err := node2.Check(ctx, gatehousetest.Input(gatehousetest.NewSocket(bobFields), "sendMessage", `{}`)); err != nil {
 		t.Errorf("bob, whose bucket is his own, denied: %v", err)
 	}
 

@@ -1,4 +1,4 @@
-package guards
+package guards_test
 
 import (
 	"context"
@@ -7,26 +7,28 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
-// fakeClock is the clock a rate_limit guard reads, moved by hand.
+// fakeClock is the host's clock a rate_limit guard reads, moved by hand.
 type fakeClock struct{ now time.Time }
 
 func (c *fakeClock) Now() time.Time          { return c.now }
 func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
 
-func buildRateLimit(t testing.TB, options string) (*rateLimitGuard, *fakeClock) {
+// buildRateLimit builds a rate_limit guard on a host whose clock the test
+// moves.
+func buildRateLimit(t testing.TB, options string) (guards.Guard, *fakeClock) {
 	t.Helper()
-	g := mustBuild(t, "rate_limit", options).(*rateLimitGuard)
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	g.now = clock.Now
-	return g, clock
+	host := gatehouse.NewHost(gatehouse.HostOptions{Now: clock.Now})
+	return gatehousetest.Decl{Host: host}.Guard(t, "rate_limit", options), clock
 }
 
 func TestRateLimitGuardAllowsABurstThenRefills(t *testing.T) {
 	g, clock := buildRateLimit(t, "{key: user, rate: 10, per: 1s, burst: 20}")
-	in := eventInput(alice(), "sendMessage", `{"message":"hi"}`)
+	in := gatehousetest.Input(alice(), "sendMessage", `{"message":"hi"}`)
 	ctx := context.Background()
 	for i := range 20 {
 		if err := g.Check(ctx, in); err != nil {
@@ -54,17 +56,17 @@ func TestRateLimitGuardAllowsABurstThenRefills(t *testing.T) {
 }
 
 func TestRateLimitGuardKeys(t *testing.T) {
-	bob := sockettest.New(sockettest.Fields{ID: "sock-bob", IP: "10.0.0.1", Claims: gatehouse.Claims{"sub": "bob", "tenant": "acme"}})
+	bob := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "sock-bob", IP: "10.0.0.1", Claims: gatehouse.Claims{"sub": "bob", "tenant": "acme"}})
 	tab2 := aliceFields()
 	tab2.ID, tab2.IP = "sock-alice-2", "10.0.0.9"
-	aliceTab2 := sockettest.New(tab2)
+	aliceTab2 := gatehousetest.NewSocket(tab2)
 	acme := aliceFields()
 	acme.Claims["tenant"] = "acme"
-	alice1 := sockettest.New(acme)
+	alice1 := gatehousetest.NewSocket(acme)
 	second := anonymousFields()
 	second.ID = "sock-anon-2"
-	anon1, anon2 := anonymous(), sockettest.New(second)
-	aliceNamedLikeASocket := sockettest.New(sockettest.Fields{ID: "sock-x", Claims: gatehouse.Claims{"sub": anon1.ID()}})
+	anon1, anon2 := anonymous(), gatehousetest.NewSocket(second)
+	aliceNamedLikeASocket := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "sock-x", Claims: gatehouse.Claims{"sub": anon1.ID()}})
 
 	tests := []struct {
 		name         string
@@ -87,10 +89,10 @@ func TestRateLimitGuardKeys(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g, _ := buildRateLimit(t, fmt.Sprintf("{key: '%s', rate: 1, per: 1m, burst: 1}", tt.key))
 			ctx := context.Background()
-			if err := g.Check(ctx, eventInput(tt.first, "e", `{}`)); err != nil {
+			if err := g.Check(ctx, gatehousetest.Input(tt.first, "e", `{}`)); err != nil {
 				t.Fatalf("first call denied: %v", err)
 			}
-			err := g.Check(ctx, eventInput(tt.second, "e", `{}`))
+			err := g.Check(ctx, gatehousetest.Input(tt.second, "e", `{}`))
 			if shared := err != nil; shared != tt.sharesBucket {
 				t.Fatalf("second socket denied = %v, want %v (err %v)", shared, tt.sharesBucket, err)
 			}
@@ -98,43 +100,62 @@ func TestRateLimitGuardKeys(t *testing.T) {
 	}
 }
 
+// The defaults are seen from the bucket: burst is how many events pass at
+// once, and the rate is the wait for the next token once they have.
 func TestRateLimitGuardDefaults(t *testing.T) {
-	g, _ := buildRateLimit(t, "{key: socket, rate: 2.5}")
-	if g.burst != 3 || g.limit != 2.5 {
-		t.Fatalf("burst = %d, limit = %v; want 3 and 2.5/s", g.burst, g.limit)
+	tests := []struct {
+		options     string
+		wantBurst   int
+		wantRetryMS int // 1/rate per second
+	}{
+		{"{key: socket, rate: 2.5}", 3, 400},           // burst ceil(2.5), 2.5/s
+		{"{key: socket, rate: 30, per: 1m}", 30, 2000}, // burst 30, 0.5/s
 	}
-	g, _ = buildRateLimit(t, "{key: socket, rate: 30, per: 1m}")
-	if g.burst != 30 || g.limit != 0.5 {
-		t.Fatalf("burst = %d, limit = %v; want 30 and 0.5/s", g.burst, g.limit)
+	for _, tt := range tests {
+		t.Run(tt.options, func(t *testing.T) {
+			g, _ := buildRateLimit(t, tt.options)
+			ctx := context.Background()
+			in := gatehousetest.Input(alice(), "e", `{}`)
+			for i := range tt.wantBurst {
+				if err := g.Check(ctx, in); err != nil {
+					t.Fatalf("event %d of a burst of %d denied: %v", i+1, tt.wantBurst, err)
+				}
+			}
+			denial := checkResult(t, g.Check(ctx, in), gatehouse.CodeRateLimited, "")
+			if denial.Data["retry_after_ms"] != tt.wantRetryMS {
+				t.Fatalf("retry_after_ms = %#v, want %d", denial.Data["retry_after_ms"], tt.wantRetryMS)
+			}
+		})
 	}
 }
 
 func TestRateLimitGuardMemoryStaysBounded(t *testing.T) {
 	g, clock := buildRateLimit(t, "{key: ip, rate: 1, per: 1s, burst: 1}")
 	ctx := context.Background()
-	g.shardCapacity = 64
-	limit := rateShards * g.shardCapacity
+	const shardCapacity = 64
+	guards.SetRateLimitShardCapacity(g, shardCapacity)
+	limit := guards.RateShards * shardCapacity
 	for i := range limit + 5000 {
-		s := sockettest.New(sockettest.Fields{ID: "s", IP: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)})
-		if err := g.Check(ctx, eventInput(s, "e", "")); err != nil {
+		s := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "s", IP: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)})
+		if err := g.Check(ctx, gatehousetest.Input(s, "e", "")); err != nil {
 			t.Fatalf("first call from a new address denied: %v", err)
 		}
 	}
-	if n := g.bucketCount(); n > limit {
+	if n := guards.RateLimitBuckets(g); n > limit {
 		t.Fatalf("%d buckets, more than the bound %d", n, limit)
 	}
 	// Once the buckets have refilled, they are swept when room is needed
 	// instead of evicting active ones. Half the bound of new keys leaves
 	// every shard room to spare, so the busy bucket must survive.
 	clock.advance(2 * time.Second)
-	busy := sockettest.New(sockettest.Fields{ID: "busy", IP: "192.168.0.1"})
-	_ = g.Check(ctx, eventInput(busy, "e", ""))
+	busy := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "busy", IP: "192.168.0.1"})
+	_ = g.Check(ctx, gatehousetest.Input(busy, "e", ""))
 	for i := range limit / 2 {
-		s := sockettest.New(sockettest.Fields{ID: "s", IP: fmt.Sprintf("172.%d.%d.%d", i>>16, i>>8&255, i&255)})
-		_ = g.Check(ctx, eventInput(s, "e", ""))
+		s := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "s", IP: fmt.Sprintf("172.%d.%d.%d", i>>16, i>>8&255, i&255)})
+		_ = g.Check(ctx, gatehousetest.Input(s, "e", ""))
 	}
-	checkResult(t, g.Check(ctx, eventInput(busy, "e", "")), gatehouse.CodeRateLimited, "")
-	if n := g.bucketCount(); n > limit/2+1 {
+	checkResult(t, g.Check(ctx, gatehousetest.Input(busy, "e", "")), gatehouse.CodeRateLimited, "")
+	if n := guards.RateLimitBuckets(g); n > limit/2+1 {
 		t.Fatalf("%d buckets after the sweep, want at most %d", n, limit/2+1)
 	}
 }
@@ -165,8 +186,8 @@ func TestRateLimitGuardRefusesBadOptions(t *testing.T) {
 }
 
 func BenchmarkGuard_rate_limit(b *testing.B) {
-	g := mustBuild(b, "rate_limit", "{key: user, rate: 1e9, burst: 1000000000}")
-	in := eventInput(alice(), "sendMessage", `{"message":"hi"}`)
+	g := gatehousetest.Guard(b, "rate_limit", "{key: user, rate: 1e9, burst: 1000000000}")
+	in := gatehousetest.Input(alice(), "sendMessage", `{"message":"hi"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,4 +1,4 @@
-package guards
+package guards_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
 )
 
 // messageSchema is the message_body guard of the default gateway.yaml.
@@ -31,10 +32,10 @@ func TestSchemaGuard(t *testing.T) {
 		{"no payload", "", gatehouse.CodeInvalidPayload, "/: must be object, got null"},
 		{"not JSON", `{"message":`, gatehouse.CodeInvalidPayload, "not valid JSON"},
 	}
-	g := mustBuild(t, "schema", messageSchema)
+	g := gatehousetest.Guard(t, "schema", messageSchema)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkResult(t, g.Check(context.Background(), eventInput(alice(), "sendMessage", tt.payload)), tt.wantCode, tt.wantMsg)
+			checkResult(t, g.Check(context.Background(), gatehousetest.Input(alice(), "sendMessage", tt.payload)), tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -57,8 +58,8 @@ func TestSchemaGuardMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustBuild(t, "schema", tt.schema)
-			checkResult(t, g.Check(context.Background(), eventInput(alice(), "e", tt.payload)), gatehouse.CodeInvalidPayload, tt.wantMsg)
+			g := gatehousetest.Guard(t, "schema", tt.schema)
+			checkResult(t, g.Check(context.Background(), gatehousetest.Input(alice(), "e", tt.payload)), gatehouse.CodeInvalidPayload, tt.wantMsg)
 		})
 	}
 }
@@ -77,26 +78,27 @@ func TestSchemaGuardFromFiles(t *testing.T) {
 	write("schemas/room.json", `{"type":"object","required":["room"],"properties":{"room":{"$ref":"name.yaml"}}}`)
 	write("schemas/name.yaml", "type: string\nminLength: 1\nmaxLength: 5\n")
 	write("schemas/broken.json", `{"type": 12}`)
-	file := filepath.Join(dir, "gateway.yaml")
+	// The options claim to be written in gateway.yaml next to schemas/.
+	decl := gatehousetest.Decl{File: filepath.Join(dir, "gateway.yaml")}
 
-	g, err := buildIn(t, file, "schema", "{file: schemas/room.json}")
+	g, err := decl.BuildGuard(t, "schema", "{file: schemas/room.json}")
 	if err != nil {
 		t.Fatalf("building from a file: %v", err)
 	}
 	ctx := context.Background()
-	checkResult(t, g.Check(ctx, eventInput(alice(), "join", `{"room":"dev"}`)), "", "")
-	checkResult(t, g.Check(ctx, eventInput(alice(), "join", `{"room":"develop"}`)), gatehouse.CodeInvalidPayload, "/room: must be at most 5 characters")
+	checkResult(t, g.Check(ctx, gatehousetest.Input(alice(), "join", `{"room":"dev"}`)), "", "")
+	checkResult(t, g.Check(ctx, gatehousetest.Input(alice(), "join", `{"room":"develop"}`)), gatehouse.CodeInvalidPayload, "/room: must be at most 5 characters")
 
 	// An inline schema may $ref a file next to gateway.yaml.
-	g, err = buildIn(t, file, "schema", "{type: object, properties: {room: {$ref: 'schemas/name.yaml'}}}")
+	g, err = decl.BuildGuard(t, "schema", "{type: object, properties: {room: {$ref: 'schemas/name.yaml'}}}")
 	if err != nil {
 		t.Fatalf("inline schema with a file $ref: %v", err)
 	}
-	checkResult(t, g.Check(ctx, eventInput(alice(), "join", `{"room":""}`)), gatehouse.CodeInvalidPayload, "/room: must be at least 1 characters")
+	checkResult(t, g.Check(ctx, gatehousetest.Input(alice(), "join", `{"room":""}`)), gatehouse.CodeInvalidPayload, "/room: must be at least 1 characters")
 
-	_, err = buildIn(t, file, "schema", "{file: schemas/missing.json}")
+	_, err = decl.BuildGuard(t, "schema", "{file: schemas/missing.json}")
 	wantConfigError(t, err, "1:17", "no such file")
-	_, err = buildIn(t, file, "schema", "{file: schemas/broken.json}")
+	_, err = decl.BuildGuard(t, "schema", "{file: schemas/broken.json}")
 	wantConfigError(t, err, "1:10", "schema:")
 }
 
@@ -121,8 +123,8 @@ func TestSchemaGuardRefusesBadOptions(t *testing.T) {
 }
 
 func BenchmarkGuard_schema(b *testing.B) {
-	g := mustBuild(b, "schema", messageSchema)
-	in := eventInput(alice(), "sendMessage", `{"message":"hello there"}`)
+	g := gatehousetest.Guard(b, "schema", messageSchema)
+	in := gatehousetest.Input(alice(), "sendMessage", `{"message":"hello there"}`)
 	if _, err := in.Payload.Data(); err != nil {
 		b.Fatal(err)
 	}

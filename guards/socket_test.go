@@ -1,25 +1,20 @@
-package guards
+package guards_test
 
 import (
-	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
-	"github.com/gatehouse-dev/gatehouse/internal/sockettest"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
 // alice is an authenticated member of room "dev".
-func alice() *sockettest.Socket { return sockettest.New(aliceFields()) }
+func alice() gatehouse.Socket { return gatehousetest.NewSocket(aliceFields()) }
 
 // aliceFields are alice's, for variations of her.
-func aliceFields() sockettest.Fields {
-	return sockettest.Fields{
+func aliceFields() gatehousetest.SocketFields {
+	return gatehousetest.SocketFields{
 		ID: "sock-alice", Namespace: "/chat", Rooms: []string{"dev"}, IP: "10.0.0.1",
 		Claims: gatehouse.Claims{"sub": "alice", "username": "Alice", "role": "admin", "tier": 2.0,
 			"groups": []any{"eng", "ops"}, "scope": "chat:read chat:write"},
@@ -27,56 +22,18 @@ func aliceFields() sockettest.Fields {
 }
 
 // anonymous has no token.
-func anonymous() *sockettest.Socket { return sockettest.New(anonymousFields()) }
+func anonymous() gatehouse.Socket { return gatehousetest.NewSocket(anonymousFields()) }
 
 // anonymousFields are anonymous's, for variations.
-func anonymousFields() sockettest.Fields {
-	return sockettest.Fields{ID: "sock-anon", Namespace: "/chat", IP: "10.0.0.2"}
+func anonymousFields() gatehousetest.SocketFields {
+	return gatehousetest.SocketFields{ID: "sock-anon", Namespace: "/chat", IP: "10.0.0.2"}
 }
 
-// eventInput is the input for an event with one JSON argument ("" for none).
-func eventInput(s gatehouse.Socket, event, payload string) *Input {
-	in := &Input{Socket: s, Namespace: "/chat", Event: event}
-	if payload != "" {
-		in.Payload = gatehouse.NewPayload(json.RawMessage(payload))
-		in.Args = gatehouse.Args{Raw: []json.RawMessage{json.RawMessage(payload)}}
-	} else {
-		in.Payload = gatehouse.NewPayload(nil)
-	}
-	return in
-}
-
-// configFile is where test options claim to be written.
-func configFile(t testing.TB) string { return filepath.Join(t.TempDir(), "gateway.yaml") }
-
-// build decodes src (the options, as written under the type name) and runs
-// the registered factory of guardType.
-func build(t testing.TB, guardType, src string) (Guard, error) {
+// build runs the registered factory of guardType on src, the options as
+// written under the type name on line 1 of gateway.yaml.
+func build(t testing.TB, guardType, src string) (guards.Guard, error) {
 	t.Helper()
-	return buildIn(t, configFile(t), guardType, src)
-}
-
-func buildIn(t testing.TB, file, guardType, src string) (Guard, error) {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
-		t.Fatalf("test YAML %q: %v", src, err)
-	}
-	node := doc.Content[0].Content[1]
-	factory, ok := Lookup(guardType)
-	if !ok {
-		t.Fatalf("guard type %q is not registered", guardType)
-	}
-	return factory(gatewayconfig.NewOptions(node, config.Pos{File: file, Line: node.Line, Column: node.Column}))
-}
-
-func mustBuild(t testing.TB, guardType, src string) Guard {
-	t.Helper()
-	g, err := build(t, guardType, src)
-	if err != nil {
-		t.Fatalf("building %s guard from %s: %v", guardType, src, err)
-	}
-	return g
+	return gatehousetest.BuildGuard(t, guardType, src, nil)
 }
 
 // checkResult compares a guard's answer with the expected code ("" for

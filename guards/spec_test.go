@@ -1,14 +1,13 @@
-package guards
+package guards_test
 
 import (
 	"reflect"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/guards"
 )
 
 func TestEveryBuiltinGuardDeclaresItsSpec(t *testing.T) {
@@ -21,7 +20,7 @@ func TestEveryBuiltinGuardDeclaresItsSpec(t *testing.T) {
 		"max_size":   {options: true, shorthand: "limit"},
 		"rate_limit": {options: true},
 	}
-	specs := Default().PluginSpecs()
+	specs := guards.Default().PluginSpecs()
 	if len(specs) != len(want) {
 		t.Fatalf("%d specs, want %d: %+v", len(specs), len(want), specs)
 	}
@@ -49,40 +48,28 @@ func TestDefineDecodesTheOptionsStructWithPositions(t *testing.T) {
 	type options struct {
 		Limit int `yaml:"limit" doc:"A limit."`
 	}
-	reg := NewRegistry()
+	reg := guards.NewRegistry()
 	var got options
-	DefineIn(reg, "limited", Spec{Doc: "A test guard.", Shorthand: "limit"}, func(opts config.Options, o options) (Guard, error) {
+	guards.DefineIn(reg, "limited", guards.Spec{Doc: "A test guard.", Shorthand: "limit"}, func(opts config.Options, o options) (guards.Guard, error) {
 		got = o
 		if o.Limit > 10 {
 			return nil, opts.FieldError("limit", "limited: at most 10")
 		}
-		return GuardFunc(nil), nil
+		return guards.GuardFunc(nil), nil
 	})
 	factory, _ := reg.Lookup("limited")
-	if _, err := factory(testOptions(t, "7")); err != nil || got.Limit != 7 {
+	if _, err := factory(gatehousetest.Options(t, "7", nil)); err != nil || got.Limit != 7 {
 		t.Fatalf("shorthand 7: options %+v, error %v", got, err)
 	}
-	_, err := factory(testOptions(t, "{limit: 11}"))
+	_, err := factory(gatehousetest.Options(t, "{limit: 11}", nil))
 	if err == nil || err.Error() != "gateway.yaml:1:18: limited: at most 10" {
 		t.Errorf("error = %v, want it at the limit's value", err)
 	}
-	_, err = factory(testOptions(t, "{limt: 1}"))
+	_, err = factory(gatehousetest.Options(t, "{limt: 1}", nil))
 	if err == nil || !strings.Contains(err.Error(), "gateway.yaml:1:11: unknown key") {
 		t.Errorf("error = %v, want the unknown key positioned", err)
 	}
 	if s := reg.Spec("limited"); s.Options != reflect.TypeFor[options]() {
 		t.Errorf("spec options = %v", s.Options)
 	}
-}
-
-// testOptions are the options src written as `options: src` on line 1 of
-// gateway.yaml.
-func testOptions(t *testing.T, src string) config.Options {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("options: "+src+"\n"), &doc); err != nil {
-		t.Fatal(err)
-	}
-	n := doc.Content[0].Content[1]
-	return gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
 }
