@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/handlers"
 )
 
 // benchCall returns a fresh call per iteration, as each event brings its own
 // payload to decode.
-func benchCall(s *testSocket, event string, payload json.RawMessage) *Call {
-	return &Call{
+func benchCall(s gatehouse.Socket, event string, payload json.RawMessage) *handlers.Call {
+	return &handlers.Call{
 		Socket:  s,
 		Event:   event,
 		Args:    gatehouse.Args{Raw: []json.RawMessage{payload}},
@@ -21,7 +23,7 @@ func benchCall(s *testSocket, event string, payload json.RawMessage) *Call {
 
 // BenchmarkReply measures the whoami handler of the default gateway.yaml.
 func BenchmarkReply(b *testing.B) {
-	s := newTestSocket()
+	s := gatehousetest.NewSocket(sockFields())
 	h := build(b, "reply", "value: user")
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -35,8 +37,9 @@ func BenchmarkReply(b *testing.B) {
 // BenchmarkBroadcastHandler measures the sendMessage handler of the default
 // gateway.yaml, up to the hand-off to the socket.
 func BenchmarkBroadcastHandler(b *testing.B) {
-	s := newTestSocket()
-	s.discard = true
+	// A socket whose actions do nothing, so that the loop measures the
+	// handler and not a growing record.
+	s := gatehousetest.NewSocket(sockFields())
 	h := build(b, "broadcast", `{event: message, data: '{"user": user.sub, "username": user.?username.orValue(""), "message": data.message}', reply: '{"ok": true}'}`)
 	payload := json.RawMessage(`{"message": "hello, everyone in the room"}`)
 	ctx := context.Background()

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/handlers"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -22,7 +23,7 @@ const (
 
 // binaryCall is a call whose arguments are JSON texts with placeholders
 // referring to attachments.
-func binaryCall(s *testSocket, attachments [][]byte, args ...string) *Call {
+func binaryCall(s gatehouse.Socket, attachments [][]byte, args ...string) *handlers.Call {
 	call := callWith(s, "message", args...)
 	call.Args.Attachments = attachments
 	return call
@@ -202,15 +203,15 @@ func TestEmitAndBroadcastSendBinaryAsAttachments(t *testing.T) {
 			var event string
 			var args []any
 			if tt.handler == "emit" {
-				if len(s.emits) != 1 {
-					t.Fatalf("%d emits, want 1", len(s.emits))
+				if len(s.Emits()) != 1 {
+					t.Fatalf("%d emits, want 1", len(s.Emits()))
 				}
-				event, args = s.emits[0].event, s.emits[0].args
+				event, args = s.Emits()[0].Event, s.Emits()[0].Args
 			} else {
-				if len(s.broadcasts) != 1 {
-					t.Fatalf("%d broadcasts, want 1", len(s.broadcasts))
+				if len(s.Broadcasts()) != 1 {
+					t.Fatalf("%d broadcasts, want 1", len(s.Broadcasts()))
 				}
-				event, args = s.broadcasts[0].Event, s.broadcasts[0].Args
+				event, args = s.Broadcasts()[0].Event, s.Broadcasts()[0].Args
 			}
 			msgs, err := socketio.EncodeEvent("/", socketio.NoID, event, args...)
 			if err != nil {
@@ -239,14 +240,14 @@ func TestOnConnectHandlersSeeTheHandshakeAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestSocket()
 			h := build(t, "emit", "{event: auth, data: '"+strings.ReplaceAll(tt.data, "'", "''")+"'}")
-			call := &Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Auth: tt.auth}
+			call := &handlers.Call{Socket: s, Event: "connect", Payload: gatehouse.NewPayload(nil), Auth: tt.auth}
 			if _, err := h.Handle(context.Background(), call); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
-			if len(s.emits) != 1 || len(s.emits[0].args) != 1 {
-				t.Fatalf("emits = %#v, want one event with one argument", s.emits)
+			if len(s.Emits()) != 1 || len(s.Emits()[0].Args) != 1 {
+				t.Fatalf("emits = %#v, want one event with one argument", s.Emits())
 			}
-			assertJSON(t, "auth event", s.emits[0].args[0], tt.want)
+			assertJSON(t, "auth event", s.Emits()[0].Args[0], tt.want)
 		})
 	}
 }

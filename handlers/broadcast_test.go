@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -44,10 +44,10 @@ func TestBroadcastSendsToTheNamespaceOrARoom(t *testing.T) {
 				t.Fatalf("Handle: %v", err)
 			}
 			assertJSON(t, "reply", got, tt.wantReply)
-			if len(s.broadcasts) != 1 {
-				t.Fatalf("broadcasts = %d, want 1", len(s.broadcasts))
+			if len(s.Broadcasts()) != 1 {
+				t.Fatalf("broadcasts = %d, want 1", len(s.Broadcasts()))
 			}
-			b := s.broadcasts[0]
+			b := s.Broadcasts()[0]
 			if b.Event != "message" || b.ExceptSender != tt.wantExceptSender || !reflect.DeepEqual(b.Rooms, tt.wantRooms) {
 				t.Errorf("broadcast = {event %q, except sender %v, rooms %v}, want {message, %v, %v}",
 					b.Event, b.ExceptSender, b.Rooms, tt.wantExceptSender, tt.wantRooms)
@@ -68,11 +68,11 @@ func TestBroadcastForwardsTheArgumentsIntactWithoutData(t *testing.T) {
 	if _, err := h.Handle(context.Background(), call); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if len(s.broadcasts) != 1 || len(s.broadcasts[0].Args) != 1 {
-		t.Fatalf("broadcasts = %#v, want one with one argument", s.broadcasts)
+	if len(s.Broadcasts()) != 1 || len(s.Broadcasts()[0].Args) != 1 {
+		t.Fatalf("broadcasts = %#v, want one with one argument", s.Broadcasts())
 	}
-	if !reflect.DeepEqual(s.broadcasts[0].Args[0], call.Args) {
-		t.Errorf("args = %#v, want the call's Args %#v", s.broadcasts[0].Args[0], call.Args)
+	if !reflect.DeepEqual(s.Broadcasts()[0].Args[0], call.Args) {
+		t.Errorf("args = %#v, want the call's Args %#v", s.Broadcasts()[0].Args[0], call.Args)
 	}
 }
 
@@ -92,8 +92,8 @@ func TestBroadcastRefusesARoomThatIsNotANonEmptyString(t *testing.T) {
 			h := build(t, "broadcast", "{event: message, to: data.room}")
 			_, err := h.Handle(context.Background(), callWith(s, "sendToRoom", tt.payload))
 			assertCode(t, err, gatehouse.CodeInvalidPayload, tt.message)
-			if len(s.broadcasts) != 0 {
-				t.Errorf("broadcasts = %#v, want none", s.broadcasts)
+			if len(s.Broadcasts()) != 0 {
+				t.Errorf("broadcasts = %#v, want none", s.Broadcasts())
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -23,15 +23,15 @@ func TestEmitForwardsTheArgumentsIntactWithoutData(t *testing.T) {
 	if got != nil {
 		t.Errorf("reply = %#v, want none without a reply option", got)
 	}
-	if len(s.emits) != 1 {
-		t.Fatalf("emits = %d, want 1", len(s.emits))
+	if len(s.Emits()) != 1 {
+		t.Fatalf("emits = %d, want 1", len(s.Emits()))
 	}
-	e := s.emits[0]
-	if e.event != "echoed" {
-		t.Errorf("event = %q, want echoed", e.event)
+	e := s.Emits()[0]
+	if e.Event != "echoed" {
+		t.Errorf("event = %q, want echoed", e.Event)
 	}
-	if len(e.args) != 1 || !reflect.DeepEqual(e.args[0], call.Args) {
-		t.Errorf("args = %#v, want the call's Args %#v", e.args, call.Args)
+	if len(e.Args) != 1 || !reflect.DeepEqual(e.Args[0], call.Args) {
+		t.Errorf("args = %#v, want the call's Args %#v", e.Args, call.Args)
 	}
 }
 
@@ -55,10 +55,10 @@ func TestEmitSendsComputedDataAndReply(t *testing.T) {
 				t.Fatalf("Handle: %v", err)
 			}
 			assertJSON(t, "reply", got, tt.wantReply)
-			if len(s.emits) != 1 || len(s.emits[0].args) != 1 {
-				t.Fatalf("emits = %#v, want one with one argument", s.emits)
+			if len(s.Emits()) != 1 || len(s.Emits()[0].Args) != 1 {
+				t.Fatalf("emits = %#v, want one with one argument", s.Emits())
 			}
-			assertJSON(t, "emitted data", s.emits[0].args[0], tt.wantData)
+			assertJSON(t, "emitted data", s.Emits()[0].Args[0], tt.wantData)
 		})
 	}
 }
@@ -69,17 +69,18 @@ func TestEmitFailures(t *testing.T) {
 		h := build(t, "emit", "{event: pong, data: data.missing}")
 		_, err := h.Handle(context.Background(), callWith(s, "ping", `{}`))
 		assertCode(t, err, gatehouse.CodeInvalidPayload, "data")
-		if len(s.emits) != 0 {
-			t.Errorf("emits = %#v, want none", s.emits)
+		if len(s.Emits()) != 0 {
+			t.Errorf("emits = %#v, want none", s.Emits())
 		}
 	})
 	t.Run("a socket that cannot send is an internal error", func(t *testing.T) {
 		s := newTestSocket()
-		s.failWith = errors.New("socket closed")
+		closed := errors.New("socket closed")
+		s.FailWith(closed)
 		h := build(t, "emit", "event: pong")
 		_, err := h.Handle(context.Background(), callWith(s, "ping", `{}`))
-		if err == nil || !errors.Is(err, s.failWith) {
-			t.Fatalf("error = %v, want it to wrap %v", err, s.failWith)
+		if err == nil || !errors.Is(err, closed) {
+			t.Fatalf("error = %v, want it to wrap %v", err, closed)
 		}
 		if gatehouse.AsError(err).Code != gatehouse.CodeInternal {
 			t.Errorf("code = %s, want internal", gatehouse.AsError(err).Code)
@@ -122,7 +123,7 @@ func TestEmitAwaitingAnAckRepliesWithTheClientsAnswer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestSocket()
-			s.ackWith, s.ackErr = tt.ackWith, tt.ackErr
+			s.AnswerAcks(tt.ackWith, tt.ackErr)
 			h := build(t, "emit", tt.options)
 			got, err := h.Handle(context.Background(), callWith(s, "ask", `{}`))
 			if tt.wantCode != "" {
@@ -136,8 +137,8 @@ func TestEmitAwaitingAnAckRepliesWithTheClientsAnswer(t *testing.T) {
 				t.Fatalf("Handle: %v", err)
 			}
 			assertJSON(t, "reply", got, tt.wantReply)
-			if len(s.emits) != 1 || s.emits[0].event != "confirm" {
-				t.Errorf("emits = %#v, want one confirm", s.emits)
+			if len(s.Emits()) != 1 || s.Emits()[0].Event != "confirm" {
+				t.Errorf("emits = %#v, want one confirm", s.Emits())
 			}
 		})
 	}

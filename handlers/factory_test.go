@@ -1,13 +1,15 @@
-package handlers
+package handlers_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/handlers"
 )
 
 func TestBuiltinsAreRegistered(t *testing.T) {
 	for _, name := range []string{"reply", "emit", "broadcast", "join", "leave", "webhook", "publish"} {
-		if _, ok := Lookup(name); !ok {
+		if _, ok := handlers.Lookup(name); !ok {
 			t.Errorf("handler type %q is not registered", name)
 		}
 	}

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
 )
 
 func TestPublishHandsTheEventToTheAdapter(t *testing.T) {
@@ -47,8 +48,9 @@ func TestPublishHandsTheEventToTheAdapter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTestSocket()
-			s.claims = tt.claims
+			fields := sockFields()
+			fields.Claims = tt.claims
+			s := gatehousetest.NewRecorder(fields)
 			publisher := &testPublisher{}
 			call := callWith(s, "order", tt.args...)
 			if tt.auth != "" {

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -39,8 +39,8 @@ func TestJoinAndLeaveChangeTheSocketsRooms(t *testing.T) {
 	if s.InRoom("lobby") {
 		t.Errorf("socket is still in lobby after leave")
 	}
-	if !reflect.DeepEqual(s.joins, []string{"lobby", "team-alice"}) || !reflect.DeepEqual(s.leaves, []string{"lobby"}) {
-		t.Errorf("joins %v, leaves %v", s.joins, s.leaves)
+	if !reflect.DeepEqual(s.Joins(), []string{"lobby", "team-alice"}) || !reflect.DeepEqual(s.Leaves(), []string{"lobby"}) {
+		t.Errorf("joins %v, leaves %v", s.Joins(), s.Leaves())
 	}
 }
 
@@ -61,8 +61,8 @@ func TestRoomHandlersRefuseBadRooms(t *testing.T) {
 			h := build(t, tt.handlerType, "room: data.room")
 			_, err := h.Handle(context.Background(), callWith(s, tt.handlerType, tt.payload))
 			assertCode(t, err, gatehouse.CodeInvalidPayload, tt.message)
-			if len(s.joins)+len(s.leaves) != 0 {
-				t.Errorf("joins %v, leaves %v, want none", s.joins, s.leaves)
+			if len(s.Joins())+len(s.Leaves()) != 0 {
+				t.Errorf("joins %v, leaves %v, want none", s.Joins(), s.Leaves())
 			}
 		})
 	}
@@ -70,10 +70,11 @@ func TestRoomHandlersRefuseBadRooms(t *testing.T) {
 
 func TestJoinReportsASocketThatCannotJoin(t *testing.T) {
 	s := newTestSocket()
-	s.failWith = errors.New("socket closed")
+	closed := errors.New("socket closed")
+	s.FailWith(closed)
 	h := build(t, "join", "room: data.room")
 	_, err := h.Handle(context.Background(), callWith(s, "join", `{"room": "lobby"}`))
-	if !errors.Is(err, s.failWith) {
-		t.Fatalf("error = %v, want it to wrap %v", err, s.failWith)
+	if !errors.Is(err, closed) {
+		t.Fatalf("error = %v, want it to wrap %v", err, closed)
 	}
 }

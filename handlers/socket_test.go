@@ -1,141 +1,29 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/gatehouse-dev/gatehouse"
-	"github.com/gatehouse-dev/gatehouse/config"
-	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
+	"github.com/gatehouse-dev/gatehouse/handlers"
 )
 
-// testSocket is a gatehouse.Socket that records what handlers do to it.
-type testSocket struct {
-	id        string
-	namespace string
-	claims    gatehouse.Claims
-	// ackWith and ackErr are what EmitWithAck answers.
-	ackWith []json.RawMessage
-	ackErr  error
-	// failWith, when set, is returned by Emit, Join, Leave and Broadcast.
-	failWith error
-	// discard drops records, for benchmarks.
-	discard bool
-
-	mu         sync.Mutex
-	rooms      map[string]bool
-	emits      []emitted
-	broadcasts []gatehouse.Broadcast
-	joins      []string
-	leaves     []string
-}
-
-// emitted is one recorded Emit.
-type emitted struct {
-	event string
-	args  []any
-}
-
-func newTestSocket() *testSocket {
-	return &testSocket{
-		id:        "sock-1",
-		namespace: "/chat",
-		claims:    gatehouse.Claims{"sub": "alice", "username": "Alice"},
-		rooms:     map[string]bool{},
+// sockFields are the fields of the socket the tests call handlers on: sock-1
+// of alice in /chat.
+func sockFields() gatehousetest.SocketFields {
+	return gatehousetest.SocketFields{
+		ID: "sock-1", Namespace: "/chat", IP: "127.0.0.1",
+		Claims: gatehouse.Claims{"sub": "alice", "username": "Alice"},
 	}
 }
 
-func (s *testSocket) ID() string                { return s.id }
-func (s *testSocket) Namespace() string         { return s.namespace }
-func (s *testSocket) Claims() gatehouse.Claims  { return s.claims }
-func (s *testSocket) RemoteIP() string          { return "127.0.0.1" }
-func (s *testSocket) Header(name string) string { return "" }
-func (s *testSocket) Transport() string         { return "websocket" }
-func (s *testSocket) Disconnect(reason string)  {}
-
-func (s *testSocket) Rooms() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rooms := make([]string, 0, len(s.rooms))
-	for r := range s.rooms {
-		rooms = append(rooms, r)
-	}
-	slices.Sort(rooms)
-	return rooms
-}
-
-func (s *testSocket) InRoom(room string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rooms[room]
-}
-
-func (s *testSocket) Emit(event string, args ...any) error {
-	if s.failWith != nil {
-		return s.failWith
-	}
-	if s.discard {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.emits = append(s.emits, emitted{event: event, args: args})
-	return nil
-}
-
-// EmitWithAck records the emit and answers with ackWith, or fails with
-// ackErr.
-func (s *testSocket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
-	if err := s.Emit(event, args...); err != nil {
-		return nil, err
-	}
-	if s.ackErr != nil {
-		return nil, s.ackErr
-	}
-	return s.ackWith, nil
-}
-
-func (s *testSocket) Join(room string) error {
-	if s.failWith != nil {
-		return s.failWith
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rooms[room] = true
-	s.joins = append(s.joins, room)
-	return nil
-}
-
-func (s *testSocket) Leave(room string) error {
-	if s.failWith != nil {
-		return s.failWith
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.rooms, room)
-	s.leaves = append(s.leaves, room)
-	return nil
-}
-
-func (s *testSocket) Broadcast(ctx context.Context, msg gatehouse.Broadcast) error {
-	if s.failWith != nil {
-		return s.failWith
-	}
-	if s.discard {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.broadcasts = append(s.broadcasts, msg)
-	return nil
-}
+// newTestSocket is a socket that records what handlers do to it.
+func newTestSocket() *gatehousetest.Recorder { return gatehousetest.NewRecorder(sockFields()) }
 
 // testPublisher records what the publish handler hands to the adapter.
 type testPublisher struct {
@@ -158,54 +46,34 @@ func (p *testPublisher) Publish(ctx context.Context, channel string, message []b
 
 // callWith builds a call of event on s whose arguments are the given JSON
 // texts.
-func callWith(s *testSocket, event string, args ...string) *Call {
+func callWith(s gatehouse.Socket, event string, args ...string) *handlers.Call {
 	raw := make([]json.RawMessage, len(args))
 	for i, a := range args {
 		raw[i] = json.RawMessage(a)
 	}
-	call := &Call{Socket: s, Event: event, Args: gatehouse.Args{Raw: raw}}
+	call := &handlers.Call{Socket: s, Event: event, Args: gatehouse.Args{Raw: raw}}
 	call.Payload = gatehouse.NewPayload(call.Args.First())
 	return call
 }
 
-// optionsFrom parses YAML options as the config loader hands them to a
-// factory, positioned in "gateway.yaml".
-func optionsFrom(t testing.TB, src string) config.Options {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		t.Fatalf("test options do not parse: %v", err)
-	}
-	if len(doc.Content) == 0 {
-		return gatewayconfig.NewOptions(nil, config.Pos{File: "gateway.yaml", Line: 1, Column: 1})
-	}
-	n := doc.Content[0]
-	return gatewayconfig.NewOptions(n, config.Pos{File: "gateway.yaml", Line: n.Line, Column: n.Column})
+// asWritten declares options as a handler's are written under its type: a
+// block of their own, positioned from gateway.yaml:1:1, given host (nil: a
+// test host).
+func asWritten(host gatehouse.Host) gatehousetest.Decl {
+	return gatehousetest.Decl{Document: true, Host: host}
 }
 
 // build makes a handler of a registered type from YAML options.
-func build(t testing.TB, handlerType, src string) Handler {
+func build(t testing.TB, handlerType, src string) handlers.Handler {
 	t.Helper()
-	h, err := tryBuild(t, handlerType, src)
-	if err != nil {
-		t.Fatalf("%s handler from %q: %v", handlerType, src, err)
-	}
-	return h
+	return asWritten(nil).Handler(t, handlerType, src)
 }
 
 // buildWithHost makes a handler of a registered type from YAML options,
 // given host.
-func buildWithHost(t testing.TB, handlerType, src string, host gatehouse.Host) Handler {
+func buildWithHost(t testing.TB, handlerType, src string, host gatehouse.Host) handlers.Handler {
 	t.Helper()
-	factory, ok := Lookup(handlerType)
-	if !ok {
-		t.Fatalf("handler type %q is not registered", handlerType)
-	}
-	h, err := factory(optionsFrom(t, src).WithHost(host))
-	if err != nil {
-		t.Fatalf("%s handler from %q: %v", handlerType, src, err)
-	}
-	return h
+	return asWritten(host).Handler(t, handlerType, src)
 }
 
 // publisherHost is a host whose adapter is p.
@@ -213,13 +81,9 @@ func publisherHost(p *testPublisher) gatehouse.Host {
 	return gatehouse.NewHost(gatehouse.HostOptions{Publisher: p})
 }
 
-func tryBuild(t testing.TB, handlerType, src string) (Handler, error) {
+func tryBuild(t testing.TB, handlerType, src string) (handlers.Handler, error) {
 	t.Helper()
-	factory, ok := Lookup(handlerType)
-	if !ok {
-		t.Fatalf("handler type %q is not registered", handlerType)
-	}
-	return factory(optionsFrom(t, src))
+	return asWritten(nil).BuildHandler(t, handlerType, src)
 }
 
 // assertJSON fails unless got encodes to the same JSON as want.

@@ -1,10 +1,14 @@
-package handlers
+package handlers_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/handlers"
+)
 
 func TestEveryBuiltinHandlerDeclaresItsOptions(t *testing.T) {
 	names := []string{"broadcast", "emit", "join", "leave", "publish", "reply", "webhook"}
-	specs := Default().PluginSpecs()
+	specs := handlers.Default().PluginSpecs()
 	if len(specs) != len(names) {
 		t.Fatalf("%d specs, want %d: %+v", len(specs), len(names), specs)
 	}

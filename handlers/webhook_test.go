@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -14,7 +14,12 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
 )
+
+// maxWebhookAnswer is the largest backend answer a webhook reads, 1 MiB;
+// a larger one is an upstream_error.
+const maxWebhookAnswer = 1 << 20
 
 // backendRequest is what the test backend received.
 type backendRequest struct {
@@ -86,7 +91,7 @@ func TestWebhookPostsTheEventAndAcksWithTheAnswer(t *testing.T) {
 			}
 			assertJSONText(t, "request body", []byte(req.body),
 				`{"namespace": "/chat", "event": "order", "data": {"item": "tea", "qty": 2}, "claims": {"sub": "alice", "username": "Alice"}, "socket_id": "sock-1"}`)
-			if len(s.emits)+len(s.broadcasts)+len(s.joins)+len(s.leaves) != 0 {
+			if len(s.Emits())+len(s.Broadcasts())+len(s.Joins())+len(s.Leaves()) != 0 {
 				t.Errorf("socket was acted on without actions in the answer")
 			}
 		})
@@ -112,23 +117,24 @@ func TestWebhookPerformsTheActionsOfTheAnswer(t *testing.T) {
 			{"type": "leave", "room": "cart"}
 		]}`
 	url, _ := startBackend(t, answerJSON(http.StatusOK, answer))
-	s := newTestSocket()
-	s.rooms["cart"] = true
+	fields := sockFields()
+	fields.Rooms = []string{"cart"}
+	s := gatehousetest.NewRecorder(fields)
 	got, err := build(t, "webhook", webhookOptionsFor(url, "")).Handle(context.Background(), callWith(s, "order", `{}`))
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	assertJSON(t, "reply", got, `{"order": 7}`)
-	if !reflect.DeepEqual(s.joins, []string{"order-7"}) || !reflect.DeepEqual(s.leaves, []string{"cart"}) {
-		t.Errorf("joins %v, leaves %v; want [order-7], [cart]", s.joins, s.leaves)
+	if !reflect.DeepEqual(s.Joins(), []string{"order-7"}) || !reflect.DeepEqual(s.Leaves(), []string{"cart"}) {
+		t.Errorf("joins %v, leaves %v; want [order-7], [cart]", s.Joins(), s.Leaves())
 	}
-	if len(s.emits) != 1 || s.emits[0].event != "order:accepted" || !reflect.DeepEqual(rawArgs(t, s.emits[0].args), []string{`{"id":7}`}) {
-		t.Errorf("emits = %#v, want order:accepted {\"id\":7}", s.emits)
+	if len(s.Emits()) != 1 || s.Emits()[0].Event != "order:accepted" || !reflect.DeepEqual(rawArgs(t, s.Emits()[0].Args), []string{`{"id":7}`}) {
+		t.Errorf("emits = %#v, want order:accepted {\"id\":7}", s.Emits())
 	}
-	if len(s.broadcasts) != 2 {
-		t.Fatalf("broadcasts = %#v, want 2", s.broadcasts)
+	if len(s.Broadcasts()) != 2 {
+		t.Fatalf("broadcasts = %#v, want 2", s.Broadcasts())
 	}
-	first, second := s.broadcasts[0], s.broadcasts[1]
+	first, second := s.Broadcasts()[0], s.Broadcasts()[1]
 	if first.Event != "order:new" || !reflect.DeepEqual(first.Rooms, []string{"kitchen"}) || first.ExceptSender ||
 		!reflect.DeepEqual(rawArgs(t, first.Args), []string{`{"id":7}`}) {
 		t.Errorf("first broadcast = %#v, want order:new to kitchen with {\"id\":7}", first)
@@ -146,8 +152,8 @@ func TestWebhookActionsWithoutReplyAckOK(t *testing.T) {
 		t.Fatalf("Handle: %v", err)
 	}
 	assertJSON(t, "reply", got, `{"ok": true}`)
-	if len(s.emits) != 1 || len(s.emits[0].args) != 0 {
-		t.Errorf("emits = %#v, want hi without arguments", s.emits)
+	if len(s.Emits()) != 1 || len(s.Emits()[0].Args) != 0 {
+		t.Errorf("emits = %#v, want hi without arguments", s.Emits())
 	}
 }
 
@@ -203,7 +209,7 @@ func TestWebhookFailuresAreUpstreamErrors(t *testing.T) {
 			if tt.notInMsg != "" && strings.Contains(gatehouse.AsError(err).Message, tt.notInMsg) {
 				t.Errorf("client message %q leaks %q", gatehouse.AsError(err).Message, tt.notInMsg)
 			}
-			if len(s.emits)+len(s.broadcasts)+len(s.joins)+len(s.leaves) != 0 {
+			if len(s.Emits())+len(s.Broadcasts())+len(s.Joins())+len(s.Leaves()) != 0 {
 				t.Errorf("a failed call acted on the socket")
 			}
 		})

@@ -1,0 +1,47 @@
+package gatehousetest_test
+
+import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// The built-in guards and handlers are tested only through the public
+// contract, as a plugin's would be: their tests build instances with this
+// kit, never with the gateway's own config schema or the YAML library
+// behind it.
+func TestBuiltinTestsUseOnlyThePublicConfigContract(t *testing.T) {
+	forbidden := map[string]string{
+		"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig": "the gateway's own schema",
+		"gopkg.in/yaml.v3": "the YAML library behind config.Options",
+	}
+	var files []string
+	for _, dir := range []string{"../guards", "../handlers", "../examples/plugin"} {
+		matches, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(matches) == 0 {
+			t.Fatalf("no test files in %s", dir)
+		}
+		files = append(files, matches...)
+	}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		f, err := parser.ParseFile(fset, file, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatalf("parse %s: %v", file, err)
+		}
+		for _, imp := range f.Imports {
+			path, err := strconv.Unquote(imp.Path.Value)
+			if err != nil {
+				t.Fatalf("%s: import %s: %v", fset.Position(imp.Pos()), imp.Path.Value, err)
+			}
+			if why, ok := forbidden[path]; ok {
+				t.Errorf("%s imports %s (%s): build instances with gatehousetest instead", fset.Position(imp.Pos()), path, why)
+			}
+		}
+	}
+}
