@@ -340,13 +340,13 @@ func refreshAck() shape.Ack {
 	)}
 }
 
-// refusalText lists refusals as "code: when" sentences.
+// refusalText lists refusals as "code: when" sentences, each once.
 func refusalText(refusals []explain.Refusal) string {
 	parts := make([]string, 0, len(refusals))
 	for _, r := range refusals {
 		parts = append(parts, r.Code+": "+r.When+".")
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(unique(parts), " ")
 }
 
 // codesOf lists the distinct codes of refusals, sorted, and whether a
