@@ -58,8 +58,13 @@ func (gw *Gateway) authorize(ctx context.Context, st *state, ns *namespaceRuntim
 		gw.countAuthorizerRefusal(ns, s, err)
 		return nil, err
 	}
-	if d.Lifetime > 0 && !d.FailedOpen {
-		stateOf(s).authz.Store(&authzWatch{req: req, tokenClaims: tokenClaims, lifetime: d.Lifetime})
+	if !d.FailedOpen {
+		w := &authzWatch{tokenClaims: tokenClaims, answerClaims: d.Claims}
+		if d.Lifetime > 0 {
+			// Kept for the refresh only: what the client presented.
+			w.req, w.lifetime = req, d.Lifetime
+		}
+		stateOf(s).authz.Store(w)
 	}
 	return authorizedClaims(tokenClaims, d), nil
 }
@@ -109,18 +114,67 @@ func authorizedClaims(tokenClaims gatehouse.Claims, d *authorizer.Decision) gate
 	return merged
 }
 
-// authzWatch re-authorizes one socket before its answer's lifetime ends.
+// authzWatch is what the gateway keeps of a socket's authorization: the
+// two sources of its claims, so that a fresh token (auth:refresh) keeps the
+// backend's claims over it and a fresh answer keeps the token's under it,
+// and, when the answer gave a lifetime, what to ask again before it ends.
 type authzWatch struct {
-	// req is what the client presented at CONNECT, asked about again.
-	req authorizer.Request
-	// tokenClaims are the claims of the token checked at CONNECT, under
-	// each new answer's.
+	mu sync.Mutex
+	// tokenClaims are the claims of the socket's current token; nil
+	// without one.
 	tokenClaims gatehouse.Claims
-
-	mu       sync.Mutex
+	// answerClaims are the claims of the backend's last answer.
+	answerClaims gatehouse.Claims
+	// req is what the client presented at CONNECT; kept only when the
+	// answer gave a lifetime.
+	req      authorizer.Request
 	lifetime time.Duration
 	timer    *time.Timer
 	stopped  bool
+}
+
+// authzOf returns the socket's authorization, nil when no authorizer let
+// it in (none declared, or it failed open).
+func authzOf(s *socketio.Socket) *authzWatch {
+	if cs := keptStateOf(s); cs != nil {
+		return cs.authz.Load()
+	}
+	return nil
+}
+
+// tokenRefreshed records the socket's fresh token and returns the claims
+// the socket then carries: the new token's, with the backend's over them.
+func (w *authzWatch) tokenRefreshed(claims gatehouse.Claims) gatehouse.Claims {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tokenClaims = claims
+	return authorizedClaims(claims, &authorizer.Decision{Claims: w.answerClaims})
+}
+
+// answered records a fresh answer and returns the claims the socket then
+// carries.
+func (w *authzWatch) answered(d *authorizer.Decision) gatehouse.Claims {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answerClaims = d.Claims
+	return authorizedClaims(w.tokenClaims, d)
+}
+
+// request is what the backend is asked at a refresh: what the client
+// presented at CONNECT, with the claims of its current token.
+func (w *authzWatch) request() authorizer.Request {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	req := w.req
+	req.Claims = w.tokenClaims
+	return req
+}
+
+// token returns the claims of the socket's current token.
+func (w *authzWatch) token() gatehouse.Claims {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tokenClaims
 }
 
 // refreshAhead is the share of a lifetime left when the socket is asked
@@ -131,7 +185,7 @@ const refreshAhead = 5
 func (w *authzWatch) arm(lifetime time.Duration, refresh func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stopped {
+	if w.stopped || lifetime <= 0 {
 		return
 	}
 	w.lifetime = lifetime
@@ -150,21 +204,15 @@ func (w *authzWatch) stop() {
 // watchAuthorization starts the refresh of a socket whose authorizer gave
 // a lifetime at CONNECT.
 func (gw *Gateway) watchAuthorization(s *socketio.Socket) {
-	cs := keptStateOf(s)
-	if cs == nil {
-		return
-	}
-	if w := cs.authz.Load(); w != nil {
+	if w := authzOf(s); w != nil {
 		w.arm(w.lifetime, func() { gw.reauthorize(s, w) })
 	}
 }
 
 // stopAuthorization cancels the socket's refresh, if any.
 func stopAuthorization(s *socketio.Socket) {
-	if cs := keptStateOf(s); cs != nil {
-		if w := cs.authz.Load(); w != nil {
-			w.stop()
-		}
+	if w := authzOf(s); w != nil {
+		w.stop()
 	}
 }
 
@@ -180,7 +228,7 @@ func (gw *Gateway) reauthorize(s *socketio.Socket, w *authzWatch) {
 		// A reload took the authorizer away: nobody left to ask.
 		return
 	}
-	d, err := ns.authorizer.Reauthorize(s.Context(), w.req)
+	d, err := ns.authorizer.Reauthorize(s.Context(), w.request())
 	switch {
 	case s.Context().Err() != nil:
 		return
@@ -192,8 +240,8 @@ func (gw *Gateway) reauthorize(s *socketio.Socket, w *authzWatch) {
 		w.arm(w.lifetime, func() { gw.reauthorize(s, w) })
 		return
 	}
-	s.SetClaims(authorizedClaims(w.tokenClaims, d))
-	if d.Lifetime > 0 {
-		w.arm(d.Lifetime, func() { gw.reauthorize(s, w) })
-	}
+	s.SetClaims(w.answered(d))
+	// The answer's claims may carry an exp of their own.
+	st.watchExpiry(s)
+	w.arm(d.Lifetime, func() { gw.reauthorize(s, w) })
 }

@@ -290,6 +290,43 @@ func TestAuthorizerAfterATokenGetsItsClaimsAndAddsItsOwn(t *testing.T) {
 	}
 }
 
+func TestAuthRefreshRenewsTheTokenAndKeepsTheAuthorizersClaims(t *testing.T) {
+	b := newSessionBackend(t)
+	g := startAuthorizedGateway(t, b, "")
+	sign := func(sub, plan string) string {
+		token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": sub, "plan": plan, "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(authorizerTestSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	c := dialWith(t, g, cookie("s-alice"))
+	if err := connectNS(c, "/jwt", map[string]any{"token": sign("alice", "pro")}); err != nil {
+		t.Fatal(err)
+	}
+	if ack := ackOf(t, c, "/jwt", "auth:refresh", map[string]any{"token": sign("alice", "max")}); ack["ok"] != true {
+		t.Fatalf("auth:refresh = %v", ack)
+	}
+	who := ackOf(t, c, "/jwt", "whoami", nil)
+	if who["plan"] != "max" || who["role"] != "member" || who["name"] != "Alice" {
+		t.Fatalf("whoami after auth:refresh = %v; want the new token's claims with the backend's over them", who)
+	}
+	if ack := ackOf(t, c, "/jwt", "auth:refresh", map[string]any{"token": sign("mallory", "max")}); ack["error"] == nil {
+		t.Fatalf("a token of another subject renewed the socket's: %v", ack)
+	}
+	// On a namespace without a token, the backend's sub does not let a
+	// token in through auth:refresh.
+	app := dialWith(t, g, cookie("s-alice"))
+	if err := connectNS(app, "/app", nil); err != nil {
+		t.Fatal(err)
+	}
+	if ack := ackOf(t, app, "/app", "auth:refresh", map[string]any{"token": sign("alice", "max")}); ack["error"] == nil {
+		t.Fatalf("auth:refresh on a socket that connected without a token = %v, want refused", ack)
+	}
+}
+
 func TestAuthorizerCacheSparesTheBackendRepeatedConnects(t *testing.T) {
 	b := newSessionBackend(t)
 	g := startAuthorizedGateway(t, b, "      cache: {size: 100, ttl: 1m}")

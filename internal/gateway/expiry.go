@@ -100,8 +100,18 @@ func (st *state) refreshToken(s *socketio.Socket, payload *gatehouse.Payload) (a
 	if err != nil {
 		return nil, err
 	}
-	if err := sameSubject(s.Claims(), claims); err != nil {
+	// With an authorizer, the socket's token is renewed, not the claims
+	// the backend gave over it, which stay.
+	w := authzOf(s)
+	current := s.Claims()
+	if w != nil {
+		current = w.token()
+	}
+	if err := sameSubject(current, claims); err != nil {
 		return nil, err
+	}
+	if w != nil {
+		claims = w.tokenRefreshed(claims)
 	}
 	s.SetClaims(claims)
 	st.watchExpiry(s)
