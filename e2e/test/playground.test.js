@@ -21,12 +21,20 @@ const CHAT_EVENTS = ['sendMessage', 'join', 'leave', 'sendToRoom', 'whoami', 'an
 const skipReason = browserSkipReason();
 const suite = skipReason ? { skip: skipReason } : {};
 
-// One browser for the file, launched while the first gateway starts; each
-// suite opens its own pages.
+// What the suites use is started at once, in parallel, and shared: one
+// browser (each suite opens its own pages), the gateway of gateway.yaml with
+// its playground on, and one with it off.
 const browserReady = skipReason ? null : launchBrowser();
-browserReady?.catch(() => {}); // awaited, and so reported, by the suites' hooks
+const playgroundOn = startGateway({ config: repoFile('gateway.yaml'), env: { GATEHOUSE_PLAYGROUND: 'true' } });
+const playgroundOff = skipReason ? null : startGateway({ config: repoFile('gateway.yaml') });
+// Awaited, and so reported, by the suites' hooks.
+for (const ready of [browserReady, playgroundOn, playgroundOff]) ready?.catch(() => {});
 after(async () => {
-  if (browserReady) await (await browserReady).close();
+  const [browser, ...gateways] = await Promise.all(
+    [browserReady, playgroundOn, playgroundOff].map((ready) => ready?.catch(() => null)),
+  );
+  await browser?.close();
+  await Promise.all(gateways.map((gateway) => gateway?.stop()));
 });
 
 /** The selector of the panel of the index-th socket the page opened (from 1). */
@@ -44,7 +52,7 @@ describe('the playground of gateway.yaml', suite, () => {
   const foreignRequests = [];
 
   before(async () => {
-    gateway = await startGateway({ config: repoFile('gateway.yaml'), env: { GATEHOUSE_PLAYGROUND: 'true' } });
+    gateway = await playgroundOn;
     browser = await browserReady;
     page = await browser.newPage();
     page.setDefaultTimeout(WAIT_MS);
@@ -65,7 +73,6 @@ describe('the playground of gateway.yaml', suite, () => {
       await screenshot(page, 'playground-final');
       await page.close();
     }
-    if (gateway) await gateway.stop();
   });
 
   /** Sends event from the index-th socket; resolves with {text, code} of the answer shown. */
@@ -225,12 +232,8 @@ describe('the playground when it is off', suite, () => {
   let browser;
 
   before(async () => {
-    gateway = await startGateway({ config: repoFile('gateway.yaml') });
+    gateway = await playgroundOff;
     browser = await browserReady;
-  });
-
-  after(async () => {
-    if (gateway) await gateway.stop();
   });
 
   test('its paths answer 404 and run prints no URL', async () => {
@@ -254,6 +257,7 @@ describe('the playground when it is off', suite, () => {
     const res = await page.goto(`${gateway.url}/playground/`);
     assert.equal(res.status(), 404);
     await screenshot(page, 'playground-off');
+    await page.close();
     assert.doesNotMatch(gateway.output().stdout, /Playground:/);
   });
 });
@@ -268,7 +272,7 @@ describe("the page's schema validator", () => {
   let schema;
 
   before(async () => {
-    gateway = await startGateway({ config: repoFile('gateway.yaml'), env: { GATEHOUSE_PLAYGROUND: 'true' } });
+    gateway = await playgroundOn;
     const view = await (await fetch(`${gateway.url}/playground/config.json`)).json();
     schema = view.namespaces[0].events.find((e) => e.name === 'sendMessage').schemas[0];
     socket = await connect(gateway.url, '/chat', { auth: { token: token({ sub: uniqueSub('validator') }) } });
@@ -276,7 +280,6 @@ describe("the page's schema validator", () => {
 
   after(async () => {
     socket?.close();
-    if (gateway) await gateway.stop();
   });
 
   test('agrees with the gateway on sendMessage payloads, message for message', async () => {
