@@ -49,6 +49,9 @@ type Message struct {
 	Args        []json.RawMessage `json:"args,omitempty"`
 	Attachments [][]byte          `json:"attachments,omitempty"`
 	Count       int               `json:"count,omitempty"`
+	// Offset is the message's place in its namespace's stream, set on
+	// broadcasts recorded for connection state recovery (Recorder).
+	Offset string `json:"offset,omitempty"`
 }
 
 // Receiver is the local side of the adapter: it acts on the messages of
@@ -95,6 +98,9 @@ type Adapter interface {
 	// Close stops receiving and releases the connection. Messages sent
 	// after Close fail with ErrClosed.
 	Close() error
+	// Recorder keeps the streams and sessions of connection state
+	// recovery, in the process or in the cluster's shared store.
+	Recorder
 }
 
 var (

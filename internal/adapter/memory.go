@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"log/slog"
+	"sync"
 )
 
 // Memory is the adapter of a single process: there is no other node, so
@@ -12,9 +13,16 @@ import (
 type Memory struct {
 	node   string
 	logger *slog.Logger
+	rec    memoryRecorder
+
+	mu   sync.Mutex
+	recv Receiver // set by Start; delivers recorded broadcasts
 }
 
-var _ Adapter = (*Memory)(nil)
+var (
+	_ Adapter  = (*Memory)(nil)
+	_ Recorder = (*Memory)(nil)
+)
 
 // NewMemory returns the one-process adapter; logger may be nil.
 func NewMemory(logger *slog.Logger) *Memory {
@@ -30,8 +38,12 @@ func (m *Memory) NodeID() string { return m.node }
 // Distributed is false: this process is the whole cluster.
 func (m *Memory) Distributed() bool { return false }
 
-// Start does nothing: no other node sends anything.
-func (m *Memory) Start(Receiver) {}
+// Start keeps r, to which Record delivers: no other node sends anything.
+func (m *Memory) Start(r Receiver) {
+	m.mu.Lock()
+	m.recv = r
+	m.mu.Unlock()
+}
 
 // Send does nothing: there is no other node.
 func (m *Memory) Send(context.Context, *Message) error { return nil }

@@ -80,6 +80,7 @@ type Redis struct {
 	clusterChannel  string
 	requestChannel  string
 	answerChannel   string
+	streamChannel   string
 	errors          atomic.Uint64
 	requestSequence atomic.Uint64
 	// publishFailureLogged keeps publish errors to one warning per period
@@ -159,6 +160,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	r.clusterChannel = r.prefix + ":cluster"
 	r.requestChannel = r.prefix + ":request"
 	r.answerChannel = r.answerChannelOf(r.node)
+	r.streamChannel = r.prefix + ":stream"
 	r.cause = "connecting to redis at " + r.addr
 	return r, nil
 }
@@ -230,7 +232,7 @@ func (r *Redis) subscribe(ctx context.Context, recv Receiver) (connected bool, e
 		r.setPubSub(nil)
 		_ = pubsub.Close()
 	}()
-	channels := []string{r.clusterChannel, r.requestChannel, r.answerChannel}
+	channels := []string{r.clusterChannel, r.requestChannel, r.answerChannel, r.streamChannel}
 	if err := pubsub.Subscribe(ctx, channels...); err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
@@ -288,6 +290,10 @@ func (r *Redis) handle(ctx context.Context, recv Receiver, m *redis.Message) {
 			r.logger.Error("redis adapter: message handling panicked", "channel", m.Channel, "panic", fmt.Sprint(p))
 		}
 	}()
+	if m.Channel == r.streamChannel {
+		r.handleRecorded(ctx, recv, m.Payload)
+		return
+	}
 	var msg Message
 	if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
 		r.errors.Add(1)

@@ -20,9 +20,14 @@ type namespaceRuntime struct {
 	onConnect     []namedHandler
 	onDisconnect  []namedHandler
 	events        map[string]*eventRuntime
+	// maxConnections caps the namespace's sockets across the cluster; 0
+	// means no cap.
+	maxConnections int
 	// authorizer is asked at CONNECT after the token check; nil when the
 	// namespace declares none.
 	authorizer *authorizer.Authorizer
+	// recovery keeps lost sessions for their clients; nil when off.
+	recovery *gatewayconfig.Recovery
 }
 
 // eventRuntime is one declared event: its guard chain and handlers, in order.
@@ -149,6 +154,8 @@ func buildRuntime(cfg *gatewayconfig.Config, reg Registries, env *hostEnv) (map[
 			built.add(a)
 			rt.authorizer = a
 		}
+		rt.maxConnections = ns.MaxConnections
+		rt.recovery = ns.Recovery
 		for _, ev := range ns.Events {
 			if _, reserved := reservedEvents[ev.Name]; reserved {
 				errs = append(errs, gatewayconfig.Errorf(ev.Pos, "event %q is reserved by the protocol or the gateway", ev.Name))

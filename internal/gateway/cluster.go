@@ -88,6 +88,12 @@ func (c *cluster) send(ctx context.Context, msg *adapter.Message) (dropped strin
 func (c *cluster) Deliver(ctx context.Context, msg *adapter.Message) {
 	switch msg.Kind {
 	case adapter.KindBroadcast:
+		if msg.Offset != "" {
+			if err := c.gw.sockets.DeliverRecorded(ctx, msg.Namespace, recordedOf(msg)); err != nil {
+				c.logger.Debug("recorded broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event, "error", err)
+			}
+			return
+		}
 		args := gatehouse.Args{Raw: msg.Args, Attachments: msg.Attachments}
 		if err := c.deliverLocal(ctx, msg.Namespace, msg.Rooms, msg.User, msg.Except, msg.Event, args); err != nil {
 			c.logger.Debug("cross-node broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event,

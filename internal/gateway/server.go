@@ -130,6 +130,7 @@ func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gatew
 		Remote:     remote,
 		Observer:   gw.socketObserver(),
 		Logger:     logger,
+		Recovery:   recovery{gw: gw},
 	})
 	gw.engine = engineio.NewServer(engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),

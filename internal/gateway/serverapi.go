@@ -49,6 +49,15 @@ func (c *cluster) Emit(ctx context.Context, e api.Emit) (api.Delivery, error) {
 	if e.Room != "" {
 		rooms = []string{e.Room}
 	}
+	if ns := (recovery{gw: c.gw}).config(e.Namespace); ns != nil {
+		// Recorded, like every broadcast of a namespace that recovers,
+		// and delivered on every node from the stream.
+		msg := &adapter.Message{Kind: adapter.KindBroadcast, Namespace: e.Namespace, Rooms: rooms, User: e.User, Event: e.Event, Args: raw}
+		if err := c.adapter.Record(ctx, msg, streamLimits(ns)); err != nil {
+			return localOnly(err.Error()), c.deliverLocal(ctx, e.Namespace, rooms, e.User, nil, e.Event, args...)
+		}
+		return api.Delivery{}, nil
+	}
 	if err := c.deliverLocal(ctx, e.Namespace, rooms, e.User, nil, e.Event, args...); err != nil {
 		return api.Delivery{}, fmt.Errorf("emit %q to %s: %w", e.Event, e.Namespace, err)
 	}

@@ -141,6 +141,7 @@ func (c *Config) applyDefaults() {
 			}
 		}
 		c.authorizerDefaults(ns)
+		c.recoveryDefaults(ns)
 	}
 }
 

@@ -382,6 +382,8 @@ type namespaceSyntax struct {
 	Events       *yaml.Node    `yaml:"events"`
 	// MaxConnections caps the namespace's sockets across the cluster.
 	MaxConnections int `yaml:"max_connections"`
+	// Recovery keeps lost sessions for the client to recover.
+	Recovery *Recovery `yaml:"recovery"`
 }
 
 // eventSyntax is an event entry as written; handler and handlers stay nodes
@@ -420,6 +422,7 @@ func (d *decoder) decodeNamespaces(n *yaml.Node) []Namespace {
 			Events:       d.decodeEvents(syntax.Events, path+".events"),
 			// Checked by validate.
 			MaxConnections: syntax.MaxConnections,
+			Recovery:       syntax.Recovery,
 		})
 	}
 	return namespaces

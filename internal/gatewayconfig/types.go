@@ -215,6 +215,9 @@ type Namespace struct {
 	// MaxConnections bounds the sockets of the namespace on every node of
 	// the cluster together; 0 means no limit.
 	MaxConnections int
+	// Recovery, when set, keeps the sessions of sockets whose connection
+	// was lost, for socket.io-client's connectionStateRecovery.
+	Recovery *Recovery
 }
 
 // Event is one entry of a namespace's "events", keyed by the event name.

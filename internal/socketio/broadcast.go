@@ -2,7 +2,9 @@ package socketio
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -16,6 +18,9 @@ var recipientPool = sync.Pool{New: func() any { return new([]*Socket) }}
 // Arguments are encoded as for gatehouse.Socket.Emit. When the Server has a
 // Remote, the broadcast is handed to it as well, for the other nodes.
 func (s *Server) Broadcast(ctx context.Context, namespace string, rooms []string, exceptSocketIDs []string, event string, args ...any) error {
+	if s.recoveryWindow(namespace) > 0 {
+		return s.recovery.Record(ctx, namespace, rooms, exceptSocketIDs, event, args)
+	}
 	if err := s.BroadcastLocal(ctx, namespace, rooms, exceptSocketIDs, event, args...); err != nil {
 		return err
 	}
@@ -53,6 +58,52 @@ func (s *Server) BroadcastLocal(ctx context.Context, namespace string, rooms []s
 	for _, socket := range recipients {
 		if err := socket.send(msgs); err != nil {
 			socket.client.log().Debug("socket.io broadcast not queued", "nsp", namespace, "socket", socket.id, "err", err)
+			continue
+		}
+		queued++
+	}
+	if s.observer != nil {
+		s.observer.Broadcast(namespace, queued)
+	}
+	clear(recipients)
+	*list = recipients[:0]
+	recipientPool.Put(list)
+	return nil
+}
+
+// DeliverRecorded delivers a recorded packet to this process's sockets
+// among its recipients, with its offset as the last argument; a socket that
+// is catching up holds it. The recovery store calls it, on every node, in
+// the stream's order.
+func (s *Server) DeliverRecorded(ctx context.Context, namespace string, p Recorded) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := s.namespace(namespace, false)
+	if n == nil {
+		return nil
+	}
+	msgs, err := EncodeEvent(namespace, NoID, p.Event, p.Args, p.Offset)
+	if err != nil {
+		return err
+	}
+	list := recipientPool.Get().(*[]*Socket)
+	var recipients []*Socket
+	if p.User != "" {
+		recipients = n.ofUser(p.User, (*list)[:0])
+		if len(p.Except) > 0 {
+			recipients = slices.DeleteFunc(recipients, func(sock *Socket) bool { return slices.Contains(p.Except, sock.id) })
+		}
+	} else {
+		recipients = n.recipients(p.Rooms, p.Except, (*list)[:0])
+	}
+	queued := 0
+	for _, socket := range recipients {
+		if err := socket.sendRecorded(p.Offset, msgs); err != nil {
+			socket.client.log().Debug("socket.io recorded packet not queued", "nsp", namespace, "socket", socket.id, "err", err)
+			if errors.Is(err, ErrHoldFull) {
+				go socket.close("server namespace disconnect", true)
+			}
 			continue
 		}
 		queued++

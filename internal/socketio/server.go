@@ -54,6 +54,9 @@ type Options struct {
 	// room come in the order of the changes; it must be quick and must
 	// not call back into the Server. A socket's own id is not a room here.
 	RoomChanged func(namespace, room string, occupied bool)
+	// Recovery, when set, recovers the sessions of the namespaces whose
+	// Window is not zero (see Recovery).
+	Recovery Recovery
 }
 
 // Observer is told about outbound traffic. Its methods are called on the
@@ -79,6 +82,7 @@ type Server struct {
 	limits         atomic.Pointer[Limits]
 	onRefused      func(limit string)
 	onRoomChanged  func(namespace, room string, occupied bool)
+	recovery       Recovery
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
@@ -98,6 +102,7 @@ func NewServer(opts Options) *Server {
 		observer:       opts.Observer,
 		onRefused:      opts.Refused,
 		onRoomChanged:  opts.RoomChanged,
+		recovery:       opts.Recovery,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
 	}
@@ -471,6 +476,10 @@ func (c *client) onConnect(p *Packet) {
 
 func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 	err := c.callConnect(s, auth)
+	var resumed *resumption
+	if err == nil {
+		resumed = c.prepareRecovery(s, auth)
+	}
 	c.mu.Lock()
 	if c.pending[s.ns.name] == s {
 		delete(c.pending, s.ns.name)
@@ -500,6 +509,13 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 	if !s.ns.add(s) {
 		return
 	}
+	if resumed != nil {
+		for _, room := range resumed.session.Rooms {
+			if err := s.Join(room); err != nil {
+				c.log().Debug("socket.io recovery: room not joined again", "nsp", s.ns.name, "room", room, "err", err)
+			}
+		}
+	}
 	// Hooks run on this goroutine from here on; a panic ends the socket,
 	// not the process.
 	defer func() {
@@ -508,7 +524,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 			s.close("server namespace disconnect", true)
 		}
 	}()
-	msgs, err := Encode(&Packet{Type: PacketConnect, Namespace: s.ns.name, ID: NoID, Data: sidPayload(s.id)})
+	msgs, err := Encode(&Packet{Type: PacketConnect, Namespace: s.ns.name, ID: NoID, Data: connectPayload(s.id, s.pid)})
 	if err == nil {
 		err = c.conn.Send(msgs...)
 	}
@@ -521,6 +537,13 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 		// get what on_connect emits in the same tick as the ack, before
 		// its code listens for it.
 		f.Flush()
+	}
+	if resumed != nil {
+		if err := c.catchUp(s, resumed); err != nil {
+			c.log().Warn("socket.io recovery failed; the client reconnects", "nsp", s.ns.name, "err", err)
+			s.close("server namespace disconnect", true)
+			return
+		}
 	}
 	c.server.hooks.Connected(s.ctx, s)
 	s.openGate()

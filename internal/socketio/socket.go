@@ -50,6 +50,16 @@ type Socket struct {
 	nextID int64
 	acks   map[int64]chan []json.RawMessage
 
+	// In a namespace that recovers sessions: the private session id, the
+	// stream offset when the socket connected, whether it resumed a
+	// session, and the live packets held while it catches up (holdMu).
+	pid       string
+	start     string
+	recovered bool
+	holdMu    sync.Mutex
+	holding   bool
+	held      []heldPacket
+
 	// Events received while the Connected hook runs wait here, so that
 	// on-connect work (joining rooms) happens before the first event.
 	gateMu     sync.Mutex
@@ -81,6 +91,10 @@ func newSocketID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// Recovered reports whether the socket resumed the session of an earlier
+// one whose connection was lost (connection state recovery).
+func (s *Socket) Recovered() bool { return s.recovered }
 
 // ID is the socket id, sent to the client in the CONNECT ack.
 func (s *Socket) ID() string { return s.id }
@@ -155,6 +169,11 @@ func (s *Socket) AttachOnce(v any) any {
 // Emit sends an event to this socket only; arguments are encoded as
 // documented on gatehouse.Socket.Emit.
 func (s *Socket) Emit(event string, args ...any) error {
+	if s.pid != "" {
+		// Recorded, to reach the client again if its connection drops
+		// before it arrives: a socket id works as a room.
+		return s.client.server.recovery.Record(s.ctx, s.ns.name, []string{s.id}, nil, event, args)
+	}
 	msgs, err := EncodeEvent(s.ns.name, NoID, event, args...)
 	if err != nil {
 		return err
@@ -417,7 +436,15 @@ func (s *Socket) close(reason string, notifyClient bool) {
 	c.mu.Lock()
 	c.removeSocketLocked(s)
 	c.mu.Unlock()
+	var rooms []string
+	if s.pid != "" {
+		rooms = s.ns.roomsOf(s)
+	}
 	s.ns.remove(s)
+	s.saveSession(reason, rooms)
+	s.holdMu.Lock()
+	s.held, s.holding = nil, false
+	s.holdMu.Unlock()
 	s.cancel()
 	s.gateMu.Lock()
 	s.early, s.earlyBytes = nil, 0

@@ -1,0 +1,197 @@
+'use strict';
+
+// Connection state recovery with the official client's
+// connectionStateRecovery support: the network is cut with
+// socket.io.engine.close() while messages are sent, the client reconnects,
+// and gets every missed message once, in order, with socket.recovered, its
+// rooms kept; and the cases that must not recover give a clean new session.
+
+const assert = require('node:assert/strict');
+const { after, before, describe, test } = require('node:test');
+const { io } = require('socket.io-client');
+
+const { emitAck, fixture, sleep, startGateway, token, uniqueSub, waitFor, withTimeout } = require('../lib/gateway');
+
+const SECRET = 'e2e-recovery-secret';
+
+/** A recovering client: reconnects quickly, records every "said" payload. */
+function recoveringClient(url, opts = {}) {
+  const sub = opts.sub || uniqueSub('rec');
+  const socket = io(`${url}/live`, {
+    forceNew: true,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 200,
+    randomizationFactor: 0,
+    auth: opts.auth || { token: token({ sub }, { secret: SECRET }) },
+    ...opts.io,
+  });
+  const said = [];
+  socket.on('said', (payload, offset) => said.push({ payload, offset }));
+  return { socket, said, sub };
+}
+
+function connected(socket) {
+  if (socket.connected) return Promise.resolve();
+  return withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  }), 5000, 'connect');
+}
+
+/** Cuts the client's transport and resolves once the socket saw the disconnect. */
+async function cut(socket) {
+  const gone = waitFor(socket, 'disconnect');
+  socket.io.engine.close();
+  const [reason] = await gone;
+  assert.equal(reason, 'forced close'); // the client's word for its transport closed under it
+}
+
+/** Waits until the client reconnected, and returns socket.recovered. */
+async function reconnected(socket) {
+  await waitFor(socket, 'connect', 10_000);
+  return socket.recovered;
+}
+
+async function until(check, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('connection state recovery, one gateway', () => {
+  let gw;
+  let sender;
+  before(async () => {
+    gw = await startGateway({ config: fixture('recovery.yaml'), env: { JWT_SECRET: SECRET } });
+    sender = io(`${gw.url}/live`, { forceNew: true, auth: { token: token({ sub: 'sender' }, { secret: SECRET }) } });
+    await connected(sender);
+  });
+  after(async () => {
+    sender?.close();
+    await gw?.stop();
+  });
+
+  test('missed broadcasts arrive once, in order, before new ones, with socket.recovered and rooms kept', async () => {
+    const a = recoveringClient(gw.url);
+    await connected(a.socket);
+    assert.equal(a.socket.recovered, false);
+    assert.deepEqual(await emitAck(a.socket, 'join', { room: 'r1' }), { ok: true });
+    await emitAck(sender, 'say', 'm1');
+    await until(() => a.said.length === 1, 5000, 'm1');
+    assert.equal(typeof a.said[0].offset, 'string', 'a recorded packet carries its offset');
+    const firstID = a.socket.id;
+
+    a.socket.io.reconnection(false);
+    await cut(a.socket);
+    for (const m of ['m2', 'm3', 'm4']) await emitAck(sender, 'say', m);
+    await emitAck(sender, 'sendToRoom', { room: 'r1', message: 'r1-while-away' });
+    await emitAck(sender, 'sendToRoom', { room: 'r2', message: 'r2-not-a-member' });
+    a.socket.io.reconnection(true);
+    a.socket.connect();
+    assert.equal(await reconnected(a.socket), true, 'socket.recovered');
+    assert.equal(a.socket.id, firstID, 'the recovered socket keeps its id');
+
+    await emitAck(sender, 'say', 'm5');
+    await emitAck(sender, 'sendToRoom', { room: 'r1', message: 'r1-after' });
+    await until(() => a.said.length >= 7, 5000, 'seven messages');
+    await sleep(200);
+    assert.deepEqual(a.said.map((s) => s.payload), ['m1', 'm2', 'm3', 'm4', 'r1-while-away', 'm5', 'r1-after']);
+    const offsets = a.said.map((s) => s.offset);
+    assert.equal(new Set(offsets).size, offsets.length, 'offsets are distinct');
+    a.socket.close();
+  });
+
+  test('a client that received nothing before the cut recovers everything sent meanwhile', async () => {
+    const a = recoveringClient(gw.url);
+    await connected(a.socket);
+    a.socket.io.reconnection(false);
+    await cut(a.socket);
+    await emitAck(sender, 'say', 'only');
+    a.socket.io.reconnection(true);
+    a.socket.connect();
+    assert.equal(await reconnected(a.socket), true);
+    await until(() => a.said.length === 1, 5000, 'the missed message');
+    await sleep(200);
+    assert.deepEqual(a.said.map((s) => s.payload), ['only']);
+    a.socket.close();
+  });
+
+  test('an emit to the socket itself carries its offset, as it is recorded too', async () => {
+    const a = recoveringClient(gw.url);
+    await connected(a.socket);
+    const pong = waitFor(a.socket, 'pong');
+    a.socket.emit('ping', 'first');
+    const [payload, offset] = await pong;
+    assert.equal(payload, 'first');
+    assert.equal(typeof offset, 'string');
+    a.socket.close();
+  });
+
+  test('a client whose token expired meanwhile gets a new session with its new token', async () => {
+    const sub = uniqueSub('expiring');
+    let current = token({ sub }, { secret: SECRET, expiresIn: 2 });
+    const a = recoveringClient(gw.url, { sub, auth: (cb) => cb({ token: current }) });
+    await connected(a.socket);
+    await emitAck(sender, 'say', 'before');
+    await until(() => a.said.length === 1, 5000, 'before');
+    const firstID = a.socket.id;
+    a.socket.io.reconnection(false);
+    await cut(a.socket);
+    await emitAck(sender, 'say', 'during');
+    await sleep(2500); // past the old token's exp
+    current = token({ sub }, { secret: SECRET });
+    a.socket.io.reconnection(true);
+    a.socket.connect();
+    assert.equal(await reconnected(a.socket), false, 'not recovered past the token');
+    assert.notEqual(a.socket.id, firstID);
+    await sleep(300);
+    assert.deepEqual(a.said.map((s) => s.payload), ['before'], 'no partial replay');
+    a.socket.close();
+  });
+
+  test('a namespace without recovery sends no offsets and recovers nothing', async () => {
+    const plain = io(`${gw.url}/plain`, {
+      forceNew: true,
+      auth: { token: token({ sub: uniqueSub('plain') }, { secret: SECRET }) },
+    });
+    await connected(plain);
+    const got = waitFor(plain, 'said');
+    await emitAck(plain, 'say', 'hello');
+    assert.deepEqual(await got, ['hello']);
+    plain.io.reconnection(false);
+    await cut(plain);
+    plain.io.reconnection(true);
+    plain.connect();
+    assert.ok(!(await reconnected(plain)), 'socket.recovered');
+    plain.close();
+  });
+});
+
+describe('connection state recovery, window passed', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ config: fixture('recovery.yaml'), env: { JWT_SECRET: SECRET, RECOVERY_WINDOW: '1s' } });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('a client back after max_disconnection gets a new session and no replay', async () => {
+    const a = recoveringClient(gw.url);
+    const sender = io(`${gw.url}/live`, { forceNew: true, auth: { token: token({ sub: 's' }, { secret: SECRET }) } });
+    await Promise.all([connected(a.socket), connected(sender)]);
+    a.socket.io.reconnection(false);
+    await cut(a.socket);
+    await emitAck(sender, 'say', 'missed-for-good');
+    await sleep(1500);
+    a.socket.io.reconnection(true);
+    a.socket.connect();
+    assert.equal(await reconnected(a.socket), false);
+    await sleep(300);
+    assert.deepEqual(a.said, []);
+    a.socket.close();
+    sender.close();
+  });
+});

@@ -1,0 +1,192 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// In Redis, a namespace's stream is the Redis stream "<prefix>:stream:<nsp>"
+// (one entry per packet, field "m" holding the Message as JSON), and a
+// session is the key "<prefix>:session:<pid>" expiring with it. A recorded
+// broadcast is appended and published in one script, so that the order of
+// the pub/sub messages on "<prefix>:stream" is the order of the stream: every
+// node, the sender's included, delivers recorded broadcasts from there.
+
+// recordScript appends ARGV[1] to the stream KEYS[1], trims it to about
+// ARGV[2] entries and to the last ARGV[3] milliseconds (0: no age limit),
+// keeps the stream for ARGV[4] milliseconds more, and publishes
+// "<id> <message>" on KEYS[2]. It returns the id.
+var recordScript = redis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
+local age = tonumber(ARGV[3])
+if age > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', tostring(now - age))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[1])
+return id
+`)
+
+// defaultStreamEntries bounds a stream when the limits give no count.
+const defaultStreamEntries = 10_000
+
+var _ Recorder = (*Redis)(nil)
+
+func (r *Redis) streamKey(namespace string) string { return r.prefix + ":stream:" + namespace }
+
+func (r *Redis) sessionKey(pid string) string { return r.prefix + ":session:" + pid }
+
+// Record appends msg to its namespace's stream and publishes it to every
+// node; this node delivers it when it comes back from Redis.
+func (r *Redis) Record(ctx context.Context, msg *Message, limits StreamLimits) error {
+	if err := r.usable(); err != nil {
+		return err
+	}
+	msg.Node = r.node
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		r.errors.Add(1)
+		return fmt.Errorf("adapter: encode recorded message: %w", err)
+	}
+	entries := limits.MaxEntries
+	if entries <= 0 {
+		entries = defaultStreamEntries
+	}
+	keep := limits.MaxAge
+	if keep <= 0 {
+		keep = 24 * time.Hour
+	}
+	err = recordScript.Run(ctx, r.client, []string{r.streamKey(msg.Namespace), r.streamChannel},
+		payload, entries, limits.MaxAge.Milliseconds(), (2 * keep).Milliseconds()).Err()
+	if err != nil {
+		r.errors.Add(1)
+		return fmt.Errorf("adapter: record broadcast: %w", err)
+	}
+	return nil
+}
+
+// handleRecorded delivers a recorded broadcast ("<id> <message>"), this
+// node's own included.
+func (r *Redis) handleRecorded(ctx context.Context, recv Receiver, payload string) {
+	id, body, ok := strings.Cut(payload, " ")
+	var msg Message
+	if ok {
+		if _, _, err := ParseOffset(id); err != nil {
+			ok = false
+		} else if err := json.Unmarshal([]byte(body), &msg); err != nil {
+			ok = false
+		}
+	}
+	if !ok {
+		r.errors.Add(1)
+		r.logger.Debug("redis adapter: undecodable recorded message ignored")
+		return
+	}
+	msg.Offset = id
+	recv.Deliver(ctx, &msg)
+}
+
+// Head is the id of the stream's last entry, trimmed or not.
+func (r *Redis) Head(ctx context.Context, namespace string) (string, error) {
+	info, err := r.client.XInfoStream(ctx, r.streamKey(namespace)).Result()
+	if isNoSuchKey(err) {
+		return StartOffset, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("adapter: stream head: %w", err)
+	}
+	return info.LastGeneratedID, nil
+}
+
+// Since reads the entries after offset and, in the same transaction, the
+// largest id ever trimmed: the entries are complete when it is not after
+// offset.
+func (r *Redis) Since(ctx context.Context, namespace, offset string) ([]*Message, bool, error) {
+	if _, _, err := ParseOffset(offset); err != nil {
+		return nil, false, nil
+	}
+	key := r.streamKey(namespace)
+	var (
+		rangeCmd *redis.XMessageSliceCmd
+		infoCmd  *redis.XInfoStreamCmd
+	)
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		rangeCmd = p.XRange(ctx, key, "("+offset, "+")
+		infoCmd = p.XInfoStream(ctx, key)
+		return nil
+	})
+	info, infoErr := infoCmd.Result()
+	if isNoSuchKey(infoErr) {
+		// Nothing recorded in the window: complete only for a client that
+		// has seen nothing either.
+		return nil, offset == StartOffset, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("adapter: read stream: %w", err)
+	}
+	if CompareOffsets(info.MaxDeletedEntryID, offset) > 0 || CompareOffsets(offset, info.LastGeneratedID) > 0 {
+		return nil, false, nil
+	}
+	entries, err := rangeCmd.Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("adapter: read stream: %w", err)
+	}
+	out := make([]*Message, 0, len(entries))
+	for _, e := range entries {
+		body, _ := e.Values["m"].(string)
+		msg := new(Message)
+		if err := json.Unmarshal([]byte(body), msg); err != nil {
+			return nil, false, fmt.Errorf("adapter: stream entry %s: %w", e.ID, err)
+		}
+		msg.Offset = e.ID
+		out = append(out, msg)
+	}
+	return out, true, nil
+}
+
+// SaveSession keeps s in Redis until it expires.
+func (r *Redis) SaveSession(ctx context.Context, s *Session) error {
+	ttl := time.Until(s.Expires)
+	if ttl <= 0 {
+		return nil
+	}
+	body, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("adapter: encode session: %w", err)
+	}
+	if err := r.client.Set(ctx, r.sessionKey(s.PID), body, ttl).Err(); err != nil {
+		return fmt.Errorf("adapter: save session: %w", err)
+	}
+	return nil
+}
+
+// TakeSession gets and deletes the session of pid in one command.
+func (r *Redis) TakeSession(ctx context.Context, pid string) (*Session, error) {
+	body, err := r.client.GetDel(ctx, r.sessionKey(pid)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adapter: take session: %w", err)
+	}
+	s := new(Session)
+	if err := json.Unmarshal([]byte(body), s); err != nil {
+		return nil, fmt.Errorf("adapter: decode session: %w", err)
+	}
+	if !time.Now().Before(s.Expires) {
+		return nil, nil
+	}
+	return s, nil
+}
+
+func isNoSuchKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such key")
+}
