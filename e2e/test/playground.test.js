@@ -70,6 +70,7 @@ describe('the playground of gateway.yaml', suite, () => {
 
   after(async () => {
     if (page) {
+      // The last state shows every answer above: invalid_payload, forbidden, the acks and what arrived.
       await screenshot(page, 'playground-final');
       await page.close();
     }
@@ -166,6 +167,23 @@ describe('the playground of gateway.yaml', suite, () => {
     await screenshot(page, 'playground-broadcast');
   });
 
+  test('a room send is refused to a socket outside the room and reaches the members', async () => {
+    assert.equal((await send(2, 'join', '{"room": "lobby"}')).text, 'ack {"ok":true,"room":"lobby"}');
+    const outsider = await send(1, 'sendToRoom', '{"room": "lobby", "message": "let me in"}');
+    assert.equal(outsider.code, 'forbidden', outsider.text);
+    const member = await send(2, 'sendToRoom', '{"room": "lobby", "message": "members only"}');
+    assert.equal(member.text, 'ack {"ok":true}');
+    await page.waitForFunction(
+      (sel) => [...document.querySelectorAll(sel)].some((li) => li.textContent.includes('members only')),
+      {},
+      `${panel(2)} .received li[data-event="message"] .args`,
+    );
+    const heardOutside = await page.$$eval(`${panel(1)} .received li[data-event="message"] .args`, (items) =>
+      items.some((a) => a.textContent.includes('members only')),
+    );
+    assert.equal(heardOutside, false, 'the socket outside the room heard the room send');
+  });
+
   test('an invalid sendMessage is flagged by the page and refused with invalid_payload', async () => {
     const validity = await page.$eval(`${panel(1)} .event[data-event="sendMessage"]`, (el) => {
       const editor = el.querySelector('.payload');
@@ -177,7 +195,6 @@ describe('the playground of gateway.yaml', suite, () => {
     const answer = await send(1, 'sendMessage', '{"message": ""}');
     assert.equal(answer.code, 'invalid_payload');
     assert.match(answer.text, /^invalid_payload: \/message: must be at least 1 characters/);
-    await screenshot(page, 'playground-invalid-payload');
   });
 
   test('announce with a minted non-admin token is forbidden, with and without an ack', async () => {
@@ -190,7 +207,6 @@ describe('the playground of gateway.yaml', suite, () => {
     const exception = await page.$eval(`${panel(1)} .received li[data-event="exception"] .args`, (a) => JSON.parse(a.textContent));
     assert.equal(exception.code, 'forbidden');
     assert.equal(exception.event, 'announce');
-    await screenshot(page, 'playground-forbidden');
   });
 
   test('a token minted with role admin may announce, and the other sockets hear it', async () => {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -318,5 +319,27 @@ func TestEmbeddedClientIsTheOfficialBundleOfThePinnedVersion(t *testing.T) {
 	}
 	if !bytes.Equal(embedded, npm) {
 		t.Fatal("the embedded bundle differs from e2e/node_modules/socket.io-client/dist/socket.io.min.js: run make playground-assets")
+	}
+}
+
+func TestURLNamesLocalhostForAnUnspecifiedAddress(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		tls  bool
+		path string
+		want string
+	}{
+		{"0.0.0.0:8080", false, "/playground", "http://localhost:8080/playground/"},
+		{"[::]:8080", false, "/playground/", "http://localhost:8080/playground/"},
+		{"127.0.0.1:9000", true, "/try", "https://127.0.0.1:9000/try/"},
+		{"[::1]:80", false, "/playground", "http://[::1]:80/playground/"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := URL(addr, tc.tls, tc.path); got != tc.want {
+			t.Errorf("URL(%s, tls %v, %s) = %s, want %s", tc.addr, tc.tls, tc.path, got, tc.want)
+		}
 	}
 }
