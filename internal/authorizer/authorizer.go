@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,6 +101,8 @@ type Authorizer struct {
 	metrics *metrics
 	logger  *slog.Logger
 	now     func() time.Time
+	// failures spaces the warnings of failed calls.
+	failures failureLog
 }
 
 // New returns an authorizer for cfg, with the defaults of its zero values.
@@ -131,7 +135,7 @@ func New(cfg Config, opts Options) (*Authorizer, error) {
 		cache:   newCache(cfg.Cache),
 		flights: newFlights(cfg.MaxInFlight),
 		metrics: m,
-		logger:  opts.Logger.With("authorizer", cfg.URL, "namespace", opts.Namespace),
+		logger:  opts.Logger.With("authorizer", redactedURL(cfg.URL), "namespace", opts.Namespace),
 		now:     opts.Now,
 	}, nil
 }
@@ -188,15 +192,18 @@ func (a *Authorizer) Reauthorize(ctx context.Context, req Request) (*Decision, e
 }
 
 func (a *Authorizer) decide(ctx context.Context, req Request, reason string) (*Decision, error) {
+	if len(req.Auth) > a.cfg.MaxRequest {
+		// Refused before encoding: an auth payload of max_payload bytes
+		// would otherwise be copied once more just to be measured.
+		return nil, a.tooLarge()
+	}
 	req.Reason = ""
 	keyBody, err := json.Marshal(req)
 	if err != nil {
 		return nil, gatehouse.Errorf(gatehouse.CodeInvalidPayload, "the CONNECT auth payload is not valid JSON")
 	}
 	if len(keyBody) > a.cfg.MaxRequest {
-		a.metrics.outcome(outcomeTooLarge)
-		return nil, gatehouse.Errorf(gatehouse.CodePayloadTooLarge,
-			"what the client presented to the authorizer is larger than %d bytes", a.cfg.MaxRequest)
+		return nil, a.tooLarge()
 	}
 	key := sha256.Sum256(keyBody)
 	if reason == ReasonConnect {
@@ -228,14 +235,51 @@ func (a *Authorizer) decide(ctx context.Context, req Request, reason string) (*D
 	return e.decision(a.now(), false)
 }
 
+// tooLarge counts and words the refusal of a request over MaxRequest.
+func (a *Authorizer) tooLarge() error {
+	a.metrics.outcome(outcomeTooLarge)
+	return gatehouse.Errorf(gatehouse.CodePayloadTooLarge,
+		"what the client presented to the authorizer is larger than %d bytes", a.cfg.MaxRequest)
+}
+
 // failed applies the policy to a call that got no usable answer.
 func (a *Authorizer) failed(req Request, err error) (*Decision, error) {
-	coded := gatehouse.AsError(err)
-	if coded.Code == gatehouse.CodeUnavailable || a.cfg.OnError != FailOpen {
+	if gatehouse.AsError(err).Code == gatehouse.CodeUnavailable {
 		return nil, err
 	}
-	a.logger.Warn("authorizer failed; letting the socket in (on_error: allow)", "error", err)
+	a.logFailure(err)
+	if a.cfg.OnError != FailOpen {
+		return nil, err
+	}
 	return &Decision{Claims: req.Claims, FailedOpen: true}, nil
+}
+
+// failureLogEvery spaces the warnings of failed calls: an outage of the
+// backend fails every CONNECT, and is one line every few seconds with the
+// count since the last, not one per socket.
+const failureLogEvery = 10 * time.Second
+
+// failureLog counts failed calls between two warnings.
+type failureLog struct {
+	mu     sync.Mutex
+	last   time.Time
+	failed int
+}
+
+// logFailure warns of a failed call, or counts it toward the next warning.
+func (a *Authorizer) logFailure(err error) {
+	f := &a.failures
+	f.mu.Lock()
+	f.failed++
+	now := a.now()
+	if !f.last.IsZero() && now.Sub(f.last) < failureLogEvery {
+		f.mu.Unlock()
+		return
+	}
+	failed := f.failed
+	f.failed, f.last = 0, now
+	f.mu.Unlock()
+	a.logger.Warn("authorizer call failed", "error", err, "failed", failed, "on_error", string(a.cfg.OnError))
 }
 
 // Gather returns the forwarded headers and cookies of a handshake request
@@ -249,4 +293,14 @@ func (a *Authorizer) Gather(header func(name string) string) (headers, cookies m
 func (a *Authorizer) Close(context.Context) error {
 	a.client.CloseIdleConnections()
 	return nil
+}
+
+// redactedURL is u without its query, user info and fragment, for logs:
+// a backend's URL may carry a key in its query.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

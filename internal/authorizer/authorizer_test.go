@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -367,8 +369,7 @@ func TestIdenticalRequestsInFlightShareOneCall(t *testing.T) {
 			errs <- err
 		})
 	}
-	waitFor(t, func() bool { return a.flights.inFlight() == 1 })
-	time.Sleep(50 * time.Millisecond) // let the callers join the call
+	waitFor(t, func() bool { return a.flights.joined.Load() == callers-1 })
 	close(release)
 	wg.Wait()
 	close(errs)
@@ -468,5 +469,51 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// records keeps the messages and attributes a logger writes.
+type records struct {
+	mu    sync.Mutex
+	lines []map[string]any
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *records) WithGroup(string) slog.Handler            { return r }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	line := map[string]any{"msg": rec.Message, "level": rec.Level.String()}
+	rec.Attrs(func(a slog.Attr) bool {
+		line[a.Key] = a.Value.Any()
+		return true
+	})
+	r.mu.Lock()
+	r.lines = append(r.lines, line)
+	r.mu.Unlock()
+	return nil
+}
+
+func TestAnOutageIsOneWarningEveryFewSecondsWithItsCount(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + "/authorize?key=s3cret"
+	_ = ln.Close()
+	log := &records{}
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	a := newAuthorizer(t, Config{URL: down}, Options{Logger: slog.New(log), Now: clk.Now})
+	for i := range 50 {
+		_, _ = a.Authorize(context.Background(), withSid(fmt.Sprint(i)))
+	}
+	clk.advance(failureLogEvery)
+	_, _ = a.Authorize(context.Background(), withSid("late"))
+	if len(log.lines) != 2 || log.lines[0]["failed"] != int64(1) || log.lines[1]["failed"] != int64(50) {
+		t.Fatalf("log lines = %v; want the first failure, then the 50 since", log.lines)
+	}
+	for _, line := range log.lines {
+		if strings.Contains(fmt.Sprint(line), "s3cret") {
+			t.Fatalf("a log line carries the URL's query: %v", line)
+		}
 	}
 }

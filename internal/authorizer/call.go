@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 	"unicode/utf8"
 
@@ -81,9 +82,15 @@ func (a *Authorizer) call(body []byte) (*entry, error) {
 }
 
 // unanswered classifies a call that got no (whole) answer: running out of
-// time is upstream_timeout, anything else upstream_error. Client-facing
-// messages never name the URL; the wrapped cause keeps it for the log.
+// time is upstream_timeout, anything else upstream_error. Neither the
+// client-facing message nor the wrapped cause, which the log shows, names
+// the URL.
 func (a *Authorizer) unanswered(ctx context.Context, err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		// Its text quotes the URL, whose query may hold a key.
+		err = urlErr.Err
+	}
 	var netErr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) ||
 		(errors.As(err, &netErr) && netErr.Timeout()) {

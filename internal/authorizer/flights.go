@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse"
 )
@@ -22,6 +23,8 @@ type flights struct {
 	mu    sync.Mutex
 	calls map[flightKey]*flight
 	slots chan struct{}
+	// joined counts the callers that joined a call in progress.
+	joined atomic.Int64
 }
 
 // flight is one call in progress; done closes when e or err is set.
@@ -42,7 +45,9 @@ func newFlights(max int) *flights {
 func (f *flights) do(ctx context.Context, k flightKey, fn func() (*entry, error)) (*entry, error) {
 	f.mu.Lock()
 	fl, joined := f.calls[k]
-	if !joined {
+	if joined {
+		f.joined.Add(1)
+	} else {
 		select {
 		case f.slots <- struct{}{}:
 		default:
@@ -73,6 +78,3 @@ func (f *flights) run(k flightKey, fl *flight, fn func() (*entry, error)) {
 	f.mu.Unlock()
 	close(fl.done)
 }
-
-// inFlight returns how many calls are in progress.
-func (f *flights) inFlight() int { return len(f.slots) }
