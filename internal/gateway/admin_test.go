@@ -252,7 +252,8 @@ func TestAdminEventsCountResultsAndHandlerLatencies(t *testing.T) {
 // declare and that are as long as max_payload lets them be. Each refusal
 // kept must hold its few hundred bytes, never the name the client chose.
 func TestAdminRefusalRingHoldsNoPacketOfAnAttacker(t *testing.T) {
-	const kept, packets, nameBytes = 200, 300, 128 << 10
+	skipHeavyUnderRace(t)
+	const kept, packets, nameBytes = 200, 250, 64 << 10
 	g := startLiveGateway(t, adminConfig("{enabled: true, recent_refusals: 200}\n  limits: {flood: {rate: 0}}", ""), Registries{})
 	attacker := chatClient(t, g, "mallory")
 	before := heapInUse()
