@@ -116,7 +116,8 @@ async function screenshot(page, name) {
   fs.mkdirSync(SCREENSHOTS_DIR, { recursive: true });
   const file = path.join(SCREENSHOTS_DIR, `${name.replace(/[^\w.-]+/g, '-')}.png`);
   try {
-    await page.screenshot({ path: file, fullPage: true });
+    // optimizeForSpeed: a faster PNG encoder, bigger files; the run is what matters here.
+    await page.screenshot({ path: file, fullPage: true, optimizeForSpeed: true });
   } catch (err) {
     process.stderr.write(`[e2e] screenshot ${file}: ${err.message}\n`);
   }
