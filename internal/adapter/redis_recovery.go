@@ -106,9 +106,9 @@ func (r *Redis) Head(ctx context.Context, namespace string) (string, error) {
 	return info.LastGeneratedID, nil
 }
 
-// Since reads the entries after offset and, in the same transaction, the
-// largest id ever trimmed: the entries are complete when it is not after
-// offset.
+// Since reads the entries after offset and, in the same transaction, what
+// the stream keeps: the entries are complete unless some after offset were
+// trimmed.
 func (r *Redis) Since(ctx context.Context, namespace, offset string) ([]*Message, bool, error) {
 	if _, _, err := ParseOffset(offset); err != nil {
 		return nil, false, nil
@@ -132,7 +132,7 @@ func (r *Redis) Since(ctx context.Context, namespace, offset string) ([]*Message
 	if err != nil {
 		return nil, false, fmt.Errorf("adapter: read stream: %w", err)
 	}
-	if CompareOffsets(info.MaxDeletedEntryID, offset) > 0 || CompareOffsets(offset, info.LastGeneratedID) > 0 {
+	if !streamKeepsAfter(info, offset) {
 		return nil, false, nil
 	}
 	entries, err := rangeCmd.Result()
@@ -150,6 +150,22 @@ func (r *Redis) Since(ctx context.Context, namespace, offset string) ([]*Message
 		out = append(out, msg)
 	}
 	return out, true, nil
+}
+
+// streamKeepsAfter reports whether every entry after offset is still in
+// the stream: trimming removes the oldest entries, so that holds when the
+// entry at offset is still there, or when nothing was ever trimmed.
+func streamKeepsAfter(info *redis.XInfoStream, offset string) bool {
+	if CompareOffsets(offset, info.LastGeneratedID) > 0 {
+		return false // not an offset of this stream
+	}
+	if info.Length == 0 {
+		return offset == info.LastGeneratedID
+	}
+	if CompareOffsets(info.FirstEntry.ID, offset) <= 0 {
+		return true
+	}
+	return info.EntriesAdded == info.Length
 }
 
 // SaveSession keeps s in Redis until it expires.
