@@ -19,6 +19,9 @@ import (
 func init() {
 	handlers.Define("audit", handlers.Spec{
 		Doc: "Appends each event's payload as a line to a file, written by a goroutine of its own, and acks {ok: true}.",
+		Refusals: []handlers.Refusal{
+			{Code: "upstream_error", When: "the audit file is closed: the event outlived the bound a reload waits for"},
+		},
 	}, newAudit)
 }
 
@@ -40,6 +43,11 @@ type audit struct {
 	dropped prometheus.Counter
 	logger  *slog.Logger
 	once    sync.Once
+	// mu orders each Handle's send before Close closes lines: an event
+	// that outlives a reload's bound meets a closed audit and is refused,
+	// instead of sending on a closed channel (a panic).
+	mu     sync.RWMutex
+	closed bool
 }
 
 func newAudit(opts config.Options, o auditOptions) (handlers.Handler, error) {
@@ -86,9 +94,15 @@ func droppedCounter(host gatehouse.Host) prometheus.Counter {
 // full is dropped and counted.
 func (a *audit) MayBlock() bool { return false }
 
-// Handle queues the payload as one line for the writer.
+// Handle queues the payload as one line for the writer, or refuses once
+// the audit is closed.
 func (a *audit) Handle(_ context.Context, call *handlers.Call) (any, error) {
 	line := append(append([]byte(nil), call.Payload.Raw()...), '\n')
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		return nil, gatehouse.Errorf(gatehouse.CodeUpstreamError, "the audit log is closed")
+	}
 	select {
 	case a.lines <- line:
 	default:
@@ -109,11 +123,15 @@ func (a *audit) write() {
 
 // Close stops the writer once it has written what was queued, and closes
 // the file. The gateway calls it once the events that could still use the
-// handler are done, so no Handle runs meanwhile.
+// handler are done, or once a reload's bound has passed: a Handle after that
+// is refused.
 func (a *audit) Close(ctx context.Context) error {
 	var err error
 	a.once.Do(func() {
+		a.mu.Lock()
+		a.closed = true
 		close(a.lines)
+		a.mu.Unlock()
 		select {
 		case <-a.done:
 		case <-ctx.Done():

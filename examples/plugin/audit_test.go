@@ -107,3 +107,17 @@ func TestBlocklistRefusesABlockedWordWithForbidden(t *testing.T) {
 		}
 	}
 }
+
+// An event that outlives the bound a reload waits for meets a closed audit:
+// it is refused with a code, and the process does not crash.
+func TestAuditRefusesAnEventAfterItIsClosed(t *testing.T) {
+	h := gatehousetest.Handler(t, "audit", "{file: "+filepath.Join(t.TempDir(), "audit.log")+"}")
+	if err := h.(gatehouse.Closer).Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := gatehousetest.NewSocket(gatehousetest.SocketFields{ID: "s1", Namespace: "/chat"})
+	_, err := h.Handle(context.Background(), gatehousetest.Call(s, "say", `{"message":"late"}`))
+	if coded := gatehouse.AsError(err); err == nil || coded.Code != gatehouse.CodeUpstreamError {
+		t.Fatalf("error = %v, want an upstream_error", err)
+	}
+}

@@ -12,6 +12,10 @@ import (
 func init() {
 	guards.Define("blocklist", guards.Spec{
 		Doc: "Refuses payloads whose field contains one of the words (forbidden).",
+		Refusals: []guards.Refusal{
+			{Code: "forbidden", When: "the field contains a blocked word"},
+			{Code: "invalid_payload", When: "the payload is not valid JSON"},
+		},
 	}, newBlocklist)
 }
 

@@ -10,16 +10,25 @@ import (
 )
 
 func init() {
-	handlers.Register("shout", newShout)
+	handlers.Define("shout", handlers.Spec{
+		Doc: "Broadcasts the payload's message in capitals to the whole namespace and acks {ok: true, length}.",
+		Refusals: []handlers.Refusal{
+			{Code: "invalid_payload", When: "the payload is not an object with a non-empty message string"},
+		},
+	}, newShout)
 }
 
 // shoutOptions are the YAML options of a shout handler:
 //
 //	handler:
 //	  shout: {event: shout, suffix: "!"}
+//
+// The default tags say what an absent option means (for the schema and the
+// docs); pointers tell an absent option from one written empty, so the
+// factory applies them.
 type shoutOptions struct {
-	Event  string `yaml:"event"`
-	Suffix string `yaml:"suffix"`
+	Event  *string `yaml:"event" doc:"The event broadcast to the namespace." default:"shout"`
+	Suffix *string `yaml:"suffix" doc:"The text appended to the message in capitals." default:"!"`
 }
 
 // shout broadcasts the message in capitals to the whole namespace and acks
@@ -29,15 +38,18 @@ type shout struct {
 	suffix string
 }
 
-func newShout(opts config.Options) (handlers.Handler, error) {
-	o := shoutOptions{Event: "shout", Suffix: "!"}
-	if err := opts.Decode(&o); err != nil {
-		return nil, err
+func newShout(opts config.Options, o shoutOptions) (handlers.Handler, error) {
+	s := &shout{event: "shout", suffix: "!"}
+	if o.Event != nil {
+		if *o.Event == "" {
+			return nil, opts.FieldError("event", "shout: event must not be empty")
+		}
+		s.event = *o.Event
 	}
-	if o.Event == "" {
-		return nil, opts.Errorf("shout: event must not be empty")
+	if o.Suffix != nil {
+		s.suffix = *o.Suffix
 	}
-	return &shout{event: o.Event, suffix: o.Suffix}, nil
+	return s, nil
 }
 
 // Handle decodes the payload into its own struct; a payload of the wrong
