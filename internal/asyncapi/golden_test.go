@@ -79,9 +79,9 @@ func TestAsyncAPIDocumentsOfShippedConfigsMatchGoldenFiles(t *testing.T) {
 }
 
 // TestEveryReferenceOfTheDocumentResolves follows each $ref of each
-// shipped document, and checks that each operation's messages are messages
-// of its own channel, as AsyncAPI 3.0 requires and its JSON Schema cannot
-// check.
+// shipped document, and checks that each operation's messages, and its
+// reply's, are messages of its channel and of its reply's channel, as
+// AsyncAPI 3.0 requires and its JSON Schema cannot check.
 func TestEveryReferenceOfTheDocumentResolves(t *testing.T) {
 	for k, v := range shippedEnv {
 		t.Setenv(k, v)
@@ -108,6 +108,16 @@ func TestEveryReferenceOfTheDocumentResolves(t *testing.T) {
 				for _, m := range op["messages"].([]any) {
 					if ref := m.(map[string]any)["$ref"].(string); !strings.HasPrefix(ref, channel+"/messages/") {
 						t.Errorf("operation %s: message %s is not one of its channel %s", name, ref, channel)
+					}
+				}
+				reply, ok := op["reply"].(map[string]any)
+				if !ok {
+					continue
+				}
+				replyChannel := reply["channel"].(map[string]any)["$ref"].(string)
+				for _, m := range reply["messages"].([]any) {
+					if ref := m.(map[string]any)["$ref"].(string); !strings.HasPrefix(ref, replyChannel+"/messages/") {
+						t.Errorf("operation %s: reply message %s is not one of its reply channel %s", name, ref, replyChannel)
 					}
 				}
 			}
