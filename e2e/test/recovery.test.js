@@ -8,9 +8,11 @@
 
 const assert = require('node:assert/strict');
 const { after, before, describe, test } = require('node:test');
+const net = require('node:net');
 const { io } = require('socket.io-client');
 
 const { emitAck, fixture, sleep, startGateway, token, uniqueSub, waitFor, withTimeout } = require('../lib/gateway');
+const { haveRedis, redisServer } = require('../lib/redis');
 
 const SECRET = 'e2e-recovery-secret';
 
@@ -193,5 +195,116 @@ describe('connection state recovery, window passed', () => {
     assert.deepEqual(a.said, []);
     a.socket.close();
     sender.close();
+  });
+});
+
+/**
+ * A TCP proxy in front of the gateways whose target can be switched: the
+ * client keeps one URL and its reconnection lands on another node.
+ */
+async function switchableProxy(targetPort) {
+  let target = targetPort;
+  const open = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    open.add(client);
+    open.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    switchTo(port) {
+      target = port;
+    },
+    close() {
+      for (const s of open) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('connection state recovery across two gateways on redis', { skip: !haveRedis && 'redis-server is not installed' }, () => {
+  let redis;
+  let gwA;
+  let gwB;
+  let proxy;
+  let sharedEnv;
+  before(async () => {
+    redis = await redisServer();
+    sharedEnv = { JWT_SECRET: SECRET, ADAPTER: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: 'e2e-recovery' };
+    [gwA, gwB] = await Promise.all([
+      startGateway({ config: fixture('recovery.yaml'), env: sharedEnv }),
+      startGateway({ config: fixture('recovery.yaml'), env: sharedEnv }),
+    ]);
+    proxy = await switchableProxy(gwA.port);
+  });
+  after(async () => {
+    proxy?.close();
+    await Promise.all([gwA?.stop(), gwB?.stop()]);
+    await redis?.stop();
+  });
+
+  async function sender(gw) {
+    const s = io(`${gw.url}/live`, { forceNew: true, auth: { token: token({ sub: uniqueSub('sender') }, { secret: SECRET }) } });
+    await connected(s);
+    return s;
+  }
+
+  test('a client cut from one node recovers on the other, missed messages once and in order', async () => {
+    const a = recoveringClient(proxy.url, { io: { transports: ['websocket'] } });
+    await connected(a.socket);
+    await emitAck(a.socket, 'join', { room: 'blue' });
+    const fromB = await sender(gwB);
+    await emitAck(fromB, 'say', 'x1');
+    await until(() => a.said.length === 1, 5000, 'x1 across nodes');
+    const firstID = a.socket.id;
+
+    a.socket.io.reconnection(false);
+    await cut(a.socket);
+    for (const m of ['x2', 'x3']) await emitAck(fromB, 'say', m);
+    await emitAck(fromB, 'sendToRoom', { room: 'blue', message: 'blue-away' });
+    proxy.switchTo(gwB.port);
+    a.socket.io.reconnection(true);
+    a.socket.connect();
+    assert.equal(await reconnected(a.socket), true, 'recovered on the other node');
+    assert.equal(a.socket.id, firstID);
+    await emitAck(fromB, 'sendToRoom', { room: 'blue', message: 'blue-after' });
+    await until(() => a.said.length >= 5, 5000, 'five messages');
+    await sleep(200);
+    assert.deepEqual(a.said.map((s) => s.payload), ['x1', 'x2', 'x3', 'blue-away', 'blue-after']);
+    a.socket.close();
+    fromB.close();
+    proxy.switchTo(gwA.port);
+  });
+
+  test('the clients of a node that drains recover on the other node', async () => {
+    const c = await startGateway({ config: fixture('recovery.yaml'), env: sharedEnv });
+    proxy.switchTo(c.port);
+    const a = recoveringClient(proxy.url, { io: { transports: ['websocket'] } });
+    await connected(a.socket);
+    const fromB = await sender(gwB);
+    await emitAck(fromB, 'say', 'd1');
+    await until(() => a.said.length === 1, 5000, 'd1');
+    proxy.switchTo(gwB.port);
+    const stopped = c.stop(); // SIGTERM: drains, closing its sessions
+    await waitFor(a.socket, 'disconnect', 10_000);
+    await emitAck(fromB, 'say', 'd2');
+    assert.equal(await reconnected(a.socket), true, 'recovered after the drain');
+    await until(() => a.said.length >= 2, 5000, 'd2');
+    await sleep(200);
+    assert.deepEqual(a.said.map((s) => s.payload), ['d1', 'd2']);
+    const exit = await stopped;
+    assert.equal(exit.code, 0);
+    a.socket.close();
+    fromB.close();
   });
 });
