@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
@@ -28,6 +29,10 @@ type cluster struct {
 	gw      *Gateway
 	adapter adapter.Adapter
 	logger  *slog.Logger
+	// conns counts sockets against the connection caps, on every node
+	// with a distributed adapter; made at the first CONNECT with a cap.
+	conns     adapter.ConnCounter
+	connsOnce sync.Once
 }
 
 // newAdapter builds the adapter that cfg selects. It does not connect.

@@ -59,6 +59,12 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 		return err
 	}
 	s.SetClaims(claims)
+	// Before the connect guards, so that a user at the cap makes none of
+	// them call out; a guard's refusal gives the place back.
+	if err := h.gw.takeConnSlots(ctx, st, ns, s, claims); err != nil {
+		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
+		return err
+	}
 	var view *gatehouse.Payload
 	if len(ns.connectGuards) > 0 || len(ns.onConnect) > 0 {
 		view = st.handshakeAuth(auth)

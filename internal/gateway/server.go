@@ -312,6 +312,9 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	if err := gw.state().plugins.close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close guards and handlers: %w", err))
 	}
+	if err := gw.cluster.closeConns(); err != nil {
+		errs = append(errs, fmt.Errorf("close connection counts: %w", err))
+	}
 	if err := gw.cluster.adapter.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close adapter: %w", err))
 	}

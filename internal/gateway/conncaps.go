@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+)
+
+// Names of the connection caps in logs, in LimitRefusals and in the data
+// of their refusals.
+const (
+	limitConnsPerUser      = "max_connections_per_user"
+	limitNamespaceConns    = "namespace_max_connections"
+	connKeyUserPrefix      = "user "
+	connKeyNamespacePrefix = "namespace "
+)
+
+// connCap is one cap a CONNECT is counted against, with its limit's name.
+type connCap struct {
+	adapter.Cap
+	limit string
+}
+
+// connCaps lists the caps a socket of ns with claims counts against:
+// server.limits.max_connections_per_user for the user that claim
+// server.limits.user_claim names (none for a socket without that claim),
+// and the namespace's max_connections. The keys hold no space but the one
+// after the namespace name, which has none, so no two caps share a key.
+func (st *state) connCaps(ns *namespaceRuntime, claims gatehouse.Claims) []connCap {
+	var caps []connCap
+	limits := st.cfg.Server.Limits
+	if limits.MaxConnectionsPerUser > 0 {
+		if user, ok := claimID(claims[limits.UserClaim]); ok {
+			caps = append(caps, connCap{
+				Cap:   adapter.Cap{Key: connKeyUserPrefix + ns.name + " " + user, Limit: limits.MaxConnectionsPerUser},
+				limit: limitConnsPerUser,
+			})
+		}
+	}
+	if ns.maxConnections > 0 {
+		caps = append(caps, connCap{
+			Cap:   adapter.Cap{Key: connKeyNamespacePrefix + ns.name, Limit: ns.maxConnections},
+			limit: limitNamespaceConns,
+		})
+	}
+	return caps
+}
+
+// claimID is the text of a claim that identifies a user: a non-empty string
+// or a number. Other values (absent, objects, lists) identify no one.
+func claimID(v any) (string, bool) {
+	switch id := v.(type) {
+	case string:
+		return id, id != ""
+	case float64:
+		return strconv.FormatFloat(id, 'f', -1, 64), true
+	case json.Number:
+		return id.String(), true
+	case int64:
+		return strconv.FormatInt(id, 10), true
+	}
+	return "", false
+}
+
+// takeConnSlots counts the socket against its caps, cluster-wide with the
+// Redis adapter, or refuses it when one is full: limit_exceeded for its
+// user, unavailable for the namespace. What it counts is given back when
+// the socket's context ends, which it does on every way out: the socket
+// leaves, its CONNECT is refused after this (a connect guard), or its
+// session closes before the CONNECT is answered.
+func (gw *Gateway) takeConnSlots(ctx context.Context, st *state, ns *namespaceRuntime, s *socketio.Socket, claims gatehouse.Claims) error {
+	caps := st.connCaps(ns, claims)
+	if len(caps) == 0 {
+		return nil
+	}
+	plain := make([]adapter.Cap, len(caps))
+	for i, c := range caps {
+		plain[i] = c.Cap
+	}
+	if full := gw.cluster.connCounter().Acquire(ctx, plain); full >= 0 {
+		c := caps[full]
+		gw.refusals.refused(c.limit, "namespace", ns.name, "ip", s.RemoteIP())
+		return capRefusal(c, ns.name)
+	}
+	keys := make([]string, len(plain))
+	for i, c := range plain {
+		keys[i] = c.Key
+	}
+	// AfterFunc starts no goroutine until the context ends.
+	context.AfterFunc(s.Context(), func() { gw.cluster.connCounter().Release(keys) })
+	return nil
+}
+
+// capRefusal is the CONNECT_ERROR of a full cap.
+func capRefusal(c connCap, namespace string) error {
+	if c.limit == limitConnsPerUser {
+		return gatehouse.Errorf(gatehouse.CodeLimitExceeded,
+			"this user already holds %d connections to %s, the most allowed; close one first", c.Limit, namespace).
+			With("limit", c.limit)
+	}
+	return gatehouse.Errorf(gatehouse.CodeUnavailable,
+		"%s holds %d connections, the most it takes; retry later", namespace, c.Limit).
+		With("limit", c.limit)
+}
+
+// connCounter is the cluster's connection counter, made on first use so
+// that a gateway that is only built (gatehouse validate) starts nothing.
+func (c *cluster) connCounter() adapter.ConnCounter {
+	c.connsOnce.Do(func() { c.conns = adapter.NewConnCounter(c.adapter, c.logger) })
+	return c.conns
+}
+
+// closeConns stops the connection counter, if one was made; with Redis
+// this node's counts leave the cluster's at once.
+func (c *cluster) closeConns() error {
+	c.connsOnce.Do(func() {}) // none is made after this
+	if c.conns == nil {
+		return nil
+	}
+	return c.conns.Close()
+}
