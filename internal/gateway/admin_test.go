@@ -285,3 +285,44 @@ func TestAdminRefusalRingHoldsNoPacketOfAnAttacker(t *testing.T) {
 		t.Errorf("heap grew by %s after %d refusals, over the ring's budget %s: the ring holds what clients sent", mib(held), packets, mib(budget))
 	}
 }
+
+// TestAdminAnswersHoldNoSecretOfTheConfig fills every part of the view
+// (sockets, a refused token, a failed webhook with credentials in its URL
+// and headers) and looks for each secret of the config in every answer.
+func TestAdminAnswersHoldNoSecretOfTheConfig(t *testing.T) {
+	const urlPassword, headerSecret = "url-pass-9d2e", "header-secret-41aa"
+	text := adminConfig("{enabled: true}", "") + `
+      notify:
+        handler:
+          webhook:
+            url: "http://hook:` + urlPassword + `@127.0.0.1:1/events?key=` + urlPassword + `"
+            timeout: 300ms
+            headers: {Authorization: "Bearer ` + headerSecret + `"}
+`
+	g := startLiveGateway(t, text, Registries{})
+	alice := chatClient(t, g, "alice")
+	aliceToken := signedToken(t, "alice")
+	if ack := ackOf(t, alice, "/chat", "notify", map[string]any{"x": 1}); !strings.HasPrefix(errorCode(ack), "upstream_") {
+		t.Fatalf("webhook to a closed port: %v", ack)
+	}
+	if err := joinChat(t, g.dial(t, ""), aliceToken+"tampered"); err == nil {
+		t.Fatal("a tampered token connected")
+	}
+	answers := []string{}
+	_, page := adminGet(t, g.addr, "/admin", "")
+	answers = append(answers, string(page))
+	for _, part := range adminParts {
+		_, body := adminGet(t, g.addr, "/admin/api/"+part, adminTestKey)
+		answers = append(answers, string(body))
+	}
+	if !strings.Contains(answers[2], "upstream_") || !strings.Contains(answers[2], "unauthorized") {
+		t.Fatalf("the refusals are not all there: %s", answers[2])
+	}
+	for i, answer := range answers {
+		for _, secret := range []string{metricsTestSecret, adminTestKey, urlPassword, headerSecret, aliceToken[:24]} {
+			if strings.Contains(answer, secret) {
+				t.Errorf("answer %d holds %q: %s", i, secret, answer)
+			}
+		}
+	}
+}
