@@ -20,7 +20,7 @@ func Check(ctx context.Context, cfg *gatewayconfig.Config, opts Options) error {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	var errs gatewayconfig.ErrorList
-	adp, err := newAdapter(cfg.Adapter, logger)
+	adp, err := newAdapter(cfg.Adapter, logger, nil)
 	if err != nil {
 		errs = errs.Append(cfg.PosOf("adapter.redis.url"), err)
 		// The guards that would share the adapter's Redis are still built,

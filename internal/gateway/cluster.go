@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
@@ -35,12 +37,13 @@ type cluster struct {
 	connsOnce sync.Once
 }
 
-// newAdapter builds the adapter that cfg selects. It does not connect.
-func newAdapter(cfg gatewayconfig.Adapter, logger *slog.Logger) (adapter.Adapter, error) {
+// newAdapter builds the adapter that cfg selects, making spans of what it
+// publishes with tracer unless nil. It does not connect.
+func newAdapter(cfg gatewayconfig.Adapter, logger *slog.Logger, tracer trace.Tracer) (adapter.Adapter, error) {
 	if cfg.Kind != "redis" || cfg.Redis == nil {
 		return adapter.NewMemory(logger), nil
 	}
-	a, err := adapter.NewRedis(adapter.RedisOptions{URL: cfg.Redis.URL, Prefix: cfg.Redis.Prefix, Logger: logger})
+	a, err := adapter.NewRedis(adapter.RedisOptions{URL: cfg.Redis.URL, Prefix: cfg.Redis.Prefix, Logger: logger, Tracer: tracer})
 	if err != nil {
 		return nil, fmt.Errorf("adapter.redis.url: %w", err)
 	}

@@ -23,6 +23,9 @@ type connState struct {
 	expiry atomic.Pointer[expiryWatch]
 	// authz re-authorizes the socket before its authorizer's answer ends.
 	authz atomic.Pointer[authzWatch]
+	// trace is what the socket's event spans need from its CONNECT, kept
+	// only while server.tracing is on.
+	trace atomic.Pointer[socketTrace]
 	// handshakeAuth carries the CONNECT auth payload (its token removed)
 	// from the Connect hook to on_connect, and is cleared there.
 	handshakeAuth atomic.Pointer[gatehouse.Payload]

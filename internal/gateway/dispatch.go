@@ -79,26 +79,32 @@ func (gw *Gateway) dispatchParked(ctx context.Context, s *socketio.Socket, parke
 // dispatchFrom is dispatchTo with the event's guards before firstGuard
 // already passed.
 func (gw *Gateway) dispatchFrom(ctx context.Context, s *socketio.Socket, t eventTarget, firstGuard int, event string, args gatehouse.Args, ack socketio.AckFunc) {
+	reply, err := gw.runEvent(ctx, s, t, firstGuard, event, args)
+	gw.answerEvent(s, t, event, ack, reply, err)
+	if gw.tracer != nil {
+		gw.endEventSpan(ctx, err)
+	}
+}
+
+// runEvent runs the event's guards from firstGuard on and its handlers,
+// and returns its outcome: the reply, or the refusal.
+func (gw *Gateway) runEvent(ctx context.Context, s *socketio.Socket, t eventTarget, firstGuard int, event string, args gatehouse.Args) (any, error) {
 	if event == eventAuthRefresh {
 		reply, err := t.st.refreshToken(s, gatehouse.NewPayload(args.First()))
-		gw.answer(s, event, ack, reply, err)
-		return
+		return reply, err
 	}
 	if t.ns == nil {
-		gw.answer(s, event, ack, nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "namespace %s is no longer served", s.Namespace()))
-		return
+		return nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "namespace %s is no longer served", s.Namespace())
 	}
 	ev := t.ev
 	if ev == nil {
-		gw.answer(s, event, ack, nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "unknown event %q", socketio.ClipName(event)))
-		return
+		return nil, gatehouse.Errorf(gatehouse.CodeUnknownEvent, "unknown event %q", socketio.ClipName(event))
 	}
 	ec := &eventCall{}
 	ec.payload.Reset(args.First())
 	ec.in = guards.Input{Socket: s, Namespace: t.ns.name, Event: event, Payload: &ec.payload, Args: args}
 	if err := gw.runGuards(ctx, ev.guards[firstGuard:], &ec.in); err != nil {
-		gw.answerEvent(s, t, event, ack, nil, err)
-		return
+		return nil, err
 	}
 	call := &ec.call
 	*call = handlers.Call{Socket: s, Event: event, Payload: &ec.payload, Args: args}
@@ -108,10 +114,9 @@ func (gw *Gateway) dispatchFrom(ctx context.Context, s *socketio.Socket, t event
 		if counters != nil {
 			observe = counters.handlers[i]
 		}
-		reply, err := gw.safeHandleObserved(ctx, handler, call, observe)
+		reply, err := gw.callHandler(ctx, handler, call, observe)
 		if err != nil {
-			gw.answerEvent(s, t, event, ack, nil, err)
-			return
+			return nil, err
 		}
 		if reply != nil {
 			if i+1 < len(ev.handlers) {
@@ -123,13 +128,13 @@ func (gw *Gateway) dispatchFrom(ctx context.Context, s *socketio.Socket, t event
 			call.Reply = reply
 		}
 	}
-	gw.answerEvent(s, t, event, ack, call.Reply, nil)
+	return call.Reply, nil
 }
 
 // runGuards runs a chain in order; the first denial wins.
 func (gw *Gateway) runGuards(ctx context.Context, chain []namedGuard, in *guards.Input) error {
 	for _, g := range chain {
-		if err := g.guard.Check(ctx, in); err != nil {
+		if err := gw.checkGuard(ctx, g, in); err != nil {
 			gw.metrics.GuardDenied(g.name, string(gatehouse.AsError(err).Code))
 			return &guardRefusal{guard: g.name, err: err}
 		}

@@ -35,6 +35,11 @@ func (h hooks) HasNamespace(name string) bool {
 
 // Connect authenticates the socket and runs the namespace's connect guards.
 func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMessage) (err error) {
+	if h.gw.tracer != nil {
+		var endSpan func(error)
+		ctx, endSpan = h.gw.traceConnect(ctx, s, auth)
+		defer func() { endSpan(err) }()
+	}
 	defer func() {
 		if err != nil {
 			h.gw.metrics.ConnectRefused(s.Namespace(), string(gatehouse.AsError(err).Code))
@@ -149,6 +154,9 @@ func (h hooks) Event(ctx context.Context, s *socketio.Socket, event string, args
 	}
 	q := serialFor(s)
 	target := h.gw.resolve(s, event)
+	if h.gw.tracer != nil {
+		ctx = h.gw.traceEvent(ctx, s, target, event)
+	}
 	if !h.gw.eventMayBlock(event, target) && q.enterInline() {
 		// In place, with the event already looked up: no closure, no
 		// goroutine and no second lookup of the config.

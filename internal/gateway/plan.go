@@ -62,7 +62,7 @@ func BuildPlan(_ context.Context, cfg *gatewayconfig.Config, opts Options) (*Pla
 		opts.Registries = DefaultRegistries()
 	}
 	logger := slog.New(slog.DiscardHandler)
-	adp, err := newAdapter(cfg.Adapter, logger)
+	adp, err := newAdapter(cfg.Adapter, logger, nil)
 	if err != nil {
 		return nil, gatewayconfig.ErrorList{}.Append(cfg.PosOf("adapter.redis.url"), err).Err()
 	}

@@ -145,6 +145,7 @@ func (gw *Gateway) eventMayBlock(event string, t eventTarget) bool {
 func (gw *Gateway) park(ctx context.Context, s *socketio.Socket, q *serial, t eventTarget, event string, args gatehouse.Args, ack socketio.AckFunc) {
 	passed, err := gw.runCheapGuards(ctx, s, t, event, args)
 	if err != nil {
+		gw.endEventSpan(ctx, err)
 		gw.refuseInOrder(s, q, t, event, ack, err)
 		return
 	}
@@ -157,6 +158,7 @@ func (gw *Gateway) park(ctx context.Context, s *socketio.Socket, q *serial, t ev
 	if err := q.park(job, socketio.EventBytes(event, args), limit); err != nil {
 		t.release()
 		gw.inFlight.done()
+		gw.endEventSpan(ctx, err)
 		limitName, _ := gatehouse.AsError(err).Data["limit"].(string)
 		gw.refusals.refused(limitName, "namespace", s.Namespace(), "ip", s.RemoteIP())
 		gw.answer(s, event, ack, nil, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
+	"github.com/gatehouse-dev/gatehouse/internal/tracing"
 )
 
 // state is everything a config produces; it is swapped whole on reload, so
@@ -58,6 +59,9 @@ type Gateway struct {
 	sockets *socketio.Server
 	cluster *cluster
 	metrics *metrics.Metrics // nil when server.metrics is off
+	// tracer makes the spans of server.tracing; nil when it is off, and
+	// then nothing on the paths that serve clients makes a span.
+	tracer  *tracing.Tracer
 	serving atomic.Bool
 	closing atomic.Bool
 	// refusals counts and logs what the limits of server.limits refuse.
@@ -85,6 +89,19 @@ type Options struct {
 // `gatehouse validate` calls it and stops before listening. Errors are a
 // gatewayconfig.ErrorList with positions where the config has them.
 func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gateway, error) {
+	tracer, err := newTracer(cfg.Server.Tracing, opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("server.tracing: %w", err)
+	}
+	gw, err := build(ctx, cfg, opts, tracer)
+	if err != nil && tracer != nil {
+		_ = tracer.Shutdown(ctx)
+	}
+	return gw, err
+}
+
+// build is Build with the tracer of server.tracing made (nil when off).
+func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer *tracing.Tracer) (*Gateway, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -92,11 +109,11 @@ func Build(ctx context.Context, cfg *gatewayconfig.Config, opts Options) (*Gatew
 	if opts.Registries.Guards == nil || opts.Registries.Handlers == nil {
 		opts.Registries = DefaultRegistries()
 	}
-	adp, err := newAdapter(cfg.Adapter, logger)
+	adp, err := newAdapter(cfg.Adapter, logger, otelTracer(tracer))
 	if err != nil {
 		return nil, err
 	}
-	gw := &Gateway{cfg: cfg, logger: logger, reg: opts.Registries}
+	gw := &Gateway{cfg: cfg, logger: logger, reg: opts.Registries, tracer: tracer}
 	gw.metrics = gw.newMetrics(adp)
 	gw.host = newHostEnv(adp, logger, gw.metrics.Registry())
 	st, err := buildState(ctx, cfg, opts.Registries, logger, gw.host)
@@ -251,7 +268,11 @@ func (gw *Gateway) newApp() *fiber.App {
 		}
 		return c.Next()
 	}
-	gw.engine.Mount(app, srv.Path, upgradeAuth)
+	before := []fiber.Handler{upgradeAuth}
+	if gw.tracer != nil {
+		before = append([]fiber.Handler{gw.traceHandshakes}, before...)
+	}
+	gw.engine.Mount(app, srv.Path, before...)
 	gw.mountMetrics(app)
 	return app
 }
@@ -317,6 +338,10 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if err := gw.cluster.adapter.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close adapter: %w", err))
+	}
+	// Last, once nothing makes spans any more.
+	if err := gw.shutdownTracer(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("export spans: %w", err))
 	}
 	return errors.Join(errs...)
 }
