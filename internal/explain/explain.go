@@ -3,6 +3,7 @@ package explain
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
@@ -71,15 +72,34 @@ type Namespace struct {
 	Name          string    `json:"name"`
 	Auth          string    `json:"auth"`
 	ConnectErrors []Refusal `json:"connect_errors"`
-	ConnectGuards []Step    `json:"connect_guards"`
-	OnConnect     []Step    `json:"on_connect"`
-	OnDisconnect  []Step    `json:"on_disconnect"`
+	// Authorizer is the backend asked at CONNECT, before the connect
+	// guards; nil when the namespace declares none.
+	Authorizer    *Authorizer `json:"authorizer,omitempty"`
+	ConnectGuards []Step      `json:"connect_guards"`
+	OnConnect     []Step      `json:"on_connect"`
+	OnDisconnect  []Step      `json:"on_disconnect"`
 	// EventAdmission are the refusals the gateway itself may answer to any
 	// event before its chain runs (flood, queued bytes, shutdown).
 	EventAdmission []Refusal `json:"event_admission"`
 	Events         []Event   `json:"events"`
 	// UnknownEvent is the refusal of an event the namespace does not declare.
 	UnknownEvent Refusal `json:"unknown_event"`
+}
+
+// Authorizer is a namespace's authorizer as the gateway runs it: where it
+// asks (the URL's secrets masked), what it forwards, and its bounds. The
+// values of request_headers are left out: they are credentials.
+type Authorizer struct {
+	URL            string   `json:"url"`
+	Timeout        string   `json:"timeout"`
+	OnError        string   `json:"on_error"`
+	Headers        []string `json:"headers,omitempty"`
+	Cookies        []string `json:"cookies,omitempty"`
+	RequestHeaders []string `json:"request_headers,omitempty"`
+	Cache          string   `json:"cache"`
+	MaxRequest     string   `json:"max_request"`
+	MaxAnswer      string   `json:"max_answer"`
+	MaxInFlight    int      `json:"max_in_flight"`
 }
 
 // Event is one event's chain, its guards then its handlers.
@@ -265,6 +285,12 @@ func describeNamespace(ns gateway.NamespacePlan, cfg *gatewayconfig.Config, m ma
 		UnknownEvent:   Refusal{"unknown_event", "an event this namespace does not declare"},
 		EventAdmission: admissionRefusals(cfg.Server.Limits),
 	}
+	for _, decl := range cfg.Namespaces {
+		if decl.Name == ns.Name && decl.Authorizer != nil {
+			out.Authorizer = describeAuthorizer(decl.Authorizer)
+			out.ConnectErrors = append(out.ConnectErrors, authorizerRefusals(decl.Authorizer)...)
+		}
+	}
 	for _, ev := range ns.Events {
 		e := Event{Name: ev.Name, MayBlock: ev.MayBlock}
 		e.Steps = steps("guard", ev.Guards, m, specOf)
@@ -291,6 +317,40 @@ func connectRefusals(auth string, jwt bool) []Refusal {
 	return append(out,
 		Refusal{"limit_exceeded", "the session already holds server.limits.max_namespaces_per_session namespaces"},
 		Refusal{"unavailable", "the gateway is shutting down"})
+}
+
+// describeAuthorizer tells a namespace's authorizer.
+func describeAuthorizer(z *gatewayconfig.Authorizer) *Authorizer {
+	out := &Authorizer{
+		URL: maskURL(z.URL), Timeout: z.Timeout.String(), OnError: z.OnError,
+		Headers: z.Headers, Cookies: z.Cookies,
+		Cache:      fmt.Sprintf("%d answers, %s, %s", z.Cache.Size, z.Cache.MaxBytes, z.Cache.TTL),
+		MaxRequest: z.MaxRequest.String(), MaxAnswer: z.MaxAnswer.String(), MaxInFlight: z.MaxInFlight,
+	}
+	if z.Cache.Size == 0 || z.Cache.TTL == 0 || z.Cache.MaxBytes == 0 {
+		out.Cache = "off"
+	}
+	for name := range z.RequestHeaders {
+		out.RequestHeaders = append(out.RequestHeaders, name)
+	}
+	slices.Sort(out.RequestHeaders)
+	return out
+}
+
+// authorizerRefusals are the refusals of a CONNECT that an authorizer
+// answers, after the token check and before the connect guards.
+func authorizerRefusals(z *gatewayconfig.Authorizer) []Refusal {
+	out := []Refusal{
+		{"unauthorized", "the authorizer refuses (or forbidden, token_expired, rate_limited: the code it answers)"},
+		{"payload_too_large", "what the client presented is over the authorizer's max_request"},
+		{"unavailable", "max_in_flight calls already wait on the authorizer"},
+	}
+	if z.OnError != "allow" {
+		out = append(out,
+			Refusal{"upstream_timeout", "the authorizer does not answer within its timeout (on_error: deny)"},
+			Refusal{"upstream_error", "the authorizer is unreachable or its answer unusable (on_error: deny)"})
+	}
+	return out
 }
 
 // admissionRefusals are the gateway's own refusals of an event.

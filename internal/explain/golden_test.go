@@ -38,6 +38,7 @@ var shipped = []struct{ name, path string }{
 	{"cluster", "../../examples/cluster/gateway.yaml"},
 	{"conformance", "../../examples/conformance/gateway.yaml"},
 	{"webhook", "../../examples/webhook/gateway.yaml"},
+	{"authorizer", "../../examples/authorizer/gateway.yaml"},
 }
 
 // explainCommand runs `gatehouse explain` in-process, as the binary does.

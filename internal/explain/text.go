@@ -68,6 +68,12 @@ func (r *Report) writeToken(p printer) {
 	t := r.Token
 	p(0, "")
 	if t == nil {
+		for _, ns := range r.Namespaces {
+			if ns.Authorizer != nil {
+				p(0, "token: none (no auth.jwt; sockets carry the claims an authorizer gives, none elsewhere)")
+				return
+			}
+		}
 		p(0, "token: none (no auth.jwt; sockets carry no claims)")
 		return
 	}
@@ -86,6 +92,11 @@ func writeNamespace(p printer, ns Namespace) {
 	p(0, "namespace %s (auth: %s)", ns.Name, ns.Auth)
 	p(1, "connect")
 	writeRefusals(p, 2, ns.ConnectErrors)
+	if z := ns.Authorizer; z != nil {
+		p(2, "authorizer POST %s (timeout %s, on_error %s, cache %s)", z.URL, z.Timeout, z.OnError, z.Cache)
+		p(3, "forwards headers %v, cookies %v; max_request %s, max_answer %s, max_in_flight %d",
+			z.Headers, z.Cookies, z.MaxRequest, z.MaxAnswer, z.MaxInFlight)
+	}
 	writeSteps(p, 2, ns.ConnectGuards)
 	if len(ns.OnConnect) > 0 {
 		p(1, "on_connect")
