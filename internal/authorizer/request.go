@@ -145,7 +145,3 @@ func validHeaderName(name string) bool {
 	}
 	return true
 }
-
-// ValidHeaderName reports whether name may be forwarded or sent as a
-// header, for the config's checks.
-func ValidHeaderName(name string) bool { return validHeaderName(name) }

@@ -49,8 +49,9 @@ func buildAuthorizer(ns gatewayconfig.Namespace, env *hostEnv) (*authorizer.Auth
 
 // authorize asks the namespace's authorizer about a socket whose token
 // check gave tokenClaims (nil without a token), and returns the claims the
-// socket is to carry. An answer with a lifetime is kept on the socket for
-// Connected to start its refresh.
+// socket is to carry. The answer is kept on the socket (authzWatch), so
+// that auth:refresh keeps its claims and Connected starts the refresh of an
+// answer with a lifetime.
 func (gw *Gateway) authorize(ctx context.Context, st *state, ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage, tokenClaims gatehouse.Claims) (gatehouse.Claims, error) {
 	req := st.authorizerRequest(ns, s, auth, tokenClaims)
 	d, err := ns.authorizer.Authorize(ctx, req)
