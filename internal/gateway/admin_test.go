@@ -326,3 +326,38 @@ func TestAdminAnswersHoldNoSecretOfTheConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminRefusalsKeepUpgradeAndLimitRefusals keeps what is refused before
+// any namespace: a token refused at the Engine.IO handshake, and a request
+// from an origin that is not allowed.
+func TestAdminRefusalsKeepUpgradeAndLimitRefusals(t *testing.T) {
+	g := startLiveGateway(t, adminConfig("{enabled: true}", ""), Registries{})
+	badToken := signedToken(t, "mallory") + "x"
+	res, err := http.Get("http://" + g.addr + "/socket.io/?EIO=4&transport=polling&token=" + badToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+g.addr+"/socket.io/?EIO=4&transport=polling", nil)
+	req.Header.Set("Origin", "https://elsewhere.example")
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var got admin.Refusals
+	adminPart(t, g.addr, admin.PartRefusals, &got)
+	if len(got.Refusals) != 2 {
+		t.Fatalf("refusals %+v", got.Refusals)
+	}
+	origin, upgrade := got.Refusals[0], got.Refusals[1]
+	if upgrade.Stage != admin.StageUpgrade || upgrade.Code != "unauthorized" || upgrade.Address != "127.0.0.1" || upgrade.Reason == "" {
+		t.Errorf("upgrade refusal %+v", upgrade)
+	}
+	if origin.Stage != admin.StageLimit || origin.Code != "forbidden" || !strings.Contains(origin.Reason, "https://elsewhere.example") {
+		t.Errorf("origin refusal %+v", origin)
+	}
+	raw, _ := json.Marshal(got)
+	if strings.Contains(string(raw), badToken[:24]) {
+		t.Errorf("a refusal holds the token: %s", raw)
+	}
+}
