@@ -42,6 +42,7 @@ var sections = []section{
 	{path: "adapter", typ: reflect.TypeFor[gatewayconfig.Adapter]()},
 	{path: "api", typ: reflect.TypeFor[gatewayconfig.API]()},
 	{path: "namespaces.authorizer", typ: reflect.TypeFor[gatewayconfig.Authorizer]()},
+	{path: "namespaces.recovery", typ: reflect.TypeFor[gatewayconfig.Recovery]()},
 }
 
 // row is one key of a reference table.

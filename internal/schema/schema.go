@@ -190,6 +190,10 @@ func namespaceSchema() (obj, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: namespace authorizer: %w", err)
 	}
+	recovery, err := structSchema(reflect.TypeFor[gatewayconfig.Recovery]())
+	if err != nil {
+		return nil, fmt.Errorf("schema: namespace recovery: %w", err)
+	}
 	return obj{
 		"description": "A namespace: who may connect, the guards run at CONNECT, the handlers run on connect and disconnect, and its events.",
 		"type":        []string{"object", "null"},
@@ -200,6 +204,7 @@ func namespaceSchema() (obj, error) {
 			}),
 			"guards":        withDoc(obj{"$ref": "#/$defs/guardRefs"}, "Guards run at CONNECT, in order, by name."),
 			"authorizer":    withDoc(authorizer, "An HTTP backend asked at CONNECT whether a socket may connect and with what claims."),
+			"recovery":      withDoc(recovery, "Connection state recovery: a socket whose connection was lost is kept, and the packets sent meanwhile replayed when its client comes back (socket.io-client's connectionStateRecovery)."),
 			"on_connect":    withDoc(obj{"$ref": "#/$defs/handlers"}, "Handlers run when a socket has connected to the namespace."),
 			"on_disconnect": withDoc(obj{"$ref": "#/$defs/handlers"}, "Handlers run when a socket has left the namespace."),
 			"events": obj{
