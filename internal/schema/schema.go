@@ -213,6 +213,8 @@ func namespaceSchema() (obj, error) {
 				"propertyNames":        obj{"minLength": 1, "not": obj{"enum": toAny(reserved)}},
 				"additionalProperties": obj{"$ref": "#/$defs/event"},
 			},
+			"max_connections": withDoc(withInterpolation(obj{"type": []string{"integer", "null"}, "minimum": 0}),
+				"The most sockets the namespace takes at once, across the cluster; 0 means no limit."),
 		},
 		"additionalProperties": false,
 	}, nil
