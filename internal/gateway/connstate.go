@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/lifecycle"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
@@ -29,6 +30,8 @@ type connState struct {
 	// handshakeAuth carries the CONNECT auth payload (its token removed)
 	// from the Connect hook to on_connect, and is cleared there.
 	handshakeAuth atomic.Pointer[gatehouse.Payload]
+	// presence orders the socket's connect and disconnect hooks.
+	presence lifecycle.Presence
 }
 
 // stateOf returns the gateway's state of s, attaching it on first use.

@@ -124,6 +124,8 @@ func withoutMember(raw json.RawMessage, key string) json.RawMessage {
 // Connected starts the token lifetime watch and runs on_connect handlers.
 func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 	h.gw.metrics.SocketConnected(s.Namespace())
+	// Before on_connect, whose joins may fill rooms.
+	h.gw.hooksConnected(s)
 	var auth *gatehouse.Payload
 	if cs := keptStateOf(s); cs != nil {
 		// The socket does not hold the client's payload past on_connect.
@@ -178,6 +180,7 @@ func (h hooks) Refuse(s *socketio.Socket, event string, ack socketio.AckFunc, er
 // Disconnected stops the expiry watch and runs on_disconnect handlers.
 func (h hooks) Disconnected(s *socketio.Socket, reason string) {
 	h.gw.metrics.SocketDisconnected(s.Namespace())
+	h.gw.hooksDisconnected(s, reason)
 	stopExpiry(s)
 	stopAuthorization(s)
 	st := h.gw.useState()

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/internal/lifecycle"
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 	"github.com/gatehouse-dev/gatehouse/internal/tracing"
@@ -59,6 +60,9 @@ type Gateway struct {
 	sockets *socketio.Server
 	cluster *cluster
 	metrics *metrics.Metrics // nil when server.metrics is off
+	// lifecycle posts connects, disconnects and room changes to a
+	// backend; nil without server.hooks.
+	lifecycle *lifecycle.Hooks
 	// tracer makes the spans of server.tracing; nil when it is off, and
 	// then nothing on the paths that serve clients makes a span.
 	tracer  *tracing.Tracer
@@ -115,6 +119,10 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 	}
 	gw := &Gateway{cfg: cfg, logger: logger, reg: opts.Registries, tracer: tracer}
 	gw.metrics = gw.newMetrics(adp)
+	gw.lifecycle = newLifecycle(cfg.Server.Hooks, adp, logger)
+	if gw.lifecycle != nil && gw.metrics != nil {
+		gw.metrics.Registry().MustRegister(gw.lifecycle.Collector())
+	}
 	gw.host = newHostEnv(adp, logger, gw.metrics.Registry())
 	st, err := buildState(ctx, cfg, opts.Registries, logger, gw.host)
 	if err != nil {
@@ -146,8 +154,10 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		AckTimeout: cfg.Server.AckTimeout.D(),
 		Remote:     remote,
 		Observer:   gw.socketObserver(),
-		Logger:     logger,
-		Recovery:   recovery{gw: gw},
+		// Rooms filling and emptying on this node, for the lifecycle hooks.
+		RoomChanged: roomChanged(gw.lifecycle),
+		Logger:      logger,
+		Recovery:    recovery{gw: gw},
 	})
 	gw.engine = engineio.NewServer(engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),
@@ -294,6 +304,9 @@ func (gw *Gateway) notReadyReason() string {
 // Serve accepts connections on ln until Shutdown.
 func (gw *Gateway) Serve(ln net.Listener) error {
 	gw.cluster.start()
+	if gw.lifecycle != nil {
+		gw.lifecycle.Start()
+	}
 	gw.serving.Store(true)
 	// Innermost, so that a WebSocket session learns when its connection is
 	// about to read the socket itself (see engineio.Server.WrapListener).
@@ -327,6 +340,11 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if err := gw.app.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	// After the sessions, whose disconnects and emptied rooms it posts;
+	// before the adapter, which records the cluster's rooms.
+	if err := gw.closeLifecycle(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("lifecycle hooks: %w", err))
 	}
 	// Guards and handlers close before the adapter they may publish to.
 	gw.waitRetiring(ctx)

@@ -124,6 +124,7 @@ func (c *Config) applyDefaults() {
 	}
 
 	c.resolvePaths()
+	c.applyHooksDefaults()
 	c.applyTracingDefaults()
 	c.applyCapsDefaults()
 

@@ -42,6 +42,7 @@ type Server struct {
 	MetricsPath    string   `yaml:"metrics_path" doc:"The URL path of the Prometheus metrics." default:"\"/metrics\""`
 	TLS            *TLS     `yaml:"tls" doc:"A certificate and key to serve HTTPS and WSS."`
 	Limits         Limits   `yaml:"limits" doc:"Bounds on what one client, and all of them together, may hold and send."`
+	Hooks          *Hooks   `yaml:"hooks" doc:"Lifecycle hooks: connects, disconnects and rooms filling and emptying, posted to a backend in batches."`
 	Admin          Admin    `yaml:"admin" doc:"The operator's view: sockets, rooms, last refusals and event statistics of every node, behind api.keys; off by default."`
 	Tracing        Tracing  `yaml:"tracing" doc:"OpenTelemetry spans of the handshake, each CONNECT and each event, exported over OTLP/HTTP; off by default."`
 }
@@ -99,6 +100,35 @@ type Flood struct {
 	// DisconnectAfter disconnects a socket after that many refused events
 	// in a row; default 100, 0 never disconnects.
 	DisconnectAfter int `yaml:"disconnect_after" doc:"Refused events in a row after which the socket is disconnected; 0 never disconnects." default:"100" doctype:"integer ≥ 0"`
+}
+
+// Hooks are the lifecycle hooks: events posted to a backend in batches, from
+// a bounded buffer, with retries. A restart applies changes to them.
+type Hooks struct {
+	URL     string            `yaml:"url" doc:"The backend URL that receives each batch as a POST of a JSON array." doctype:"http(s) URL" docdefault:"**required**"`
+	Events  []string          `yaml:"events" doc:"The kinds of event sent." default:"[connect, disconnect, room_occupied, room_vacated]" enum:"connect,disconnect,room_occupied,room_vacated"`
+	Headers map[string]string `yaml:"headers" doc:"Headers sent with every POST, such as Authorization."`
+	Timeout Duration          `yaml:"timeout" doc:"How long one POST may take before it counts as failed." default:"5s" doctype:"duration > 0"`
+	Batch   HooksBatch        `yaml:"batch" doc:"How events are grouped into POSTs."`
+	Retry   HooksRetry        `yaml:"retry" doc:"How failed POSTs are retried."`
+	// Buffer and BufferBytes bound the events waiting on one node.
+	Buffer       int      `yaml:"buffer" doc:"The most events waiting to be posted on one node; more are dropped and counted." default:"10000" doctype:"integer ≥ 1"`
+	BufferBytes  Size     `yaml:"buffer_bytes" doc:"The most bytes of events waiting to be posted on one node; more are dropped and counted." default:"8MB" doctype:"size > 0"`
+	FlushTimeout Duration `yaml:"flush_timeout" doc:"How long a shutdown goes on posting what is buffered." default:"5s" doctype:"duration ≥ 0"`
+	NodeTimeout  Duration `yaml:"node_timeout" doc:"With the Redis adapter, how long the rooms of a node that stopped renewing its lease stay occupied." default:"15s" doctype:"duration ≥ 3s"`
+}
+
+// HooksBatch groups lifecycle events into POSTs.
+type HooksBatch struct {
+	Size     int      `yaml:"size" doc:"The most events in one POST." default:"100" doctype:"integer, 1–10000"`
+	Interval Duration `yaml:"interval" doc:"How long the first event of a batch waits for others." default:"1s" doctype:"duration > 0"`
+}
+
+// HooksRetry says how failed POSTs of lifecycle events are retried.
+type HooksRetry struct {
+	MinBackoff  Duration `yaml:"min_backoff" doc:"The wait before the first retry; it doubles at each failure." default:"200ms" doctype:"duration > 0"`
+	MaxBackoff  Duration `yaml:"max_backoff" doc:"The longest wait between retries." default:"10s" doctype:"duration > 0"`
+	MaxAttempts int      `yaml:"max_attempts" doc:"Posts of one batch before it is given up; 0 retries until it is delivered." default:"0" doctype:"integer ≥ 0"`
 }
 
 // TLS names a certificate and key in PEM files.

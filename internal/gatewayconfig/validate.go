@@ -155,6 +155,7 @@ func (v *validator) server(s *Server) {
 	}
 	v.admin(s)
 	v.limits(&s.Limits)
+	v.hooks(s.Hooks)
 	if t := s.TLS; t != nil {
 		if t.CertFile == "" {
 			v.fail("server.tls.cert_file", "server.tls needs cert_file (a PEM certificate) as well as key_file")

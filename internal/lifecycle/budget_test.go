@@ -26,6 +26,7 @@ func TestSenderBufferHoldsNoMoreThanItsByteBudgetWhenEventsAreLarge(t *testing.T
 	opts.Buffer = 100000
 	opts.BufferBytes = budget
 	s := NewSender(opts)
+	s.Start()
 	closeSender(t, s)
 	before := heapInUse()
 	const events, roomSize = 4000, 16 << 10 // 64 MiB offered

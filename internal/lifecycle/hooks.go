@@ -31,7 +31,7 @@ const (
 
 // New returns Hooks sending the given kinds (all of them when empty) with
 // sender, and tracking rooms with rooms' options when a room kind is
-// wanted. Its goroutines run until Close.
+// wanted. Events are buffered from now on; Start begins sending them.
 func New(sender *Sender, kinds []string, rooms RoomsOptions) *Hooks {
 	if len(kinds) == 0 {
 		kinds = Kinds
@@ -45,6 +45,15 @@ func New(sender *Sender, kinds []string, rooms RoomsOptions) *Hooks {
 		h.rooms = NewRooms(rooms)
 	}
 	return h
+}
+
+// Start begins posting events and, on a cluster, keeping the node's room
+// records; both run until Close.
+func (h *Hooks) Start() {
+	h.sender.Start()
+	if h.rooms != nil {
+		h.rooms.Start()
+	}
 }
 
 // TracksRooms reports whether RoomChanged needs calling at all.
@@ -87,6 +96,15 @@ func (h *Hooks) emitRoom(ev Event) {
 
 // Stats are the Sender's counts.
 func (h *Hooks) Stats() Stats { return h.sender.Stats() }
+
+// RoomsPending counts the rooms whose change the cluster's Occupancy has
+// not recorded yet (0 on one node).
+func (h *Hooks) RoomsPending() int {
+	if h.rooms == nil {
+		return 0
+	}
+	return h.rooms.pending()
+}
 
 // Close records the node's last room changes, leaves the cluster's rooms,
 // then delivers what is buffered, all within ctx.

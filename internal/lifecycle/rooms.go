@@ -57,20 +57,20 @@ const (
 type Rooms struct {
 	opts RoomsOptions
 
-	mu     sync.Mutex
-	local  map[roomKey]struct{}
-	known  map[roomKey]confirmed
-	dirty  map[roomKey]struct{}
-	wake   chan struct{}
-	done   chan struct{}
-	stop   chan struct{}
+	mu    sync.Mutex
+	local map[roomKey]struct{}
+	known map[roomKey]confirmed
+	dirty map[roomKey]struct{}
+	wake  chan struct{}
+	done  chan struct{}
+	stop  chan struct{}
+	// cancel ends run; nil until Start.
 	cancel context.CancelFunc
 
 	failureLog throttle
 }
 
-// NewRooms returns Rooms; on a cluster it starts the goroutine that keeps
-// the node's lease and tells Occupancy, until Close.
+// NewRooms returns Rooms; on a cluster, Start begins telling Occupancy.
 func NewRooms(opts RoomsOptions) *Rooms {
 	setDefault(&opts.NodeTimeout, DefaultNodeTimeout)
 	setDefault(&opts.RetryMin, DefaultRetryMin)
@@ -92,12 +92,25 @@ func NewRooms(opts RoomsOptions) *Rooms {
 	}
 	if opts.Occupancy == nil {
 		close(r.done)
-		return r
+	}
+	return r
+}
+
+// Start begins, on a cluster, the goroutine that keeps the node's lease and
+// tells Occupancy the node's changes, until Close. Calls after the first do
+// nothing.
+func (r *Rooms) Start() {
+	if r.opts.Occupancy == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cancel != nil {
+		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go r.run(ctx)
-	return r
 }
 
 // Changed is told that room of namespace got its first member on this node
@@ -154,6 +167,12 @@ func (r *Rooms) Close(ctx context.Context) error {
 	case <-r.stop:
 	default:
 		close(r.stop)
+	}
+	r.mu.Lock()
+	started := r.cancel != nil
+	r.mu.Unlock()
+	if !started {
+		return nil
 	}
 	select {
 	case <-r.done:

@@ -76,6 +76,7 @@ func redisRooms(t *testing.T, url string, rec *recorded, nodeTimeout time.Durati
 	t.Cleanup(func() { _ = a.Close() })
 	r := NewRooms(RoomsOptions{Emit: rec.emit, Occupancy: a, NodeTimeout: nodeTimeout,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+	r.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

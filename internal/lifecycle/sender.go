@@ -101,27 +101,36 @@ type Sender struct {
 	wake     chan struct{}
 	closeReq chan struct{}
 	done     chan struct{}
-	cancel   context.CancelFunc
+	// cancel ends run; nil until Start.
+	cancel context.CancelFunc
 
 	delivered, overflowed, rejected, abandoned, failedPosts atomic.Uint64
 
 	overflowLog, failureLog throttle
 }
 
-// NewSender returns a Sender and starts its goroutine, which runs until
-// Close.
+// NewSender returns a Sender that buffers what is emitted; Start begins
+// posting.
 func NewSender(opts Options) *Sender {
-	opts = withDefaults(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Sender{
-		opts:     opts,
+	return &Sender{
+		opts:     withDefaults(opts),
 		wake:     make(chan struct{}, 1),
 		closeReq: make(chan struct{}),
 		done:     make(chan struct{}),
-		cancel:   cancel,
 	}
+}
+
+// Start begins posting, from a goroutine that runs until Close. Calls
+// after the first do nothing.
+func (s *Sender) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil || s.closing {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
 	go s.run(ctx)
-	return s
 }
 
 func withDefaults(opts Options) Options {
@@ -202,17 +211,19 @@ func (s *Sender) Stats() Stats {
 // logged. Events emitted after Close count as overflow.
 func (s *Sender) Close(ctx context.Context) error {
 	s.mu.Lock()
-	first := !s.closing
+	first, started := !s.closing, s.cancel != nil
 	s.closing = true
 	s.mu.Unlock()
 	if first {
 		close(s.closeReq)
 	}
-	select {
-	case <-s.done:
-	case <-ctx.Done():
-		s.cancel()
-		<-s.done
+	if started {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.cancel()
+			<-s.done
+		}
 	}
 	s.mu.Lock()
 	left := len(s.queue)

@@ -34,6 +34,7 @@ func TestSenderPostsEveryEventOnceInOrderInBatches(t *testing.T) {
 	opts := fastOptions(b.url())
 	opts.Header = http.Header{"Authorization": {"Bearer hook-secret"}}
 	s := NewSender(opts)
+	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 95)
 	eventually(t, 5*time.Second, "95 events delivered", func() bool { return len(b.received()) == 95 })
@@ -57,6 +58,7 @@ func TestSenderRetriesFailedPostsUntilTheBackendAccepts(t *testing.T) {
 	b := startBackend(t)
 	b.setStatus(http.StatusServiceUnavailable)
 	s := NewSender(fastOptions(b.url()))
+	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 25)
 	eventually(t, 5*time.Second, "a few failed posts", func() bool { return s.Stats().FailedPosts >= 3 })
@@ -68,6 +70,7 @@ func TestSenderRetriesFailedPostsUntilTheBackendAccepts(t *testing.T) {
 func TestSenderLosesNothingWithinTheBufferAcrossABackendRestart(t *testing.T) {
 	b := startBackend(t)
 	s := NewSender(fastOptions(b.url()))
+	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 30)
 	eventually(t, 5*time.Second, "the first events delivered", func() bool { return len(b.received()) == 30 })
@@ -89,6 +92,7 @@ func TestSenderCountsWhatOverflowsTheBufferAndKeepsTheRest(t *testing.T) {
 	opts := fastOptions(b.url())
 	opts.Buffer = 20
 	s := NewSender(opts)
+	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 50)
 	if st := s.Stats(); st.Overflowed != 30 || st.Buffered != 20 {
@@ -108,6 +112,7 @@ func TestSenderDropsABatchTheBackendRefusesForGood(t *testing.T) {
 	b := startBackend(t)
 	b.setStatus(http.StatusBadRequest)
 	s := NewSender(fastOptions(b.url()))
+	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 10)
 	eventually(t, 5*time.Second, "the batch refused", func() bool { return s.Stats().Rejected == 10 })
@@ -121,6 +126,7 @@ func TestSenderCloseDeliversWhatIsBuffered(t *testing.T) {
 	opts := fastOptions(b.url())
 	opts.BatchInterval = time.Hour // only Close sends them
 	s := NewSender(opts)
+	s.Start()
 	emitConnects(s, 25)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -137,6 +143,7 @@ func TestSenderCloseGivesUpWithinItsBoundWhenTheBackendHangs(t *testing.T) {
 	b := startBackend(t)
 	b.setHang()
 	s := NewSender(fastOptions(b.url()))
+	s.Start()
 	emitConnects(s, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -159,6 +166,7 @@ func TestSenderGivesUpABatchAfterMaxAttempts(t *testing.T) {
 	opts := fastOptions(b.url())
 	opts.MaxAttempts = 3
 	s := NewSender(opts)
+	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 10)
 	eventually(t, 5*time.Second, "the batch abandoned", func() bool { return s.Stats().Abandoned == 10 })

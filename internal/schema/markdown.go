@@ -34,8 +34,9 @@ type section struct {
 }
 
 var sections = []section{
-	{path: "server", typ: reflect.TypeFor[gatewayconfig.Server](), skip: map[string]bool{"limits": true, "tracing": true}},
+	{path: "server", typ: reflect.TypeFor[gatewayconfig.Server](), skip: map[string]bool{"limits": true, "hooks": true, "tracing": true}},
 	{path: "server.limits", typ: reflect.TypeFor[gatewayconfig.Limits]()},
+	{path: "server.hooks", typ: reflect.TypeFor[gatewayconfig.Hooks]()},
 	{path: "server.tracing", typ: reflect.TypeFor[gatewayconfig.Tracing]()},
 	{path: "auth", typ: reflect.TypeFor[gatewayconfig.Auth](), own: map[string]bool{"jwt": true}},
 	{path: "auth.jwt", typ: reflect.TypeFor[gatewayconfig.JWT]()},
