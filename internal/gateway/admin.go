@@ -48,6 +48,7 @@ func (gw *Gateway) mountAdmin(app *fiber.App) error {
 	if gw.cluster.distributed() {
 		peers = gw.cluster
 	}
+	gw.logger.Info("operator's view served", "path", a.Path, "recent_refusals", a.RecentRefusals)
 	return admin.Mount(app, admin.Options{Path: a.Path, Auth: check, Local: gw.admin, Peers: peers,
 		APIPrefix: api.Prefix, Logger: gw.logger})
 }

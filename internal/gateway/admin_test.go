@@ -223,6 +223,17 @@ func TestAdminRefusalsKeepTheLastOnesWithTheirCodes(t *testing.T) {
 	}
 }
 
+func TestAdminEventsSayWhenMetricsAreOff(t *testing.T) {
+	g := startLiveGateway(t, adminConfig("{enabled: true}\n  metrics: false", ""), Registries{})
+	alice := chatClient(t, g, "alice")
+	ackOf(t, alice, "/chat", "sendMessage", map[string]any{"message": "hi"})
+	var got admin.Events
+	adminPart(t, g.addr, admin.PartEvents, &got)
+	if got.Metrics || len(got.Events) != 0 {
+		t.Errorf("events without metrics: %+v", got)
+	}
+}
+
 func TestAdminEventsCountResultsAndHandlerLatencies(t *testing.T) {
 	g := startLiveGateway(t, adminConfig("{enabled: true}", ""), Registries{})
 	alice := chatClient(t, g, "alice")
