@@ -217,3 +217,22 @@ func TestMountNeedsKeysAndACluster(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyCheckGuardsOtherEndpointsWithTheSameKeys(t *testing.T) {
+	check, err := KeyCheck([]string{"key-one"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	app.Get("/elsewhere", check, func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
+	for auth, want := range map[string]int{"": 401, "Bearer key-two": 401, "Bearer key-one": 200} {
+		if status, answer := call(t, app, http.MethodGet, "/elsewhere", auth, ""); status != want {
+			t.Errorf("Authorization %q: %d %v, want %d", auth, status, answer, want)
+		}
+	}
+	for name, keys := range map[string][]string{"no keys": nil, "empty key": {""}} {
+		if _, err := KeyCheck(keys, nil); err == nil {
+			t.Errorf("%s: KeyCheck accepted it", name)
+		}
+	}
+}
