@@ -259,3 +259,72 @@ func wantChild(t *testing.T, what string, s *tracepb.Span, traceID, parentID str
 		t.Errorf("%s: span %q in trace %s under %s, want trace %s under %s", what, s.GetName(), gotTrace, gotParent, traceID, parentID)
 	}
 }
+
+func TestAClientTraceparentThatIsMalformedOrOversizedIsIgnoredNotRefused(t *testing.T) {
+	receiver := startOTLPReceiver(t)
+	backend := startTraceBackend(t)
+	g := startLiveGateway(t, tracedConfig("    enabled: true\n    endpoint: "+receiver.srv.URL, backend.srv.URL), Registries{})
+	cases := []struct {
+		name      string
+		auth      map[string]any
+		header    string
+		wantTrace string // "" for a trace of the gateway's own
+	}{
+		{"malformed in the auth payload, the header's taken", map[string]any{"traceparent": "00-not-a-trace-01"}, headerParent, headerTraceID},
+		{"oversized in the auth payload", map[string]any{"traceparent": authParent + strings.Repeat("0", 64<<10)}, "", ""},
+		{"not a string in the auth payload", map[string]any{"traceparent": 7}, "", ""},
+		{"malformed header", map[string]any{}, "00-" + headerTraceID + "-zz-01", ""},
+	}
+	sockets := make([]string, len(cases))
+	for i, tc := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+		header := http.Header{}
+		if tc.header != "" {
+			header.Set("Traceparent", tc.header)
+		}
+		c, err := sioclient.DialHeader(ctx, g.url, header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sockets[i], err = c.Connect(ctx, "/traced", tc.auth); err != nil {
+			t.Fatalf("%s: connect refused: %v", tc.name, err)
+		}
+		_ = c.Close()
+		cancel()
+	}
+	if err := g.stop(context.Background()); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	for i, tc := range cases {
+		s := receiver.spanOfSocket("socket.io connect /traced", sockets[i])
+		if s == nil {
+			t.Errorf("%s: no CONNECT span", tc.name)
+			continue
+		}
+		gotTrace := hex.EncodeToString(s.GetTraceId())
+		if tc.wantTrace != "" && gotTrace != tc.wantTrace {
+			t.Errorf("%s: CONNECT in trace %s, want %s", tc.name, gotTrace, tc.wantTrace)
+		}
+		if tc.wantTrace == "" && (len(s.GetParentSpanId()) != 0 || gotTrace == authTraceID || gotTrace == headerTraceID) {
+			t.Errorf("%s: CONNECT in trace %s under %x, want a trace of the gateway's own", tc.name, gotTrace, s.GetParentSpanId())
+		}
+	}
+}
+
+// spanOfSocket returns the span called name of the socket with id socket,
+// or nil.
+func (r *otlpReceiver) spanOfSocket(name, socket string) *tracepb.Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.spans {
+		if s.GetName() != name {
+			continue
+		}
+		for _, kv := range s.GetAttributes() {
+			if kv.GetKey() == "socketio.socket_id" && kv.GetValue().GetStringValue() == socket {
+				return s
+			}
+		}
+	}
+	return nil
+}
