@@ -80,6 +80,13 @@ e2e-deps:
 e2e: build examples e2e-deps
 	cd e2e && GATEHOUSE_BIN=$(CURDIR)/$(BIN) npm test
 
+## playground-assets: copy the socket.io-client browser bundle (and its license) that the end-to-end suite
+## installs into the playground's embedded assets; a unit test and the browser test check they match.
+.PHONY: playground-assets
+playground-assets: e2e-deps
+	cp e2e/node_modules/socket.io-client/dist/socket.io.min.js internal/playground/assets/socket.io.min.js
+	cp e2e/node_modules/socket.io-client/LICENSE internal/playground/assets/socket.io-client.LICENSE
+
 ## edge: the attack tests of the edge budget with many clients at once (GATEHOUSE_EDGE_LONG); each
 ## measures what the gateway holds. Add a package's tests to EDGE_TESTS/EDGE_PKGS.
 EDGE_TESTS ?= TestBinaryPacket|TestEventsPipelined|TestEventsBeforeASlowOnConnect|TestEventsRefusedByACheapGuard|TestTricklingBodies|TestUnfinishedMessagesHold

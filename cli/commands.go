@@ -57,6 +57,7 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	printPlayground(env, cfg, ln.Addr())
 
 	if *pprofAddr != "" {
 		stopProfiling, err := serveProfiling(*pprofAddr, logger)

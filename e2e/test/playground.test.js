@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { DEFAULT_SECRET, E2E_DIR, connect, emitAck, repoFile, startGateway, token, uniqueSub } = require('../lib/gateway');
+const { DEFAULT_SECRET, E2E_DIR, connect, emitAck, repoFile, startGateway, tempDir, token, uniqueSub } = require('../lib/gateway');
 const { browserSkipReason, launchBrowser, screenshot, watchPage } = require('../lib/browser');
 
 const WAIT_MS = 5_000;
@@ -275,6 +275,47 @@ describe('the playground when it is off', suite, () => {
     await screenshot(page, 'playground-off');
     await page.close();
     assert.doesNotMatch(gateway.output().stdout, /Playground:/);
+  });
+});
+
+// A config without allowed_origins: the gateway refuses the page's own
+// sockets (a browser sends their Origin), and the page says what to add.
+describe('a playground whose own origin server.allowed_origins does not list', suite, () => {
+  let gateway;
+  let dir;
+
+  before(async () => {
+    dir = tempDir();
+    const config = path.join(dir.dir, 'gateway.yaml');
+    fs.writeFileSync(
+      config,
+      'server:\n  playground: {enabled: true}\nnamespaces:\n  /chat:\n    events:\n      ping: {handler: {reply: {value: \'"pong"\'}}}\n',
+    );
+    gateway = await startGateway({ config });
+  });
+
+  after(async () => {
+    await gateway?.stop();
+    dir?.cleanup();
+  });
+
+  test('the page warns that its sockets are refused, and they are', async () => {
+    const page = await (await browserReady).newPage();
+    try {
+      await page.goto(`${gateway.url}/playground/`);
+      await page.waitForSelector('body[data-ready="true"]');
+      const warning = await page.$eval('#origin-warning', (p) => (p.hidden ? '' : p.textContent));
+      assert.match(warning, new RegExp(`does not list this page's origin \\(${gateway.url}\\)`));
+      await page.click('#open-socket');
+      await page.waitForFunction(() => document.querySelector('.socket .status').dataset.state !== 'connecting');
+      // The handshake's GET carries no Origin and passes; the CONNECT's
+      // POST or the WebSocket does, and is refused: never connected.
+      const state = await page.$eval('.socket .status', (s) => s.dataset.state);
+      assert.ok(['refused', 'disconnected'].includes(state), `socket state ${state}`);
+      assert.equal(await page.$$eval('.socket .received li[data-event="connect"]', (items) => items.length), 0);
+    } finally {
+      await page.close();
+    }
   });
 });
 

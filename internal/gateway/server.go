@@ -182,6 +182,12 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		_ = adp.Close()
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if err := gw.mountPlayground(gw.app); err != nil {
+		st.stop()
+		gw.closePlugins(ctx, st)
+		_ = adp.Close()
+		return nil, err
+	}
 	if err := gw.mountAdmin(gw.app); err != nil {
 		st.stop()
 		gw.closePlugins(ctx, st)

@@ -58,6 +58,10 @@ const (
 	MaxAdminRecentRefusals = 10000
 )
 
+// DefaultPlaygroundPath is where the playground is served when
+// server.playground.path is not written.
+const DefaultPlaygroundPath = "/playground"
+
 // DefaultTransports are the Engine.IO transports enabled when none are
 // written, the same as socket.io-client tries.
 func DefaultTransports() []string { return []string{"polling", "websocket"} }
@@ -89,6 +93,7 @@ func (c *Config) applyDefaults() {
 	setDefault(c, "server.slow_consumer", &s.SlowConsumer, DefaultSlowConsumer)
 	setDefault(c, "server.metrics", &s.Metrics, DefaultMetrics)
 	setDefault(c, "server.metrics_path", &s.MetricsPath, DefaultMetricsPath)
+	setDefault(c, "server.playground.path", &s.Playground.Path, DefaultPlaygroundPath)
 	setDefault(c, "server.admin.path", &s.Admin.Path, DefaultAdminPath)
 	setDefault(c, "server.admin.recent_refusals", &s.Admin.RecentRefusals, DefaultAdminRecentRefusals)
 

@@ -45,6 +45,19 @@ type Server struct {
 	Hooks          *Hooks   `yaml:"hooks" doc:"Lifecycle hooks: connects, disconnects and rooms filling and emptying, posted to a backend in batches."`
 	Admin          Admin    `yaml:"admin" doc:"The operator's view: sockets, rooms, last refusals and event statistics of every node, behind api.keys; off by default."`
 	Tracing        Tracing  `yaml:"tracing" doc:"OpenTelemetry spans of the handshake, each CONNECT and each event, exported over OTLP/HTTP; off by default."`
+
+	Playground Playground `yaml:"playground" doc:"A page, served by the gateway, for trying the config's events from a browser; off by default."`
+}
+
+// Playground is the page the gateway serves, when enabled, for trying the
+// config's namespaces and events from a browser.
+type Playground struct {
+	Enabled bool   `yaml:"enabled" doc:"Whether the gateway serves the playground." default:"false"`
+	Path    string `yaml:"path" doc:"The URL path of the playground." default:"\"/playground\""`
+	// MintTokens lets the page mint tokens signed with auth.jwt.secret:
+	// anyone who reaches the page can then be anyone, so it is for
+	// development only.
+	MintTokens bool `yaml:"mint_tokens" doc:"Whether the page may mint tokens with chosen claims, signed with auth.jwt.secret (an HMAC algorithm); for development only." default:"false"`
 }
 
 // Admin is the operator's view the gateway serves, when enabled, behind the

@@ -104,6 +104,25 @@ func (v *validator) admin(s *Server) {
 	}
 }
 
+// playgroundPath checks that the playground shadows no other route of the
+// gateway and none shadows it.
+func (v *validator) playgroundPath(s *Server) {
+	p := strings.TrimSuffix(s.Playground.Path, "/")
+	inside := func(a, b string) bool {
+		return strings.HasPrefix(strings.TrimSuffix(a, "/")+"/", strings.TrimSuffix(b, "/")+"/")
+	}
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		v.fail("server.playground.path", "server.playground.path must start with / and name a path such as /playground, got %q", s.Playground.Path)
+	case inside(p, s.Path) || inside(s.Path, p):
+		v.fail("server.playground.path", "server.playground.path %q overlaps server.path %q, where Engine.IO is served", s.Playground.Path, s.Path)
+	case s.Metrics && (inside(p, s.MetricsPath) || inside(s.MetricsPath, p)):
+		v.fail("server.playground.path", "server.playground.path %q overlaps server.metrics_path %q", s.Playground.Path, s.MetricsPath)
+	case slices.ContainsFunc(reservedRoutes, func(r string) bool { return inside(p, r) || inside(r, p) }):
+		v.fail("server.playground.path", "server.playground.path %q overlaps a route of the gateway (%s)", s.Playground.Path, strings.Join(reservedRoutes, ", "))
+	}
+}
+
 // reservedRoutes are served by the gateway whatever the config says.
 var reservedRoutes = []string{"/healthz", "/readyz", "/api"}
 
@@ -152,6 +171,9 @@ func (v *validator) server(s *Server) {
 	v.tracing(&s.Tracing)
 	if s.Metrics {
 		v.metricsPath(s)
+	}
+	if s.Playground.Enabled {
+		v.playgroundPath(s)
 	}
 	v.admin(s)
 	v.limits(&s.Limits)

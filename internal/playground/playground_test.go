@@ -27,6 +27,8 @@ const testSecret = "playground-test-secret-0123456789"
 // chatConfig is a small config with an inline schema, a schema file, a
 // guard of another kind and two handlers.
 const chatConfig = `
+server:
+  allowed_origins: ["http://localhost:3000"]
 auth:
   jwt:
     secret: ` + testSecret + `
@@ -143,6 +145,9 @@ func TestViewListsEachEventWithItsGuardsHandlersAndSchemasInWrittenOrder(t *test
 	v, err := BuildView(parseConfig(t, chatConfig), false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(v.AllowedOrigins) != 1 || v.AllowedOrigins[0] != "http://localhost:3000" {
+		t.Errorf("allowed origins = %v, want the config's", v.AllowedOrigins)
 	}
 	if len(v.Namespaces) != 1 || v.Namespaces[0].Name != "/chat" || v.Namespaces[0].Auth != "required" {
 		t.Fatalf("namespaces = %+v", v.Namespaces)
