@@ -33,6 +33,18 @@ const InstrumentationName = "github.com/gatehouse-dev/gatehouse"
 // names none.
 const tracesPath = "/v1/traces"
 
+// The bounds of what waits for the collector. They are set here rather
+// than left to the SDK, whose defaults the OTEL_BSP_* environment
+// variables change: at about 1.2 KiB a span, the queue holds under 3 MiB
+// however many events arrive while the collector is slow or down, and
+// what does not fit is dropped.
+const (
+	// MaxQueuedSpans is how many ended spans wait to be exported.
+	MaxQueuedSpans = 2048
+	// MaxExportBatch is how many spans one export sends.
+	MaxExportBatch = 512
+)
+
 // Options say where spans go and how many are kept.
 type Options struct {
 	// Endpoint is the collector's OTLP/HTTP URL, http:// or https://; the
@@ -68,7 +80,9 @@ func New(o Options) (*Tracer, error) {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
 	}
 	logged := &loggedExporter{SpanExporter: exporter, logger: o.Logger}
-	return NewWithProcessor(o, sdktrace.NewBatchSpanProcessor(logged)), nil
+	batches := sdktrace.NewBatchSpanProcessor(logged,
+		sdktrace.WithMaxQueueSize(MaxQueuedSpans), sdktrace.WithMaxExportBatchSize(MaxExportBatch))
+	return NewWithProcessor(o, batches), nil
 }
 
 // NewWithProcessor returns a Tracer handing its spans to processor instead
