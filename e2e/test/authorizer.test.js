@@ -87,6 +87,7 @@ describe('examples/authorizer: cookie sessions decided by an auth service', () =
     backend = await startAuthBackend(await freePort());
     const env = {
       AUTHORIZER_URL: `${backend.url}/authorize`,
+      HOOKS_URL: `${backend.url}/hooks`,
       AUTHORIZER_TOKEN,
       AUTHORIZER_TIMEOUT: '500ms',
     };

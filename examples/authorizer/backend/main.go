@@ -7,7 +7,9 @@
 // Besides POST /authorize (the gateway's), it serves what a login page
 // would: POST /sessions opens a session and sets its cookie, DELETE
 // /sessions/{sid} ends it. GET /stats counts the calls, and POST /control
-// slows the answers down, for trying out the gateway's timeout.
+// slows the answers down, for trying out the gateway's timeout. POST /hooks
+// receives the gateway's lifecycle hooks, and GET /presence shows who is
+// online and which rooms are occupied according to them.
 package main
 
 import (
@@ -68,6 +70,9 @@ type service struct {
 
 	mu       sync.Mutex
 	sessions map[string]session
+
+	// presence is what the lifecycle hooks tell (hooks.go).
+	presence *presence
 
 	delay   atomic.Int64 // nanoseconds added before each answer
 	calls   atomic.Int64
@@ -195,8 +200,10 @@ func (s *service) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /sessions/{sid}", s.logout)
 	mux.HandleFunc("GET /stats", s.stats)
 	mux.HandleFunc("POST /control", s.control)
-	// Lifecycle hooks from the gateway (connect, disconnect, room occupied
-	// and vacated) are received here too: their routes go beside these.
+	// Lifecycle hooks from the gateway (server.hooks): who is online,
+	// which rooms have members.
+	mux.HandleFunc("POST /hooks", s.hooks)
+	mux.HandleFunc("GET /presence", s.presenceView)
 	return mux
 }
 
@@ -225,7 +232,7 @@ func main() {
 	lifetime := flag.Duration("lifetime", durationEnv("LIFETIME", 5*time.Minute), "how long an answer holds before the gateway asks again")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	svc := &service{token: *token, lifetime: *lifetime, log: log, sessions: map[string]session{}}
+	svc := &service{token: *token, lifetime: *lifetime, log: log, sessions: map[string]session{}, presence: newPresence()}
 	srv := &http.Server{Addr: *listen, Handler: svc.routes(), ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
