@@ -17,7 +17,7 @@ const { after, before, describe, test } = require('node:test');
 const { promisify } = require('node:util');
 
 const {
-  connect, emitAck, freePort, sleep, startGateway, tempDir, token, withTimeout,
+  REPO_DIR, connect, emitAck, freePort, sleep, startGateway, tempDir, token, withTimeout,
 } = require('../lib/gateway');
 
 const IMAGE = process.env.GATEHOUSE_IMAGE;
@@ -105,6 +105,49 @@ async function until(url, want, ms) {
   }
   assert.fail(`${url} answered ${last}, not ${want}, within ${ms} ms`);
 }
+
+/**
+ * The final stage of a Containerfile: its instructions after the last FROM,
+ * each as [INSTRUCTION, arguments], continuation lines joined.
+ */
+function finalStage(file) {
+  const lines = fs.readFileSync(file, 'utf8').replace(/\\\n/g, ' ').split('\n')
+    .map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const from = lines.map((l) => l.split(/\s+/)[0].toUpperCase()).lastIndexOf('FROM');
+  return lines.slice(from).map((l) => {
+    const [instruction, ...rest] = l.split(/\s+/);
+    return [instruction.toUpperCase(), rest.join(' ')];
+  });
+}
+
+/** Where a stage's COPY instructions put files, sorted. */
+function copyTargets(stage) {
+  return stage.filter(([i]) => i === 'COPY').map(([, args]) => {
+    const words = args.split(/\s+/).filter((w) => !w.startsWith('--'));
+    const target = words.at(-1);
+    // A COPY of several files into a directory puts each under its name.
+    return target.endsWith('/') ? words.slice(0, -1).map((w) => target + path.basename(w)) : [target];
+  }).flat().sort();
+}
+
+describe('the Containerfiles', () => {
+  const multiStage = finalStage(path.join(REPO_DIR, 'Containerfile'));
+  const prebuilt = finalStage(path.join(REPO_DIR, 'deploy', 'container', 'Containerfile.prebuilt'));
+
+  test('build the same final image: FROM scratch, the same files, user, port and command', () => {
+    assert.deepEqual(multiStage[0], ['FROM', 'scratch']);
+    assert.deepEqual(prebuilt[0], ['FROM', 'scratch']);
+    assert.deepEqual(copyTargets(multiStage), copyTargets(prebuilt));
+    const config = (stage) => stage.filter(([i]) => ['USER', 'EXPOSE', 'ENTRYPOINT', 'CMD'].includes(i));
+    assert.deepEqual(config(multiStage), config(prebuilt));
+    assert.deepEqual(config(prebuilt).find(([i]) => i === 'USER'), ['USER', `${NONROOT_UID}:${NONROOT_UID}`]);
+  });
+
+  test('the builder stage compiles a static binary without the build paths', () => {
+    const text = fs.readFileSync(path.join(REPO_DIR, 'Containerfile'), 'utf8');
+    assert.match(text, /CGO_ENABLED=0 go build -trimpath/);
+  });
+});
 
 describe('the container image', { skip: IMAGE ? false : 'GATEHOUSE_IMAGE is not set (make image-test builds and tests the image)' }, () => {
   let tmp;
