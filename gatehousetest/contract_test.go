@@ -5,13 +5,14 @@ import (
 	"go/token"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
 // The built-in guards and handlers are tested only through the public
-// contract, as a plugin's would be: their tests build instances with this
-// kit, never with the gateway's own config schema or the YAML library
-// behind it.
+// contract, as a plugin's would be: their tests stand outside the package
+// and build instances with this kit, never with the gateway's own config
+// schema or the YAML library behind it.
 func TestBuiltinTestsUseOnlyThePublicConfigContract(t *testing.T) {
 	forbidden := map[string]string{
 		"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig": "the gateway's own schema",
@@ -33,6 +34,12 @@ func TestBuiltinTestsUseOnlyThePublicConfigContract(t *testing.T) {
 		f, err := parser.ParseFile(fset, file, nil, parser.ImportsOnly)
 		if err != nil {
 			t.Fatalf("parse %s: %v", file, err)
+		}
+		// Only export_test.go may be inside the package, to expose what no
+		// behaviour shows; the tests themselves stand outside, as a plugin's.
+		inside := !strings.HasSuffix(f.Name.Name, "_test") && f.Name.Name != "main"
+		if inside && filepath.Base(file) != "export_test.go" {
+			t.Errorf("%s is in package %s: test the built-ins from package %s_test", file, f.Name.Name, f.Name.Name)
 		}
 		for _, imp := range f.Imports {
 			path, err := strconv.Unquote(imp.Path.Value)
