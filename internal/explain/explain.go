@@ -91,6 +91,7 @@ type Namespace struct {
 // values of request_headers are left out: they are credentials.
 type Authorizer struct {
 	URL            string   `json:"url"`
+	At             string   `json:"at"`
 	Timeout        string   `json:"timeout"`
 	OnError        string   `json:"on_error"`
 	Headers        []string `json:"headers,omitempty"`
@@ -322,7 +323,7 @@ func connectRefusals(auth string, jwt bool) []Refusal {
 // describeAuthorizer tells a namespace's authorizer.
 func describeAuthorizer(z *gatewayconfig.Authorizer) *Authorizer {
 	out := &Authorizer{
-		URL: maskURL(z.URL), Timeout: z.Timeout.String(), OnError: z.OnError,
+		URL: maskURL(z.URL), At: z.At, Timeout: z.Timeout.String(), OnError: z.OnError,
 		Headers: z.Headers, Cookies: z.Cookies,
 		Cache:      fmt.Sprintf("%d answers, %s, %s", z.Cache.Size, z.Cache.MaxBytes, z.Cache.TTL),
 		MaxRequest: z.MaxRequest.String(), MaxAnswer: z.MaxAnswer.String(), MaxInFlight: z.MaxInFlight,

@@ -93,7 +93,7 @@ func writeNamespace(p printer, ns Namespace) {
 	p(1, "connect")
 	writeRefusals(p, 2, ns.ConnectErrors)
 	if z := ns.Authorizer; z != nil {
-		p(2, "authorizer POST %s (timeout %s, on_error %s, cache %s)", z.URL, z.Timeout, z.OnError, z.Cache)
+		p(2, "authorizer POST %s at %s (timeout %s, on_error %s, cache %s)", z.URL, z.At, z.Timeout, z.OnError, z.Cache)
 		p(3, "forwards headers %v, cookies %v; max_request %s, max_answer %s, max_in_flight %d",
 			z.Headers, z.Cookies, z.MaxRequest, z.MaxAnswer, z.MaxInFlight)
 	}

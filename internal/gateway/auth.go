@@ -54,8 +54,13 @@ func upgradeClaimsOf(s *socketio.Socket) gatehouse.Claims {
 	if hs == nil {
 		return nil
 	}
-	claims, _ := hs.Local.(gatehouse.Claims)
-	return claims
+	switch local := hs.Local.(type) {
+	case gatehouse.Claims:
+		return local
+	case *upgradeAuthorization:
+		return local.token
+	}
+	return nil
 }
 
 // Namespace auth modes.

@@ -53,10 +53,17 @@ func buildAuthorizer(ns gatewayconfig.Namespace, env *hostEnv) (*authorizer.Auth
 // that auth:refresh keeps its claims and Connected starts the refresh of an
 // answer with a lifetime.
 func (gw *Gateway) authorize(ctx context.Context, st *state, ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage, tokenClaims gatehouse.Claims) (gatehouse.Claims, error) {
+	if ns.authorizerAt == authorizeAtUpgrade {
+		if ua := upgradeAuthorizationOf(s); ua != nil && ua.holds(ns.name) {
+			return ua.apply(s, tokenClaims), nil
+		}
+		// A session opened before a reload declared the authorizer, or
+		// whose answer's lifetime has ended since: asked now.
+	}
 	req := st.authorizerRequest(ns, s, auth, tokenClaims)
 	d, err := ns.authorizer.Authorize(ctx, req)
 	if err != nil {
-		gw.countAuthorizerRefusal(ns, s, err)
+		gw.countAuthorizerRefusal(ns.name, s.RemoteIP(), err)
 		return nil, err
 	}
 	if !d.FailedOpen {
@@ -73,7 +80,7 @@ func (gw *Gateway) authorize(ctx context.Context, st *state, ns *namespaceRuntim
 // countAuthorizerRefusal counts, with the limits of server.limits, the
 // refusals that an authorizer's own bounds make: they say a client (or
 // many) presented too much, or connected faster than the backend answers.
-func (gw *Gateway) countAuthorizerRefusal(ns *namespaceRuntime, s *socketio.Socket, err error) {
+func (gw *Gateway) countAuthorizerRefusal(namespace, ip string, err error) {
 	var limit string
 	switch gatehouse.AsError(err).Code {
 	case gatehouse.CodePayloadTooLarge:
@@ -84,7 +91,7 @@ func (gw *Gateway) countAuthorizerRefusal(ns *namespaceRuntime, s *socketio.Sock
 		return
 	}
 	if gw.refusals != nil {
-		gw.refusals.refused(limit, "ip", s.RemoteIP(), "namespace", ns.name)
+		gw.refusals.refused(limit, "ip", ip, "namespace", namespace)
 	}
 }
 

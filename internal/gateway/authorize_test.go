@@ -433,3 +433,77 @@ func TestAuthorizerRefusesConnectsBeyondMaxInFlightWhileTheBackendIsSlow(t *test
 		}
 	}
 }
+
+// upgradeAuthorizerConfig asks the authorizer of /up at the handshake;
+// /open has none.
+const upgradeAuthorizerConfig = `
+namespaces:
+  /up:
+    authorizer:
+      url: %s
+      at: upgrade
+      cookies: [session]
+    events:
+      whoami:
+        handler:
+          reply: {value: user}
+  /open:
+    events:
+      whoami:
+        handler:
+          reply: {value: user}
+`
+
+func TestUpgradeAuthorizerDecidesOnceForTheWholeConnection(t *testing.T) {
+	b := newSessionBackend(t)
+	g := startLiveGateway(t, fmt.Sprintf(upgradeAuthorizerConfig, b.srv.URL), Registries{})
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	for _, tc := range []struct {
+		header http.Header
+		status string
+	}{{nil, "status 401"}, {cookie("s-banned"), "status 403"}} {
+		if _, err := sioclient.DialHeader(ctx, g.url, tc.header); err == nil || !strings.Contains(err.Error(), tc.status) {
+			t.Fatalf("handshake with %v: %v, want %s", tc.header.Get("Cookie"), err, tc.status)
+		}
+	}
+	calls := b.calls.Load()
+	c := dialWith(t, g, cookie("s-alice"))
+	for _, nsp := range []string{"/up", "/open"} {
+		if err := connectNS(c, nsp, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := b.calls.Load() - calls; n != 1 {
+		t.Fatalf("backend calls for one handshake and two CONNECTs = %d, want 1", n)
+	}
+	if who := ackOf(t, c, "/up", "whoami", nil); who["sub"] != "alice" || who["role"] != "member" {
+		t.Fatalf("whoami on /up = %v, want the answer's claims", who)
+	}
+	if who := ackOf(t, c, "/open", "whoami", nil); len(who) != 0 {
+		t.Fatalf("whoami on /open = %v: the answer is /up's alone", who)
+	}
+}
+
+func TestUpgradeAuthorizerAnswerIsRefreshedOnTheSocket(t *testing.T) {
+	b := newSessionBackend(t)
+	b.lifetime.Store(1)
+	g := startLiveGateway(t, fmt.Sprintf(upgradeAuthorizerConfig, b.srv.URL), Registries{})
+	c := dialWith(t, g, cookie("s-alice"))
+	if err := connectNS(c, "/up", nil); err != nil {
+		t.Fatal(err)
+	}
+	b.revoked.Store("s-alice", true)
+	select {
+	case ev := <-c.Events():
+		var e map[string]any
+		if ev.Name != "exception" || json.Unmarshal(ev.Args[0], &e) != nil || e["code"] != "unauthorized" {
+			t.Fatalf("got %s %s, want the refresh's refusal", ev.Name, ev.Args)
+		}
+	case <-time.After(limitsWait):
+		t.Fatalf("no refusal %v after the session was revoked, with answers of 1s", limitsWait)
+	}
+	if b.refresh.Load() == 0 {
+		t.Fatal("the backend was not asked again")
+	}
+}

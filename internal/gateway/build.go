@@ -26,6 +26,9 @@ type namespaceRuntime struct {
 	// authorizer is asked at CONNECT after the token check; nil when the
 	// namespace declares none.
 	authorizer *authorizer.Authorizer
+	// authorizerAt is "upgrade" when the authorizer is asked at the
+	// Engine.IO handshake instead.
+	authorizerAt string
 	// recovery keeps lost sessions for their clients; nil when off.
 	recovery *gatewayconfig.Recovery
 }
@@ -152,7 +155,7 @@ func buildRuntime(cfg *gatewayconfig.Config, reg Registries, env *hostEnv) (map[
 			errs = errs.Append(ns.Pos, err)
 		} else if a != nil {
 			built.add(a)
-			rt.authorizer = a
+			rt.authorizer, rt.authorizerAt = a, ns.Authorizer.At
 		}
 		rt.maxConnections = ns.MaxConnections
 		rt.recovery = ns.Recovery

@@ -284,7 +284,7 @@ func (gw *Gateway) newApp() *fiber.App {
 		}
 		return c.Next()
 	}
-	before := []fiber.Handler{upgradeAuth}
+	before := []fiber.Handler{upgradeAuth, gw.authorizeUpgrade}
 	if gw.tracer != nil {
 		before = append([]fiber.Handler{gw.traceHandshakes}, before...)
 	}

@@ -8,6 +8,7 @@ import (
 
 // Defaults of namespaces[].authorizer.
 const (
+	DefaultAuthorizerAt          = "connect"
 	DefaultAuthorizerTimeout     = Duration(2 * time.Second)
 	DefaultAuthorizerOnError     = "deny"
 	DefaultAuthorizerCacheSize   = 10000
@@ -25,6 +26,7 @@ func (c *Config) authorizerDefaults(ns *Namespace) {
 		return
 	}
 	path := "namespaces." + ns.Name + ".authorizer."
+	setDefault(c, path+"at", &z.At, DefaultAuthorizerAt)
 	setDefault(c, path+"timeout", &z.Timeout, DefaultAuthorizerTimeout)
 	setDefault(c, path+"on_error", &z.OnError, DefaultAuthorizerOnError)
 	setDefault(c, path+"cache.size", &z.Cache.Size, DefaultAuthorizerCacheSize)
@@ -47,6 +49,18 @@ func (v *validator) authorizer(ns Namespace) {
 		v.fail(path+"url", "authorizer: %v", err)
 	}
 	v.oneOf(path+"on_error", z.OnError, "deny", "allow")
+	v.oneOf(path+"at", z.At, "connect", "upgrade")
+	if z.At == "upgrade" {
+		for _, other := range v.cfg.Namespaces {
+			if other.Name == ns.Name {
+				break
+			}
+			if other.Authorizer != nil && other.Authorizer.At == "upgrade" {
+				v.fail(path+"at", "authorizer: namespace %s asks its authorizer at the upgrade already; the handshake, which comes before any namespace, has one", other.Name)
+				break
+			}
+		}
+	}
 	if z.Timeout <= 0 {
 		v.fail(path+"timeout", "authorizer: timeout must be above 0, got %s", z.Timeout)
 	}

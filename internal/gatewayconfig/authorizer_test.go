@@ -15,6 +15,7 @@ func TestAuthorizerTakesItsDefaultsWhenNotWritten(t *testing.T) {
 	}
 	want := &Authorizer{
 		URL:         "http://auth.internal/authorize",
+		At:          "connect",
 		Timeout:     Duration(2 * time.Second),
 		Cookies:     []string{"session"},
 		OnError:     "deny",
@@ -53,6 +54,7 @@ func TestAuthorizerMistakesAreReportedAtTheirPosition(t *testing.T) {
 		{"bad cookie name", "      url: http://a/\n      cookies: [\"a b\"]\n", "gw.yaml:5:17: authorizer: \"a b\" is not a cookie name"},
 		{"unknown key", "      url: http://a/\n      cookie: [s]\n", "gw.yaml:5:7: unknown key \"cookie\""},
 		{"no in-flight calls", "      url: http://a/\n      max_in_flight: 0\n", "gw.yaml:5:22: authorizer: max_in_flight must be above 0"},
+		{"at typo", "      url: http://a/\n      at: upgarde\n", "gw.yaml:5:11: namespaces./app.authorizer.at must be one of connect, upgrade, got \"upgarde\""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,5 +64,14 @@ func TestAuthorizerMistakesAreReportedAtTheirPosition(t *testing.T) {
 				t.Fatalf("err = %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestOnlyOneNamespaceAsksItsAuthorizerAtTheUpgrade(t *testing.T) {
+	src := "namespaces:\n  /a:\n    authorizer: {url: http://a/, at: upgrade}\n  /b:\n    authorizer: {url: http://b/, at: upgrade}\n"
+	_, err := Parse("gw.yaml", []byte(src), nil)
+	want := "gw.yaml:5:38: authorizer: namespace /a asks its authorizer at the upgrade already"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }

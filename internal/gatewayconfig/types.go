@@ -277,6 +277,7 @@ type Event struct {
 // or optional (the verified claims are sent along), alone when it is none.
 type Authorizer struct {
 	URL            string            `yaml:"url" doc:"The backend endpoint the gateway POSTs what the client presented to." doctype:"http(s) URL" docdefault:"**required**"`
+	At             string            `yaml:"at" doc:"When the backend is asked: at each CONNECT to the namespace, or once at the Engine.IO handshake, which it then refuses or lets through for the whole connection." default:"connect" enum:"connect,upgrade"`
 	Timeout        Duration          `yaml:"timeout" doc:"Bounds one call, answer included." default:"2s" doctype:"duration > 0"`
 	Headers        []string          `yaml:"headers" doc:"Headers of the handshake request sent on to the backend, by name." doctype:"list of header names"`
 	Cookies        []string          `yaml:"cookies" doc:"Cookies of the handshake request sent on to the backend, by name." doctype:"list of cookie names"`
