@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { DEFAULT_SECRET, E2E_DIR, connect, emitAck, repoFile, startGateway, tempDir, token, uniqueSub } = require('../lib/gateway');
+const { DEFAULT_SECRET, E2E_DIR, connect, emitAck, fixture, repoFile, startGateway, tempDir, token, uniqueSub } = require('../lib/gateway');
 const { browserSkipReason, launchBrowser, screenshot, watchPage } = require('../lib/browser');
 
 const WAIT_MS = 5_000;
@@ -339,6 +339,25 @@ describe("the page's schema validator", () => {
     socket?.close();
   });
 
+  /**
+   * Sends each payload as event on socket and asserts that the page's
+   * validator finds it valid exactly when the gateway acks it, and that its
+   * first message is the gateway's invalid_payload message.
+   */
+  async function agree(socket, event, schema, payloads) {
+    for (const payload of payloads) {
+      const errors = GatehouseSchema.validate(schema, payload);
+      const ack = await emitAck(socket, event, payload);
+      const what = JSON.stringify(payload).slice(0, 60);
+      if (errors.length === 0) {
+        assert.deepEqual(ack, { ok: true }, `the page finds ${what} valid`);
+      } else {
+        assert.equal(ack.error?.code, 'invalid_payload', `the page finds ${what} invalid: ${GatehouseSchema.describe(errors[0])}`);
+        assert.equal(GatehouseSchema.describe(errors[0]), ack.error.message, what);
+      }
+    }
+  }
+
   test('agrees with the gateway on sendMessage payloads, message for message', async () => {
     const payloads = [
       { message: 'hello' },
@@ -355,19 +374,46 @@ describe("the page's schema validator", () => {
       { message: '😀'.repeat(2001) },
       'just a string',
       [1, 2],
+      GatehouseSchema.example(schema),
     ];
-    const prefilled = GatehouseSchema.example(schema);
-    payloads.push(prefilled);
-    for (const payload of payloads) {
-      const errors = GatehouseSchema.validate(schema, payload);
-      const ack = await emitAck(socket, 'sendMessage', payload);
-      const what = JSON.stringify(payload).slice(0, 60);
-      if (errors.length === 0) {
-        assert.deepEqual(ack, { ok: true }, `the page finds ${what} valid`);
-      } else {
-        assert.equal(ack.error?.code, 'invalid_payload', `the page finds ${what} invalid: ${GatehouseSchema.describe(errors[0])}`);
-        assert.equal(GatehouseSchema.describe(errors[0]), ack.error.message, `${what}`);
-      }
+    await agree(socket, 'sendMessage', schema, payloads);
+  });
+
+  test('agrees with the gateway on every keyword it checks, and pre-fills a valid example', async () => {
+    const shop = await startGateway({ config: fixture('playground-schemas.yaml') });
+    const client = await connect(shop.url, '/shop');
+    try {
+      const view = await (await fetch(`${shop.url}/playground/config.json`)).json();
+      const order = view.namespaces[0].events[0].schemas[0];
+      const base = { id: 1, kind: 'pickup', items: [{ sku: 'ab', qty: 1 }] };
+      const example = GatehouseSchema.example(order);
+      assert.deepEqual(GatehouseSchema.validate(order, example), [], JSON.stringify(example));
+      await agree(client, 'order', order, [
+        example,
+        base,
+        { ...base, id: 0 }, // minimum
+        { ...base, id: 1.5 }, // type integer
+        { ...base, kind: 'other' }, // enum
+        { ...base, items: [] }, // minItems
+        { ...base, items: [1, 2, 3, 4].map((n) => ({ sku: `s${n}`, qty: n })) }, // maxItems
+        { ...base, items: [base.items[0], base.items[0]] }, // uniqueItems
+        { ...base, items: [{ sku: 'a', qty: 1 }] }, // $ref, minLength
+        { ...base, items: [{ sku: 'ab', qty: 0 }] }, // exclusiveMinimum
+        { ...base, items: [{ sku: 'ab' }] }, // required in a $ref
+        { ...base, extra: 1 }, // additionalProperties: false
+        { ...base, note: null }, // type [string, null]
+        { ...base, note: 'x'.repeat(21) }, // maxLength
+        { ...base, code: 'ABC-12' },
+        { ...base, code: 'abc-12' }, // pattern
+        { ...base, kind: 'delivery' }, // if/then
+        { ...base, kind: 'delivery', address: 'Main street 1' },
+        { ...base, kind: 'delivery', address: { city: 'Oslo' } },
+        { ...base, kind: 'delivery', address: 'Main' }, // oneOf, none matching
+        { ...base, kind: 'delivery', address: 5 },
+      ]);
+    } finally {
+      client.close();
+      await shop.stop();
     }
   });
 });

@@ -53,6 +53,23 @@
     return Array.from(s).length;
   }
 
+  // quote and display word values as the gateway's schema library does
+  // ('text' in single quotes, numbers bare), so that the page's messages
+  // are the gateway's.
+  function quote(s) {
+    return "'" + JSON.stringify(s).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'") + "'";
+  }
+
+  function display(v) {
+    if (typeof v === 'string') return quote(v);
+    if (v !== null && typeof v === 'object') return 'value';
+    return String(v);
+  }
+
+  function primitive(v) {
+    return v === null || typeof v !== 'object';
+  }
+
   // Each check takes (schema, value, path, ctx) and pushes {path, message}
   // onto ctx.errors; ctx.root is the whole schema, for $ref.
   const checks = [
@@ -70,9 +87,13 @@
     },
     function enumeration(s, v, path, ctx) {
       if (Array.isArray(s.enum) && !s.enum.some((e) => equal(e, v))) {
-        fail(ctx, path, `must be one of ${s.enum.map((e) => JSON.stringify(e)).join(', ')}`);
+        if (!s.enum.every(primitive)) fail(ctx, path, "'enum' failed");
+        else if (s.enum.length === 1) fail(ctx, path, `value must be ${display(s.enum[0])}`);
+        else fail(ctx, path, `value must be one of ${s.enum.map(display).join(', ')}`);
       }
-      if ('const' in s && !equal(s.const, v)) fail(ctx, path, `must be ${JSON.stringify(s.const)}`);
+      if ('const' in s && !equal(s.const, v)) {
+        fail(ctx, path, primitive(s.const) ? `value must be ${display(s.const)}` : "'const' failed");
+      }
     },
     function strings(s, v, path, ctx) {
       if (typeof v !== 'string') return;
@@ -90,20 +111,19 @@
         } catch {
           return; // a pattern JavaScript cannot read: the gateway decides
         }
-        if (!re.test(v)) fail(ctx, path, `must match ${s.pattern}`);
+        if (!re.test(v)) fail(ctx, path, `${quote(v)} does not match pattern ${quote(s.pattern)}`);
       }
     },
     function numbers(s, v, path, ctx) {
       if (typeof v !== 'number') return;
-      if (s.minimum !== undefined && v < s.minimum) fail(ctx, path, `must be at least ${s.minimum}`);
-      if (s.maximum !== undefined && v > s.maximum) fail(ctx, path, `must be at most ${s.maximum}`);
-      if (s.exclusiveMinimum !== undefined && v <= s.exclusiveMinimum) {
-        fail(ctx, path, `must be more than ${s.exclusiveMinimum}`);
-      }
-      if (s.exclusiveMaximum !== undefined && v >= s.exclusiveMaximum) {
-        fail(ctx, path, `must be less than ${s.exclusiveMaximum}`);
-      }
-      if (s.multipleOf > 0 && !Number.isInteger(v / s.multipleOf)) fail(ctx, path, `must be a multiple of ${s.multipleOf}`);
+      const bound = (keyword, broken) => {
+        if (s[keyword] !== undefined && broken(s[keyword])) fail(ctx, path, `${keyword}: got ${v}, want ${s[keyword]}`);
+      };
+      bound('minimum', (want) => v < want);
+      bound('maximum', (want) => v > want);
+      bound('exclusiveMinimum', (want) => v <= want);
+      bound('exclusiveMaximum', (want) => v >= want);
+      bound('multipleOf', (want) => want > 0 && !Number.isInteger(v / want));
     },
     function objects(s, v, path, ctx) {
       if (typeOf(v) !== 'object') return;
@@ -112,10 +132,10 @@
         if (!(name in v)) fail(ctx, [...path, name], 'is required');
       }
       if (s.minProperties !== undefined && keys.length < s.minProperties) {
-        fail(ctx, path, `must have at least ${s.minProperties} properties`);
+        fail(ctx, path, `minProperties: got ${keys.length}, want ${s.minProperties}`);
       }
       if (s.maxProperties !== undefined && keys.length > s.maxProperties) {
-        fail(ctx, path, `must have at most ${s.maxProperties} properties`);
+        fail(ctx, path, `maxProperties: got ${keys.length}, want ${s.maxProperties}`);
       }
       const extra = [];
       for (const key of keys) {
@@ -139,25 +159,30 @@
     },
     function arrays(s, v, path, ctx) {
       if (!Array.isArray(v)) return;
-      if (s.minItems !== undefined && v.length < s.minItems) fail(ctx, path, `must have at least ${s.minItems} items`);
-      if (s.maxItems !== undefined && v.length > s.maxItems) fail(ctx, path, `must have at most ${s.maxItems} items`);
+      if (s.minItems !== undefined && v.length < s.minItems) fail(ctx, path, `minItems: got ${v.length}, want ${s.minItems}`);
+      if (s.maxItems !== undefined && v.length > s.maxItems) fail(ctx, path, `maxItems: got ${v.length}, want ${s.maxItems}`);
       const prefix = Array.isArray(s.prefixItems) ? s.prefixItems : [];
       v.forEach((item, i) => {
         if (i < prefix.length) validateAt(prefix[i], item, [...path, i], ctx);
         else if (s.items !== undefined) validateAt(s.items, item, [...path, i], ctx);
       });
       if (s.uniqueItems === true) {
-        const seen = new Set(v.map((item) => JSON.stringify(canonical(item))));
-        if (seen.size !== v.length) fail(ctx, path, 'must not hold the same item twice');
+        const pair = duplicates(v);
+        if (pair) fail(ctx, path, `items at ${pair[0]} and ${pair[1]} are equal`);
       }
     },
     function combinators(s, v, path, ctx) {
       for (const sub of s.allOf || []) validateAt(sub, v, path, ctx);
-      if (Array.isArray(s.anyOf) && !s.anyOf.some((sub) => isValid(sub, v, ctx))) {
-        fail(ctx, path, 'must match one of the schemas of anyOf');
-      }
-      if (Array.isArray(s.oneOf) && s.oneOf.filter((sub) => isValid(sub, v, ctx)).length !== 1) {
-        fail(ctx, path, 'must match exactly one of the schemas of oneOf');
+      // When no subschema matches, the gateway tells the first failure of
+      // the first one; so does the page.
+      for (const key of ['anyOf', 'oneOf']) {
+        if (!Array.isArray(s[key]) || s[key].length === 0) continue;
+        const results = s[key].map((sub) => errorsAt(sub, v, path, ctx));
+        const matched = results.map((errors, i) => (errors.length === 0 ? i : -1)).filter((i) => i >= 0);
+        if (matched.length === 0) ctx.errors.push(results[0][0]);
+        else if (key === 'oneOf' && matched.length > 1) {
+          fail(ctx, path, `'oneOf' failed, subschemas ${matched[0]}, ${matched[1]} matched`);
+        }
       }
       if (s.not !== undefined && isValid(s.not, v, ctx)) fail(ctx, path, 'must not match the schema of not');
       if (s.if !== undefined) {
@@ -166,6 +191,17 @@
       }
     },
   ];
+
+  // duplicates finds the first pair of equal items in the gateway's order:
+  // the first later item equal to an earlier one.
+  function duplicates(items) {
+    for (let i = 1; i < items.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if (equal(items[i], items[j])) return [j, i];
+      }
+    }
+    return null;
+  }
 
   function safeTest(pattern, text) {
     try {
@@ -179,10 +215,14 @@
     ctx.errors.push({ path: pointer(path), message });
   }
 
-  function isValid(schema, value, ctx) {
+  function errorsAt(schema, value, path, ctx) {
     const sub = { root: ctx.root, errors: [], depth: ctx.depth };
-    validateAt(schema, value, [], sub);
-    return sub.errors.length === 0;
+    validateAt(schema, value, path, sub);
+    return sub.errors;
+  }
+
+  function isValid(schema, value, ctx) {
+    return errorsAt(schema, value, [], ctx).length === 0;
   }
 
   function validateAt(schema, value, path, ctx) {
@@ -248,9 +288,15 @@
   function exampleOfType(type, schema, name, rootSchema, depth) {
     switch (type) {
       case 'object': {
+        // Required properties always; an optional one only when the example
+        // built for it fits its schema (a pattern, say, it cannot follow).
         const out = {};
+        const required = schema.required || [];
         for (const [key, sub] of Object.entries(schema.properties || {})) {
-          out[key] = example(sub, key, rootSchema, depth + 1);
+          const value = example(sub, key, rootSchema, depth + 1);
+          if (required.includes(key) || errorsAt(sub, value, [], { root: rootSchema, depth: 0 }).length === 0) {
+            out[key] = value;
+          }
         }
         return out;
       }
