@@ -65,6 +65,7 @@ describe('examples/authorizer: cookie sessions decided by an auth service', () =
   let backend;
   let gw;
   let open;
+  let upgrade;
   const pool = clientPool();
 
   const call = async (method, route, body) => {
@@ -93,11 +94,13 @@ describe('examples/authorizer: cookie sessions decided by an auth service', () =
     };
     gw = await startGateway({ config: repoFile('examples/authorizer/gateway.yaml'), env });
     open = await startGateway({ config: fixture('authorizer-open.yaml'), env });
+    upgrade = await startGateway({ config: fixture('authorizer-upgrade.yaml'), env });
   });
   after(async () => {
     pool.closeAll();
     if (gw) await gw.stop();
     if (open) await open.stop();
+    if (upgrade) await upgrade.stop();
     if (backend) await backend.stop();
   });
 
@@ -176,6 +179,19 @@ describe('examples/authorizer: cookie sessions decided by an auth service', () =
     assert.equal(exceptions.events.length, 1);
     assert.equal(exceptions.firsts[0].code, 'unauthorized');
     assert.equal(exceptions.firsts[0].message, 'your session has ended; log in again');
+  });
+
+  test('at: upgrade refuses the handshake itself, and one answer serves the CONNECT', async () => {
+    for (const transports of [['polling'], ['websocket']]) {
+      const err = await pool.connectError(upgrade.url, '/up', { transports });
+      assert.ok(err.data === undefined, 'a refused handshake carries no connect_error data');
+      assert.match(err.message, /poll error|websocket error/);
+    }
+    const sid = await login({ sub: 'gina', name: 'Gina', role: 'member' });
+    const before = (await stats()).authorize_calls;
+    const socket = await pool.connect(upgrade.url, '/up', withSession(sid));
+    assert.deepEqual(await emitAck(socket, 'whoami'), { sub: 'gina', name: 'Gina', role: 'member' });
+    assert.equal((await stats()).authorize_calls - before, 1, 'one call for the handshake and the CONNECT');
   });
 
   test('a backend slower than the timeout refuses under deny and lets in without claims under allow', async () => {
