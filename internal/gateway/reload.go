@@ -89,6 +89,7 @@ func restartOnlyChanges(running, next *gatewayconfig.Config) []string {
 		{"server.limits.message_timeout", running.Server.Limits.MessageTimeout, next.Server.Limits.MessageTimeout},
 		{"server.metrics", running.Server.Metrics, next.Server.Metrics},
 		{"server.metrics_path", running.Server.MetricsPath, next.Server.MetricsPath},
+		{"server.tracing", running.Server.Tracing, next.Server.Tracing},
 		{"adapter", running.Adapter, next.Adapter},
 		{"api", running.API, next.API},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -327,4 +329,25 @@ func (r *otlpReceiver) spanOfSocket(name, socket string) *tracepb.Span {
 		}
 	}
 	return nil
+}
+
+func TestAReloadThatChangesTracingSaysItWaitsForARestart(t *testing.T) {
+	receiver := startOTLPReceiver(t)
+	backend := startTraceBackend(t)
+	g := startLiveGateway(t, tracedConfig("    enabled: false\n    endpoint: "+receiver.srv.URL, backend.srv.URL), Registries{})
+	next, err := gatewayconfig.Parse("gateway.yaml",
+		[]byte(tracedConfig("    enabled: true\n    endpoint: "+receiver.srv.URL, backend.srv.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings, err := g.gw.Reload(context.Background(), next)
+	if err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if !slices.Contains(warnings, "server.tracing changed, but keeps its running value until a restart") {
+		t.Errorf("warnings = %q, want one for server.tracing", warnings)
+	}
+	if g.gw.tracer != nil {
+		t.Error("a reload turned tracing on; it waits for a restart")
+	}
 }
