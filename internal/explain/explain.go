@@ -257,6 +257,7 @@ func describeLimits(s gatewayconfig.Server) []Limit {
 		{"server.limits.flood", flood, "rate_limited", "every event of a socket draws from one bucket; the refusal carries retry_after_ms"},
 		{"server.limits.max_queued_bytes_per_socket", s.Limits.MaxQueuedBytesPerSocket.String(), "payload_too_large", "bytes of one socket's events waiting behind earlier work"},
 		{"server.limits.max_namespaces_per_session", count(l.MaxNamespacesPerSession), "limit_exceeded", "a CONNECT past it is refused"},
+		{"server.limits.max_connections_per_user", count(l.MaxConnectionsPerUser), "limit_exceeded", "sockets of one user, by claim " + l.UserClaim + ", in one namespace across the cluster; a CONNECT past it is refused"},
 		{"server.limits.max_rooms_per_socket", count(l.MaxRoomsPerSocket), "limit_exceeded", "a join past it is refused"},
 		{"server.limits.max_connections", count(l.MaxConnections), "unavailable", "a handshake past it is refused"},
 		{"server.limits.max_connections_per_ip", count(l.MaxConnectionsPerIP), "unavailable", "a handshake from an address past it is refused"},
@@ -286,6 +287,7 @@ func describeNamespace(ns gateway.NamespacePlan, cfg *gatewayconfig.Config, m ma
 		UnknownEvent:   Refusal{"unknown_event", "an event this namespace does not declare"},
 		EventAdmission: admissionRefusals(cfg.Server.Limits),
 	}
+	out.ConnectErrors = append(out.ConnectErrors, capRefusals(ns.Name, cfg)...)
 	for _, decl := range cfg.Namespaces {
 		if decl.Name == ns.Name && decl.Authorizer != nil {
 			out.Authorizer = describeAuthorizer(decl.Authorizer)
@@ -318,6 +320,21 @@ func connectRefusals(auth string, jwt bool) []Refusal {
 	return append(out,
 		Refusal{"limit_exceeded", "the session already holds server.limits.max_namespaces_per_session namespaces"},
 		Refusal{"unavailable", "the gateway is shutting down"})
+}
+
+// capRefusals are the refusals of a CONNECT by the connection caps: the
+// user's (for a socket with claims) and the namespace's.
+func capRefusals(name string, cfg *gatewayconfig.Config) []Refusal {
+	var out []Refusal
+	if cfg.Server.Limits.MaxConnectionsPerUser > 0 {
+		out = append(out, Refusal{"limit_exceeded", "the user already holds server.limits.max_connections_per_user sockets here"})
+	}
+	for _, decl := range cfg.Namespaces {
+		if decl.Name == name && decl.MaxConnections > 0 {
+			out = append(out, Refusal{"unavailable", fmt.Sprintf("the namespace already holds its max_connections (%d) sockets", decl.MaxConnections)})
+		}
+	}
+	return out
 }
 
 // describeAuthorizer tells a namespace's authorizer.
