@@ -106,7 +106,7 @@ func (b *builder) namespace(ns gatewayconfig.Namespace, rn explain.Namespace) er
 		}
 		refusals := eventRefusals(rn, explainedEvent(rn, ev.Name))
 		parts.count(refusals)
-		b.clientEvent(c, ns, ev.Name, ev.Name, p.schemaOrNil(), shape.EventAck(ev.Handlers, p != nil), p, refusals)
+		b.clientEvent(c, rn, ev.Name, ev.Name, p.schemaOrNil(), shape.EventAck(ev.Handlers, p != nil), p, refusals)
 		for _, h := range ev.Handlers {
 			parts.handler(h, "event "+ev.Name, p)
 		}
@@ -114,7 +114,7 @@ func (b *builder) namespace(ns gatewayconfig.Namespace, rn explain.Namespace) er
 	if b.cfg.Auth.JWT != nil {
 		refusals := append(append([]explain.Refusal{}, rn.EventAdmission...), refreshRefusals()...)
 		parts.count(refusals)
-		b.clientEvent(c, ns, reserved.AuthRefresh, "renew the token", tokenSchema(), refreshAck(), nil, refusals)
+		b.clientEvent(c, rn, reserved.AuthRefresh, "renew the token", tokenSchema(), refreshAck(), nil, refusals)
 	}
 	b.serverEvents(c, ns, &parts.toNamespace)
 	if len(parts.toRoom.order) > 0 || len(parts.roomNames) > 0 {
@@ -176,7 +176,7 @@ func (p payload) schemaOrNil() any {
 
 // clientEvent adds the message of an event a client sends, the operation
 // that receives it, and its reply: the ack, or the error reply.
-func (b *builder) clientEvent(c *channel, ns gatewayconfig.Namespace, event, title string, payloadSchema any, ack shape.Ack, p payload, refusals []explain.Refusal) {
+func (b *builder) clientEvent(c *channel, rn explain.Namespace, event, title string, payloadSchema any, ack shape.Ack, p payload, refusals []explain.Refusal) {
 	description := ""
 	if payloadSchema == nil {
 		description = "No schema guard checks this event's payload: any value is accepted."
@@ -192,7 +192,7 @@ func (b *builder) clientEvent(c *channel, ns gatewayconfig.Namespace, event, tit
 		"messages": []any{msg},
 		"reply":    object{"channel": c.ref(), "messages": []any{ackRef, errRef}},
 	}
-	if ns.Auth == "required" && len(b.security) > 0 {
+	if rn.Auth == "required" && len(b.security) > 0 {
 		op["security"] = b.security
 	}
 	b.operation(c, event, op)
