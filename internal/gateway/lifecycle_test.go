@@ -300,7 +300,6 @@ func settled(t *testing.T, gateways ...*liveGateway) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // the change being recorded when pending read 0
 }
 
 func TestHooksOnTwoGatewaysSendEachEventOnceAcrossABackendRestart(t *testing.T) {

@@ -61,9 +61,11 @@ type Rooms struct {
 	local map[roomKey]struct{}
 	known map[roomKey]confirmed
 	dirty map[roomKey]struct{}
-	wake  chan struct{}
-	done  chan struct{}
-	stop  chan struct{}
+	// telling is 1 while a change taken from dirty is being told.
+	telling int
+	wake    chan struct{}
+	done    chan struct{}
+	stop    chan struct{}
 	// cancel ends run; nil until Start.
 	cancel context.CancelFunc
 
@@ -276,6 +278,7 @@ func (r *Rooms) tell(ctx context.Context) bool {
 		}
 		if err != nil {
 			r.mu.Lock()
+			r.telling = 0
 			if !r.settledLocked(key) {
 				r.dirty[key] = struct{}{}
 			}
@@ -305,6 +308,7 @@ func (r *Rooms) nextChange() (roomKey, bool, bool) {
 			continue
 		}
 		_, want := r.local[key]
+		r.telling = 1
 		return key, want, true
 	}
 	return roomKey{}, false, false
@@ -315,6 +319,7 @@ func (r *Rooms) nextChange() (roomKey, bool, bool) {
 func (r *Rooms) recorded(key roomKey, member bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.telling = 0
 	if member {
 		r.known[key] = confirmedMember
 	} else {
@@ -331,9 +336,9 @@ func (r *Rooms) failed(what string, err error) {
 	}
 }
 
-// pending counts the rooms waiting to be told, for tests and metrics.
+// pending counts the rooms waiting to be told or being told.
 func (r *Rooms) pending() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.dirty)
+	return len(r.dirty) + r.telling
 }

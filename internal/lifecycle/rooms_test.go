@@ -14,10 +14,44 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 )
 
-// startRedis starts a real redis-server on a free loopback port for the
-// test and returns its URL. Without the binary the test is skipped on a
-// developer's machine and fails in CI.
-func startRedis(t *testing.T) string {
+// testRedis is a real redis-server on a free loopback port, restartable
+// on the same port (with its data lost, as a Redis without persistence).
+type testRedis struct {
+	t    *testing.T
+	port string
+	cmd  *exec.Cmd
+}
+
+func (r *testRedis) url() string { return "redis://127.0.0.1:" + r.port + "/0" }
+
+func (r *testRedis) start() {
+	r.t.Helper()
+	var out bytes.Buffer
+	r.cmd = exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	r.cmd.Stdout, r.cmd.Stderr = &out, &out
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	eventually(r.t, 10*time.Second, "redis-server listening", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+r.port)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+}
+
+func (r *testRedis) stop() {
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// startTestRedis starts a redis-server for the test. Without the binary
+// the test is skipped on a developer's machine and fails in CI.
+func startTestRedis(t *testing.T) *testRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -29,24 +63,15 @@ func startRedis(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	r := &testRedis{t: t, port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
 	_ = ln.Close()
-	var out bytes.Buffer
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	eventually(t, 10*time.Second, "redis-server listening", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
-	return "redis://127.0.0.1:" + port + "/0"
+	r.start()
+	t.Cleanup(r.stop)
+	return r
 }
+
+// startRedis starts a redis-server for the test and returns its URL.
+func startRedis(t *testing.T) string { return startTestRedis(t).url() }
 
 // recorded keeps the events that Rooms emit.
 type recorded struct {
@@ -163,5 +188,33 @@ func TestRoomsCloseVacatesWhatTheNodeStillHolds(t *testing.T) {
 	}
 	if got := rec.get(); len(got) != 4 || got[2].Type != KindRoomVacated || got[3].Type != KindRoomVacated {
 		t.Fatalf("events %v, want both rooms vacated at close", kinds(got))
+	}
+}
+
+func TestRoomsAreRecordedAgainWhenRedisLostThem(t *testing.T) {
+	redis := startTestRedis(t)
+	rec := &recorded{}
+	const lease = 600 * time.Millisecond
+	a := redisRooms(t, redis.url(), rec, lease)
+	a.Changed("/chat", "lobby", true)
+	eventually(t, 5*time.Second, "occupied", func() bool { return len(rec.get()) == 1 })
+	redis.stop()
+	redis.start() // empty: the cluster forgot that a has members in lobby
+	// a's next renewal finds its lease gone and records lobby again: the
+	// cluster sees it occupied anew.
+	eventually(t, 10*time.Second, "lobby recorded again", func() bool { return len(rec.get()) == 2 })
+	b := redisRooms(t, redis.url(), rec, lease)
+	b.Changed("/chat", "lobby", true)
+	eventually(t, 5*time.Second, "b told", func() bool { return b.pending() == 0 })
+	a.Changed("/chat", "lobby", false)
+	eventually(t, 5*time.Second, "a told", func() bool { return a.pending() == 0 })
+	time.Sleep(50 * time.Millisecond)
+	if got := kinds(rec.get()); len(got) != 2 {
+		t.Fatalf("events %v: b joining and a leaving an occupied room must send nothing", got)
+	}
+	b.Changed("/chat", "lobby", false)
+	eventually(t, 5*time.Second, "vacated", func() bool { return len(rec.get()) == 3 })
+	if got := kinds(rec.get()); got[1] != "room_occupied lobby" || got[2] != "room_vacated lobby" {
+		t.Fatalf("events %v, want occupied again after the loss, then vacated", got)
 	}
 }
