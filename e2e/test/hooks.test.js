@@ -170,3 +170,51 @@ describe('lifecycle hooks overflow', { skip: !haveRedis && 'redis-server is not 
     assert.deepEqual(backend.events.map((e) => e.seq), [1, 2, 3, 4], 'the buffer keeps the oldest');
   });
 });
+
+describe('lifecycle hooks when a gateway dies', { skip: !haveRedis && 'redis-server is not installed' }, () => {
+  const NODE_TIMEOUT_S = 3;
+  let redis;
+  let backend;
+  let gwA;
+  let gwB;
+  const pool = clientPool();
+
+  before(async () => {
+    redis = await redisServer();
+    backend = await hookBackend();
+    const env = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: `e2e-hooks-d-${process.pid}`,
+      HOOKS_URL: backend.url,
+      HOOKS_TOKEN,
+      HOOKS_NODE_TIMEOUT: `${NODE_TIMEOUT_S}s`,
+    };
+    [gwA, gwB] = await Promise.all([
+      startGateway({ config: fixture('hooks.yaml'), env }),
+      startGateway({ config: fixture('hooks.yaml'), env }),
+    ]);
+  });
+  after(async () => {
+    pool.closeAll();
+    if (gwA) await gwA.stop();
+    if (gwB) await gwB.stop();
+    if (backend) await backend.stop();
+    if (redis) await redis.stop();
+  });
+
+  test("its rooms are vacated by another node once its lease lapses", async () => {
+    const room = uniqueSub('room');
+    const socket = await pool.connect(gwA.url, '/chat', { auth: { token: token({ sub: uniqueSub('dora') }) } });
+    await emitAck(socket, 'join', { room });
+    await backend.until('room_occupied', () => backend.count('room_occupied') === 1);
+    const nodeA = backend.events.find((e) => e.type === 'room_occupied').node;
+    const killed = Date.now();
+    gwA.proc.kill('SIGKILL'); // no shutdown: no disconnect, no vacated from A
+    await backend.until('room_vacated from the other node', () => backend.count('room_vacated') === 1);
+    const took = (Date.now() - killed) / 1000;
+    const vacated = backend.events.find((e) => e.type === 'room_vacated');
+    assert.equal(vacated.room, room);
+    assert.notEqual(vacated.node, nodeA, 'the surviving node sends it');
+    assert.ok(took < NODE_TIMEOUT_S * 2 + 2, `vacated ${took}s after the kill, documented bound ~${NODE_TIMEOUT_S * 4 / 3}s`);
+  });
+});
