@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
@@ -253,4 +257,38 @@ func TestPerUserCapHoldsAcrossTwoGatewaysOnRedis(t *testing.T) {
 	}
 	_, err := connectAs(t, a, "/chat", token)
 	refusedWith(t, err, "limit_exceeded", "max_connections_per_user")
+}
+
+func TestConnCapsNameTheUserByTheirClaimAndTheNamespace(t *testing.T) {
+	st := &state{cfg: &gatewayconfig.Config{Server: gatewayconfig.Server{Limits: gatewayconfig.Limits{
+		MaxConnectionsPerUser: 5, UserClaim: "uid"}}}}
+	chat := &namespaceRuntime{name: "/chat"}
+	lobby := &namespaceRuntime{name: "/lobby", maxConnections: 7}
+	tests := []struct {
+		name   string
+		ns     *namespaceRuntime
+		claims gatehouse.Claims
+		want   []string // key=limit
+	}{
+		{"string claim", chat, gatehouse.Claims{"uid": "alice", "sub": "ignored"}, []string{"user /chat alice=5"}},
+		{"number claim", chat, gatehouse.Claims{"uid": float64(42)}, []string{"user /chat 42=5"}},
+		{"a space in the id cannot reach another namespace's key", chat, gatehouse.Claims{"uid": "x /lobby y"}, []string{"user /chat x /lobby y=5"}},
+		{"no such claim", chat, gatehouse.Claims{"sub": "alice"}, nil},
+		{"empty claim", chat, gatehouse.Claims{"uid": ""}, nil},
+		{"object claim", chat, gatehouse.Claims{"uid": map[string]any{"a": 1}}, nil},
+		{"anonymous", chat, nil, nil},
+		{"namespace cap, anonymous", lobby, nil, []string{"namespace /lobby=7"}},
+		{"both", lobby, gatehouse.Claims{"uid": "bob"}, []string{"user /lobby bob=5", "namespace /lobby=7"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range st.connCaps(tc.ns, tc.claims) {
+				got = append(got, fmt.Sprintf("%s=%d", c.Key, c.Limit))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("caps = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
