@@ -12,12 +12,15 @@ import (
 // The built-in guards and handlers are tested only through the public
 // contract, as a plugin's would be: their tests stand outside the package
 // and build instances with this kit, never with the gateway's own config
-// schema or the YAML library behind it.
-func TestBuiltinTestsUseOnlyThePublicConfigContract(t *testing.T) {
+// schema, the YAML library behind it or any other internal package.
+func TestBuiltinTestsUseOnlyThePublicContract(t *testing.T) {
 	forbidden := map[string]string{
 		"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig": "the gateway's own schema",
 		"gopkg.in/yaml.v3": "the YAML library behind config.Options",
 	}
+	// Nothing else internal either: what these tests need, a plugin's
+	// would need too.
+	const internal = "github.com/gatehouse-dev/gatehouse/internal/"
 	var files []string
 	for _, dir := range []string{"../guards", "../handlers", "../examples/plugin"} {
 		matches, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
@@ -48,6 +51,8 @@ func TestBuiltinTestsUseOnlyThePublicConfigContract(t *testing.T) {
 			}
 			if why, ok := forbidden[path]; ok {
 				t.Errorf("%s imports %s (%s): build instances with gatehousetest instead", fset.Position(imp.Pos()), path, why)
+			} else if strings.HasPrefix(path, internal) {
+				t.Errorf("%s imports %s, which a plugin cannot: use gatehousetest (or add what it lacks)", fset.Position(imp.Pos()), path)
 			}
 		}
 	}

@@ -7,14 +7,13 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse"
+	"github.com/gatehouse-dev/gatehouse/gatehousetest"
 	"github.com/gatehouse-dev/gatehouse/handlers"
-	"github.com/gatehouse-dev/gatehouse/internal/engineio"
-	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
-// The tests of this file render what the handlers produce with the
-// gateway's own Socket.IO encoder, so that they check the packets a client
-// receives: the text part and each binary attachment.
+// The tests of this file render what the handlers produce as the gateway
+// encodes it (gatehousetest.AckPackets and EventPackets), so that they check
+// the packets a client receives: the text part and each binary attachment.
 
 const (
 	placeholder0 = `{"_placeholder":true,"num":0}`
@@ -29,23 +28,23 @@ func binaryCall(s gatehouse.Socket, attachments [][]byte, args ...string) *handl
 	return call
 }
 
-// wire renders messages as the text part followed by each attachment in
+// wire renders packets as the text part followed by each attachment in
 // brackets, as "451-[...] <010203>".
-func wire(msgs []engineio.Message) string {
+func wire(packets []gatehousetest.Packet) string {
 	var b strings.Builder
-	for i, m := range msgs {
+	for i, p := range packets {
 		if i > 0 {
 			b.WriteString(" ")
 		}
-		if m.Binary {
+		if p.Binary != nil {
 			b.WriteString("<")
-			for _, c := range m.Data {
+			for _, c := range p.Binary {
 				b.WriteString(string("0123456789abcdef"[c>>4]) + string("0123456789abcdef"[c&15]))
 			}
 			b.WriteString(">")
 			continue
 		}
-		b.Write(m.Data)
+		b.WriteString(p.Text)
 	}
 	return b.String()
 }
@@ -54,17 +53,11 @@ func wire(msgs []engineio.Message) string {
 // nil, else the reply as the one argument (a gatehouse.Args is spliced).
 func ackWire(t *testing.T, reply any) string {
 	t.Helper()
-	var msgs []engineio.Message
-	var err error
-	if reply == nil {
-		msgs, err = socketio.EncodeAck("/", 7)
-	} else {
-		msgs, err = socketio.EncodeAck("/", 7, reply)
-	}
+	packets, err := gatehousetest.AckPackets("/", 7, reply)
 	if err != nil {
-		t.Fatalf("EncodeAck(%#v): %v", reply, err)
+		t.Fatalf("AckPackets(%#v): %v", reply, err)
 	}
-	return wire(msgs)
+	return wire(packets)
 }
 
 func TestReplyAcksWithBinaryAsAttachments(t *testing.T) {
@@ -146,15 +139,15 @@ func TestOneAttachmentEchoedManyTimesIsSentOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	msgs, err := socketio.EncodeAck("/", 7, reply)
+	packets, err := gatehousetest.AckPackets("/", 7, reply)
 	if err != nil {
-		t.Fatalf("EncodeAck: %v", err)
+		t.Fatalf("AckPackets: %v", err)
 	}
-	if len(msgs) != 2 || len(msgs[1].Data) != len(big) {
-		t.Fatalf("ack has %d messages, want the text and one attachment of %d bytes", len(msgs), len(big))
+	if len(packets) != 2 || len(packets[1].Binary) != len(big) {
+		t.Fatalf("ack has %d messages, want the text and one attachment of %d bytes", len(packets), len(big))
 	}
-	if !strings.HasPrefix(string(msgs[0].Data), "61-7[[") {
-		t.Fatalf("ack text = %.40s..., want a BINARY_ACK with one attachment", msgs[0].Data)
+	if !strings.HasPrefix(packets[0].Text, "61-7[[") {
+		t.Fatalf("ack text = %.40s..., want a BINARY_ACK with one attachment", packets[0].Text)
 	}
 }
 
@@ -213,11 +206,11 @@ func TestEmitAndBroadcastSendBinaryAsAttachments(t *testing.T) {
 				}
 				event, args = s.Broadcasts()[0].Event, s.Broadcasts()[0].Args
 			}
-			msgs, err := socketio.EncodeEvent("/", socketio.NoID, event, args...)
+			packets, err := gatehousetest.EventPackets("/", event, args...)
 			if err != nil {
-				t.Fatalf("EncodeEvent: %v", err)
+				t.Fatalf("EventPackets: %v", err)
 			}
-			if got := wire(msgs); got != tt.want {
+			if got := wire(packets); got != tt.want {
 				t.Errorf("event = %s\nwant    %s", got, tt.want)
 			}
 		})
