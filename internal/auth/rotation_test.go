@@ -206,3 +206,32 @@ func TestUnknownKIDRefetchesAreBoundedUnderAFlood(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestTheUpgradeAcceptsThePreviousSecretOnlyInItsWindow(t *testing.T) {
+	until := time.Now().Add(time.Hour).Truncate(time.Second)
+	v := newVerifier(t, gatewayconfig.JWT{
+		Secret:          testSecret,
+		Algorithms:      []string{"HS256"},
+		PreviousSecrets: []gatewayconfig.PreviousSecret{{Secret: oldSecret, Until: until.Format(time.RFC3339)}},
+	})
+	app := upgradeApp(v)
+	old := sign(t, jwt.SigningMethodHS256, []byte(oldSecret), withClaims(jwt.MapClaims{"exp": until.Add(time.Hour).Unix()}), nil)
+	status := func(at time.Time) int {
+		t.Helper()
+		v.now = func() time.Time { return at }
+		r := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)
+		r.Header.Set("Authorization", "Bearer "+old)
+		resp, err := app.Test(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(until.Add(-time.Minute)); got != 200 {
+		t.Fatalf("the previous secret's token inside the window: status %d, want 200", got)
+	}
+	if got := status(until.Add(time.Second)); got != 401 {
+		t.Fatalf("the previous secret's token after the window: status %d, want 401", got)
+	}
+}
