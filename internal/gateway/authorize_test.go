@@ -507,3 +507,51 @@ func TestUpgradeAuthorizerAnswerIsRefreshedOnTheSocket(t *testing.T) {
 		t.Fatal("the backend was not asked again")
 	}
 }
+
+// Handshakes, which need no token, are what an attacker sends first: with
+// the backend stalled, those beyond max_in_flight are answered 503 at once
+// instead of holding a request each until the timeout.
+func TestUpgradeAuthorizerRefusesHandshakesBeyondMaxInFlightWhileTheBackendIsSlow(t *testing.T) {
+	b := newSessionBackend(t)
+	hold := make(chan struct{})
+	b.hold.Store(&hold)
+	text := strings.Replace(fmt.Sprintf(upgradeAuthorizerConfig, b.srv.URL), "      at: upgrade\n",
+		"      at: upgrade\n      max_in_flight: 2\n      timeout: 30s\n", 1)
+	g := startLiveGateway(t, text, Registries{})
+	const attempts = 10
+	statuses := make(chan int, attempts)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range attempts {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+g.addr+"/socket.io/?EIO=4&transport=polling", nil)
+			req.Header.Set("Cookie", fmt.Sprintf("session=s-attacker-%d", i))
+			resp, err := client.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_ = resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range attempts - 2 {
+		select {
+		case status := <-statuses:
+			if status != http.StatusServiceUnavailable {
+				t.Fatalf("a handshake beyond max_in_flight got %d, want 503", status)
+			}
+		case <-time.After(limitsWait):
+			t.Fatalf("handshakes beyond max_in_flight not answered within %v", limitsWait)
+		}
+	}
+	close(hold)
+	b.hold.Store(nil)
+	for range 2 {
+		if status := <-statuses; status != http.StatusUnauthorized {
+			t.Fatalf("a held handshake got %d once the backend answered, want 401", status)
+		}
+	}
+	if n := g.gw.LimitRefusals()["authorizer_max_in_flight"]; n != attempts-2 {
+		t.Fatalf("authorizer_max_in_flight refusals counted: %d, want %d", n, attempts-2)
+	}
+}
