@@ -7,6 +7,7 @@
 //
 // It reads top to bottom: build.go turns config into runtime values,
 // hooks.go is the Socket.IO side (connect, event, disconnect), expiry.go the
-// token lifetime, server.go the HTTP side and shutdown, metrics.go what
-// the runtime counts for /metrics.
+// token lifetime, authorize.go and authorize_upgrade.go a namespace's
+// authorizer (at CONNECT, at the handshake, its refresh), server.go the HTTP
+// side and shutdown, metrics.go what the runtime counts for /metrics.
 package gateway
