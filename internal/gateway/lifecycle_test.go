@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/lifecycle"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
@@ -386,4 +387,40 @@ func checkHooksOnceInOrder(t *testing.T, got []lifecycle.Event) {
 			}
 		}
 	}
+}
+
+func TestAReloadThatChangesHooksSaysTheyKeepTheirRunningValueUntilARestart(t *testing.T) {
+	parse := func(text string) *gatewayconfig.Config {
+		cfg, err := gatewayconfig.Parse("gateway.yaml", []byte(text), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	running := parse(hooksGatewayConfig("http://backend-a/hooks", "", ""))
+	tests := []struct {
+		name, next string
+		warned     bool
+	}{
+		{"same hooks", hooksGatewayConfig("http://backend-a/hooks", "", ""), false},
+		{"another url", hooksGatewayConfig("http://backend-b/hooks", "", ""), true},
+		{"hooks removed", withoutServerSection(hooksGatewayConfig("", "", "")), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			warned := slices.ContainsFunc(restartOnlyChanges(running, parse(tt.next)), func(w string) bool {
+				return strings.HasPrefix(w, "server.hooks changed")
+			})
+			if warned != tt.warned {
+				t.Errorf("warned %v, want %v", warned, tt.warned)
+			}
+		})
+	}
+}
+
+// withoutServerSection cuts the server section (the hooks) out of text.
+func withoutServerSection(text string) string {
+	start := strings.Index(text, "server:\n")
+	end := strings.Index(text, "auth:\n")
+	return text[:start] + text[end:]
 }

@@ -90,6 +90,7 @@ func restartOnlyChanges(running, next *gatewayconfig.Config) []string {
 		{"server.metrics", running.Server.Metrics, next.Server.Metrics},
 		{"server.metrics_path", running.Server.MetricsPath, next.Server.MetricsPath},
 		{"server.tracing", running.Server.Tracing, next.Server.Tracing},
+		{"server.hooks", running.Server.Hooks, next.Server.Hooks},
 		{"adapter", running.Adapter, next.Adapter},
 		{"api", running.API, next.API},
 	}
