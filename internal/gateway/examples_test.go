@@ -64,6 +64,8 @@ func summarize(t *testing.T, cfg *gatewayconfig.Config) summary {
 
 func TestChatExampleDeclaresExactlyTheDefaultGateway(t *testing.T) {
 	t.Setenv("JWT_SECRET", "example-secret")
+	// With the playground on, so that its settings are compared too.
+	t.Setenv("GATEHOUSE_PLAYGROUND", "true")
 	root, err := gatewayconfig.Load("../../gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +85,7 @@ func TestChatExampleDeclaresExactlyTheDefaultGateway(t *testing.T) {
 
 func TestClusterExampleIsTheDefaultChatOnRedis(t *testing.T) {
 	t.Setenv("JWT_SECRET", "example-secret")
+	t.Setenv("GATEHOUSE_PLAYGROUND", "true")
 	t.Setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
 	t.Setenv("API_KEY", "example-key")
 	root, err := gatewayconfig.Load("../../gateway.yaml")
