@@ -27,6 +27,7 @@ func TestAdminIsRefusedWithoutAPIKeysOrOnAnotherRoute(t *testing.T) {
 		{"the metrics path", "{enabled: true, path: /metrics}", keys, "gw.yaml:2:32: ", "overlaps server.metrics_path"},
 		{"the server API", "{enabled: true, path: /api/admin}", keys, "gw.yaml:2:32: ", "overlaps a route of the gateway"},
 		{"the readiness check", "{enabled: true, path: /readyz}", keys, "gw.yaml:2:32: ", "overlaps a route of the gateway"},
+		{"the playground", "{enabled: true, path: /playground/ops}\n  playground: {enabled: true}", keys, "gw.yaml:2:32: ", "overlaps server.playground.path"},
 		{"no refusals kept", "{recent_refusals: 0}", keys, "gw.yaml:2:28: ", "between 1 and 10000"},
 		{"too many refusals kept", "{recent_refusals: 10001}", keys, "gw.yaml:2:28: ", "between 1 and 10000"},
 	} {

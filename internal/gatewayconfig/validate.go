@@ -99,6 +99,8 @@ func (v *validator) admin(s *Server) {
 		v.fail("server.admin.path", "server.admin.path %q overlaps server.path %q, where Engine.IO is served", a.Path, s.Path)
 	case s.Metrics && (inside(p, s.MetricsPath) || inside(s.MetricsPath, p)):
 		v.fail("server.admin.path", "server.admin.path %q overlaps server.metrics_path %q", a.Path, s.MetricsPath)
+	case s.Playground.Enabled && (inside(p, s.Playground.Path) || inside(s.Playground.Path, p)):
+		v.fail("server.admin.path", "server.admin.path %q overlaps server.playground.path %q", a.Path, s.Playground.Path)
 	case slices.ContainsFunc(reservedRoutes, func(r string) bool { return inside(p, r) || inside(r, p) }):
 		v.fail("server.admin.path", "server.admin.path %q overlaps a route of the gateway (%s)", a.Path, strings.Join(reservedRoutes, ", "))
 	}
