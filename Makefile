@@ -83,7 +83,8 @@ e2e: build examples e2e-deps
 ## playground-assets: copy the socket.io-client browser bundle (and its license) that the end-to-end suite
 ## installs into the playground's embedded assets; a unit test and the browser test check they match.
 .PHONY: playground-assets
-playground-assets: e2e-deps
+playground-assets:
+	test -d e2e/node_modules || $(MAKE) e2e-deps
 	cp e2e/node_modules/socket.io-client/dist/socket.io.min.js internal/playground/assets/socket.io.min.js
 	cp e2e/node_modules/socket.io-client/LICENSE internal/playground/assets/socket.io-client.LICENSE
 
