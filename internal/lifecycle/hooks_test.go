@@ -1,7 +1,13 @@
 package lifecycle
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 )
 
 // queued lists the types of the events waiting in s.
@@ -52,4 +58,37 @@ func TestHooksSendADisconnectOnlyAfterItsConnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHooksLeaveNoGoroutineOnceClosed(t *testing.T) {
+	url := startRedis(t)
+	b := startBackend(t)
+	// After the Redis process and the backend, whose goroutines are the
+	// test's own.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	a, err := adapter.NewRedis(adapter.RedisOptions{URL: url, Prefix: "gh-leak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	h := New(NewSender(fastOptions(b.url())), nil, RoomsOptions{Occupancy: a, NodeTimeout: 3 * time.Second})
+	h.Start()
+	var p Presence
+	h.Connected(&p, "/chat", "s1", "alice")
+	h.RoomChanged("/chat", "lobby", true)
+	// Recorded before it empties: a room that fills and empties before
+	// Redis is told sends nothing.
+	eventually(t, 5*time.Second, "lobby recorded", func() bool { return h.RoomsPending() == 0 })
+	h.RoomChanged("/chat", "lobby", false)
+	h.Disconnected(&p, "/chat", "s1", "alice", "transport close")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(b.received()); got != 4 {
+		t.Errorf("backend got %d events before Close returned, want 4", got)
+	}
+	b.stop()
+	_ = a.Close()
 }
