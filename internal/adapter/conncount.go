@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Cap is one connection limit a connection is counted against: Key names
@@ -52,7 +54,14 @@ func NewConnCounter(a Adapter, logger *slog.Logger) ConnCounter {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if r, ok := a.(*Redis); ok {
-		return newRedisConns(r.client, r.prefix, r.node, DefaultConnCountTTL, logger)
+		// A client of its own, whose calls end when their context does:
+		// the adapter's waits for its read timeout, longer than a CONNECT
+		// should wait for a stalled Redis.
+		opts := *r.client.Options()
+		opts.ContextTimeoutEnabled = true
+		c := newRedisConns(redis.NewClient(&opts), r.prefix, r.node, DefaultConnCountTTL, logger)
+		c.ownsClient = true
+		return c
 	}
 	return &localConns{counts: map[string]int{}}
 }

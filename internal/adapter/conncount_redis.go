@@ -117,6 +117,8 @@ type redisConns struct {
 	hashKey  string // this node's
 	ttl      time.Duration
 	logger   *slog.Logger
+	// ownsClient says Close closes client.
+	ownsClient bool
 
 	local localConns
 	// sync is held shared by the calls that change counts in Redis and in
@@ -358,9 +360,14 @@ func (c *redisConns) Close() error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("take this node's connection counts out of redis: %w", err)
+		err = fmt.Errorf("take this node's connection counts out of redis: %w", err)
 	}
-	return nil
+	if c.ownsClient {
+		if cerr := c.client.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close the connection counter's redis client: %w", cerr)
+		}
+	}
+	return err
 }
 
 // Count reports how many connections this node counts under key.

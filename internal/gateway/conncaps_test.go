@@ -292,3 +292,32 @@ func TestConnCapsNameTheUserByTheirClaimAndTheNamespace(t *testing.T) {
 		})
 	}
 }
+
+// While Redis does not answer, a CONNECT is decided on this node's own
+// counts after a short timeout, not held for as long as the outage lasts.
+func TestPerUserCapFallsBackToTheNodesCountsWhileRedisStalls(t *testing.T) {
+	url, stall := startStallableRedis(t)
+	cfg := strings.Replace(capsConfig, "    max_connections_per_user: 2\n",
+		"    max_connections_per_user: 2\nadapter:\n  kind: redis\n  redis: {url: \""+url+"\"}\n", 1)
+	g := startLiveGateway(t, cfg, Registries{})
+	grace := capsToken(t, jwt.MapClaims{"sub": "grace"})
+	if _, err := connectAs(t, g, "/chat", grace); err != nil {
+		t.Fatal(err)
+	}
+	resume := stall()
+	defer resume()
+
+	start := time.Now()
+	if _, err := connectAs(t, g, "/chat", grace); err != nil {
+		t.Fatalf("grace's second socket while Redis stalls: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("a CONNECT while Redis stalls was decided in %v", took.Round(time.Millisecond))
+	// The counter gives Redis 500 ms; the Redis client's own read
+	// timeout (2 s) is not what decides.
+	if took > 1500*time.Millisecond {
+		t.Fatalf("a CONNECT waited %v for a stalled Redis", took)
+	}
+	_, err := connectAs(t, g, "/chat", grace)
+	refusedWith(t, err, "limit_exceeded", "max_connections_per_user")
+}
