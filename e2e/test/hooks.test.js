@@ -163,6 +163,9 @@ describe('lifecycle hooks overflow', { skip: !haveRedis && 'redis-server is not 
 
   test('is counted while the backend is down, and the buffer is delivered when it returns', async () => {
     for (let i = 0; i < 10; i++) await pool.connect(gw.url, '/chat', { auth: { token: token({ sub: uniqueSub('u') }) } });
+    // The connect hook runs just after the CONNECT is answered: wait for the last one.
+    const deadline = Date.now() + WAIT_MS;
+    while ((await metric(gw, 'gatehouse_hooks_events_total{result="overflow"}')) < 6 && Date.now() < deadline) await sleep(20);
     assert.equal(await metric(gw, 'gatehouse_hooks_events_total{result="overflow"}'), 6);
     assert.equal(await metric(gw, 'gatehouse_hooks_buffered_events'), 4);
     await backend.start();

@@ -247,6 +247,12 @@ func TestHooksOverflowIsCountedInTheMetricsWhileTheBackendIsDown(t *testing.T) {
 	for i := range 10 {
 		hookClient(t, g, fmt.Sprintf("user%d", i))
 	}
+	// The connect hook runs just after the CONNECT is answered: wait for
+	// the last one.
+	deadline := time.Now().Add(limitsWait)
+	for g.gw.Lifecycle().Stats().Overflowed < 7 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	series := scrape(t, g.addr)
 	if got := series[`gatehouse_hooks_events_total{result="overflow"}`]; got != 7 {
 		t.Errorf("overflow counted %v, want 7 of 10 connects past a buffer of 3", got)

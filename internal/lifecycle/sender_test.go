@@ -49,6 +49,8 @@ func TestSenderPostsEveryEventOnceInOrderInBatches(t *testing.T) {
 	if ev.Type != KindConnect || ev.Namespace != "/chat" || ev.Socket != "s0" || ev.User != "u" || ev.Node != "n1" || ev.Time.IsZero() {
 		t.Errorf("first event %+v lacks a member", ev)
 	}
+	// The backend has them a moment before the Sender reads its answer.
+	eventually(t, 5*time.Second, "95 counted delivered", func() bool { return s.Stats().Delivered == 95 })
 	if st := s.Stats(); st.Delivered != 95 || st.Buffered != 0 || st.Overflowed != 0 {
 		t.Errorf("stats %+v, want 95 delivered and nothing left", st)
 	}
@@ -81,6 +83,7 @@ func TestSenderLosesNothingWithinTheBufferAcrossABackendRestart(t *testing.T) {
 	emitConnects(s, 30)
 	eventually(t, 10*time.Second, "100 events delivered", func() bool { return len(b.received()) == 100 })
 	checkInOrder(t, b.received(), 100)
+	eventually(t, 5*time.Second, "100 counted delivered", func() bool { return s.Stats().Delivered == 100 })
 	if st := s.Stats(); st.Overflowed != 0 || st.Delivered != 100 {
 		t.Errorf("stats %+v, want 100 delivered, none overflowed", st)
 	}
