@@ -36,6 +36,9 @@ type Host interface {
 	SharedStore() SharedStore
 	// Now is the host's clock.
 	Now() time.Time
+	// Presence tells who is in a room (namespaces[].presence); nil when
+	// the host keeps none (NewHost's default, for tests).
+	Presence() PresenceReader
 }
 
 // SharedStore is state kept once for the whole cluster, so that a limit
@@ -102,6 +105,8 @@ type HostOptions struct {
 	SharedStore SharedStore
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Presence may be nil: no presence kept.
+	Presence PresenceReader
 }
 
 // NewHost returns a Host made of o, for the gateway and for tests.
@@ -127,3 +132,4 @@ func (h *host) Publisher() Publisher           { return h.o.Publisher }
 func (h *host) Distributed() bool              { return h.o.Distributed }
 func (h *host) SharedStore() SharedStore       { return h.o.SharedStore }
 func (h *host) Now() time.Time                 { return h.o.Now() }
+func (h *host) Presence() PresenceReader       { return h.o.Presence }

@@ -149,6 +149,7 @@ func Mount(router fiber.Router, opts Options) error {
 	group.Post("/emit", s.emit)
 	group.Post("/disconnect", s.disconnect)
 	group.Get("/namespaces/:namespace/rooms/:room", s.roomSize)
+	group.Get("/namespaces/:namespace/rooms/:room/presence", s.presence)
 	group.All("/*", func(c *fiber.Ctx) error {
 		return s.fail(c, &Error{Status: fiber.StatusNotFound, Code: CodeNotFound,
 			Message: fmt.Sprintf("no API endpoint %s %s", c.Method(), c.Path())})

@@ -122,6 +122,9 @@ func (c *cluster) Answer(_ context.Context, req *adapter.Message) *adapter.Messa
 	if req.Kind == adapter.KindAdmin {
 		return c.answerAdmin(req)
 	}
+	if req.Kind == adapter.KindPresence {
+		return c.answerPresence(req)
+	}
 	return nil
 }
 

@@ -33,6 +33,9 @@ type hostEnv struct {
 	// shared is the state every node shares, kept by the adapter's backend
 	// (rate_limit with store: redis); nil when the adapter keeps none.
 	shared gatehouse.SharedStore
+	// presence tells who is in a room; nil for a host that only builds
+	// instances to look at them.
+	presence gatehouse.PresenceReader
 }
 
 // newHostEnv builds the host parts of a gateway with adapter a; metrics is
@@ -60,7 +63,7 @@ func (env *hostEnv) options(kind, name string, o gatewayconfig.Options) gatewayc
 	logger := env.logger.With(kind, name, "config", o.Pos().String())
 	o = o.WithHost(gatehouse.NewHost(gatehouse.HostOptions{
 		Logger: logger, Metrics: env.metrics, Publisher: env.publisher, Distributed: env.distributed,
-		SharedStore: env.shared,
+		SharedStore: env.shared, Presence: env.presence,
 	}))
 	return o
 }

@@ -124,6 +124,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		gw.metrics.Registry().MustRegister(gw.lifecycle.Collector())
 	}
 	gw.host = newHostEnv(adp, logger, gw.metrics.Registry())
+	gw.host.presence = presence{gw: gw}
 	st, err := buildState(ctx, cfg, opts.Registries, logger, gw.host)
 	if err != nil {
 		_ = adp.Close()

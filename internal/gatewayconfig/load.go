@@ -384,6 +384,8 @@ type namespaceSyntax struct {
 	MaxConnections int `yaml:"max_connections"`
 	// Recovery keeps lost sessions for the client to recover.
 	Recovery *Recovery `yaml:"recovery"`
+	// Presence tells who is in rooms.
+	Presence *Presence `yaml:"presence"`
 }
 
 // eventSyntax is an event entry as written; handler and handlers stay nodes
@@ -423,6 +425,7 @@ func (d *decoder) decodeNamespaces(n *yaml.Node) []Namespace {
 			// Checked by validate.
 			MaxConnections: syntax.MaxConnections,
 			Recovery:       syntax.Recovery,
+			Presence:       syntax.Presence,
 		})
 	}
 	return namespaces

@@ -261,6 +261,8 @@ type Namespace struct {
 	// Recovery, when set, keeps the sessions of sockets whose connection
 	// was lost, for socket.io-client's connectionStateRecovery.
 	Recovery *Recovery
+	// Presence, when set, tells who is in the rooms it names.
+	Presence *Presence
 }
 
 // Event is one entry of a namespace's "events", keyed by the event name.
