@@ -335,6 +335,9 @@ func TestAReloadThatChangesTracingSaysItWaitsForARestart(t *testing.T) {
 	receiver := startOTLPReceiver(t)
 	backend := startTraceBackend(t)
 	g := startLiveGateway(t, tracedConfig("    enabled: false\n    endpoint: "+receiver.srv.URL, backend.srv.URL), Registries{})
+	// Served before it stops: a Shutdown that runs ahead of Serve would
+	// leave Serve waiting.
+	g.dial(t, "")
 	next, err := gatewayconfig.Parse("gateway.yaml",
 		[]byte(tracedConfig("    enabled: true\n    endpoint: "+receiver.srv.URL, backend.srv.URL)), nil)
 	if err != nil {
