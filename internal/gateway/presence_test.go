@@ -36,6 +36,7 @@ namespaces:
       rooms: ["room-*"]
       claims: [name]
       max_members: MAX
+      announce: true
     events:
       join:
         handler:
@@ -358,5 +359,77 @@ func TestPresenceAnswerIsBoundedByMaxMembers(t *testing.T) {
 	// memory (1 MB of slack for the runtime's own noise).
 	if after := heap(); after > before+1<<20 {
 		t.Fatalf("heap grew from %d to %d over 200 presence answers", before, after)
+	}
+}
+
+// presenceEvents gathers the presence:join and presence:leave events c
+// receives as "join user" and "leave user", for wait.
+func presenceEvents(t *testing.T, c *sioclient.Client, wait time.Duration) []string {
+	t.Helper()
+	var out []string
+	timeout := time.After(wait)
+	for {
+		select {
+		case ev := <-c.Events():
+			if ev.Name != "presence:join" && ev.Name != "presence:leave" {
+				continue
+			}
+			var body struct {
+				Room   string         `json:"room"`
+				User   string         `json:"user"`
+				Claims map[string]any `json:"claims"`
+			}
+			if len(ev.Args) != 1 || json.Unmarshal(ev.Args[0], &body) != nil || body.Room != "room-a" {
+				t.Fatalf("%s: %s", ev.Name, ev.Args)
+			}
+			if len(body.Claims) != 1 || body.Claims["name"] != "Name of "+body.User {
+				t.Fatalf("%s shows claims %v", ev.Name, body.Claims)
+			}
+			out = append(out, strings.TrimPrefix(ev.Name, "presence:")+" "+body.User)
+		case <-timeout:
+			return out
+		}
+	}
+}
+
+// TestPresenceAnnouncesAUsersFirstJoinAndLastLeaveAcrossNodes puts alice on
+// one gateway and bob's two sockets on the other, both on redis-server:
+// alice is told once that bob joined (not of his second socket) and once
+// that he left (when his last socket goes), with the claims shown.
+func TestPresenceAnnouncesAUsersFirstJoinAndLastLeaveAcrossNodes(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
+	a := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	b := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	awaitReady(t, a)
+	awaitReady(t, b)
+	connect := func(g *liveGateway, user string) *sioclient.Client {
+		c, err := presenceClient(g, presenceToken(t, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	alice := connect(a, "alice")
+	if err := emitRoom(alice, "join", "room-a"); err != nil {
+		t.Fatal(err)
+	}
+	bob1, bob2 := connect(b, "bob"), connect(b, "bob")
+	for _, c := range []*sioclient.Client{bob1, bob2} {
+		if err := emitRoom(c, "join", "room-a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := emitRoom(bob2, "leave", "room-a"); err != nil {
+		t.Fatal(err)
+	}
+	bob1.Close()
+	got := presenceEvents(t, alice, time.Second)
+	if strings.Join(got, ", ") != "join bob, leave bob" {
+		t.Fatalf("alice was told %q, want join bob then leave bob", got)
+	}
+	if got := presenceEvents(t, bob2, 200*time.Millisecond); len(got) != 0 {
+		t.Fatalf("bob's socket that left was told %q", got)
 	}
 }

@@ -157,8 +157,10 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		Observer:   gw.socketObserver(),
 		// Rooms filling and emptying on this node, for the lifecycle hooks.
 		RoomChanged: roomChanged(gw.lifecycle),
-		Logger:      logger,
-		Recovery:    recovery{gw: gw},
+		// Users joining and leaving rooms, for presence's announcements.
+		UserRoomChanged: newAnnouncer(gw).changed,
+		Logger:          logger,
+		Recovery:        recovery{gw: gw},
 	})
 	gw.engine = engineio.NewServer(engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),

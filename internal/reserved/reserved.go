@@ -14,6 +14,10 @@ const (
 	AuthRefresh = "auth:refresh"
 	// AuthExpiring warns a socket that its token expires soon.
 	AuthExpiring = "auth:expiring"
+	// PresenceJoin tells a room's sockets that a user joined it.
+	PresenceJoin = "presence:join"
+	// PresenceLeave tells a room's sockets that a user left it.
+	PresenceLeave = "presence:leave"
 )
 
 // protocolEvents are the names socket.io-client gives its own events, with
@@ -50,7 +54,7 @@ func IsProtocol(name string) (hint string, ok bool) {
 // protocol's and those of the gateway's own events.
 func Gateway() map[string]struct{} {
 	set := Protocol()
-	for _, name := range []string{Exception, AuthRefresh, AuthExpiring} {
+	for _, name := range []string{Exception, AuthRefresh, AuthExpiring, PresenceJoin, PresenceLeave} {
 		set[name] = struct{}{}
 	}
 	return set

@@ -44,6 +44,7 @@ var sections = []section{
 	{path: "api", typ: reflect.TypeFor[gatewayconfig.API]()},
 	{path: "namespaces.authorizer", typ: reflect.TypeFor[gatewayconfig.Authorizer]()},
 	{path: "namespaces.recovery", typ: reflect.TypeFor[gatewayconfig.Recovery]()},
+	{path: "namespaces.presence", typ: reflect.TypeFor[gatewayconfig.Presence]()},
 }
 
 // row is one key of a reference table.

@@ -16,3 +16,40 @@ func (s *Server) RoomMembers(namespace, room string) []*Socket {
 	}
 	return out
 }
+
+// userJoined tells UserRoomChanged that s joined room, when no other socket
+// of its user is there. n.mu is held.
+func (n *namespaceIndex) userJoined(s *Socket, room string) {
+	if f := s.client.server.onUserRoom; f != nil && s.subject != "" && !n.userInRoomBesides(s, room) {
+		f(n.name, room, s, true)
+	}
+}
+
+// userLeft tells UserRoomChanged that s left room, when no other socket of
+// its user is there. n.mu is held.
+func (n *namespaceIndex) userLeft(s *Socket, room string) {
+	if f := s.client.server.onUserRoom; f != nil && s.subject != "" && !n.userInRoomBesides(s, room) {
+		f(n.name, room, s, false)
+	}
+}
+
+// userInRoomBesides reports whether a socket of s's user other than s is in
+// room. n.mu is held.
+func (n *namespaceIndex) userInRoomBesides(s *Socket, room string) bool {
+	members := n.rooms[room]
+	u := n.users[s.subject]
+	if u.first != nil && u.first != s {
+		if _, ok := members[u.first]; ok {
+			return true
+		}
+	}
+	for other := range u.more {
+		if other == s {
+			continue
+		}
+		if _, ok := members[other]; ok {
+			return true
+		}
+	}
+	return false
+}

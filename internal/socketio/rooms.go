@@ -99,6 +99,7 @@ func (n *namespaceIndex) remove(s *Socket) {
 		if removeMember(n.rooms, room, s) {
 			s.client.server.roomChanged(n.name, room, false)
 		}
+		n.userLeft(s, room)
 	}
 	s.rooms = nil
 	if s.subject != "" {
@@ -122,9 +123,13 @@ func (n *namespaceIndex) join(s *Socket, room string) error {
 	if s.rooms == nil {
 		s.rooms = make(map[string]struct{})
 	}
+	_, already := s.rooms[room]
 	s.rooms[room] = struct{}{}
 	if addMember(n.rooms, room, s) {
 		s.client.server.roomChanged(n.name, room, true)
+	}
+	if !already {
+		n.userJoined(s, room)
 	}
 	return nil
 }
@@ -139,6 +144,7 @@ func (n *namespaceIndex) leave(s *Socket, room string) {
 	if removeMember(n.rooms, room, s) {
 		s.client.server.roomChanged(n.name, room, false)
 	}
+	n.userLeft(s, room)
 }
 
 // reindexSubject moves s to the user set of its current subject, after its

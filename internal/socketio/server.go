@@ -54,6 +54,11 @@ type Options struct {
 	// room come in the order of the changes; it must be quick and must
 	// not call back into the Server. A socket's own id is not a room here.
 	RoomChanged func(namespace, room string, occupied bool)
+	// UserRoomChanged, when set, is told that a user's first socket on
+	// this server joined a room (joined) or its last left it, for
+	// presence. It is called as RoomChanged is, with the namespace's lock
+	// held: it must be quick and must not call back into the Server.
+	UserRoomChanged func(namespace, room string, s *Socket, joined bool)
 	// Recovery, when set, recovers the sessions of the namespaces whose
 	// Window is not zero (see Recovery).
 	Recovery Recovery
@@ -82,6 +87,7 @@ type Server struct {
 	limits         atomic.Pointer[Limits]
 	onRefused      func(limit string)
 	onRoomChanged  func(namespace, room string, occupied bool)
+	onUserRoom     func(namespace, room string, s *Socket, joined bool)
 	recovery       Recovery
 
 	mu         sync.RWMutex
@@ -102,6 +108,7 @@ func NewServer(opts Options) *Server {
 		observer:       opts.Observer,
 		onRefused:      opts.Refused,
 		onRoomChanged:  opts.RoomChanged,
+		onUserRoom:     opts.UserRoomChanged,
 		recovery:       opts.Recovery,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
