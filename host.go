@@ -36,6 +36,9 @@ type Host interface {
 	SharedStore() SharedStore
 	// Now is the host's clock.
 	Now() time.Time
+	// History reads the rooms' history (namespaces[].history); nil when
+	// the host keeps none (NewHost's default, for tests).
+	History() HistoryReader
 	// Presence tells who is in a room (namespaces[].presence); nil when
 	// the host keeps none (NewHost's default, for tests).
 	Presence() PresenceReader
@@ -105,6 +108,8 @@ type HostOptions struct {
 	SharedStore SharedStore
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// History may be nil: no history kept.
+	History HistoryReader
 	// Presence may be nil: no presence kept.
 	Presence PresenceReader
 }
@@ -132,4 +137,5 @@ func (h *host) Publisher() Publisher           { return h.o.Publisher }
 func (h *host) Distributed() bool              { return h.o.Distributed }
 func (h *host) SharedStore() SharedStore       { return h.o.SharedStore }
 func (h *host) Now() time.Time                 { return h.o.Now() }
+func (h *host) History() HistoryReader         { return h.o.History }
 func (h *host) Presence() PresenceReader       { return h.o.Presence }

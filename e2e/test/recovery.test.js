@@ -286,6 +286,19 @@ describe('connection state recovery across two gateways on redis', { skip: !have
     proxy.switchTo(gwA.port);
   });
 
+  test("a room's history is the cluster's: written on one node, read on the other", async () => {
+    const fromA = await sender(gwA);
+    await emitAck(fromA, 'sendToRoom', { room: 'lobby', message: 'from-a-1' });
+    await emitAck(fromA, 'sendToRoom', { room: 'lobby', message: 'from-a-2' });
+    const reader = await sender(gwB);
+    const answer = await emitAck(reader, 'history', { room: 'lobby' });
+    assert.deepEqual(answer.messages.map((m) => m.args[0]), ['from-a-1', 'from-a-2']);
+    const api = await apiHistory(gwB, 'lobby');
+    assert.deepEqual(api.body.messages.map((m) => m.args[0]), ['from-a-1', 'from-a-2']);
+    fromA.close();
+    reader.close();
+  });
+
   test('the clients of a node that drains recover on the other node', async () => {
     const c = await startGateway({ config: fixture('recovery.yaml'), env: sharedEnv });
     proxy.switchTo(c.port);
@@ -306,5 +319,57 @@ describe('connection state recovery across two gateways on redis', { skip: !have
     assert.equal(exit.code, 0);
     a.socket.close();
     fromB.close();
+  });
+});
+
+/** GET the server API's history of a room. */
+async function apiHistory(gw, room, query = '') {
+  const res = await fetch(`${gw.url}/api/v1/namespaces/live/rooms/${encodeURIComponent(room)}/history${query}`, {
+    headers: { authorization: 'Bearer e2e-api-key' },
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('room history', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ config: fixture('recovery.yaml'), env: { JWT_SECRET: SECRET } });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('a client that arrives gets the last messages of a room, oldest first, and only the newer ones after an offset', async () => {
+    const sender = io(`${gw.url}/live`, { forceNew: true, auth: { token: token({ sub: uniqueSub('s') }, { secret: SECRET }) } });
+    await connected(sender);
+    for (let i = 1; i <= 7; i++) await emitAck(sender, 'sendToRoom', { room: 'r-hist', message: `h${i}` });
+    await emitAck(sender, 'sendToRoom', { room: 'other', message: 'not kept' });
+
+    const late = recoveringClient(gw.url);
+    await connected(late.socket);
+    const answer = await emitAck(late.socket, 'history', { room: 'r-hist' });
+    assert.equal(answer.room, 'r-hist');
+    assert.deepEqual(answer.messages.map((m) => m.args[0]), ['h3', 'h4', 'h5', 'h6', 'h7'], 'the last size (5) messages');
+    assert.ok(answer.messages.every((m) => m.event === 'said' && typeof m.offset === 'string'));
+
+    const since = answer.messages[2].offset;
+    const newer = await emitAck(late.socket, 'history', { room: 'r-hist', since });
+    assert.deepEqual(newer.messages.map((m) => m.args[0]), ['h6', 'h7']);
+
+    const refused = await emitAck(late.socket, 'history', { room: 'other' });
+    assert.equal(refused.error.code, 'invalid_payload');
+    assert.match(refused.error.message, /no history is kept of room "other"/);
+    const badOffset = await emitAck(late.socket, 'history', { room: 'r-hist', since: 'nonsense' });
+    assert.equal(badOffset.error.code, 'invalid_payload');
+
+    const api = await apiHistory(gw, 'r-hist', '?limit=2');
+    assert.equal(api.status, 200);
+    assert.deepEqual(api.body.messages.map((m) => m.args[0]), ['h6', 'h7']);
+    const none = await apiHistory(gw, 'other');
+    assert.equal(none.status, 404);
+    assert.equal(none.body.code, 'not_found');
+    sender.close();
+    late.socket.close();
   });
 });

@@ -101,6 +101,8 @@ type Adapter interface {
 	// Recorder keeps the streams and sessions of connection state
 	// recovery, in the process or in the cluster's shared store.
 	Recorder
+	// HistoryKeeper keeps the rooms' history, the same way.
+	HistoryKeeper
 }
 
 var (

@@ -11,9 +11,10 @@ import (
 // locally), requests get no answers, and published messages, which no
 // backend can receive, are logged at debug level and dropped.
 type Memory struct {
-	node   string
-	logger *slog.Logger
-	rec    memoryRecorder
+	node    string
+	logger  *slog.Logger
+	rec     memoryRecorder
+	history memoryHistory
 
 	mu   sync.Mutex
 	recv Receiver // set by Start; delivers recorded broadcasts

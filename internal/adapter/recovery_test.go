@@ -189,3 +189,65 @@ func TestMemoryStreamIsBoundedByBytes(t *testing.T) {
 		t.Fatalf("stream holds %d bytes in %d entries, want at most 1 MiB", s.bytes, len(s.entries))
 	}
 }
+
+func TestHistoryKeepsTheLastMessagesOfARoom(t *testing.T) {
+	for name, build := range recorders(t) {
+		t.Run(name, func(t *testing.T) {
+			r, _ := build(t)
+			keeper := r.rec.(HistoryKeeper)
+			ctx := context.Background()
+			limits := HistoryLimits{Size: 3, TTL: time.Minute, MaxBytes: 1 << 20}
+			for i := 1; i <= 5; i++ {
+				msg := &Message{Kind: KindBroadcast, Namespace: "/chat", Event: "m", Args: []json.RawMessage{json.RawMessage(fmt.Sprint(i))}}
+				if err := keeper.AppendHistory(ctx, "lobby", msg, limits); err != nil {
+					t.Fatal(err)
+				}
+			}
+			all, err := keeper.History(ctx, "/chat", "lobby", "", 0, limits)
+			if err != nil || argsOf(all) != "3,4,5" {
+				t.Fatalf("History = %s, %v; want the last 3: 3,4,5", argsOf(all), err)
+			}
+			last2, _ := keeper.History(ctx, "/chat", "lobby", "", 2, limits)
+			if argsOf(last2) != "4,5" {
+				t.Fatalf("History(limit 2) = %s", argsOf(last2))
+			}
+			after, _ := keeper.History(ctx, "/chat", "lobby", all[0].Offset, 0, limits)
+			if argsOf(after) != "4,5" {
+				t.Fatalf("History(since first) = %s", argsOf(after))
+			}
+			if other, _ := keeper.History(ctx, "/chat", "elsewhere", "", 0, limits); len(other) != 0 {
+				t.Fatalf("an unknown room has %d messages", len(other))
+			}
+			if _, err := keeper.History(ctx, "/chat", "lobby", "nonsense", 0, limits); err == nil {
+				t.Fatal("a malformed since was accepted")
+			}
+		})
+	}
+}
+
+// An attacker who sends to many rooms makes the process keep a history of
+// each: every room together stays within MaxBytes, the oldest going first.
+func TestMemoryHistoryIsBoundedAcrossRooms(t *testing.T) {
+	m := NewMemory(nil)
+	ctx := context.Background()
+	limits := HistoryLimits{Size: 100, TTL: time.Hour, MaxBytes: 1 << 20}
+	big := json.RawMessage(`"` + strings.Repeat("x", 16<<10) + `"`)
+	for i := 0; i < 1000; i++ {
+		msg := &Message{Kind: KindBroadcast, Namespace: "/chat", Event: "m", Args: []json.RawMessage{big}}
+		if err := m.AppendHistory(ctx, fmt.Sprintf("room-%d", i), msg, limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &m.history
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.bytes > 1<<20 || len(h.rooms) > 70 {
+		t.Fatalf("history holds %d bytes in %d rooms, want at most 1 MiB", h.bytes, len(h.rooms))
+	}
+	if len(h.fifo) > 2*len(h.rooms)+64 {
+		t.Fatalf("the FIFO keeps %d entries for %d rooms", len(h.fifo), len(h.rooms))
+	}
+	if _, ok := h.rooms[historyKey("/chat", "room-999")]; !ok {
+		t.Fatal("the newest room's history was dropped instead of the oldest")
+	}
+}

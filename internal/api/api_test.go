@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse-dev/gatehouse"
 )
 
 // recordingCluster serves the namespaces "/" and "/chat" and records what
@@ -41,6 +43,11 @@ func (c *recordingCluster) Disconnect(_ context.Context, d Disconnect) (Delivery
 
 func (c *recordingCluster) RoomSize(_ context.Context, namespace, room string) (int, error) {
 	return c.roomSize, c.err
+}
+
+// History is tested on a live gateway (internal/gateway's history tests).
+func (c *recordingCluster) History(context.Context, string, string, gatehouse.HistoryQuery) ([]gatehouse.HistoryEntry, error) {
+	return nil, c.err
 }
 
 func newTestApp(t *testing.T, cluster Cluster) *fiber.App {

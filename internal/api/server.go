@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +80,9 @@ type Cluster interface {
 	Disconnect(ctx context.Context, d Disconnect) (Delivery, error)
 	// RoomSize counts the sockets of room on every node.
 	RoomSize(ctx context.Context, namespace, room string) (int, error)
+	// History reads a room's history (gatehouse.ErrNoHistory when the
+	// namespace keeps none of it).
+	History(ctx context.Context, namespace, room string, q gatehouse.HistoryQuery) ([]gatehouse.HistoryEntry, error)
 }
 
 // Error is an answer other than success: an HTTP status, a stable code and
@@ -149,6 +153,7 @@ func Mount(router fiber.Router, opts Options) error {
 	group.Post("/emit", s.emit)
 	group.Post("/disconnect", s.disconnect)
 	group.Get("/namespaces/:namespace/rooms/:room", s.roomSize)
+	group.Get("/namespaces/:namespace/rooms/:room/history", s.history)
 	group.Get("/namespaces/:namespace/rooms/:room/presence", s.presence)
 	group.All("/*", func(c *fiber.Ctx) error {
 		return s.fail(c, &Error{Status: fiber.StatusNotFound, Code: CodeNotFound,
@@ -307,6 +312,47 @@ func (s *server) roomSize(c *fiber.Ctx) error {
 		return s.fail(c, err)
 	}
 	return c.JSON(fiber.Map{"namespace": ns, "room": room, "sockets": n})
+}
+
+// history answers GET .../rooms/:room/history?since=OFFSET&limit=N: the
+// room's messages kept, oldest first.
+func (s *server) history(c *fiber.Ctx) error {
+	rawNamespace, err := url.PathUnescape(c.Params("namespace"))
+	if err != nil {
+		return s.fail(c, Invalid("namespace", "not a valid URL-encoded name"))
+	}
+	room, err := url.PathUnescape(c.Params("room"))
+	if err != nil || room == "" {
+		return s.fail(c, Invalid("room", "not a valid URL-encoded name"))
+	}
+	ns, apiErr := s.namespace("namespace", &rawNamespace, true)
+	if apiErr != nil {
+		return s.fail(c, apiErr)
+	}
+	q := gatehouse.HistoryQuery{Since: c.Query("since")}
+	if raw := c.Query("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return s.fail(c, Invalid("limit", "a number of messages, 0 or more"))
+		}
+		q.Limit = n
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.timeout)
+	defer cancel()
+	entries, err := s.cluster.History(ctx, ns, room, q)
+	switch {
+	case errors.Is(err, gatehouse.ErrNoHistory):
+		return s.fail(c, &Error{Status: fiber.StatusNotFound, Code: CodeNotFound,
+			Message: fmt.Sprintf("namespace %s keeps no history of room %.64q", ns, room)})
+	case err != nil && gatehouse.AsError(err).Code == gatehouse.CodeInvalidPayload:
+		return s.fail(c, Invalid("since", "%s", gatehouse.AsError(err).Message))
+	case err != nil:
+		return s.fail(c, err)
+	}
+	if entries == nil {
+		entries = []gatehouse.HistoryEntry{}
+	}
+	return c.JSON(fiber.Map{"namespace": ns, "room": room, "messages": entries})
 }
 
 func delivered(d Delivery) fiber.Map {

@@ -31,6 +31,8 @@ type namespaceRuntime struct {
 	authorizerAt string
 	// recovery keeps lost sessions for their clients; nil when off.
 	recovery *gatewayconfig.Recovery
+	// history keeps the last messages of rooms; nil when off.
+	history *gatewayconfig.History
 }
 
 // eventRuntime is one declared event: its guard chain and handlers, in order.
@@ -159,6 +161,7 @@ func buildRuntime(cfg *gatewayconfig.Config, reg Registries, env *hostEnv) (map[
 		}
 		rt.maxConnections = ns.MaxConnections
 		rt.recovery = ns.Recovery
+		rt.history = ns.History
 		for _, ev := range ns.Events {
 			if _, reserved := reservedEvents[ev.Name]; reserved {
 				errs = append(errs, gatewayconfig.Errorf(ev.Pos, "event %q is reserved by the protocol or the gateway", ev.Name))

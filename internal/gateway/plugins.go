@@ -33,8 +33,10 @@ type hostEnv struct {
 	// shared is the state every node shares, kept by the adapter's backend
 	// (rate_limit with store: redis); nil when the adapter keeps none.
 	shared gatehouse.SharedStore
-	// presence tells who is in a room; nil for a host that only builds
+	// history reads the rooms' history; nil for a host that only builds
 	// instances to look at them.
+	history gatehouse.HistoryReader
+	// presence tells who is in a room; nil as history is.
 	presence gatehouse.PresenceReader
 }
 
@@ -45,9 +47,7 @@ func newHostEnv(a adapter.Adapter, logger *slog.Logger, metrics *prometheus.Regi
 	if metrics != nil {
 		env.metrics = metrics
 	}
-	if _, alone := a.(*adapter.Memory); !alone {
-		env.distributed = true
-	}
+	env.distributed = a.Distributed()
 	if s, ok := a.(adapter.SharedStore); ok {
 		env.shared = s
 	}
@@ -63,7 +63,7 @@ func (env *hostEnv) options(kind, name string, o gatewayconfig.Options) gatewayc
 	logger := env.logger.With(kind, name, "config", o.Pos().String())
 	o = o.WithHost(gatehouse.NewHost(gatehouse.HostOptions{
 		Logger: logger, Metrics: env.metrics, Publisher: env.publisher, Distributed: env.distributed,
-		SharedStore: env.shared, Presence: env.presence,
+		SharedStore: env.shared, History: env.history, Presence: env.presence,
 	}))
 	return o
 }

@@ -124,6 +124,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		gw.metrics.Registry().MustRegister(gw.lifecycle.Collector())
 	}
 	gw.host = newHostEnv(adp, logger, gw.metrics.Registry())
+	gw.host.history = history{gw: gw}
 	gw.host.presence = presence{gw: gw}
 	st, err := buildState(ctx, cfg, opts.Registries, logger, gw.host)
 	if err != nil {
@@ -161,6 +162,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		UserRoomChanged: newAnnouncer(gw).changed,
 		Logger:          logger,
 		Recovery:        recovery{gw: gw},
+		Sent:            history{gw: gw}.keep,
 	})
 	gw.engine = engineio.NewServer(engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),

@@ -49,6 +49,9 @@ func (c *cluster) Emit(ctx context.Context, e api.Emit) (api.Delivery, error) {
 	if e.Room != "" {
 		rooms = []string{e.Room}
 	}
+	if len(rooms) > 0 {
+		history{gw: c.gw}.keep(ctx, e.Namespace, rooms, e.Event, args)
+	}
 	if ns := (recovery{gw: c.gw}).config(e.Namespace); ns != nil {
 		// Recorded, like every broadcast of a namespace that recovers,
 		// and delivered on every node from the stream.
@@ -107,4 +110,9 @@ func localOnly(dropped string) api.Delivery {
 		return api.Delivery{}
 	}
 	return api.Delivery{LocalOnly: true, Warning: "delivered on this gateway only: " + dropped}
+}
+
+// History reads a room's history for the server API.
+func (c *cluster) History(ctx context.Context, namespace, room string, q gatehouse.HistoryQuery) ([]gatehouse.HistoryEntry, error) {
+	return history{gw: c.gw}.History(ctx, namespace, room, q)
 }

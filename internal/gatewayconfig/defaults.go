@@ -148,6 +148,7 @@ func (c *Config) applyDefaults() {
 		}
 		c.authorizerDefaults(ns)
 		c.recoveryDefaults(ns)
+		c.historyDefaults(ns)
 		c.presenceDefaults(ns)
 	}
 }

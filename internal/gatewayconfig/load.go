@@ -384,6 +384,8 @@ type namespaceSyntax struct {
 	MaxConnections int `yaml:"max_connections"`
 	// Recovery keeps lost sessions for the client to recover.
 	Recovery *Recovery `yaml:"recovery"`
+	// History keeps the last messages of rooms.
+	History *History `yaml:"history"`
 	// Presence tells who is in rooms.
 	Presence *Presence `yaml:"presence"`
 }
@@ -425,6 +427,7 @@ func (d *decoder) decodeNamespaces(n *yaml.Node) []Namespace {
 			// Checked by validate.
 			MaxConnections: syntax.MaxConnections,
 			Recovery:       syntax.Recovery,
+			History:        syntax.History,
 			Presence:       syntax.Presence,
 		})
 	}

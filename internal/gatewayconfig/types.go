@@ -261,6 +261,8 @@ type Namespace struct {
 	// Recovery, when set, keeps the sessions of sockets whose connection
 	// was lost, for socket.io-client's connectionStateRecovery.
 	Recovery *Recovery
+	// History, when set, keeps the last messages of the rooms it names.
+	History *History
 	// Presence, when set, tells who is in the rooms it names.
 	Presence *Presence
 }

@@ -372,6 +372,7 @@ func (v *validator) namespaces() {
 		v.refs(ns.Guards, guardNames)
 		v.authorizer(ns)
 		v.recovery(ns)
+		v.history(ns)
 		v.presence(ns)
 		for _, ev := range ns.Events {
 			v.refs(ev.Guards, guardNames)

@@ -44,6 +44,7 @@ var sections = []section{
 	{path: "api", typ: reflect.TypeFor[gatewayconfig.API]()},
 	{path: "namespaces.authorizer", typ: reflect.TypeFor[gatewayconfig.Authorizer]()},
 	{path: "namespaces.recovery", typ: reflect.TypeFor[gatewayconfig.Recovery]()},
+	{path: "namespaces.history", typ: reflect.TypeFor[gatewayconfig.History]()},
 	{path: "namespaces.presence", typ: reflect.TypeFor[gatewayconfig.Presence]()},
 }
 

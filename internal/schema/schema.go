@@ -194,6 +194,10 @@ func namespaceSchema() (obj, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: namespace recovery: %w", err)
 	}
+	history, err := structSchema(reflect.TypeFor[gatewayconfig.History]())
+	if err != nil {
+		return nil, fmt.Errorf("schema: namespace history: %w", err)
+	}
 	presence, err := structSchema(reflect.TypeFor[gatewayconfig.Presence]())
 	if err != nil {
 		return nil, fmt.Errorf("schema: namespace presence: %w", err)
@@ -210,6 +214,7 @@ func namespaceSchema() (obj, error) {
 			"authorizer":    withDoc(authorizer, "An HTTP backend asked at CONNECT whether a socket may connect and with what claims."),
 			"recovery":      withDoc(recovery, "Connection state recovery: a socket whose connection was lost is kept, and the packets sent meanwhile replayed when its client comes back (socket.io-client's connectionStateRecovery)."),
 			"presence":      withDoc(presence, "Who is in the namespace's rooms: the users, with the claims shown, for the presence handler, the server API and presence:join/presence:leave."),
+			"history":       withDoc(history, "The last messages of the rooms it names, for the history handler and the server API."),
 			"on_connect":    withDoc(obj{"$ref": "#/$defs/handlers"}, "Handlers run when a socket has connected to the namespace."),
 			"on_disconnect": withDoc(obj{"$ref": "#/$defs/handlers"}, "Handlers run when a socket has left the namespace."),
 			"events": obj{

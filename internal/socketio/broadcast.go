@@ -18,6 +18,9 @@ var recipientPool = sync.Pool{New: func() any { return new([]*Socket) }}
 // Arguments are encoded as for gatehouse.Socket.Emit. When the Server has a
 // Remote, the broadcast is handed to it as well, for the other nodes.
 func (s *Server) Broadcast(ctx context.Context, namespace string, rooms []string, exceptSocketIDs []string, event string, args ...any) error {
+	if s.sent != nil && len(rooms) > 0 {
+		s.sent(ctx, namespace, rooms, event, args)
+	}
 	if s.recoveryWindow(namespace) > 0 {
 		return s.recovery.Record(ctx, namespace, rooms, exceptSocketIDs, event, args)
 	}

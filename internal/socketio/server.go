@@ -61,7 +61,10 @@ type Options struct {
 	UserRoomChanged func(namespace, room string, s *Socket, joined bool)
 	// Recovery, when set, recovers the sessions of the namespaces whose
 	// Window is not zero (see Recovery).
-	Recovery Recovery
+	Recovery Recovery // Sent, when set, is told of every Broadcast made on this node (not
+	// of those delivered for other nodes), before it is delivered: for the
+	// rooms' history.
+	Sent func(ctx context.Context, namespace string, rooms []string, event string, args []any)
 }
 
 // Observer is told about outbound traffic. Its methods are called on the
@@ -89,6 +92,7 @@ type Server struct {
 	onRoomChanged  func(namespace, room string, occupied bool)
 	onUserRoom     func(namespace, room string, s *Socket, joined bool)
 	recovery       Recovery
+	sent           func(ctx context.Context, namespace string, rooms []string, event string, args []any)
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
@@ -110,6 +114,7 @@ func NewServer(opts Options) *Server {
 		onRoomChanged:  opts.RoomChanged,
 		onUserRoom:     opts.UserRoomChanged,
 		recovery:       opts.Recovery,
+		sent:           opts.Sent,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
 	}
