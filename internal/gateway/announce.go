@@ -17,6 +17,10 @@ import (
 // rather than held.
 const maxAnnouncements = 4096
 
+// limitPresenceAnnouncements names the announcements dropped in
+// LimitRefusals and the refusal metric.
+const limitPresenceAnnouncements = "presence_announcements"
+
 // announcer sends presence:join and presence:leave to a room's sockets
 // (namespaces[].presence.announce) when a user's first socket on this node
 // joins it or its last leaves. The Socket.IO server tells it of a change
@@ -52,6 +56,9 @@ func (a *announcer) changed(namespace, room string, s *socketio.Socket, joined b
 	defer a.mu.Unlock()
 	if len(a.queue) >= maxAnnouncements {
 		a.dropped++
+		if a.gw.refusals != nil {
+			a.gw.refusals.refused(limitPresenceAnnouncements, "namespace", namespace, "room", room)
+		}
 		return
 	}
 	a.queue = append(a.queue, announcement{namespace: namespace, room: room, socket: s.ID(),

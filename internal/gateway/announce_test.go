@@ -50,6 +50,9 @@ func TestAnnouncementsWaitingAreBoundedUnderAJoinFlood(t *testing.T) {
 	if most > maxAnnouncements || dropped != flood-maxAnnouncements {
 		t.Fatalf("%d waiting at most, %d dropped; want at most %d waiting, %d dropped", most, dropped, maxAnnouncements, flood-maxAnnouncements)
 	}
+	if counted := g.gw.LimitRefusals()[limitPresenceAnnouncements]; counted != dropped {
+		t.Errorf("%d counted among the refusals, %d dropped", counted, dropped)
+	}
 	// 4096 announcements of a few hundred bytes each, with a margin.
 	if grew > 4<<20 {
 		t.Fatalf("heap grew by %d bytes over the flood", grew)
