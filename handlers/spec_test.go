@@ -7,7 +7,7 @@ import (
 )
 
 func TestEveryBuiltinHandlerDeclaresItsOptions(t *testing.T) {
-	names := []string{"broadcast", "emit", "join", "leave", "presence", "publish", "reply", "webhook"}
+	names := []string{"broadcast", "emit", "history", "join", "leave", "presence", "publish", "reply", "webhook"}
 	specs := handlers.Default().PluginSpecs()
 	if len(specs) != len(names) {
 		t.Fatalf("%d specs, want %d: %+v", len(specs), len(names), specs)

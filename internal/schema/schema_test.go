@@ -21,7 +21,7 @@ import (
 // are not declared here, so any value is accepted for them.
 var (
 	builtinGuards   = []string{"claims", "expr", "max_size", "rate_limit", "schema"}
-	builtinHandlers = []string{"broadcast", "emit", "join", "leave", "publish", "reply", "webhook"}
+	builtinHandlers = []string{"broadcast", "emit", "history", "join", "leave", "presence", "publish", "reply", "webhook"}
 )
 
 // pluginBinaries are the types the binaries built for some configs add:
