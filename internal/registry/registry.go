@@ -104,16 +104,28 @@ func (r *Registry[F]) Names() []string {
 }
 
 // Typed returns a factory that decodes a type's options into a fresh O (a
-// struct with yaml tags), with positioned errors, and hands it to build;
+// struct with yaml tags) holding the defaults its default tags declare,
+// with positioned errors, and hands it to build;
 // options written as a bare scalar stand for spec.Shorthand first. It also
 // returns spec with its Options set to O.
 func Typed[O, T any](spec Spec, build func(opts gatewayconfig.Options, o O) (T, error)) (Spec, func(gatewayconfig.Options) (T, error)) {
 	spec.Options = reflect.TypeFor[O]()
+	setDefaults, err := withDefaults[O]()
+	if err != nil {
+		panic(err) // a mistake in the type's struct tags, found at registration
+	}
 	return spec, func(opts gatewayconfig.Options) (T, error) {
 		if spec.Shorthand != "" {
 			opts = Shorthand(opts, spec.Shorthand)
 		}
 		var o O
+		if err := setDefaults(&o); err != nil {
+			var zero T
+			return zero, err
+		}
+		if opts.IsZero() {
+			return build(opts, o) // nothing written: the defaults alone
+		}
 		if err := opts.Decode(&o); err != nil {
 			var zero T
 			return zero, err
