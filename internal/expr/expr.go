@@ -34,7 +34,7 @@ const interruptCheckFrequency = 100
 // sharedEnv is the one CEL environment every expression compiles in. It is
 // built on first use and never changes afterwards.
 var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
+	return cel.NewEnv(append(presenceEnv(),
 		cel.Variable("user", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("data", cel.DynType),
 		cel.Variable("event", cel.StringType),
@@ -43,7 +43,7 @@ var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Variable("args", cel.ListType(cel.DynType)),
 		cel.Variable("handshake", cel.MapType(cel.StringType, cel.DynType)),
 		cel.OptionalTypes(),
-	)
+	)...)
 })
 
 // Env returns the CEL environment every expression compiles in, for tools
@@ -319,6 +319,9 @@ type Vars struct {
 	// Auth is the CONNECT auth payload, handshake.auth, decoded when an
 	// expression reads it; nil stands for {}.
 	Auth *gatehouse.Payload
+	// Presence gives presence.count and presence.member; nil reads as
+	// empty rooms.
+	Presence RoomPresence
 }
 
 // SocketVars are the fields of the socket variable.
@@ -342,6 +345,9 @@ func VarsFor(s gatehouse.Socket, event string, payload *gatehouse.Payload) (Vars
 		vars.User = map[string]any(s.Claims())
 		vars.Namespace = s.Namespace()
 		vars.Socket = SocketVars{ID: s.ID(), Rooms: s.Rooms(), IP: s.RemoteIP(), Transport: s.Transport()}
+		if p, ok := s.(RoomPresence); ok {
+			vars.Presence = p
+		}
 	}
 	return vars, nil
 }
@@ -409,6 +415,8 @@ func (a activation) ResolveName(name string) (any, bool) {
 			return types.WrapErr(argsError(err)), true
 		}
 		return args, true
+	case "presence":
+		return presenceVal{src: a.vars.Presence}, true
 	case "handshake":
 		auth, err := a.vars.auth()
 		if err != nil {

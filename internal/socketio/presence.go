@@ -53,3 +53,37 @@ func (n *namespaceIndex) userInRoomBesides(s *Socket, room string) bool {
 	}
 	return false
 }
+
+// PresenceCount is the number of users (token subjects) of the socket's
+// namespace in room on this server, for the presence expressions.
+func (s *Socket) PresenceCount(room string) int {
+	n := s.ns
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	users := make(map[string]struct{})
+	for m := range n.rooms[room] {
+		if m.subject != "" {
+			users[m.subject] = struct{}{}
+		}
+	}
+	return len(users)
+}
+
+// PresenceHas reports whether a socket of user in the socket's namespace is
+// in room on this server, for the presence expressions.
+func (s *Socket) PresenceHas(room, user string) bool {
+	n := s.ns
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	members := n.rooms[room]
+	u := n.users[user]
+	if _, ok := members[u.first]; ok && u.first != nil {
+		return true
+	}
+	for other := range u.more {
+		if _, ok := members[other]; ok {
+			return true
+		}
+	}
+	return false
+}
