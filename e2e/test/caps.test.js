@@ -7,67 +7,16 @@
 // of the previous secret until its window ends, and not after.
 
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
-const net = require('node:net');
 const { after, before, describe, test } = require('node:test');
 
-const { clientPool, connectError, fixture, freePort, sleep, startGateway, token, uniqueSub } = require('../lib/gateway');
+const { clientPool, connectError, fixture, sleep, startGateway, token, uniqueSub } = require('../lib/gateway');
+const { haveRedis, redisServer } = require('../lib/redis');
 
 const PREVIOUS_SECRET = 'e2e-previous-secret-that-is-long-enough';
 // Long enough for both gateways to start and the first test to connect
 // with the previous secret; the rotation test waits for the rest.
 const ROTATION_WINDOW_MS = 8000;
 const SETTLE_MS = 5000;
-
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
-if (!haveRedis && process.env.CI) {
-  throw new Error('redis-server is not installed; CI must install it (see .ci/run)');
-}
-
-/** Resolves true when something answers PING on port with +PONG. */
-function ping(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setTimeout(300);
-    let reply = '';
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk;
-      if (reply.includes('\r\n')) {
-        socket.destroy();
-        resolve(reply.startsWith('+PONG'));
-      }
-    });
-    socket.on('error', () => resolve(false));
-    socket.on('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
-/** A redis-server on a loopback port without persistence. */
-async function redisServer() {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  process.on('exit', () => proc.kill('SIGKILL'));
-  const deadline = Date.now() + 5000;
-  while (!(await ping(port))) {
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
-    await sleep(30);
-  }
-  return {
-    url: `redis://127.0.0.1:${port}/0`,
-    async stop() {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 /** The value of one Prometheus series on gw's /metrics (0 when absent). */
 async function sample(gw, series) {

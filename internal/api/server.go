@@ -292,18 +292,28 @@ func (s *server) disconnect(c *fiber.Ctx) error {
 	return c.JSON(delivered(delivery))
 }
 
-func (s *server) roomSize(c *fiber.Ctx) error {
+// roomParams reads the :namespace and :room of a room's path, URL-decoded,
+// and checks that the namespace is served.
+func (s *server) roomParams(c *fiber.Ctx) (namespace, room string, err error) {
 	rawNamespace, err := url.PathUnescape(c.Params("namespace"))
 	if err != nil {
-		return s.fail(c, Invalid("namespace", "not a valid URL-encoded name"))
+		return "", "", Invalid("namespace", "not a valid URL-encoded name")
 	}
-	room, err := url.PathUnescape(c.Params("room"))
+	room, err = url.PathUnescape(c.Params("room"))
 	if err != nil || room == "" {
-		return s.fail(c, Invalid("room", "not a valid URL-encoded name"))
+		return "", "", Invalid("room", "not a valid URL-encoded name")
 	}
-	ns, apiErr := s.namespace("namespace", &rawNamespace, true)
-	if apiErr != nil {
-		return s.fail(c, apiErr)
+	namespace, err = s.namespace("namespace", &rawNamespace, true)
+	if err != nil {
+		return "", "", err
+	}
+	return namespace, room, nil
+}
+
+func (s *server) roomSize(c *fiber.Ctx) error {
+	ns, room, err := s.roomParams(c)
+	if err != nil {
+		return s.fail(c, err)
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.timeout)
 	defer cancel()
@@ -317,17 +327,9 @@ func (s *server) roomSize(c *fiber.Ctx) error {
 // history answers GET .../rooms/:room/history?since=OFFSET&limit=N: the
 // room's messages kept, oldest first.
 func (s *server) history(c *fiber.Ctx) error {
-	rawNamespace, err := url.PathUnescape(c.Params("namespace"))
+	ns, room, err := s.roomParams(c)
 	if err != nil {
-		return s.fail(c, Invalid("namespace", "not a valid URL-encoded name"))
-	}
-	room, err := url.PathUnescape(c.Params("room"))
-	if err != nil || room == "" {
-		return s.fail(c, Invalid("room", "not a valid URL-encoded name"))
-	}
-	ns, apiErr := s.namespace("namespace", &rawNamespace, true)
-	if apiErr != nil {
-		return s.fail(c, apiErr)
+		return s.fail(c, err)
 	}
 	q := gatehouse.HistoryQuery{Since: c.Query("since")}
 	if raw := c.Query("limit"); raw != "" {
