@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
@@ -182,7 +185,13 @@ func (c *cluster) answerPresence(req *adapter.Message) *adapter.Message {
 	return &adapter.Message{Args: []json.RawMessage{raw}}
 }
 
-// Presence tells who is in a room for the server API.
+// Presence tells who is in a room for the server API: 503 while the other
+// gateways cannot be asked.
 func (c *cluster) Presence(ctx context.Context, namespace, room string) (gatehouse.Presence, error) {
-	return presence{gw: c.gw}.Presence(ctx, namespace, room)
+	p, err := presence{gw: c.gw}.Presence(ctx, namespace, room)
+	if errors.Is(err, adapter.ErrUnavailable) {
+		return p, &api.Error{Status: fiber.StatusServiceUnavailable, Code: api.CodeUpstreamError,
+			Message: "the other gateways cannot be asked: " + err.Error()}
+	}
+	return p, err
 }

@@ -433,3 +433,34 @@ func TestPresenceAnnouncesAUsersFirstJoinAndLastLeaveAcrossNodes(t *testing.T) {
 		t.Fatalf("bob's socket that left was told %q", got)
 	}
 }
+
+// TestPresenceWithRedisStalledAnswers503WithinTheRequestTimeout stalls the
+// redis-server (SIGSTOP): the server API answers 503 upstream_error, as
+// the room size does, within the request timeout rather than hanging.
+func TestPresenceWithRedisStalledAnswers503WithinTheRequestTimeout(t *testing.T) {
+	url, stall := startStallableRedis(t)
+	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
+	g := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	awaitReady(t, g)
+	c, err := presenceClient(g, presenceToken(t, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := emitRoom(c, "join", "room-s"); err != nil {
+		t.Fatal(err)
+	}
+	resume := stall()
+	defer resume()
+	start := time.Now()
+	status, body := adminGet(t, g.addr, "/api/v1/namespaces/"+url2path("/chat")+"/rooms/room-s/presence", adminTestKey)
+	took := time.Since(start)
+	if status != http.StatusServiceUnavailable || !strings.Contains(string(body), `"upstream_error"`) {
+		t.Fatalf("with Redis stalled: %d %s", status, body)
+	}
+	if took > 2*time.Second+3*time.Second {
+		t.Fatalf("the answer took %s", took)
+	}
+}
+
+func url2path(s string) string { return url.PathEscape(s) }
