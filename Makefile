@@ -35,7 +35,7 @@ examples:
 	$(GO) build -o bin/authorizer-backend ./examples/authorizer/backend
 	$(GO) build -o bin/gatehouse-faulty ./e2e/faulty
 
-## docs: rewrite docs/config.md's reference tables (Key, Type, Default) from the tags of config/types.go and of the built-in guards' and handlers' options.
+## docs: rewrite docs/config.md's reference tables (Key, Type, Default) from the tags of internal/gatewayconfig/types.go and of the built-in guards' and handlers' options.
 docs:
 	$(GO) run ./internal/schema/gendocs docs/config.md
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -22,17 +21,9 @@ type PresenceCluster interface {
 // presence answers GET .../rooms/:room/presence: the room's users, with the
 // claims the namespace shows, and their count.
 func (s *server) presence(c *fiber.Ctx) error {
-	rawNamespace, err := url.PathUnescape(c.Params("namespace"))
+	ns, room, err := s.roomParams(c)
 	if err != nil {
-		return s.fail(c, Invalid("namespace", "not a valid URL-encoded name"))
-	}
-	room, err := url.PathUnescape(c.Params("room"))
-	if err != nil || room == "" {
-		return s.fail(c, Invalid("room", "not a valid URL-encoded name"))
-	}
-	ns, apiErr := s.namespace("namespace", &rawNamespace, true)
-	if apiErr != nil {
-		return s.fail(c, apiErr)
+		return s.fail(c, err)
 	}
 	reader, ok := s.cluster.(PresenceCluster)
 	if !ok {
