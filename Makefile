@@ -15,7 +15,7 @@ SOAK_CONNS    ?= 3000
 # bare "context deadline exceeded" and no failing input when the machine is
 # loaded (golang/go#75804, fixed in Go 1.27); a count has no deadline to race.
 FUZZ_TARGETS := \
-	./config:FuzzParse:25000x \
+	./internal/gatewayconfig:FuzzParse:25000x \
 	./internal/engineio:FuzzDecodePayload:70000x \
 	./internal/engineio:FuzzDecodePacket:100000x \
 	./internal/socketio:FuzzDecode:150000x \
