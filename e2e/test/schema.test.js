@@ -65,7 +65,7 @@ describe('gatehouse schema', () => {
     const guards = Object.keys(schema.$defs.guard.properties).sort();
     const handlers = Object.keys(schema.$defs.handler.properties).sort();
     assert.deepEqual(guards, ['claims', 'expr', 'max_size', 'rate_limit', 'schema']);
-    assert.deepEqual(handlers, ['broadcast', 'emit', 'join', 'leave', 'publish', 'reply', 'webhook']);
+    assert.deepEqual(handlers, ['broadcast', 'emit', 'history', 'join', 'leave', 'presence', 'publish', 'reply', 'webhook']);
     const plugin = schemaFor(PLUGIN_BIN).schema;
     assert.ok(plugin.$defs.guard.properties.blocklist, 'the plugin binary schema has its blocklist guard');
     assert.ok(plugin.$defs.handler.properties.shout, 'the plugin binary schema has its shout handler');
