@@ -90,8 +90,8 @@ func (gw *Gateway) takeConnSlots(ctx context.Context, st *state, ns *namespaceRu
 	for i, c := range plain {
 		keys[i] = c.Key
 	}
-	// AfterFunc starts no goroutine until the context ends.
-	context.AfterFunc(s.Context(), func() { gw.cluster.connCounter().Release(keys) })
+	// Given back when the socket ends, whichever way.
+	s.OnEnd(func() { gw.cluster.connCounter().Release(keys) })
 	return nil
 }
 

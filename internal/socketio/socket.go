@@ -32,7 +32,9 @@ type Socket struct {
 	client *client
 	ns     *namespaceIndex
 	ctx    context.Context
-	cancel context.CancelFunc
+	stop   context.CancelFunc
+	// onEnd runs once when the socket ends (see OnEnd).
+	onEnd atomic.Pointer[func()]
 	closed atomic.Bool
 
 	mu     sync.RWMutex
@@ -81,7 +83,7 @@ func newSocket(c *client, ns *namespaceIndex) *Socket {
 	// sockets one by one when the session ends, and a parent context would
 	// keep a map of its children for every idle session.
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, cancel: cancel}
+	return &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, stop: cancel}
 }
 
 // newSocketID returns 120 random bits in base64url, the length of the
@@ -90,6 +92,29 @@ func newSocketID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// cancel ends the socket's context and runs its OnEnd function.
+func (s *Socket) cancel() {
+	s.stop()
+	if f := s.onEnd.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
+// OnEnd has f run once when the socket ends: when it leaves its namespace,
+// or when its CONNECT is refused or abandoned. It keeps one function, for
+// the layer above (a second call replaces the first), at the cost of a
+// pointer: unlike context.AfterFunc on the socket's context, which would
+// give every idle socket's context a map of its children.
+func (s *Socket) OnEnd(f func()) {
+	s.onEnd.Store(&f)
+	if s.ctx.Err() != nil {
+		// Ended meanwhile: run it unless cancel already took it.
+		if g := s.onEnd.Swap(nil); g != nil {
+			(*g)()
+		}
+	}
 }
 
 // Recovered reports whether the socket resumed the session of an earlier
