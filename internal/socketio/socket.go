@@ -34,7 +34,7 @@ type Socket struct {
 	ctx    context.Context
 	stop   context.CancelFunc
 	// onEnd runs once when the socket ends (see OnEnd).
-	onEnd atomic.Pointer[func()]
+	onEnd  atomic.Pointer[func()]
 	closed atomic.Bool
 
 	mu     sync.RWMutex
