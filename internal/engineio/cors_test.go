@@ -3,6 +3,7 @@ package engineio
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -82,5 +83,70 @@ func TestRefusedOriginIsReportedWithOriginPathAndAddress(t *testing.T) {
 	want := []string{"https://evil.example /socket.io/ 127.0.0.1", "https://evil.example /socket.io/ 127.0.0.1"}
 	if got := refused.all(); !slices.Equal(got, want) {
 		t.Errorf("reported %q, want %q", got, want)
+	}
+}
+
+func TestSameOriginPageConnectsWithoutAllowList(t *testing.T) {
+	tests := []struct {
+		name    string
+		allowed []string
+		origin  func(addr string) string
+		allow   bool
+	}{
+		{"the gateway's own origin", nil, func(addr string) string { return "http://" + addr }, true},
+		{"own origin, scheme and host in capitals", nil, func(addr string) string { return "HTTP://" + strings.ToUpper(addr) }, true},
+		{"own origin beside a list that does not name it", []string{"https://app.example"}, func(addr string) string { return "http://" + addr }, true},
+		{"own host over another scheme", nil, func(addr string) string { return "https://" + addr }, false},
+		{"own host on another port", nil, func(addr string) string { return "http://" + strings.Split(addr, ":")[0] + ":1" }, false},
+		{"another host", nil, func(string) string { return "http://evil.example" }, false},
+		{"own origin as a prefix of another host", nil, func(addr string) string { return "http://" + addr + ".evil.example" }, false},
+		{"not an origin", nil, func(addr string) string { return addr }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, Options{AllowedOrigins: tc.allowed}, newRecorder(false))
+			header := http.Header{"Origin": {tc.origin(ts.addr)}}
+			resp := ts.do(t, http.MethodGet, ts.url("EIO=4&transport=polling"), "", header)
+			conn, wsResp, err := fws.DefaultDialer.Dial(ts.wsURL("EIO=4&transport=websocket"), header)
+			if wsResp != nil {
+				wsResp.Body.Close()
+			}
+			if !tc.allow {
+				expectProtocolError(t, resp, http.StatusForbidden, codeForbidden)
+				if err == nil {
+					conn.Close()
+					t.Fatal("the WebSocket opened")
+				}
+				return
+			}
+			if resp.status != http.StatusOK {
+				t.Fatalf("polling handshake: status %d: %s", resp.status, resp.body)
+			}
+			if err != nil {
+				t.Fatalf("WebSocket: %v", err)
+			}
+			readOpen(t, conn)
+			conn.Close()
+		})
+	}
+}
+
+func TestSameOriginLeavesOutDefaultPorts(t *testing.T) {
+	tests := []struct {
+		scheme, host, origin string
+		want                 bool
+	}{
+		{"http", "gw.example", "http://gw.example:80", true},
+		{"http", "gw.example:80", "http://gw.example", true},
+		{"https", "gw.example:443", "https://gw.example", true},
+		{"https", "gw.example", "https://gw.example:443", true},
+		{"http", "gw.example:443", "http://gw.example", false},
+		{"http", "gw.example:8080", "http://gw.example", false},
+	}
+	for _, tc := range tests {
+		got := withoutDefaultPort(tc.scheme, strings.TrimPrefix(tc.origin, tc.scheme+"://")) == withoutDefaultPort(tc.scheme, tc.host)
+		if got != tc.want {
+			t.Errorf("%s host %q, Origin %q: same origin %v, want %v", tc.scheme, tc.host, tc.origin, got, tc.want)
+		}
 	}
 }

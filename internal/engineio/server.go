@@ -105,14 +105,10 @@ func NewServer(opts Options, h Handler) *Server {
 }
 
 // websocketOrigins is the Origin allow-list given to the WebSocket
-// upgrader, a second line of defence behind the CORS check: "" stands for
-// the absent Origin header of non-browser clients.
-func websocketOrigins(opts *Options) []string {
-	if opts.allowsAnyOrigin() {
-		return []string{"*"}
-	}
-	return append([]string{""}, opts.AllowedOrigins...)
-}
+// upgrader: any, since it can only compare with a fixed list and a page of
+// the gateway's own origin is allowed too; upgrade checks the Origin again,
+// a second line of defence behind the CORS check.
+func websocketOrigins(*Options) []string { return []string{"*"} }
 
 // wsReadBufferSize is the WebSocket read buffer of each connection. The
 // WebSocket library needs room for a control frame (125 bytes); 256 bytes
@@ -137,6 +133,9 @@ func releaseRequest(ctx *fasthttp.RequestCtx) {
 // upgrade answers the WebSocket handshake; run serves the connection once
 // fasthttp has hijacked it, on the goroutine that reads it.
 func (srv *Server) upgrade(c *fiber.Ctx, run func(conn *fws.Conn)) error {
+	if !srv.originAllowed(c) {
+		return srv.refuse(c, http.StatusForbidden, codeForbidden)
+	}
 	c.Locals(localServe, run)
 	if !srv.ownsConns {
 		// Only needed to empty a context fasthttp keeps for the
