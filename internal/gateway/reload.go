@@ -93,6 +93,7 @@ func restartOnlyChanges(running, next *gatewayconfig.Config) []string {
 		{"server.hooks", running.Server.Hooks, next.Server.Hooks},
 		{"adapter", running.Adapter, next.Adapter},
 		{"api", running.API, next.API},
+		{"cluster", running.Cluster, next.Cluster},
 	}
 	var changed []string
 	for _, s := range settings {

@@ -131,6 +131,7 @@ func (c *Config) applyDefaults() {
 	c.resolvePaths()
 	c.applyHooksDefaults()
 	c.applyTracingDefaults()
+	c.applyClusterDefaults()
 	c.applyCapsDefaults()
 
 	setDefault(c, "adapter.kind", &c.Adapter.Kind, DefaultAdapterKind)

@@ -239,7 +239,7 @@ func parseAll(data []byte) error {
 }
 
 // topLevelKeys are the sections of a gateway.yaml, in documentation order.
-var topLevelKeys = []string{"server", "auth", "adapter", "api", "guards", "namespaces"}
+var topLevelKeys = []string{"server", "auth", "adapter", "api", "cluster", "guards", "namespaces"}
 
 func (d *decoder) decodeConfig(root *yaml.Node, cfg *Config) {
 	n, release := d.follow(root)
@@ -261,6 +261,8 @@ func (d *decoder) decodeConfig(root *yaml.Node, cfg *Config) {
 			d.decode(kv.value, reflect.ValueOf(&cfg.Adapter).Elem(), "adapter")
 		case "api":
 			d.decode(kv.value, reflect.ValueOf(&cfg.API).Elem(), "api")
+		case "cluster":
+			d.decode(kv.value, reflect.ValueOf(&cfg.Cluster).Elem(), "cluster")
 		case "guards":
 			cfg.Guards = d.decodeGuards(kv.value)
 		case "namespaces":

@@ -17,6 +17,7 @@ type Config struct {
 	Auth       Auth        `yaml:"auth" doc:"How tokens are verified."`
 	Adapter    Adapter     `yaml:"adapter" doc:"How broadcasts reach other gateway processes."`
 	API        API         `yaml:"api" doc:"The server API for backends."`
+	Cluster    Cluster     `yaml:"cluster" doc:"Any gateway serving any session, for load balancers without sticky sessions; off by default."`
 	Guards     []GuardDecl `yaml:"-"` // from the "guards" mapping, in file order
 	Namespaces []Namespace `yaml:"-"` // from the "namespaces" mapping, in file order
 

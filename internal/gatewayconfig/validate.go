@@ -56,6 +56,7 @@ func (c *Config) validate() ErrorList {
 	v.auth(&c.Auth)
 	v.adapter(&c.Adapter)
 	v.api(&c.API)
+	v.cluster(&c.Cluster)
 	v.namespaces()
 	v.capsAndRotation()
 	return v.errs

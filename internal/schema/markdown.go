@@ -42,6 +42,7 @@ var sections = []section{
 	{path: "auth.jwt", typ: reflect.TypeFor[gatewayconfig.JWT]()},
 	{path: "adapter", typ: reflect.TypeFor[gatewayconfig.Adapter]()},
 	{path: "api", typ: reflect.TypeFor[gatewayconfig.API]()},
+	{path: "cluster", typ: reflect.TypeFor[gatewayconfig.Cluster]()},
 	{path: "namespaces.authorizer", typ: reflect.TypeFor[gatewayconfig.Authorizer]()},
 	{path: "namespaces.recovery", typ: reflect.TypeFor[gatewayconfig.Recovery]()},
 	{path: "namespaces.history", typ: reflect.TypeFor[gatewayconfig.History]()},
