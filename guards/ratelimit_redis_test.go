@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,19 @@ import (
 // startRedisServer runs a redis-server on a free port until the test ends
 // and returns its URL and a func that kills it.
 func startRedisServer(t *testing.T) (string, func()) {
+	t.Helper()
+	url, cmd := runRedisServer(t)
+	return url, func() {
+		if cmd.Process != nil && cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+}
+
+// runRedisServer runs a redis-server on a free port until the test ends
+// and returns its URL and its process.
+func runRedisServer(t *testing.T) (string, *exec.Cmd) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -37,13 +51,13 @@ func startRedisServer(t *testing.T) (string, func()) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	stop := func() {
-		if cmd.Process != nil && cmd.ProcessState == nil {
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
-	}
-	t.Cleanup(stop)
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -56,7 +70,7 @@ func startRedisServer(t *testing.T) (string, func()) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "redis://127.0.0.1:" + strconv.Itoa(port) + "/0", stop
+	return "redis://127.0.0.1:" + strconv.Itoa(port) + "/0", cmd
 }
 
 // buildOnNode builds a rate_limit guard declared as name from src on a node
@@ -103,5 +117,36 @@ func TestRateLimitRedisStoreSharesTheBucketAcrossNodesAndFailsOpen(t *testing.T)
 	}
 	if n := strings.Count(logs.String(), "shared store failed"); n != 1 {
 		t.Errorf("store outage logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestRateLimitRedisStoreAnswersByItsTimeoutWhileRedisStalls stalls the
+// redis-server (SIGSTOP: connections stay open, nothing is answered), as a
+// Redis that hangs does: the guard lets the event through (fail open) once
+// its own 500 ms deadline passes, rather than after the adapter's 2 s read
+// timeout.
+func TestRateLimitRedisStoreAnswersByItsTimeoutWhileRedisStalls(t *testing.T) {
+	url, redisServer := runRedisServer(t)
+	g := buildOnNode(t, url, "chat", "{key: user, rate: 1, per: 1m, burst: 5, store: redis}", nil)
+	in := gatehousetest.Input(alice(), "sendMessage", `{"message":"hi"}`)
+	// Warm the connection so that the stall hits a call, not a dial.
+	if err := g.Check(context.Background(), in); err != nil {
+		t.Fatalf("before the stall: %v", err)
+	}
+	if err := redisServer.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = redisServer.Process.Signal(syscall.SIGCONT) }()
+	start := time.Now()
+	err := g.Check(context.Background(), in)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("with Redis stalled the event was denied (a limiter outage must not deny): %v", err)
+	}
+	// The guard's deadline is 500 ms; the adapter's read timeout, which it
+	// waited before, is 2 s. The bound sits between, with room for a
+	// loaded machine.
+	if took > 1500*time.Millisecond {
+		t.Fatalf("the guard answered after %s with Redis stalled, want about its 500ms timeout", took)
 	}
 }

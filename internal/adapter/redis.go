@@ -67,7 +67,12 @@ type RedisOptions struct {
 // long as the outage lasts. The outage is logged once; one goroutine keeps
 // reconnecting with capped exponential backoff.
 type Redis struct {
-	client          *redis.Client
+	client *redis.Client
+	// bounded is a second client on the same Redis whose calls end when
+	// their context does (ContextTimeoutEnabled): the callers that wait on
+	// Redis in an event's path (the shared store) bound their wait with a
+	// deadline shorter than the read timeout, which client would wait.
+	bounded         *redis.Client
 	addr            string
 	prefix          string
 	node            string
@@ -126,8 +131,11 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	clientOpts.DisableIdentity = true
 	clientOpts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 
+	boundedOpts := *clientOpts
+	boundedOpts.ContextTimeoutEnabled = true
 	r := &Redis{
 		client:         redis.NewClient(clientOpts),
+		bounded:        redis.NewClient(&boundedOpts),
 		addr:           clientOpts.Addr,
 		prefix:         opts.Prefix,
 		node:           newNodeID(),
@@ -529,7 +537,11 @@ func (r *Redis) Close() error {
 		_ = pubsub.Close()
 	}
 	r.wg.Wait()
-	if err := r.client.Close(); err != nil {
+	err := r.client.Close()
+	if berr := r.bounded.Close(); err == nil {
+		err = berr
+	}
+	if err != nil {
 		return fmt.Errorf("adapter: close redis client: %w", err)
 	}
 	return nil

@@ -52,13 +52,14 @@ return {1, 0}
 var errUnexpectedReply = errors.New("unexpected reply from the token bucket script")
 
 // TakeToken takes a token from the bucket key, kept in Redis under the
-// adapter's prefix (gatehouse.SharedStore).
+// adapter's prefix (gatehouse.SharedStore). The call ends when ctx does,
+// so that a guard's deadline holds while Redis stalls.
 func (r *Redis) TakeToken(ctx context.Context, key string, interval time.Duration, burst int) (bool, time.Duration, error) {
 	if interval <= 0 || burst < 1 {
 		return false, 0, fmt.Errorf("take token %q: interval %v and burst %d must be above 0", key, interval, burst)
 	}
 	micros := strconv.FormatFloat(float64(interval)/float64(time.Microsecond), 'f', 3, 64)
-	result, err := gcraScript.Run(ctx, r.client, []string{r.prefix + ":" + key}, micros, burst).Int64Slice()
+	result, err := gcraScript.Run(ctx, r.bounded, []string{r.prefix + ":" + key}, micros, burst).Int64Slice()
 	if err == nil && len(result) != 2 {
 		err = errUnexpectedReply
 	}
