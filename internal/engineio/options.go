@@ -90,6 +90,18 @@ type Options struct {
 	// Origin is not allowed, with the origin, the path and the client
 	// address. It must be quick.
 	RefusedOrigin func(origin, path, remoteIP string)
+	// NodeTag, when set, starts every session id, so that the node that
+	// made a session is known from its id (see Foreign).
+	NodeTag string
+	// Foreign, when set with NodeTag, is offered each request whose sid
+	// this server does not hold but another node's tag starts (see
+	// ForeignFunc); a request it does not handle is refused as an unknown
+	// session.
+	Foreign ForeignFunc
+	// AdoptWebSocket, when set with NodeTag, is offered a WebSocket
+	// upgrade of another node's session before Foreign: it may take the
+	// session over on this node, so that its traffic stays here.
+	AdoptWebSocket ForeignFunc
 	// Logger receives debug records about sessions; nil uses slog.Default.
 	Logger *slog.Logger
 	// Now is the clock used for I/O deadlines; nil uses time.Now.

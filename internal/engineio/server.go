@@ -79,7 +79,7 @@ func NewServer(opts Options, h Handler) *Server {
 	srv := &Server{
 		opts:       opts,
 		handler:    h,
-		ids:        newSessionIDs(),
+		ids:        newSessionIDs(opts.NodeTag),
 		log:        opts.Logger,
 		sessions:   make(map[string]*session),
 		admittedBy: make(map[string]int),
@@ -280,6 +280,11 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 
 	if sid := c.Query("sid"); sid != "" {
 		s := srv.lookup(sid)
+		if s == nil {
+			if handled, err := srv.foreign(c, sid, transport, upgrade); handled {
+				return err
+			}
+		}
 		if s == nil || s.expireIfOverdue() {
 			return srv.refuse(c, http.StatusBadRequest, codeUnknownSID)
 		}
@@ -556,21 +561,26 @@ func (srv *Server) goTracked(fn func()) {
 }
 
 // sessionIDs draws session ids: 15 bytes from a ChaCha8 generator seeded
-// from crypto/rand, as 20 characters of base64url. ChaCha8 is a
-// cryptographically strong generator, so ids stay unguessable (a polling
-// request is authorised by its sid alone), without a getrandom call on
-// every handshake, which showed up in profiles of connection bursts.
+// from crypto/rand, as 20 characters of base64url, after the node's tag
+// when it has one (Options.NodeTag). ChaCha8 is a cryptographically strong
+// generator, so ids stay unguessable (a polling request is authorised by
+// its sid alone), without a getrandom call on every handshake, which
+// showed up in profiles of connection bursts.
 type sessionIDs struct {
+	tag string
 	mu  sync.Mutex
 	gen *mathrand.ChaCha8
 }
 
-func newSessionIDs() *sessionIDs {
+// sessionIDRandom is the length of the random part of a session id.
+const sessionIDRandom = 20
+
+func newSessionIDs(tag string) *sessionIDs {
 	var seed [32]byte
 	// crypto/rand.Read does not fail on supported platforms (it crashes
 	// the program rather than return weak bytes).
 	_, _ = rand.Read(seed[:])
-	return &sessionIDs{gen: mathrand.NewChaCha8(seed)}
+	return &sessionIDs{tag: tag, gen: mathrand.NewChaCha8(seed)}
 }
 
 func (ids *sessionIDs) next() string {
@@ -578,7 +588,19 @@ func (ids *sessionIDs) next() string {
 	ids.mu.Lock()
 	_, _ = ids.gen.Read(raw[:])
 	ids.mu.Unlock()
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+	if ids.tag == "" {
+		return base64.RawURLEncoding.EncodeToString(raw[:])
+	}
+	b := make([]byte, len(ids.tag), len(ids.tag)+sessionIDRandom)
+	copy(b, ids.tag)
+	return string(base64.RawURLEncoding.AppendEncode(b, raw[:]))
+}
+
+// foreign reports whether sid has the shape of an id another node made:
+// this server has a tag, and sid is as long as its ids but starts with
+// another tag.
+func (ids *sessionIDs) foreign(sid string) bool {
+	return ids.tag != "" && len(sid) == len(ids.tag)+sessionIDRandom && !strings.HasPrefix(sid, ids.tag)
 }
 
 // tracker counts running things and lets a caller wait until none is left.
