@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -29,34 +27,28 @@ type historyOptions struct {
 
 // historyHandler answers a room's history.
 type historyHandler struct {
-	room, since *expr.Expr
-	limit       int
-	reader      gatehouse.HistoryReader
-	distributed bool
+	roomReader
+	since  *expr.Expr
+	limit  int
+	reader gatehouse.HistoryReader
 }
 
 func newHistoryHandler(opts config.Options, o historyOptions) (Handler, error) {
-	if o.Room == nil {
-		return nil, opts.Errorf("history: room is required")
-	}
-	if err := checkRoomName("history: room", o.Room); err != nil {
+	r, err := newRoomReader(opts, roomReader{kind: "history", what: "history", room: o.Room,
+		missing: gatehouse.ErrNoHistory, unreadable: "the room's history cannot be read now"})
+	if err != nil {
 		return nil, err
 	}
 	if o.Limit < 0 {
 		return nil, opts.FieldError("limit", "history: limit must be 0 or more, got %d", o.Limit)
 	}
-	host := opts.Host()
-	return &historyHandler{room: o.Room, since: o.Since, limit: o.Limit, reader: host.History(), distributed: host.Distributed()}, nil
+	return &historyHandler{roomReader: r, since: o.Since, limit: o.Limit, reader: opts.Host().History()}, nil
 }
-
-// MayBlock implements Blocking: with the Redis adapter the history is read
-// from Redis.
-func (h *historyHandler) MayBlock() bool { return h.distributed }
 
 // Handle reads the room's history and acks it.
 func (h *historyHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)
-	room, err := ev.room(ctx, "room", h.room)
+	room, err := h.roomOf(ctx, &ev)
 	if err != nil {
 		return nil, err
 	}
@@ -73,16 +65,11 @@ func (h *historyHandler) Handle(ctx context.Context, call *Call) (any, error) {
 		q.Since = since
 	}
 	if h.reader == nil {
-		return nil, errors.New("history: the host keeps no room history")
+		return nil, h.noReader()
 	}
 	entries, err := h.reader.History(ctx, call.Socket.Namespace(), room, q)
-	switch {
-	case errors.Is(err, gatehouse.ErrNoHistory):
-		return nil, gatehouse.Errorf(gatehouse.CodeInvalidPayload, "no history is kept of room %.64q", room)
-	case err != nil && gatehouse.AsError(err).Code == gatehouse.CodeInternal:
-		return nil, fmt.Errorf("%w (%v)", gatehouse.Errorf(gatehouse.CodeUpstreamError, "the room's history cannot be read now"), err)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, h.refusal(room, err)
 	}
 	if entries == nil {
 		entries = []gatehouse.HistoryEntry{}

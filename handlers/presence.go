@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/config"
@@ -27,44 +25,32 @@ type presenceOptions struct {
 
 // presenceHandler answers a room's members.
 type presenceHandler struct {
-	room        *expr.Expr
-	reader      gatehouse.PresenceReader
-	distributed bool
+	roomReader
+	reader gatehouse.PresenceReader
 }
 
 func newPresenceHandler(opts config.Options, o presenceOptions) (Handler, error) {
-	if o.Room == nil {
-		return nil, opts.Errorf("presence: room is required")
-	}
-	if err := checkRoomName("presence: room", o.Room); err != nil {
+	r, err := newRoomReader(opts, roomReader{kind: "presence", what: "presence", room: o.Room,
+		missing: gatehouse.ErrNoPresence, unreadable: "the room's members cannot be asked now"})
+	if err != nil {
 		return nil, err
 	}
-	host := opts.Host()
-	return &presenceHandler{room: o.Room, reader: host.Presence(), distributed: host.Distributed()}, nil
+	return &presenceHandler{roomReader: r, reader: opts.Host().Presence()}, nil
 }
-
-// MayBlock implements Blocking: with the Redis adapter the other nodes are
-// asked over the network.
-func (h *presenceHandler) MayBlock() bool { return h.distributed }
 
 // Handle asks who is in the room and acks it.
 func (h *presenceHandler) Handle(ctx context.Context, call *Call) (any, error) {
 	ev := evaluatorFor(call)
-	room, err := ev.room(ctx, "room", h.room)
+	room, err := h.roomOf(ctx, &ev)
 	if err != nil {
 		return nil, err
 	}
 	if h.reader == nil {
-		return nil, errors.New("presence: the host keeps no presence")
+		return nil, h.noReader()
 	}
 	p, err := h.reader.Presence(ctx, call.Socket.Namespace(), room)
-	switch {
-	case errors.Is(err, gatehouse.ErrNoPresence):
-		return nil, gatehouse.Errorf(gatehouse.CodeInvalidPayload, "no presence is kept of room %.64q", room)
-	case err != nil && gatehouse.AsError(err).Code == gatehouse.CodeInternal:
-		return nil, fmt.Errorf("%w (%v)", gatehouse.Errorf(gatehouse.CodeUpstreamError, "the room's members cannot be asked now"), err)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, h.refusal(room, err)
 	}
 	answer := map[string]any{"room": p.Room, "members": p.Members, "count": p.Count, "sockets": p.Sockets}
 	if p.Partial != "" {
