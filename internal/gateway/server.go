@@ -80,6 +80,9 @@ type Gateway struct {
 	// retiring counts the replaced states whose guards and handlers wait
 	// to be closed (see retire).
 	retiring sync.WaitGroup
+	// anyNode serves other nodes' sessions and forwards requests for them
+	// (cluster.any_node); nil when off.
+	anyNode *anyNode
 }
 
 // Options tune how a gateway is built.
@@ -145,6 +148,12 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 	gw.refusals.recent = gw.admin.Refusals
 	gw.tcpConns = newTCPConnsPerIP(cfg.Server.Limits.MaxTCPConnectionsPerIP)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
+	if gw.anyNode, err = newAnyNode(cfg, adp, logger); err != nil {
+		st.stop()
+		gw.closePlugins(ctx, st)
+		_ = adp.Close()
+		return nil, err
+	}
 	var remote socketio.RemoteBroadcast
 	if gw.cluster.distributed() {
 		remote = gw.cluster.remoteBroadcast
@@ -164,7 +173,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		Recovery:        recovery{gw: gw},
 		Sent:            history{gw: gw}.keep,
 	})
-	gw.engine = engineio.NewServer(engineio.Options{
+	engineOpts := engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),
 		PingTimeout:    cfg.Server.PingTimeout.D(),
 		MaxPayload:     int64(cfg.Server.MaxPayload),
@@ -179,8 +188,11 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		Refused:          gw.refusals.sessionRefused,
 		MessageTimeout:   cfg.Server.Limits.MessageTimeout.D(),
 		RefusedOrigin:    gw.refusals.originRefused,
-	}, gw.sockets)
+	}
+	gw.anyNode.engineOptions(&engineOpts)
+	gw.engine = engineio.NewServer(engineOpts, gw.sockets)
 	gw.app = gw.newApp()
+	gw.anyNode.mount(gw)
 	if err := gw.mountAPI(gw.app); err != nil {
 		st.stop()
 		gw.closePlugins(ctx, st)
@@ -318,6 +330,9 @@ func (gw *Gateway) Serve(ln net.Listener) error {
 	if gw.lifecycle != nil {
 		gw.lifecycle.Start()
 	}
+	if err := gw.anyNode.serve(gw); err != nil {
+		return err
+	}
 	gw.serving.Store(true)
 	// Innermost, so that a WebSocket session learns when its connection is
 	// about to read the socket itself (see engineio.Server.WrapListener).
@@ -351,6 +366,9 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if err := gw.app.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	if err := gw.anyNode.shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: %w", err))
 	}
 	// After the sessions, whose disconnects and emptied rooms it posts;
 	// before the adapter, which records the cluster's rooms.

@@ -1,0 +1,324 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/valyala/fasthttp"
+
+	nodes "github.com/gatehouse-dev/gatehouse/internal/cluster"
+)
+
+const anyNodeSecret = "test-cluster-secret-0123456789abcdef"
+
+// anyNodeGateway is a gateway with cluster.any_node on, and the address of
+// its internal listener.
+type anyNodeGateway struct {
+	*liveGateway
+	internal string
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// startAnyNodeGateway starts a gateway of the cluster on redisURL whose
+// sessions any node serves.
+func startAnyNodeGateway(t *testing.T, redisURL, prefix string) *anyNodeGateway {
+	t.Helper()
+	internal := freeAddr(t)
+	text := fmt.Sprintf(`
+server:
+  ping_interval: 2s
+  ping_timeout: 2s
+adapter:
+  kind: redis
+  redis: {url: %q, prefix: %s}
+cluster:
+  any_node: true
+  listen: %s
+  secret: %s
+namespaces:
+  /:
+    events:
+      echo:
+        handler:
+          reply: {value: data}
+`, redisURL, prefix, internal, anyNodeSecret)
+	g := startLiveGateway(t, text, Registries{})
+	awaitReady(t, g)
+	return &anyNodeGateway{liveGateway: g, internal: internal}
+}
+
+// pollingURL is the Engine.IO polling URL at addr, of sid when set.
+func pollingURL(addr, sid string) string {
+	u := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
+	if sid != "" {
+		u += "&sid=" + sid
+	}
+	return u
+}
+
+// pollingRequest sends one polling request and returns its status and body.
+func pollingRequest(t *testing.T, method, addr, sid, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, pollingURL(addr, sid), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, addr, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// openPolling opens a polling session at addr and returns its sid.
+func openAnyNodePolling(t *testing.T, addr string) string {
+	t.Helper()
+	status, body := pollingRequest(t, http.MethodGet, addr, "", "")
+	if status != http.StatusOK || !strings.HasPrefix(body, "0{") {
+		t.Fatalf("handshake at %s: %d %q", addr, status, body)
+	}
+	var open struct{ SID string }
+	if err := json.Unmarshal([]byte(body[1:]), &open); err != nil {
+		t.Fatal(err)
+	}
+	return open.SID
+}
+
+// pollUntil polls sid at addr until a packet of the answer starts with
+// prefix, answering the server's pings on the way.
+func pollUntil(t *testing.T, addr, sid, prefix string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		status, body := pollingRequest(t, http.MethodGet, addr, sid, "")
+		if status != http.StatusOK {
+			t.Fatalf("poll at %s: %d %q", addr, status, body)
+		}
+		for _, p := range strings.Split(body, "\x1e") {
+			switch {
+			case strings.HasPrefix(p, prefix):
+				return p
+			case p == "2":
+				pollingRequest(t, http.MethodPost, addr, sid, "3")
+			}
+		}
+	}
+	t.Fatalf("no packet starting %q at %s within 10s", prefix, addr)
+	return ""
+}
+
+func TestAnyNodeServesAPollingSessionFromEveryNode(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	a := startAnyNodeGateway(t, url, "anynode-poll")
+	b := startAnyNodeGateway(t, url, "anynode-poll")
+
+	sid := openAnyNodePolling(t, a.addr)
+	if len(sid) != nodes.TagLen+20 {
+		t.Fatalf("sid %q has %d characters, want the tag and 20", sid, len(sid))
+	}
+	// The CONNECT goes to b, its answer is read at a, the event at b, its
+	// ack at b: every request is the owner's, wherever it arrives.
+	if status, body := pollingRequest(t, http.MethodPost, b.addr, sid, "40"); status != http.StatusOK || body != "ok" {
+		t.Fatalf("CONNECT through b: %d %q", status, body)
+	}
+	pollUntil(t, a.addr, sid, "40{")
+	if status, body := pollingRequest(t, http.MethodPost, b.addr, sid, `421["echo","through b"]`); status != http.StatusOK || body != "ok" {
+		t.Fatalf("event through b: %d %q", status, body)
+	}
+	if got := pollUntil(t, b.addr, sid, "431"); got != `431["through b"]` {
+		t.Fatalf("ack through b = %q", got)
+	}
+	if got := a.gw.engine.SessionCount() + b.gw.engine.SessionCount(); got != 1 {
+		t.Fatalf("%d sessions on the two nodes, want 1 (a's)", got)
+	}
+}
+
+func TestAnyNodeUpgradesAnotherNodesSessionThroughAnyNode(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	a := startAnyNodeGateway(t, url, "anynode-ws")
+	b := startAnyNodeGateway(t, url, "anynode-ws")
+
+	sid := openAnyNodePolling(t, a.addr)
+	pollingRequest(t, http.MethodPost, a.addr, sid, "40")
+	pollUntil(t, a.addr, sid, "40{")
+
+	ws, resp, err := fws.DefaultDialer.Dial("ws://"+b.addr+"/socket.io/?EIO=4&transport=websocket&sid="+sid, nil)
+	if err != nil {
+		var answer []byte
+		if resp != nil {
+			answer, _ = io.ReadAll(resp.Body)
+		}
+		t.Fatalf("upgrade through b: %v (%d %v %q)", err, resp.StatusCode, resp.Header, answer)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	exchange := func(send, wantPrefix string) string {
+		t.Helper()
+		if err := ws.WriteMessage(fws.TextMessage, []byte(send)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("read after %q: %v", send, err)
+			}
+			if strings.HasPrefix(string(msg), wantPrefix) {
+				return string(msg)
+			}
+		}
+	}
+	exchange("2probe", "3probe")
+	// The pending GET is released with a noop once the upgrade is done.
+	if err := ws.WriteMessage(fws.TextMessage, []byte("5")); err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(`421["echo","over the tunnel"]`, "431"); got != `431["over the tunnel"]` {
+		t.Fatalf("ack over the tunnel = %q", got)
+	}
+	// The session was moved to b (AdoptWebSocket) or is tunnelled to a.
+	if n, moved := b.gw.anyNode.fwd.Tunnels(), b.gw.engine.SessionCount(); n+moved != 1 {
+		t.Fatalf("b has %d tunnels and %d sessions, want one of them", n, moved)
+	}
+	// Polling is over for the session, on every node.
+	if status, _ := pollingRequest(t, http.MethodGet, b.addr, sid, ""); status != http.StatusBadRequest {
+		t.Fatalf("poll after the upgrade through b: %d, want 400", status)
+	}
+	_ = ws.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.gw.anyNode.fwd.Tunnels() != 0 || a.gw.engine.SessionCount()+b.gw.engine.SessionCount() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the client closed: %d tunnels on b, %d sessions on a, %d on b", b.gw.anyNode.fwd.Tunnels(),
+				a.gw.engine.SessionCount(), b.gw.engine.SessionCount())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAnyNodeAnswersSessionIDUnknownWhenTheOwnerIsGone(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	a := startAnyNodeGateway(t, url, "anynode-gone")
+	b := startAnyNodeGateway(t, url, "anynode-gone")
+	sid := openAnyNodePolling(t, a.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	status, body := pollingRequest(t, http.MethodGet, b.addr, sid, "")
+	if status != http.StatusBadRequest || body != `{"code":1,"message":"Session ID unknown"}` {
+		t.Fatalf("poll of a stopped node's session through b: %d %q", status, body)
+	}
+	// A sid of a tag no node holds, and one of b's own tag that b does
+	// not hold, are unknown too, and nothing is forwarded.
+	for _, sid := range []string{"zzzzzzzz" + sid[nodes.TagLen:], b.gw.anyNode.dir.Tag() + sid[nodes.TagLen:]} {
+		if status, _ := pollingRequest(t, http.MethodGet, b.addr, sid, ""); status != http.StatusBadRequest {
+			t.Fatalf("poll of %q: %d, want 400", sid, status)
+		}
+	}
+}
+
+func TestAnyNodeInternalListenerRefusesUnsignedWronglySignedStaleAndReplayedRequests(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	a := startAnyNodeGateway(t, url, "anynode-auth")
+	sid := openAnyNodePolling(t, a.addr)
+
+	send := func(req *fasthttp.Request) (int, string) {
+		t.Helper()
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseResponse(resp)
+		if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode(), string(resp.Body())
+	}
+	request := func() *fasthttp.Request {
+		req := &fasthttp.Request{}
+		req.SetRequestURI("http://" + a.internal + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
+		req.Header.SetMethod(http.MethodPost)
+		req.Header.SetContentType("text/plain;charset=UTF-8")
+		req.SetBodyString("40")
+		return req
+	}
+	refusals := func() uint64 {
+		var n uint64
+		for limit, c := range a.gw.LimitRefusals() {
+			if strings.HasPrefix(limit, "cluster_") {
+				n += c
+			}
+		}
+		return n
+	}
+
+	tests := []struct {
+		name string
+		sign func(*fasthttp.Request)
+		want string
+	}{
+		{"unsigned", func(*fasthttp.Request) {}, "not signed"},
+		{"wrong secret", nodes.NewSigner("another-secret-0123456789abcdef0123", nil).Sign, "wrong signature"},
+		{"stale", nodes.NewSigner(anyNodeSecret, func() time.Time { return time.Now().Add(-time.Minute) }).Sign, "outside the window"},
+		{"body changed after signing", func(req *fasthttp.Request) {
+			nodes.NewSigner(anyNodeSecret, nil).Sign(req)
+			req.SetBodyString(`42["evil"]`)
+		}, "wrong signature"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := refusals()
+			req := request()
+			tc.sign(req)
+			status, body := send(req)
+			if status != http.StatusUnauthorized || !strings.Contains(body, tc.want) || !strings.Contains(body, `"unauthorized"`) {
+				t.Fatalf("answer %d %q, want 401 unauthorized %q", status, body, tc.want)
+			}
+			if refusals() != before+1 {
+				t.Fatalf("cluster refusals %d -> %d, want one more", before, refusals())
+			}
+		})
+	}
+	t.Run("replayed", func(t *testing.T) {
+		req := request()
+		nodes.NewSigner(anyNodeSecret, nil).Sign(req)
+		replay := &fasthttp.Request{}
+		req.CopyTo(replay)
+		if status, body := send(req); status != http.StatusOK || body != "ok" {
+			t.Fatalf("signed request: %d %q, want 200 ok", status, body)
+		}
+		if status, body := send(replay); status != http.StatusUnauthorized || !strings.Contains(body, "replayed") {
+			t.Fatalf("replayed request: %d %q, want 401 replayed", status, body)
+		}
+	})
+	// The public listener does not serve what the internal one does: a
+	// signed request there is an ordinary one, and the internal listener
+	// serves no handshake.
+	req := &fasthttp.Request{}
+	req.SetRequestURI("http://" + a.internal + "/socket.io/?EIO=4&transport=polling")
+	nodes.NewSigner(anyNodeSecret, nil).Sign(req)
+	if status, _ := send(req); status != http.StatusBadRequest {
+		t.Fatalf("handshake on the internal listener: %d, want 400", status)
+	}
+}
