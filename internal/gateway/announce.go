@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
@@ -39,19 +38,28 @@ type announcer struct {
 type announcement struct {
 	namespace, room, socket string
 	user                    string
-	claims                  gatehouse.Claims
-	joined                  bool
+	// shown are the claims shown of the user: a map[string]any, or JSON
+	// as the cluster's record keeps it.
+	shown  any
+	joined bool
 }
 
 func newAnnouncer(gw *Gateway) *announcer { return &announcer{gw: gw} }
 
-// changed is the Socket.IO server's UserRoomChanged.
+// changed is the Socket.IO server's UserRoomChanged. With the Redis
+// adapter the cluster's record decides what to announce (presenceCluster);
+// on one node the node's change is the cluster's.
 func (a *announcer) changed(namespace, room string, s *socketio.Socket, joined bool) {
+	if pc := a.gw.roomPresence; pc != nil {
+		pc.changed(namespace, room, s, joined)
+		return
+	}
 	c := presence{gw: a.gw}.config(namespace)
 	if c == nil || !c.Announce || !c.Covers(room) {
 		return
 	}
 	claims := s.Claims()
+	shown := shownClaims(claims, c.Claims)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.queue) >= maxAnnouncements {
@@ -62,7 +70,7 @@ func (a *announcer) changed(namespace, room string, s *socketio.Socket, joined b
 		return
 	}
 	a.queue = append(a.queue, announcement{namespace: namespace, room: room, socket: s.ID(),
-		user: claims.Subject(), claims: claims, joined: joined})
+		user: claims.Subject(), shown: shown, joined: joined})
 	if !a.draining {
 		a.draining = true
 		go a.drain()
@@ -83,27 +91,26 @@ func (a *announcer) drain() {
 		next := a.queue[0]
 		a.queue = a.queue[1:]
 		a.mu.Unlock()
-		a.send(next)
+		sendAnnouncement(a.gw, next)
 	}
 }
 
-// send delivers one announcement to the room's sockets here and, with the
-// Redis adapter, on the other nodes; the socket that joined is not told of
-// itself.
-func (a *announcer) send(n announcement) {
-	c := presence{gw: a.gw}.config(n.namespace)
-	if c == nil {
-		return
-	}
+// sendAnnouncement delivers one announcement to the room's sockets here
+// and, with the Redis adapter, on the other nodes; the socket that joined
+// is not told of itself.
+func sendAnnouncement(gw *Gateway, n announcement) {
 	event := reserved.PresenceLeave
 	if n.joined {
 		event = reserved.PresenceJoin
 	}
-	payload := map[string]any{"room": n.room, "user": n.user, "claims": shownClaims(n.claims, c.Claims)}
+	payload := map[string]any{"room": n.room, "user": n.user, "claims": n.shown}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	except := []string{n.socket}
-	cl := a.gw.cluster
+	var except []string
+	if n.socket != "" {
+		except = []string{n.socket}
+	}
+	cl := gw.cluster
 	if err := cl.deliverLocal(ctx, n.namespace, []string{n.room}, "", except, event, payload); err != nil {
 		cl.logger.Debug("presence not announced", "namespace", n.namespace, "room", n.room, "error", err)
 	}
