@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 )
@@ -36,6 +37,22 @@ const (
 	// room, so the client misses messages but stays connected.
 	SlowConsumerDropOldest
 )
+
+// Read paths of WebSockets (Options.ReadPath).
+const (
+	// ReadPathPoller: an epoll instance reports which WebSockets have
+	// bytes to read, and a bounded pool of goroutines reads, decodes and
+	// dispatches them; an idle WebSocket holds no goroutine and no read
+	// buffer. Linux only; TLS WebSockets, and connections whose socket
+	// the server does not see, stay on the goroutine path.
+	ReadPathPoller = "poller"
+	// ReadPathGoroutine: each WebSocket is read by a goroutine of its own.
+	ReadPathGoroutine = "goroutine"
+)
+
+// readPathEnv names the environment variable that chooses the read path
+// when Options.ReadPath is empty, to compare the two.
+const readPathEnv = "GATEHOUSE_READ_PATH"
 
 // Options configure a Server. Zero values take the defaults above.
 type Options struct {
@@ -106,6 +123,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock used for I/O deadlines; nil uses time.Now.
 	Now func() time.Time
+	// ReadPath is how WebSockets are read: ReadPathPoller or
+	// ReadPathGoroutine. Empty takes GATEHOUSE_READ_PATH from the
+	// environment, else ReadPathGoroutine.
+	ReadPath string
 }
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -136,6 +157,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ReadPath == "" {
+		o.ReadPath = os.Getenv(readPathEnv)
+	}
+	if o.ReadPath != ReadPathPoller {
+		o.ReadPath = ReadPathGoroutine
 	}
 	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
 	o.Transports = slices.Clone(o.Transports)

@@ -19,6 +19,10 @@ const (
 	packetMessage packetType = '4'
 	packetUpgrade packetType = '5'
 	packetNoop    packetType = '6'
+	// packetWSPong is no Engine.IO packet: it queues the WebSocket pong
+	// answering a client's ping on the poller read path, written in turn
+	// with the packets.
+	packetWSPong packetType = 'P'
 )
 
 // recordSeparator joins the packets of one HTTP long-polling payload.

@@ -51,6 +51,9 @@ type Server struct {
 	// and the upgrade's goroutine, request context and Fiber connection
 	// are let go.
 	ownsConns bool
+	// poll reads the WebSockets of owned connections when the read path
+	// is the poller (Options.ReadPath); nil otherwise.
+	poll *poller
 
 	ids *sessionIDs
 
@@ -86,6 +89,9 @@ func NewServer(opts Options, h Handler) *Server {
 		upgrades:   []string{},
 	}
 	srv.SetSessionLimits(opts.MaxSessions, opts.MaxSessionsPerIP)
+	if opts.ReadPath == ReadPathPoller && pollerSupported {
+		srv.poll = newPoller(srv)
+	}
 	if opts.allowsTransport(TransportPolling) && opts.allowsTransport(TransportWebSocket) {
 		srv.upgrades = []string{TransportWebSocket}
 	}
@@ -133,6 +139,16 @@ func releaseRequest(ctx *fasthttp.RequestCtx) {
 // upgrade answers the WebSocket handshake; run serves the connection once
 // fasthttp has hijacked it, on the goroutine that reads it.
 func (srv *Server) upgrade(c *fiber.Ctx, run func(conn *fws.Conn)) error {
+	return srv.upgradeKeeping(c, func(conn *fws.Conn) bool {
+		run(conn)
+		return false
+	})
+}
+
+// upgradeKeeping is upgrade for a run that may hand the connection over
+// (to the poller), reporting true: the connection is then not closed when
+// run returns.
+func (srv *Server) upgradeKeeping(c *fiber.Ctx, run func(conn *fws.Conn) (kept bool)) error {
 	if !srv.originAllowed(c) {
 		return srv.refuse(c, http.StatusForbidden, codeForbidden)
 	}
@@ -164,7 +180,7 @@ func (srv *Server) OwnHijackedConns(hs *fasthttp.Server) {
 // request and hands the connection to what upgrade was given, on a
 // goroutine of its own when the Server owns hijacked connections.
 func (srv *Server) serveWebSocket(conn *websocket.Conn) {
-	run, _ := conn.Locals(localServe).(func(*fws.Conn))
+	run, _ := conn.Locals(localServe).(func(*fws.Conn) bool)
 	// Owned, the context goes back to fasthttp's pool, buffers and all,
 	// as soon as this returns, and upgrade did not pass it.
 	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok {
@@ -181,7 +197,7 @@ func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 	srv.alive.add()
 	if !srv.ownsConns {
 		defer srv.alive.done()
-		run(ws)
+		_ = run(ws)
 		return
 	}
 	// Before run reads it: the request's 32 KiB reader is not the
@@ -189,11 +205,17 @@ func (srv *Server) serveWebSocket(conn *websocket.Conn) {
 	dropRequestReader(ws.NetConn())
 	go func() {
 		defer srv.alive.done()
-		// Every way out of run closes the connection; closing it again
-		// here only makes sure, as fasthttp no longer does.
-		defer ws.Close()
+		kept := false
+		// Every way out of run closes the connection, unless the poller
+		// took it; closing it again here only makes sure, as fasthttp no
+		// longer does.
+		defer func() {
+			if !kept {
+				_ = ws.Close()
+			}
+		}()
 		defer srv.recoverWebSocket(nil)
-		run(ws)
+		kept = run(ws)
 	}()
 }
 
@@ -323,7 +345,7 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 		if refusal := srv.admission(hs.RemoteIP); refusal != nil {
 			return srv.refuseSession(c, refusal, hs.RemoteIP)
 		}
-		return srv.upgrade(c, func(conn *fws.Conn) { srv.openWebSocket(hs, conn) })
+		return srv.upgradeKeeping(c, func(conn *fws.Conn) bool { return srv.openWebSocket(hs, conn) })
 	}
 	return srv.handshakePolling(c, hs)
 }
@@ -334,7 +356,7 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 // accepted and then closed, as the reference server does.
 func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
 	gen := s.reserveProbe(srv.opts.UpgradeTimeout)
-	err := srv.upgrade(c, func(conn *fws.Conn) { srv.upgradeWebSocket(s, gen, conn) })
+	err := srv.upgradeKeeping(c, func(conn *fws.Conn) bool { return srv.upgradeWebSocket(s, gen, conn) })
 	if err != nil && gen != 0 {
 		s.endProbe(gen, nil)
 	}

@@ -440,7 +440,7 @@ func (s *session) abandon() {
 	}
 	s.mu.Unlock()
 	if ws != nil {
-		_ = ws.conn.Close()
+		ws.closeConn()
 	}
 	if polling {
 		s.finish()

@@ -28,7 +28,14 @@ const closeFrameTimeout = time.Second
 // is queued from elsewhere (a broadcast, the heartbeat, a close). An idle
 // connection thus costs its read goroutine and no more.
 type wsLink struct {
+	// conn is the WebSocket library's connection, read by the read
+	// goroutine only; nil once the poller reads the link (pc).
 	conn *fws.Conn
+	// pc is set once the poller reads the connection instead of a
+	// goroutine; detached is set just before, so that the goroutine
+	// that handed it over leaves the session to the poller.
+	pc       atomic.Pointer[pollConn]
+	detached atomic.Bool
 	// raw is the connection under the WebSocket. The writer frames the
 	// whole queue into one buffer and writes it with one call; a single
 	// Write is never interleaved with another one on the same connection,
@@ -56,6 +63,29 @@ type wsLink struct {
 	// taken and written count the batches the writer took from the queue
 	// and wrote whole, so that Flush knows when what it saw queued is out.
 	taken, written uint64
+	// closeFrame, set by the poller's read side, is the close frame the
+	// writer sends instead of everything else once the session closes (a
+	// refused frame, or the answer to the client's close frame).
+	closeFrame []byte
+	// pongQueued is set while the answer to a client's ping is queued.
+	pongQueued bool
+}
+
+// closeConn closes the connection; a polled one is given a read turn,
+// which fails and ends the link's session.
+func (l *wsLink) closeConn() {
+	_ = l.raw.Close()
+	if pc := l.pc.Load(); pc != nil && !pc.done.Load() {
+		pc.p.ready(pc)
+	}
+}
+
+// writeControl writes a control frame (framed by appendControlFrame)
+// within deadline, with one call, so that it is never interleaved with
+// the writer's frames.
+func (l *wsLink) writeControl(frame []byte, deadline time.Time) {
+	_ = l.raw.SetWriteDeadline(deadline)
+	_ = writeAll(l.raw, frame)
 }
 
 func newLink(conn *fws.Conn, mu *sync.Mutex) *wsLink {
@@ -75,10 +105,10 @@ func (srv *Server) recoverWebSocket(*websocket.Conn) {
 
 // openWebSocket runs a session that starts on a WebSocket: the handshake
 // is its first frame.
-func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) {
+func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) (kept bool) {
 	if hs == nil {
 		_ = conn.Close()
-		return
+		return false
 	}
 	s, err := srv.newSession(hs, TransportWebSocket)
 	if err != nil {
@@ -101,16 +131,27 @@ func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) {
 	s.open(srv.handler)
 	srv.register(s)
 	s.doneReading(link)
+	return s.serveLink(link, conn)
+}
+
+// serveLink reads link for its session until the connection ends, or
+// hands it to the poller, reporting true: the connection is the poller's
+// from then on, and the caller's stopWebSocket leaves it be.
+func (s *session) serveLink(link *wsLink, conn *fws.Conn) bool {
+	if s.handOff(link, conn) {
+		return true
+	}
 	s.readLoop(link)
+	return false
 }
 
 // upgradeWebSocket lets conn, the WebSocket of probe reservation gen,
 // probe polling session s and, when the client confirms, carry it from
 // then on. A WebSocket without a valid reservation is closed.
-func (srv *Server) upgradeWebSocket(s *session, gen uint64, conn *fws.Conn) {
+func (srv *Server) upgradeWebSocket(s *session, gen uint64, conn *fws.Conn) (kept bool) {
 	if s == nil || !s.attachProbe(gen, conn) {
 		refuseWebSocket(conn)
-		return
+		return false
 	}
 	link := srv.probe(s, conn)
 	if link == nil {
@@ -123,7 +164,7 @@ func (srv *Server) upgradeWebSocket(s *session, gen uint64, conn *fws.Conn) {
 	s.mu.Lock()
 	s.wakeWriterLocked(link)
 	s.mu.Unlock()
-	s.readLoop(link)
+	return s.serveLink(link, conn)
 }
 
 // refuseWebSocket closes an open WebSocket that carries no session, with
@@ -191,16 +232,25 @@ func (s *session) retireLink(link *wsLink) {
 		return
 	}
 	deadline := s.srv.opts.Now().Add(closeFrameTimeout)
-	_ = link.conn.WriteControl(fws.CloseMessage, []byte{}, deadline)
-	_ = link.conn.SetReadDeadline(deadline)
-	_ = link.conn.Close()
+	link.writeControl(appendControlFrame(nil, opClose, nil), deadline)
+	_ = link.raw.SetReadDeadline(deadline)
+	link.closeConn()
 }
 
 // stopWebSocket ends a session whose reader returned (or panicked): it
 // makes sure the session is closing, waits for a writer still at work,
 // writes what the close mode asks for and finishes. A retired link only
-// closes itself: another WebSocket carries the session.
+// closes itself: another WebSocket carries the session. A link handed to
+// the poller is left to it: it calls stopLink when the link ends.
 func (s *session) stopWebSocket(link *wsLink) {
+	if link.detached.Load() {
+		return
+	}
+	s.stopLink(link)
+}
+
+// stopLink is stopWebSocket for a link whichever reads it.
+func (s *session) stopLink(link *wsLink) {
 	if link.retired.Load() {
 		s.retireLink(link)
 		return
@@ -350,8 +400,8 @@ func (s *session) closeOnReadError(link *wsLink, err error, inMessage bool) {
 		s.srv.reportLimit(RefusedMessageTimeout, s.handshake)
 		// The close frame first: after it, the client ignores the rest.
 		deadline := s.srv.opts.Now().Add(closeFrameTimeout)
-		_ = link.conn.WriteControl(fws.CloseMessage,
-			fws.FormatCloseMessage(fws.ClosePolicyViolation, "message not finished within the message timeout"), deadline)
+		link.writeControl(appendControlFrame(nil, opClose,
+			fws.FormatCloseMessage(fws.ClosePolicyViolation, "message not finished within the message timeout")), deadline)
 		s.closeWith("transport error", closeByPeer)
 	default:
 		s.closeWith("transport close", closeByPeer)
@@ -380,11 +430,15 @@ func (s *session) flushWebSocket(link *wsLink) {
 		s.queue = link.spare[:0]
 		link.spare = nil
 		link.taken++
+		link.pongQueued = false
 		s.queuedMessages = 0
-		st, mode := s.state(), s.mode
+		st, mode, closeFrame := s.state(), s.mode, link.closeFrame
 		s.mu.Unlock()
 
-		if st != stateOpen && mode == closeByPeer {
+		if st != stateOpen && (mode == closeByPeer || closeFrame != nil) {
+			if closeFrame != nil {
+				link.writeControl(closeFrame, s.srv.opts.Now().Add(closeFrameTimeout))
+			}
 			s.closeLink(link, 0)
 			return
 		}
@@ -417,7 +471,7 @@ func (s *session) flushWebSocket(link *wsLink) {
 			return
 		}
 		if st != stateOpen {
-			_ = link.conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseNormalClosure, ""), deadline)
+			link.writeControl(appendControlFrame(nil, opClose, fws.FormatCloseMessage(fws.CloseNormalClosure, "")), deadline)
 			s.closeLink(link, closeFrameTimeout)
 			return
 		}
@@ -464,8 +518,8 @@ func (s *session) Flush() {
 // client's answer to a close frame, and then its read fails, even when the
 // client reads nothing any more (a slow consumer).
 func (s *session) closeLink(link *wsLink, grace time.Duration) {
-	_ = link.conn.SetReadDeadline(s.srv.opts.Now().Add(grace))
-	_ = link.conn.Close()
+	_ = link.raw.SetReadDeadline(s.srv.opts.Now().Add(grace))
+	link.closeConn()
 	s.mu.Lock()
 	link.closed = true
 	link.writing = false
@@ -484,6 +538,9 @@ func writeAll(w io.Writer, b []byte) error {
 // frames (no prefix in v4), everything else as text with its type
 // character first.
 func appendFrame(b []byte, p packet) []byte {
+	if p.typ == packetWSPong {
+		return appendControlFrame(b, opPong, p.data)
+	}
 	opcode, size := byte(fws.TextMessage), len(p.data)+1
 	if p.binary {
 		opcode, size = byte(fws.BinaryMessage), len(p.data)

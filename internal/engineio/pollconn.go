@@ -1,0 +1,506 @@
+package engineio
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	fws "github.com/fasthttp/websocket"
+)
+
+// maxReadWorkers bounds the goroutines reading WebSockets at once. They
+// run only while connections have bytes to read; a handler that takes
+// its time holds one of them, never the others' reads.
+const maxReadWorkers = 1024
+
+// readTurn is how many bytes a worker reads from one connection before
+// the other ready connections get their turn.
+const readTurn = 64 << 10
+
+// pollReadBuffer is each worker's read buffer: the connections share the
+// workers' buffers instead of holding one each.
+const pollReadBuffer = 16 << 10
+
+// The states of a connection's read turn: no worker has it, a worker
+// has it, or a worker has it and more was reported meanwhile.
+const (
+	turnIdle int32 = iota
+	turnRunning
+	turnAgain
+)
+
+// Reasons a polled connection stops being read, besides read errors.
+var (
+	errMessageTimeout = errors.New("websocket: message not finished within the message timeout")
+	// errSessionEnded: a packet ended the session, or another WebSocket
+	// took it over; nothing more is read for it.
+	errSessionEnded = errors.New("engineio: session ended by the client's packet")
+	errPanicked     = errors.New("engineio: the listener panicked")
+)
+
+// clientClose is the client's close frame; reply is the close frame
+// payload that answers it.
+type clientClose struct{ reply []byte }
+
+func (*clientClose) Error() string { return "websocket: close frame from the client" }
+
+// pollConn is a WebSocket whose reads the poller does. Only the worker
+// that has its read turn touches the fields below rc, so one connection's
+// messages are decoded and handed over in order, one at a time.
+type pollConn struct {
+	p    *poller
+	s    *session
+	link *wsLink
+	rc   syscall.RawConn
+	// key is its registration with the poller; guarded by poller.mu.
+	key  uint64
+	turn atomic.Int32
+	// done is set once the connection is no longer read.
+	done atomic.Bool
+	// timedOut is the clockGen of the message clock that fired.
+	timedOut atomic.Uint32
+
+	parser frameParser
+	// pending holds what the WebSocket library had read past the last
+	// message before the hand-over; it is read before the socket.
+	pending  []byte
+	timer    *time.Timer
+	clockGen uint32
+	// reading is set while the worker hands this turn's messages over:
+	// their replies leave in one write at the end of the turn.
+	reading bool
+}
+
+// ready gives pc a read turn, or tells the worker that has it to read
+// again before letting it go.
+func (p *poller) ready(pc *pollConn) {
+	for {
+		switch pc.turn.Load() {
+		case turnIdle:
+			if pc.turn.CompareAndSwap(turnIdle, turnRunning) {
+				p.work.submit(pc)
+				return
+			}
+		case turnRunning:
+			if pc.turn.CompareAndSwap(turnRunning, turnAgain) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// run is one read turn of pc on a worker. A panic in the session's
+// listener ends that connection, as it ends the read goroutine of the
+// goroutine read path, and leaves the worker to the others.
+func (p *poller) run(pc *pollConn, buf []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.srv.log.Error("engineio websocket panic", "panic", r, "stack", string(debug.Stack()))
+			if !pc.done.Load() {
+				pc.end(errPanicked)
+			}
+		}
+	}()
+	for {
+		pc.turn.Store(turnRunning)
+		if pc.serve(buf) {
+			// More to read: after the other ready connections.
+			p.work.submit(pc)
+			return
+		}
+		if pc.turn.CompareAndSwap(turnRunning, turnIdle) {
+			return
+		}
+	}
+}
+
+// serve reads what the socket holds and hands it to the session, then
+// writes what the messages queued (their acks) in one go. It reports
+// whether the connection has more to read after its turn.
+func (pc *pollConn) serve(buf []byte) (more bool) {
+	if pc.done.Load() {
+		return false
+	}
+	if pc.timer != nil && pc.timedOut.Load() == pc.clockGen {
+		pc.endTurn()
+		pc.end(errMessageTimeout)
+		return false
+	}
+	if b := pc.pending; b != nil {
+		pc.pending = nil
+		if err := pc.consume(b); err != nil {
+			pc.endTurn()
+			pc.end(err)
+			return false
+		}
+	}
+	total := 0
+	for {
+		n, wouldBlock, err := pc.read(buf)
+		if n > 0 {
+			total += n
+			if err := pc.consume(buf[:n]); err != nil {
+				pc.endTurn()
+				pc.end(err)
+				return false
+			}
+		}
+		switch {
+		case wouldBlock:
+		case err != nil:
+			pc.endTurn()
+			pc.end(err)
+			return false
+		case n == 0:
+			pc.endTurn()
+			pc.end(io.EOF)
+			return false
+		case n == len(buf) && total < readTurn:
+			continue
+		case n == len(buf):
+			more = true
+		}
+		// A short read emptied the socket: epoll reports what comes next.
+		break
+	}
+	pc.endTurn()
+	pc.clock()
+	return more
+}
+
+// consume decodes b and hands each complete message to the session.
+func (pc *pollConn) consume(b []byte) error {
+	for len(b) > 0 {
+		ev, n, err := pc.parser.next(b)
+		b = b[n:]
+		if err != nil {
+			return err
+		}
+		if err := pc.handle(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle acts on one decoded message or control frame.
+func (pc *pollConn) handle(ev frameEvent) error {
+	s, link := pc.s, pc.link
+	switch ev.kind {
+	case frameNone, framePong:
+		return nil
+	case frameClose:
+		reply, err := closeReply(ev.data)
+		if err != nil {
+			return err
+		}
+		return &clientClose{reply: reply}
+	case framePing:
+		pc.beginTurn()
+		s.mu.Lock()
+		if !link.pongQueued {
+			// Answering the latest ping only bounds what a ping flood
+			// queues (RFC 6455 section 5.5.3 allows it).
+			link.pongQueued = true
+			s.queue = append(s.queue, packet{typ: packetWSPong, data: append([]byte(nil), ev.data...)})
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	if link.retired.Load() {
+		return errSessionEnded
+	}
+	pc.beginTurn()
+	keep := true
+	if ev.binary {
+		s.deliver(Message{Data: ev.data, Binary: true})
+	} else if p, err := decodePacket(ev.data); err != nil {
+		s.closeWith("parse error", closeAbort)
+		keep = false
+	} else {
+		keep = s.receive(p)
+	}
+	pc.parser.done()
+	if !keep {
+		return errSessionEnded
+	}
+	return nil
+}
+
+// beginTurn marks the worker as handing messages over: what they queue
+// waits for the end of the turn.
+func (pc *pollConn) beginTurn() {
+	if pc.reading {
+		return
+	}
+	pc.reading = true
+	pc.s.mu.Lock()
+	pc.link.reading = true
+	pc.s.mu.Unlock()
+}
+
+// endTurn writes what this turn's messages queued.
+func (pc *pollConn) endTurn() {
+	if pc.reading {
+		pc.reading = false
+		pc.s.doneReading(pc.link)
+	}
+}
+
+// clock gives an unfinished frame or message MessageTimeout from the
+// first time it had to wait for the socket, as the goroutine read path
+// does; a message that arrived whole costs nothing.
+func (pc *pollConn) clock() {
+	if !pc.parser.partial() {
+		pc.stopClock()
+		return
+	}
+	if pc.timer != nil {
+		return
+	}
+	pc.clockGen++
+	gen := pc.clockGen
+	pc.timer = time.AfterFunc(pc.s.srv.opts.MessageTimeout, func() {
+		pc.timedOut.Store(gen)
+		pc.p.ready(pc)
+	})
+}
+
+func (pc *pollConn) stopClock() {
+	if pc.timer != nil {
+		pc.timer.Stop()
+		pc.timer = nil
+	}
+}
+
+// end stops reading pc after err and ends its session's use of it: the
+// session is closed as err says, and the rest (waiting for its writer,
+// the close frame, closing the socket) goes on off the worker.
+func (pc *pollConn) end(err error) {
+	pc.done.Store(true)
+	pc.stopClock()
+	pc.parser.release()
+	pc.pending = nil
+	pc.p.remove(pc)
+	s, link := pc.s, pc.link
+	s.closeOnPollError(link, err)
+	s.srv.goTracked(func() {
+		s.stopLink(link)
+		link.closeConn()
+	})
+}
+
+// closeOnPollError closes the session after its polled connection failed
+// or the client's frames ended it, with the close frame and reason the
+// goroutine read path gives for the same cause.
+func (s *session) closeOnPollError(link *wsLink, err error) {
+	if link.retired.Load() {
+		return
+	}
+	var fe *frameError
+	var cc *clientClose
+	switch {
+	case errors.Is(err, errSessionEnded):
+	case err == errMessageTooBig:
+		s.srv.reportLimit(RefusedMaxPayload, s.handshake)
+		s.setCloseFrame(link, fws.FormatCloseMessage(fws.CloseMessageTooBig, ""))
+		s.closeWith("transport error", closeAbort)
+	case errors.Is(err, errMessageTimeout):
+		if s.state() == stateOpen {
+			s.srv.reportLimit(RefusedMessageTimeout, s.handshake)
+		}
+		s.setCloseFrame(link, fws.FormatCloseMessage(fws.ClosePolicyViolation, "message not finished within the message timeout"))
+		s.closeWith("transport error", closeByPeer)
+	case errors.As(err, &fe):
+		s.setCloseFrame(link, fws.FormatCloseMessage(fe.code, fe.text))
+		s.closeWith("transport close", closeByPeer)
+	case errors.As(err, &cc):
+		s.setCloseFrame(link, cc.reply)
+		s.closeWith("transport close", closeByPeer)
+	default:
+		s.closeWith("transport close", closeByPeer)
+	}
+}
+
+// setCloseFrame makes payload the close frame the writer sends before it
+// closes link, unless one is set already.
+func (s *session) setCloseFrame(link *wsLink, payload []byte) {
+	s.mu.Lock()
+	if link.closeFrame == nil {
+		link.closeFrame = appendControlFrame(nil, opClose, payload)
+	}
+	s.mu.Unlock()
+}
+
+// handOff hands the reading of link to the poller, after the WebSocket
+// library (conn) read the session's first messages. It reports false,
+// the connection staying with its goroutine, when the poller is off or
+// cannot read this connection: TLS, a connection it does not see the
+// socket of, or bytes buffered where it cannot reach them.
+func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
+	srv := s.srv
+	if srv.poll == nil || !srv.ownsConns {
+		return false
+	}
+	pending, ok := bufferedBytes(conn)
+	if !ok {
+		return false
+	}
+	sc := socketOf(link.raw)
+	if sc == nil {
+		return false
+	}
+	rc, err := rawConnOf(sc)
+	if err != nil {
+		return false
+	}
+	// A deadline left from the upgrade would fail the poller's reads.
+	_ = link.raw.SetReadDeadline(time.Time{})
+	pc := &pollConn{p: srv.poll, s: s, link: link, rc: rc, pending: pending,
+		parser: frameParser{maxPayload: srv.opts.MaxPayload, buffers: &srv.buffers}}
+	link.detached.Store(true)
+	if err := srv.poll.add(pc); err != nil {
+		link.detached.Store(false)
+		srv.log.Debug("engineio websocket stays on its goroutine", "sid", s.id, "err", err)
+		return false
+	}
+	// From here on nothing reads conn: the WebSocket library's connection
+	// and its buffer are let go.
+	link.conn = nil
+	link.pc.Store(pc)
+	// Bytes that came before the registration, and a close meanwhile,
+	// are seen by a first turn.
+	srv.poll.ready(pc)
+	return true
+}
+
+// bufferedBytes returns a copy of what conn, the WebSocket library's
+// connection, has read from the socket and not handed over yet, and
+// reports false when it cannot tell or is in the middle of a message.
+func bufferedBytes(conn *fws.Conn) ([]byte, bool) {
+	v := reflect.ValueOf(conn).Elem()
+	brf, rem, mr := v.FieldByName("br"), v.FieldByName("readRemaining"), v.FieldByName("messageReader")
+	if !brf.IsValid() || brf.Type() != reflect.TypeOf((*bufio.Reader)(nil)) ||
+		!rem.IsValid() || rem.Kind() != reflect.Int64 || rem.Int() != 0 ||
+		!mr.IsValid() || mr.Kind() != reflect.Pointer || !mr.IsNil() {
+		return nil, false
+	}
+	br := *(**bufio.Reader)(unsafe.Pointer(brf.UnsafeAddr()))
+	if br == nil || br.Buffered() == 0 {
+		return nil, true
+	}
+	b, err := br.Peek(br.Buffered())
+	if err != nil {
+		return nil, false
+	}
+	return append([]byte(nil), b...), true
+}
+
+// socketOf finds the socket under conn, through the wrappers whose reads
+// go straight to it: fasthttp's hijacked connection once its request
+// reader is dropped (dropRequestReader), WrapListener's, and wrappers
+// offering NetConn. TLS, and anything else, is not seen through.
+func socketOf(conn net.Conn) syscall.Conn {
+	for range 8 {
+		switch c := conn.(type) {
+		case *net.TCPConn:
+			return c
+		case *net.UnixConn:
+			return c
+		case *tls.Conn:
+			return nil
+		case *hookConn:
+			conn = c.Conn
+		case interface{ UnsafeConn() net.Conn }:
+			if !readsSocket(conn) {
+				return nil
+			}
+			conn = c.UnsafeConn()
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// readsSocket reports whether nc, a connection fasthttp hijacked, reads
+// its connection directly (dropRequestReader dropped its reader), so that
+// no byte is left in a buffer above the socket.
+func readsSocket(nc net.Conn) bool {
+	raw, ok := nc.(interface{ UnsafeConn() net.Conn })
+	v := reflect.ValueOf(nc)
+	if !ok || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("r")
+	if !f.IsValid() || f.Type() != readerType {
+		return false
+	}
+	r := *readerField(f)
+	c, ok := r.(net.Conn)
+	return ok && c == raw.UnsafeConn()
+}
+
+// workPool runs read turns on goroutines started as turns are submitted,
+// at most max at once; each ends when no turn is left waiting.
+type workPool struct {
+	mu      sync.Mutex
+	queue   []*pollConn
+	head    int
+	workers int
+	max     int
+	run     func(pc *pollConn, buf []byte)
+	alive   *tracker
+	bufs    sync.Pool
+}
+
+func (w *workPool) submit(pc *pollConn) {
+	w.mu.Lock()
+	w.queue = append(w.queue, pc)
+	start := w.workers < w.max
+	if start {
+		w.workers++
+	}
+	w.mu.Unlock()
+	if start {
+		w.alive.add()
+		go w.loop()
+	}
+}
+
+func (w *workPool) loop() {
+	defer w.alive.done()
+	buf, _ := w.bufs.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, pollReadBuffer)
+		buf = &b
+	}
+	defer w.bufs.Put(buf)
+	for {
+		w.mu.Lock()
+		if w.head == len(w.queue) {
+			w.queue, w.head = w.queue[:0], 0
+			w.workers--
+			w.mu.Unlock()
+			return
+		}
+		pc := w.queue[w.head]
+		w.queue[w.head] = nil
+		w.head++
+		w.mu.Unlock()
+		w.run(pc, *buf)
+	}
+}

@@ -1,0 +1,337 @@
+package engineio
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+)
+
+// pollerOptions are Options that read WebSockets with the poller.
+func pollerOptions() Options { return Options{ReadPath: ReadPathPoller} }
+
+// rawWebSocket opens a WebSocket session over a plain TCP connection, as
+// an attacker would, and returns it after the open packet: the test then
+// writes frames byte by byte and reads the server's frames itself.
+func rawWebSocket(t testing.TB, ts *testServer) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + ts.addr +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(waitLimit))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	if op, data := readServerFrame(t, br); op != opText || !strings.HasPrefix(string(data), "0{") {
+		t.Fatalf("open packet: opcode %d %q", op, data)
+	}
+	return conn, br
+}
+
+// readServerFrame reads one unmasked frame the server wrote.
+func readServerFrame(t testing.TB, br *bufio.Reader) (byte, []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := ioReadFull(br, h[:]); err != nil {
+		t.Fatalf("read frame header: %v", err)
+	}
+	n := int(h[1] & 0x7F)
+	switch n {
+	case 126:
+		var e [2]byte
+		_, _ = ioReadFull(br, e[:])
+		n = int(e[0])<<8 | int(e[1])
+	case 127:
+		t.Fatal("frame too long for the test")
+	}
+	data := make([]byte, n)
+	if _, err := ioReadFull(br, data); err != nil {
+		t.Fatalf("read frame payload: %v", err)
+	}
+	return h[0] & 0x0F, data
+}
+
+func ioReadFull(br *bufio.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := br.Read(b[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// maskedClientFrame is clientFrame masked with a real key, so that a test
+// sees the server unmask across reads.
+func maskedClientFrame(opcode byte, fin bool, payload []byte) []byte {
+	frame := clientFrame(opcode, fin, payload)
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	start := len(frame) - len(payload)
+	copy(frame[start-4:start], key[:])
+	for i := range payload {
+		frame[start+i] ^= key[i%4]
+	}
+	return frame
+}
+
+// writeByteByByte writes b one byte per write, so that the server reads
+// every frame in pieces.
+func writeByteByByte(t testing.TB, conn net.Conn, b []byte) {
+	t.Helper()
+	for i := range b {
+		if _, err := conn.Write(b[i : i+1]); err != nil {
+			t.Fatalf("write byte %d: %v", i, err)
+		}
+	}
+}
+
+func TestPollerDecodesFramesArrivingOneByteAtATime(t *testing.T) {
+	rec := newRecorder(true)
+	ts := startServer(t, pollerOptions(), rec)
+	conn, br := rawWebSocket(t, ts)
+	rec.nextConn(t)
+	if err := conn.(*net.TCPConn).SetNoDelay(true); err != nil {
+		t.Fatal(err)
+	}
+
+	long := "4" + strings.Repeat("L", 300) // a 16-bit length
+	var stream []byte
+	stream = append(stream, maskedClientFrame(opText, true, []byte("4text"))...)
+	stream = append(stream, maskedClientFrame(opBinary, true, []byte{0, 1, 2, 0xff})...)
+	stream = append(stream, maskedClientFrame(opText, true, []byte(long))...)
+	// A fragmented text message with a ping between its fragments, which
+	// control frames may be.
+	stream = append(stream, maskedClientFrame(opText, false, []byte("4frag"))...)
+	stream = append(stream, maskedClientFrame(opPing, true, []byte("are you there"))...)
+	stream = append(stream, maskedClientFrame(opContinuation, false, []byte("men"))...)
+	stream = append(stream, maskedClientFrame(opPong, true, []byte("unsolicited"))...)
+	stream = append(stream, maskedClientFrame(opContinuation, true, []byte("ted"))...)
+	// A fragmented binary message.
+	stream = append(stream, maskedClientFrame(opBinary, false, []byte{9, 8})...)
+	stream = append(stream, maskedClientFrame(opContinuation, true, []byte{7})...)
+	writeByteByByte(t, conn, stream)
+
+	rec.expectMessage(t, "text", false)
+	rec.expectMessage(t, "\x00\x01\x02\xff", true)
+	rec.expectMessage(t, long[1:], false)
+	rec.expectMessage(t, "fragmented", false)
+	rec.expectMessage(t, "\x09\x08\x07", true)
+
+	// The echoes and the pong, in the order the messages came.
+	want := []struct {
+		op   byte
+		data string
+	}{
+		{opText, "4text"}, {opBinary, "\x00\x01\x02\xff"}, {opText, long},
+		{opPong, "are you there"}, {opText, "4fragmented"}, {opBinary, "\x09\x08\x07"},
+	}
+	var got []string
+	for range want {
+		op, data := readServerFrame(t, br)
+		got = append(got, fmt.Sprintf("%d:%s", op, data))
+	}
+	// The pong is written with the next batch; where it falls among the
+	// echoes is the writer's choice, but the echoes keep their order.
+	var echoes, wantEchoes []string
+	pong := false
+	for _, g := range got {
+		if strings.HasPrefix(g, fmt.Sprintf("%d:", opPong)) {
+			pong = g == fmt.Sprintf("%d:are you there", opPong)
+			continue
+		}
+		echoes = append(echoes, g)
+	}
+	for _, w := range want {
+		if w.op != opPong {
+			wantEchoes = append(wantEchoes, fmt.Sprintf("%d:%s", w.op, w.data))
+		}
+	}
+	if !pong || strings.Join(echoes, "|") != strings.Join(wantEchoes, "|") {
+		t.Fatalf("server wrote %q, want the echoes %q and the pong", got, wantEchoes)
+	}
+}
+
+func TestPollerAnswersClientCloseFrameAndEndsTheSession(t *testing.T) {
+	rec := newRecorder(false)
+	ts := startServer(t, pollerOptions(), rec)
+	conn, br := rawWebSocket(t, ts)
+	rec.nextConn(t)
+	writeByteByByte(t, conn, maskedClientFrame(opClose, true, fws.FormatCloseMessage(fws.CloseGoingAway, "bye")))
+	op, data := readServerFrame(t, br)
+	if op != opClose || !bytes.Equal(data, fws.FormatCloseMessage(fws.CloseGoingAway, "")) {
+		t.Fatalf("answer: opcode %d %q", op, data)
+	}
+	rec.expectClose(t, "transport close")
+	eventually(t, "the session forgotten", func() bool { return ts.srv.SessionCount() == 0 })
+}
+
+func TestPollerRefusesProtocolErrorsWithClose1002(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"unmasked frame", []byte{0x81, 0x02, '4', 'x'}},
+		{"reserved bits", append([]byte{0xC1}, maskedClientFrame(opText, true, []byte("4x"))[1:]...)},
+		{"continuation without a message", maskedClientFrame(opContinuation, true, []byte("x"))},
+		{"fragmented control frame", maskedClientFrame(opPing, false, []byte("x"))},
+		{"unknown opcode", maskedClientFrame(0x3, true, []byte("x"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(false)
+			ts := startServer(t, pollerOptions(), rec)
+			conn, br := rawWebSocket(t, ts)
+			rec.nextConn(t)
+			writeByteByByte(t, conn, tc.frame)
+			op, data := readServerFrame(t, br)
+			if op != opClose || len(data) < 2 || int(data[0])<<8|int(data[1]) != fws.CloseProtocolError {
+				t.Fatalf("answer: opcode %d %q, want close 1002", op, data)
+			}
+			rec.expectClose(t, "transport close")
+		})
+	}
+}
+
+// heldMessageHandler holds every message in OnMessage until release is
+// closed, and records the close.
+type heldMessageHandler struct {
+	inMessage chan struct{}
+	release   chan struct{}
+	closed    chan string
+}
+
+func (h *heldMessageHandler) Open(Conn) Listener { return h }
+func (h *heldMessageHandler) OnMessage(Message) {
+	h.inMessage <- struct{}{}
+	<-h.release
+}
+func (h *heldMessageHandler) OnClose(reason string) { h.closed <- reason }
+
+func TestPollerPeerClosingWhileAWorkerHoldsItsMessageEndsTheSession(t *testing.T) {
+	h := &heldMessageHandler{inMessage: make(chan struct{}, 1), release: make(chan struct{}), closed: make(chan string, 1)}
+	ts := startServer(t, pollerOptions(), h)
+	held, _ := rawWebSocket(t, ts)
+	writeByteByByte(t, held, maskedClientFrame(opText, true, []byte("4slow")))
+	select {
+	case <-h.inMessage:
+	case <-time.After(waitLimit):
+		t.Fatal("the message never reached the handler")
+	}
+	// The peer goes away while a worker is inside its handler.
+	_ = held.Close()
+
+	// Another socket is read meanwhile: the held worker stalls no one.
+	other := openWebSocket(t, ts)
+	writeText(t, other, "4other")
+	select {
+	case <-h.inMessage:
+	case <-time.After(waitLimit):
+		t.Fatal("a slow handler stalled another socket's read")
+	}
+	close(h.release)
+	select {
+	case reason := <-h.closed:
+		if reason != "transport close" {
+			t.Fatalf("closed with %q", reason)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the session of the closed connection never ended")
+	}
+	other.Close()
+	<-h.closed
+	eventually(t, "every session finished", func() bool {
+		ts.srv.alive.mu.Lock()
+		defer ts.srv.alive.mu.Unlock()
+		return ts.srv.alive.running == 0
+	})
+}
+
+func TestPollerIdleWebSocketsHoldNoGoroutineAndEachAnswersWhenWoken(t *testing.T) {
+	const n = 1000
+	rec := &countingEcho{}
+	ts := startServer(t, pollerOptions(), rec)
+	// Warm the HTTP server's workers and the poller.
+	warm := openWebSocket(t, ts)
+	warm.Close()
+	eventually(t, "the warm-up session finished", func() bool { return ts.srv.SessionCount() == 0 })
+	runtime.GC()
+	before := runtime.NumGoroutine()
+
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range conns {
+		conns[i], readers[i] = rawWebSocket(t, ts)
+	}
+	eventually(t, "every session open", func() bool { return ts.srv.SessionCount() == n })
+	// fasthttp's workers linger a little after the upgrades they served.
+	var idle int
+	eventuallyWithin(t, "goroutines back to about what they were", 15*time.Second, func() bool {
+		idle = runtime.NumGoroutine()
+		return idle-before < 50
+	})
+	peak := idle
+	for i, c := range conns {
+		if _, err := c.Write(maskedClientFrame(opText, true, []byte(fmt.Sprintf("4wake %d", i)))); err != nil {
+			t.Fatal(err)
+		}
+		op, data := readServerFrame(t, readers[i])
+		if op != opText || string(data) != fmt.Sprintf("4wake %d", i) {
+			t.Fatalf("connection %d answered opcode %d %q", i, op, data)
+		}
+		peak = max(peak, runtime.NumGoroutine())
+	}
+	if got := rec.messages.Load(); got != n {
+		t.Fatalf("handler saw %d messages, want %d", got, n)
+	}
+	t.Logf("goroutines: %d before, %d with %d idle WebSockets, at most %d while they woke one at a time", before, idle, n, peak)
+	if peak-before > 50 {
+		t.Fatalf("goroutines grew from %d to %d with %d WebSockets", before, peak, n)
+	}
+}
+
+// countingEcho answers every message and counts them.
+type countingEcho struct{ messages atomic.Int64 }
+
+func (e *countingEcho) Open(c Conn) Listener { return &countingEchoListener{e: e, c: c} }
+
+type countingEchoListener struct {
+	e *countingEcho
+	c Conn
+}
+
+func (l *countingEchoListener) OnMessage(m Message) {
+	l.e.messages.Add(1)
+	_ = l.c.Send(Message{Data: bytes.Clone(m.Data), Binary: m.Binary})
+}
+func (l *countingEchoListener) OnClose(string) {}
+
+// eventuallyWithin is eventually with its own limit.
+func eventuallyWithin(t testing.TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

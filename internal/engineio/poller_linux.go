@@ -1,0 +1,230 @@
+package engineio
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// pollerSupported reports whether this platform has the poller read path.
+const pollerSupported = true
+
+// poller tells which WebSockets have bytes to read, from one epoll
+// instance, and reads them on a bounded pool of goroutines started as
+// work comes and ended when it is done: an idle WebSocket holds neither a
+// goroutine nor a read buffer. The epoll instance and its goroutine exist
+// while at least one connection is registered, so a server with no
+// WebSocket (or one shut down) leaves nothing running.
+//
+// A connection's socket stays the Go runtime's too: writes go through its
+// net.Conn as on the goroutine read path, with their deadlines; only
+// reads are taken over, one non-blocking read at a time under the
+// runtime's fd lock (syscall.RawConn), so a connection closed meanwhile
+// fails the read instead of reading another socket that took its number.
+type poller struct {
+	srv *Server
+
+	mu    sync.Mutex
+	ep    *epoll
+	conns map[uint64]*pollConn
+	// keys numbers the registrations; epoll reports a connection by its
+	// key, never by its descriptor, which a closed socket gives back to the
+	// kernel for reuse.
+	keys uint64
+
+	work workPool
+}
+
+// epoll is one epoll instance, with the eventfd that ends its loop.
+type epoll struct {
+	fd, wake int
+	stop     bool // guarded by poller.mu
+}
+
+// wakeKey is the key of the eventfd; connections are numbered from 1.
+const wakeKey = 0
+
+func newPoller(srv *Server) *poller {
+	p := &poller{srv: srv, conns: make(map[uint64]*pollConn)}
+	p.work = workPool{max: maxReadWorkers, run: p.run, alive: &srv.alive}
+	return p
+}
+
+// add registers pc's socket, whose descriptor the runtime holds open for
+// the call, so that it cannot be another socket's by then.
+func (p *poller) add(pc *pollConn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ep == nil {
+		ep, err := openEpoll()
+		if err != nil {
+			return err
+		}
+		p.ep = ep
+		p.srv.alive.add()
+		go p.loop(ep)
+	}
+	p.keys++
+	key := p.keys
+	var ctlErr error
+	err := pc.rc.Control(func(fd uintptr) {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET}
+		setKey(&ev, key)
+		ctlErr = unix.EpollCtl(p.ep.fd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil {
+		err = ctlErr
+	}
+	if err != nil {
+		p.stopIfIdleLocked()
+		return fmt.Errorf("epoll add: %w", err)
+	}
+	pc.key = key
+	p.conns[key] = pc
+	return nil
+}
+
+// remove unregisters pc, once. A socket already closed was unregistered
+// by the kernel when it was closed.
+func (p *poller) remove(pc *pollConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pc.key == 0 {
+		return
+	}
+	delete(p.conns, pc.key)
+	pc.key = 0
+	ep := p.ep
+	_ = pc.rc.Control(func(fd uintptr) {
+		_ = unix.EpollCtl(ep.fd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	})
+	p.stopIfIdleLocked()
+}
+
+// stopIfIdleLocked ends the epoll loop when no connection is left.
+func (p *poller) stopIfIdleLocked() {
+	if len(p.conns) > 0 || p.ep == nil {
+		return
+	}
+	p.ep.stop = true
+	one := [8]byte{1}
+	_, _ = unix.Write(p.ep.wake, one[:])
+	p.ep = nil
+}
+
+func openEpoll() (*epoll, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll create: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setKey(&ev, wakeKey)
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		_ = unix.Close(fd)
+		_ = unix.Close(wake)
+		return nil, fmt.Errorf("epoll add eventfd: %w", err)
+	}
+	return &epoll{fd: fd, wake: wake}, nil
+}
+
+// loop waits for readiness and hands each ready connection to the pool,
+// until its epoll instance is stopped.
+func (p *poller) loop(ep *epoll) {
+	defer p.srv.alive.done()
+	defer func() {
+		_ = unix.Close(ep.fd)
+		_ = unix.Close(ep.wake)
+	}()
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(ep.fd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			p.srv.log.Error("engineio poller stopped", "err", err)
+			p.failAll()
+			return
+		}
+		for i := range events[:n] {
+			key := getKey(&events[i])
+			if key == wakeKey {
+				var b [8]byte
+				_, _ = unix.Read(ep.wake, b[:])
+				p.mu.Lock()
+				stop := ep.stop
+				p.mu.Unlock()
+				if stop {
+					return
+				}
+				continue
+			}
+			p.mu.Lock()
+			pc := p.conns[key]
+			p.mu.Unlock()
+			if pc != nil {
+				p.ready(pc)
+			}
+		}
+	}
+}
+
+// failAll ends every registered connection, when epoll itself failed.
+func (p *poller) failAll() {
+	p.mu.Lock()
+	conns := make([]*pollConn, 0, len(p.conns))
+	for _, pc := range p.conns {
+		conns = append(conns, pc)
+	}
+	p.ep = nil
+	p.mu.Unlock()
+	for _, pc := range conns {
+		pc.link.closeConn()
+	}
+}
+
+func setKey(ev *unix.EpollEvent, key uint64) {
+	ev.Fd = int32(uint32(key))
+	ev.Pad = int32(uint32(key >> 32))
+}
+
+func getKey(ev *unix.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+// read reads what the socket holds into buf with one non-blocking call.
+// It reports wouldBlock when there was nothing to read.
+func (pc *pollConn) read(buf []byte) (n int, wouldBlock bool, err error) {
+	var rerr error
+	cerr := pc.rc.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = unix.Read(int(fd), buf)
+			if rerr != unix.EINTR {
+				return true
+			}
+		}
+	})
+	if cerr != nil {
+		return 0, false, cerr
+	}
+	if rerr == unix.EAGAIN {
+		return 0, true, nil
+	}
+	if rerr != nil {
+		return 0, false, rerr
+	}
+	return n, false, nil
+}
+
+// rawConnOf is the syscall.RawConn of the socket under a connection.
+func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) {
+	return sc.SyscallConn()
+}

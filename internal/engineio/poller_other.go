@@ -1,0 +1,29 @@
+//go:build !linux
+
+package engineio
+
+import (
+	"errors"
+	"syscall"
+)
+
+// pollerSupported reports whether this platform has the poller read path:
+// elsewhere than on Linux every WebSocket is read by a goroutine of its own.
+const pollerSupported = false
+
+var errNoPoller = errors.New("engineio: no poller on this platform")
+
+type poller struct {
+	srv  *Server
+	work workPool
+}
+
+func newPoller(srv *Server) *poller { return nil }
+
+func (p *poller) add(*pollConn) error { return errNoPoller }
+
+func (p *poller) remove(*pollConn) {}
+
+func (pc *pollConn) read([]byte) (int, bool, error) { return 0, false, errNoPoller }
+
+func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) { return sc.SyscallConn() }
