@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -378,7 +379,22 @@ func (s *session) wakeWriterLocked(link *wsLink) {
 		return
 	}
 	link.writing = true
-	s.srv.goTracked(func() { s.flushWebSocket(link) })
+	s.srv.goTracked(func() { s.flushWoken(link) })
+}
+
+// flushWoken is the writer started for packets queued from elsewhere than
+// the read goroutine. It lets the goroutines already runnable go first:
+// a broadcast queues its packet on every recipient and starts a writer for
+// each, while other goroutines queue other broadcasts on the same
+// sessions; a writer that ran at once would write one packet per call,
+// one that yields first finds what was queued meanwhile and writes it all
+// with one call. A write costs far more than the packets in it (a system
+// call, and the peer's wake-up), so under load this is most of the cost
+// of a delivery; when nothing else is runnable Gosched returns at once,
+// and an ack, written by the read goroutine, never waits here.
+func (s *session) flushWoken(link *wsLink) {
+	runtime.Gosched()
+	s.flushWebSocket(link)
 }
 
 // closeOnReadError closes the session after the connection failed, unless
