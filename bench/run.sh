@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 : "${CONNECT_N:=10000}"      # connect: connections opened (measured over seconds, not a
                              # fraction of one: at 2,000 a run lasted 0.2-0.7 s and moved by 15 %)
 : "${CONNECT_C:=50}"         # connect and hold: connections opened at once
-: "${HOLD_N:=10000}"         # hold: idle authenticated connections held
+: "${HOLD_N:=9000}"          # hold: idle authenticated connections held; 9,000 fits the
+                             # hard limit of 20,000 open files per process on each side
 : "${HOLD_FOR:=5s}"          # hold: how long they are held before RSS is read
 : "${ACK_K:=100}"            # ack: connections sending whoami
 : "${ACK_D:=10s}"            # ack: sending time of each run
@@ -21,20 +22,26 @@ cd "$(dirname "$0")/.."
 : "${FANOUT_D:=10s}"         # fanout: sending time of each run
 : "${FANOUT_WINDOW:=8}"      # fanout closed loop: messages in flight
 : "${FANOUT_RATE:=}"         # fanout: offered messages/s; default half of Node's closed-loop rate
+: "${FANOUT_SENDERS:=200}"   # fanout at C1's limit: senders taking turns, each its own user
 : "${RATE_LIMIT:=100000}"    # per-user rate limit of sendMessage, both servers
 : "${RATE_BURST:=100000}"
+: "${C1_RATE:=10}"           # the per-user limit of contract C1 (gateway.yaml), kept in the
+: "${C1_BURST:=20}"          # many-sender fan-out, on both servers
+: "${REDIS_PORT:=18079}"     # redis-server started for the Redis runs (skipped without one)
+: "${REDIS_MSGS:=50}"        # Redis runs: messages/s for 4 s, to 100 receivers
 : "${BENCH_OUT:=docs/benchmarks.md}"
 : "${GO:=go}"
 export JWT_SECRET="${JWT_SECRET:-bench-secret-not-for-production}" RATE_LIMIT RATE_BURST
 
-PORT_GATEHOUSE=18080 PORT_NODE=18090 PORT_BARE=18070
+: "${PORT_GATEHOUSE:=18080}" "${PORT_NODE:=18090}" "${PORT_BARE:=18070}" # the servers' ports
 work=$(mktemp -d)
 results="$work/results.jsonl"
 commands="$work/commands.sh"
-server_pid=""
+server_pid="" redis_pid=""
 
 cleanup() {
 	if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	if [[ -n "$redis_pid" ]]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -113,6 +120,32 @@ figure() {
 		sed -n "s/.*\"$4\":\([0-9.e+-]*\).*/\1/p"
 }
 
+# many_senders TARGET PORT [FLAGS...]: the fan-out where FANOUT_SENDERS
+# senders, each its own user and each kept to C1's limit, take turns
+# broadcasting to FANOUT_N receivers; the server runs with C1's limit.
+many_senders() {
+	local target=$1 port=$2
+	shift 2
+	load fanout "$target" "$port" -n "$FANOUT_N" -d "$FANOUT_D" -window "$FANOUT_WINDOW" \
+		-senders "$FANOUT_SENDERS" -sender-rate "$C1_RATE" -sender-burst "$C1_BURST" -pid "$server_pid" "$@"
+}
+
+# variant_config NAME: bench/gateway-bench.yaml with recovery on /chat
+# (recovery), on the Redis adapter (redis), or both (redis+recovery),
+# written to $work/NAME.yaml.
+variant_config() {
+	local out="$work/$1.yaml"
+	awk -v recovery="$([[ $1 == *recovery* ]] && echo 1)" '
+		{ print }
+		recovery && $0 == "  /chat:" { print "    recovery: {max_disconnection: 2m}" }
+	' bench/gateway-bench.yaml >"$out"
+	if [[ $1 == redis* ]]; then
+		printf '\nadapter:\n  kind: redis\n  redis: {url: "redis://127.0.0.1:%s/0", prefix: bench}\n' "$REDIS_PORT" >>"$out"
+	fi
+	note "# $out: bench/gateway-bench.yaml$([[ $1 == *recovery* ]] && echo ' with recovery: {max_disconnection: 2m} on /chat')$([[ $1 == redis* ]] && echo " and adapter: {kind: redis} on redis-server :$REDIS_PORT")"
+	echo "$out"
+}
+
 closed_loop_runs() {
 	local target=$1 port=$2
 	load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D" -window 1
@@ -121,7 +154,7 @@ closed_loop_runs() {
 	if [[ "$ACK_WINDOW" != 1 ]]; then
 		load ack "$target" "$port" -n "$ACK_K" -d "$ACK_D" -window "$ACK_WINDOW"
 	fi
-	load fanout "$target" "$port" -n "$FANOUT_N" -d "$FANOUT_D" -window "$FANOUT_WINDOW"
+	load fanout "$target" "$port" -n "$FANOUT_N" -d "$FANOUT_D" -window "$FANOUT_WINDOW" -pid "$server_pid"
 }
 
 offered_runs() {
@@ -145,6 +178,9 @@ fi
 echo "offered loads: ack $ACK_RATE events/s, fanout $FANOUT_RATE messages/s"
 offered_runs node "$PORT_NODE"
 stop_server
+start_server node "$PORT_NODE" env PORT="$PORT_NODE" RATE_LIMIT="$C1_RATE" RATE_BURST="$C1_BURST" node bench/peers/node/server.js
+many_senders node "$PORT_NODE"
+stop_server
 
 echo "== gatehouse"
 start_server gatehouse "$PORT_GATEHOUSE" bin/gatehouse run --config bench/gateway-bench.yaml --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn
@@ -153,6 +189,42 @@ load connect gatehouse "$PORT_GATEHOUSE" -n "$CONNECT_N" -c "$CONNECT_C"
 closed_loop_runs gatehouse "$PORT_GATEHOUSE"
 offered_runs gatehouse "$PORT_GATEHOUSE"
 stop_server
+start_server gatehouse "$PORT_GATEHOUSE" env RATE_LIMIT="$C1_RATE" RATE_BURST="$C1_BURST" bin/gatehouse run --config bench/gateway-bench.yaml --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn
+many_senders gatehouse "$PORT_GATEHOUSE"
+stop_server
+
+echo "== gatehouse, recovery on"
+# The same fan-outs with connection state recovery on /chat: the cost per
+# message of recording every broadcast, beside the runs above.
+config=$(variant_config recovery)
+start_server gatehouse "$PORT_GATEHOUSE" bin/gatehouse run --config "$config" --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn
+load fanout gatehouse "$PORT_GATEHOUSE" -n "$FANOUT_N" -d "$FANOUT_D" -window "$FANOUT_WINDOW" -pid "$server_pid" -variant recovery
+stop_server
+start_server gatehouse "$PORT_GATEHOUSE" env RATE_LIMIT="$C1_RATE" RATE_BURST="$C1_BURST" bin/gatehouse run --config "$config" --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn
+many_senders gatehouse "$PORT_GATEHOUSE" -variant recovery
+stop_server
+
+# Redis commands per broadcast, recovery off and on: the gateway on the
+# Redis adapter against a redis-server of its own, INFO commandstats read
+# before and after a known number of messages.
+if command -v redis-server >/dev/null 2>&1; then
+	echo "== gatehouse on redis-server"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+	redis_pid=$!
+	note "redis-server --port $REDIS_PORT --bind 127.0.0.1 --save '' --appendonly no &"
+	for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	for variant in redis redis+recovery; do
+		config=$(variant_config "$variant")
+		start_server gatehouse "$PORT_GATEHOUSE" bin/gatehouse run --config "$config" --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn
+		load fanout gatehouse "$PORT_GATEHOUSE" -n 100 -d 4s -rate "$REDIS_MSGS" -pid "$server_pid" -redis "127.0.0.1:$REDIS_PORT" -variant "$variant"
+		stop_server
+	done
+	kill "$redis_pid" 2>/dev/null || true
+	wait "$redis_pid" 2>/dev/null || true
+	redis_pid=""
+else
+	echo "redis-server not found: the Redis runs are skipped" >&2
+fi
 
 echo "== bare"
 start_server bare "$PORT_BARE" bin/bench-bare --listen "127.0.0.1:$PORT_BARE"

@@ -78,7 +78,12 @@ func scenarioCommand(ctx context.Context, scenario string, args []string, stdout
 		window, windowHelp = 1, "ack closed loop: events in flight per connection, each acked one replaced at once (in fanout, messages in flight, default 8)"
 	}
 	fs.IntVar(&opts.window, "window", window, windowHelp)
-	fs.IntVar(&opts.pid, "pid", 0, "hold: pid of the server, whose VmRSS is read")
+	fs.IntVar(&opts.pid, "pid", 0, "pid of the server: hold reads its VmRSS, fanout its CPU time")
+	fs.IntVar(&opts.senders, "senders", 1, "fanout: connections sending in turn, each its own user")
+	fs.Float64Var(&opts.senderRate, "sender-rate", 0, "fanout: messages/s each sender keeps to (a per-user rate limit's rate); 0 is unpaced")
+	fs.Float64Var(&opts.senderBurst, "sender-burst", 1, "fanout: the burst of each sender's bucket (the rate limit's burst)")
+	fs.StringVar(&opts.variant, "variant", "", "what differs on the server side (recovery, redis, ...), recorded with the figures")
+	fs.StringVar(&opts.redisAddr, "redis", "", "fanout: host:port of the redis-server the server uses; its commands per message are counted")
 	fs.IntVar(&opts.perSource, "per-source", 20000, "connections per source address (127.0.0.1, then .2, .3...)")
 	fs.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "bound on the whole run")
 	out := fs.String("out", "", "also append the JSON line to this file")
@@ -92,7 +97,7 @@ func scenarioCommand(ctx context.Context, scenario string, args []string, stdout
 	if opts.secret == "" {
 		return errors.New("no secret: set -secret or JWT_SECRET")
 	}
-	if err := raiseFileLimit(uint64(opts.conns) + 1024); err != nil {
+	if err := raiseFileLimit(uint64(opts.conns+max(opts.senders, 1)) + 1024); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -187,6 +192,17 @@ func printResult(w io.Writer, r result) {
 	case "fanout":
 		fmt.Fprintf(w, "  sent %d, delivered %d, lost %d, errors %d: %.0f deliveries/s, p50 %.2f ms p99 %.2f ms p99.9 %.2f ms\n",
 			r.Sent, r.OK, r.Lost, r.Errors, r.Rate, r.P50ms, r.P99ms, r.P999ms)
+		if r.ServerCPU > 0 && r.Sent > 0 {
+			fmt.Fprintf(w, "  server CPU %.2f s: %.1f µs per message, %.0f ns per delivery\n",
+				r.ServerCPU, 1e6*r.ServerCPU/float64(r.Sent), 1e9*r.ServerCPU/float64(max(r.OK, 1)))
+		}
+		if r.ServerWrites > 0 {
+			fmt.Fprintf(w, "  server write calls %d: %.2f deliveries per write (every socket's copies counted)\n",
+				r.ServerWrites, float64(r.Sent)*float64(r.Conns+r.Senders)/float64(r.ServerWrites))
+		}
+		if r.RedisDetail != "" {
+			fmt.Fprintf(w, "  redis commands per message: %.2f (%s)\n", r.RedisCalls, r.RedisDetail)
+		}
 	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)

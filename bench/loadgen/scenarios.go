@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +25,14 @@ type options struct {
 	window      int           // closed loop: events in flight per connection (ack), messages in flight (fanout)
 	pid         int           // hold: the server process whose RSS is read
 	perSource   int           // connections per source address
-	timeout     time.Duration // bound on the whole run
+	// senders, fanout: connections taking turns to send (users 0 to
+	// senders-1), each at most senderRate messages/s with bursts of
+	// senderBurst (0: unpaced).
+	senders                 int
+	senderRate, senderBurst float64
+	variant                 string        // what differs on the server side, e.g. "recovery"; recorded as is
+	redisAddr               string        // fanout: redis-server whose commands per message are counted
+	timeout                 time.Duration // bound on the whole run
 }
 
 // result is the figures of one run, printed as one JSON line.
@@ -55,7 +61,25 @@ type result struct {
 	RSSPre  int64   `json:"rss_before_kib,omitempty"`
 	RSSPost int64   `json:"rss_after_kib,omitempty"`
 	RSSConn float64 `json:"rss_per_conn_kib,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// Senders and SenderRate, fanout: the connections sending in turn
+	// and the messages/s each kept to (0: unpaced).
+	Senders    int     `json:"senders,omitempty"`
+	SenderRate float64 `json:"sender_rate,omitempty"`
+	// Variant is what differs on the server side from the plain run
+	// ("recovery", "redis", "redis+recovery"), as the -variant flag said.
+	Variant string `json:"variant,omitempty"`
+	// ServerCPU is the CPU seconds (user and system) the server used
+	// during a fan-out run, when its pid was given.
+	ServerCPU float64 `json:"server_cpu_s,omitempty"`
+	// ServerWrites is the write system calls the server made during a
+	// fan-out run (syscw of /proc/PID/io), when its pid was given: each
+	// carries one or more deliveries to one connection.
+	ServerWrites int64 `json:"server_writes,omitempty"`
+	// RedisCalls, fanout with -redis: commands redis-server ran per
+	// message sent, and the commands behind them (name=calls per message).
+	RedisCalls  float64 `json:"redis_calls_per_msg,omitempty"`
+	RedisDetail string  `json:"redis_detail,omitempty"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // drainTime bounds the wait for acks and deliveries still on their way
@@ -74,7 +98,7 @@ func run(ctx context.Context, opts options) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	res := result{Scenario: opts.scenario, Target: opts.target, Conns: opts.conns}
+	res := result{Scenario: opts.scenario, Target: opts.target, Conns: opts.conns, Variant: opts.variant}
 	switch opts.scenario {
 	case "connect":
 		err = runConnect(ctx, e, opts, &res)
@@ -527,148 +551,4 @@ func waitFor(ctx context.Context, done func() bool, limit time.Duration) {
 	for !done() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// stampMarker precedes the send time (Unix nanoseconds) in a fan-out
-// message's text.
-var stampMarker = []byte(`"t=`)
-
-// runFanout connects N receivers and one sender; the sender sends
-// sendMessage with its send time in the text, and every receiver measures
-// the delivery latency of each copy. Closed loop: at most opts.window
-// messages are in flight (sent but not yet delivered everywhere); with
-// opts.rate, the sender sends at that rate.
-func runFanout(ctx context.Context, e *endpoint, opts options, res *result) error {
-	n := opts.conns
-	window := int64(max(opts.window, 1))
-	var delivered, lastDelivery, waitingFor atomic.Int64
-	progress := make(chan struct{}, 1)
-	batches := make([]latencyLog, n)
-	var connectLat samples
-	receivers, failures, err := openPool(ctx, e, 1, n, opts.concurrency, &connectLat, func(k int, c *client) func([]byte) {
-		log := &batches[k]
-		return func(msg []byte) {
-			i := bytes.Index(msg, stampMarker)
-			if i < 0 || len(msg) < 2 || msg[1] != '2' {
-				return
-			}
-			stamp := leadingInt(msg[i+len(stampMarker):])
-			if stamp < 0 {
-				return
-			}
-			now := time.Now().UnixNano()
-			log.add(time.Duration(now - stamp))
-			lastDelivery.Store(now)
-			if d := delivered.Add(1); d >= waitingFor.Load() {
-				select {
-				case progress <- struct{}{}:
-				default:
-				}
-			}
-		}
-	})
-	if receivers != nil {
-		defer receivers.closeAll()
-	}
-	if err != nil {
-		res.Errors = failures
-		return fmt.Errorf("open %d receivers: %w", n, err)
-	}
-	ackPrefix := []byte("43" + e.namespace + ",")
-	var acked, ackErrors atomic.Int64
-	senderPool, _, err := openPool(ctx, e, 0, 1, 1, &connectLat, func(int, *client) func([]byte) {
-		return func(msg []byte) {
-			if ackID(msg, ackPrefix) < 0 {
-				return
-			}
-			acked.Add(1)
-			if !bytes.Contains(msg, []byte(`"ok":true`)) {
-				ackErrors.Add(1)
-			}
-		}
-	})
-	if senderPool != nil {
-		defer senderPool.closeAll()
-	}
-	if err != nil {
-		return fmt.Errorf("open the sender: %w", err)
-	}
-	sender := senderPool.clients[0]
-	res.Mode, res.Offered = "closed", opts.rate
-	if opts.rate > 0 {
-		res.Mode = "rate"
-	} else {
-		res.Window = int(window)
-	}
-	start := time.Now()
-	end := start.Add(opts.duration)
-	var sent int64
-	interval := time.Duration(0)
-	if opts.rate > 0 {
-		interval = time.Duration(float64(time.Second) / opts.rate)
-	}
-	next := start
-	for id := int64(1); ctx.Err() == nil && time.Now().Before(end); id++ {
-		if interval > 0 {
-			if d := time.Until(next); d > 0 {
-				time.Sleep(d)
-			}
-			next = next.Add(interval)
-		} else if need := (id - window) * int64(n); need > 0 {
-			// Wait until all but window messages reached everyone, or a
-			// second passes (a lost delivery must not stall the run).
-			waitingFor.Store(need)
-			deadline := time.After(time.Second)
-		wait:
-			for delivered.Load() < need {
-				select {
-				case <-progress:
-				case <-deadline:
-					break wait
-				case <-ctx.Done():
-					break wait
-				}
-			}
-		}
-		if err := sender.emitStamped(id, `["sendMessage",{"message":"t=`, time.Now().UnixNano(), `"}]`); err != nil {
-			res.Errors++
-			break
-		}
-		sent++
-	}
-	expected := sent * int64(n)
-	waitFor(ctx, func() bool { return delivered.Load() >= expected && acked.Load() >= sent }, drainTime)
-	var lat samples
-	for k := range batches {
-		batches[k].mu.Lock()
-		lat.add(batches[k].values)
-		batches[k].mu.Unlock()
-	}
-	res.Sent = sent
-	res.OK = delivered.Load()
-	res.Lost = max(expected-res.OK, 0) + (sent - acked.Load())
-	res.Errors += ackErrors.Load()
-	finish := time.Unix(0, lastDelivery.Load())
-	if finish.Before(start) {
-		finish = time.Now()
-	}
-	res.Seconds = finish.Sub(start).Seconds()
-	res.Rate = float64(res.OK) / res.Seconds
-	fillLatency(res, &lat)
-	return ctx.Err()
-}
-
-// latencyLog is the latencies one receiver measured; its read loop adds
-// while the scenario may already be collecting.
-type latencyLog struct {
-	mu     sync.Mutex
-	values []time.Duration
-}
-
-func (l *latencyLog) add(d time.Duration) {
-	l.mu.Lock()
-	if len(l.values) < maxSamples {
-		l.values = append(l.values, d)
-	}
-	l.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -65,4 +66,56 @@ func rssKiB(pid int) (int64, error) {
 		}
 	}
 	return 0, os.ErrNotExist
+}
+
+// clockTicks is the unit of utime and stime in /proc/PID/stat: USER_HZ,
+// 100 on every Linux architecture Go runs on.
+const clockTicks = 100
+
+// cpuSeconds reads the user and system CPU time process pid has used, in
+// seconds; 0 and no error for pid 0.
+func cpuSeconds(pid int) (float64, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// counted from the state onward start after its closing parenthesis.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	// utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, fields[11], fields[12])
+	}
+	return float64(utime+stime) / clockTicks, nil
+}
+
+// writeCalls reads how many write system calls process pid has made
+// (syscw in /proc/PID/io); 0 and no error for pid 0.
+func writeCalls(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/io: no syscw", pid)
 }
