@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -333,5 +338,144 @@ func eventuallyWithin(t testing.TB, what string, limit time.Duration, cond func(
 			t.Fatalf("%s: not within %v", what, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// idleClientsEnv, when set to a server address, makes
+// TestIdleClientsHelper the client side of
+// TestPollerTenThousandIdleWebSocketsWakeOneAtATime, in a process of its
+// own: 10,000 connections on both ends would not fit one process's
+// limit of open files.
+const idleClientsEnv = "ENGINEIO_TEST_IDLE_CLIENTS_ADDR"
+
+func TestPollerTenThousandIdleWebSocketsWakeOneAtATime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 10,000 connections")
+	}
+	const n = 10_000
+	rec := &countingEcho{}
+	ts := startServer(t, pollerOptions(), rec)
+	warm := openWebSocket(t, ts)
+	warm.Close()
+	eventually(t, "the warm-up session finished", func() bool { return ts.srv.SessionCount() == 0 })
+	before := runtime.NumGoroutine()
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientsHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), idleClientsEnv+"="+ts.addr, fmt.Sprintf("ENGINEIO_TEST_IDLE_CLIENTS_N=%d", n))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}()
+	lines := bufio.NewScanner(stdout)
+	expectLine := func(prefix string) string {
+		t.Helper()
+		for lines.Scan() {
+			if line := lines.Text(); strings.HasPrefix(line, prefix) {
+				return line
+			}
+		}
+		t.Fatalf("the client process ended before %q: %v", prefix, lines.Err())
+		return ""
+	}
+	expectLine("READY")
+	if got := ts.srv.SessionCount(); got != n {
+		t.Fatalf("%d sessions open, want %d", got, n)
+	}
+	var idle int
+	eventuallyWithin(t, "goroutines back to about what they were", 15*time.Second, func() bool {
+		idle = runtime.NumGoroutine()
+		return idle-before < 50
+	})
+
+	// Sample the goroutines while the connections wake one at a time.
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if g := int64(runtime.NumGoroutine()); g > peak.Load() {
+				peak.Store(g)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	if _, err := io.WriteString(stdin, "GO\n"); err != nil {
+		t.Fatal(err)
+	}
+	done := expectLine("DONE")
+	close(stop)
+	<-sampled
+	if done != fmt.Sprintf("DONE %d", n) {
+		t.Fatalf("client: %s, want every connection answered", done)
+	}
+	if got := rec.messages.Load(); got != n {
+		t.Fatalf("handler saw %d messages, want %d", got, n)
+	}
+	t.Logf("goroutines: %d before, %d with %d idle WebSockets, at most %d while they woke one at a time",
+		before, idle, n, peak.Load())
+	if int(peak.Load())-before > 50 {
+		t.Fatalf("goroutines grew from %d to %d with %d WebSockets", before, peak.Load(), n)
+	}
+}
+
+// TestIdleClientsHelper is the client process of
+// TestPollerTenThousandIdleWebSocketsWakeOneAtATime; it does nothing on
+// its own.
+func TestIdleClientsHelper(t *testing.T) {
+	addr := os.Getenv(idleClientsEnv)
+	if addr == "" {
+		t.Skip("the client side of another test")
+	}
+	n, _ := strconv.Atoi(os.Getenv("ENGINEIO_TEST_IDLE_CLIENTS_N"))
+	ts := &testServer{addr: addr}
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				conns[i], readers[i] = rawWebSocket(t, ts)
+				_ = conns[i].SetReadDeadline(time.Time{})
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Println("READY")
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() || in.Text() != "GO" {
+		t.Fatal("no GO from the test")
+	}
+	answered := 0
+	for i, c := range conns {
+		msg := fmt.Sprintf("4wake %d", i)
+		if _, err := c.Write(maskedClientFrame(opText, true, []byte(msg))); err != nil {
+			break
+		}
+		_ = c.SetReadDeadline(time.Now().Add(waitLimit))
+		if op, data := readServerFrame(t, readers[i]); op != opText || string(data) != msg {
+			break
+		}
+		answered++
+	}
+	fmt.Printf("DONE %d\n", answered)
+	for in.Scan() {
 	}
 }
