@@ -21,7 +21,10 @@ import (
 type presenceCluster struct {
 	gw      *Gateway
 	tracker *roster.Tracker
+	cache   *roster.Cache
 }
+
+var _ socketio.ClusterPresence = (*presenceCluster)(nil)
 
 // newPresenceCluster returns the cluster's presence for a distributed
 // adapter that records presence, nil otherwise. lease is the node's lease
@@ -37,6 +40,10 @@ func newPresenceCluster(gw *Gateway, adp adapter.Adapter, lease time.Duration, l
 		Lease:  lease,
 		Logger: logger.With("component", "presence"),
 	})
+	p.cache = roster.NewCache(roster.CacheOptions{
+		Read:   record.PresenceRead,
+		Logger: logger.With("component", "presence"),
+	})
 	return p
 }
 
@@ -44,6 +51,7 @@ func newPresenceCluster(gw *Gateway, adp adapter.Adapter, lease time.Duration, l
 func (p *presenceCluster) start() {
 	if p != nil {
 		p.tracker.Start()
+		p.cache.Start()
 	}
 }
 
@@ -55,6 +63,7 @@ func (p *presenceCluster) close(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
+	p.cache.Close()
 	if err := p.tracker.Close(ctx); err != nil {
 		return fmt.Errorf("presence: %w", err)
 	}
@@ -80,4 +89,30 @@ func (p *presenceCluster) changed(namespace, room string, s *socketio.Socket, jo
 		claims = []byte("{}")
 	}
 	p.tracker.Joined(namespace, room, user, s.ID(), claims, c.Announce)
+}
+
+// clusterPresence is the Socket.IO server's ClusterPresence: nil on a
+// single node, so that the expressions read the node's index alone.
+func (p *presenceCluster) clusterPresence() socketio.ClusterPresence {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// PresenceCount implements socketio.ClusterPresence from the cache, for
+// the rooms presence covers (the others are not recorded).
+func (p *presenceCluster) PresenceCount(namespace, room string) (int, bool) {
+	if !(presence{gw: p.gw}).config(namespace).Covers(room) {
+		return 0, false
+	}
+	return p.cache.Count(namespace, room)
+}
+
+// PresenceHas implements socketio.ClusterPresence from the cache.
+func (p *presenceCluster) PresenceHas(namespace, room, user string) (bool, bool) {
+	if user == "" || !(presence{gw: p.gw}).config(namespace).Covers(room) {
+		return false, false
+	}
+	return p.cache.Has(namespace, room, user)
 }

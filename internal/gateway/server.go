@@ -177,6 +177,8 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		RoomChanged: roomChanged(gw.lifecycle),
 		// Users joining and leaving rooms, for presence's announcements.
 		UserRoomChanged: newAnnouncer(gw).changed,
+		// The cluster's presence figures for the expressions (Redis).
+		ClusterPresence: gw.roomPresence.clusterPresence(),
 		Logger:          logger,
 		Recovery:        recovery{gw: gw},
 		Sent:            history{gw: gw}.keep,

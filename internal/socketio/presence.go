@@ -54,9 +54,27 @@ func (n *namespaceIndex) userInRoomBesides(s *Socket, room string) bool {
 	return false
 }
 
+// ClusterPresence gives the presence expressions the figures of the whole
+// cluster, where it knows them: ok is false when it does not (a room it
+// keeps no record of, a record not read yet or too old), and the server's
+// own figures answer then. Its methods run on the event's path: they must
+// not wait.
+type ClusterPresence interface {
+	// PresenceCount is the number of users in room of namespace.
+	PresenceCount(namespace, room string) (n int, ok bool)
+	// PresenceHas reports whether a socket of user is in room.
+	PresenceHas(namespace, room, user string) (has, ok bool)
+}
+
 // PresenceCount is the number of users (token subjects) of the socket's
-// namespace in room on this server, for the presence expressions.
+// namespace in room, for the presence expressions: the cluster's when
+// Options.ClusterPresence knows it, else this server's.
 func (s *Socket) PresenceCount(room string) int {
+	if cp := s.client.server.presence; cp != nil {
+		if n, ok := cp.PresenceCount(s.ns.name, room); ok {
+			return n
+		}
+	}
 	n := s.ns
 	n.mu.RLock()
 	defer n.mu.RUnlock()
@@ -70,8 +88,21 @@ func (s *Socket) PresenceCount(room string) int {
 }
 
 // PresenceHas reports whether a socket of user in the socket's namespace is
-// in room on this server, for the presence expressions.
+// in room, for the presence expressions: on this server, or in the cluster
+// when Options.ClusterPresence knows it.
 func (s *Socket) PresenceHas(room, user string) bool {
+	if s.presenceHasLocal(room, user) {
+		return true
+	}
+	if cp := s.client.server.presence; cp != nil {
+		has, _ := cp.PresenceHas(s.ns.name, room, user)
+		return has
+	}
+	return false
+}
+
+// presenceHasLocal is PresenceHas on this server.
+func (s *Socket) presenceHasLocal(room, user string) bool {
 	n := s.ns
 	n.mu.RLock()
 	defer n.mu.RUnlock()

@@ -59,6 +59,9 @@ type Options struct {
 	// presence. It is called as RoomChanged is, with the namespace's lock
 	// held: it must be quick and must not call back into the Server.
 	UserRoomChanged func(namespace, room string, s *Socket, joined bool)
+	// ClusterPresence, when set, gives the presence expressions the
+	// cluster's figures where it knows them (see Socket.PresenceCount).
+	ClusterPresence ClusterPresence
 	// Recovery, when set, recovers the sessions of the namespaces whose
 	// Window is not zero (see Recovery).
 	Recovery Recovery // Sent, when set, is told of every Broadcast made on this node (not
@@ -91,6 +94,7 @@ type Server struct {
 	onRefused      func(limit string)
 	onRoomChanged  func(namespace, room string, occupied bool)
 	onUserRoom     func(namespace, room string, s *Socket, joined bool)
+	presence       ClusterPresence
 	recovery       Recovery
 	sent           func(ctx context.Context, namespace string, rooms []string, event string, args []any)
 
@@ -113,6 +117,7 @@ func NewServer(opts Options) *Server {
 		onRefused:      opts.Refused,
 		onRoomChanged:  opts.RoomChanged,
 		onUserRoom:     opts.UserRoomChanged,
+		presence:       opts.ClusterPresence,
 		recovery:       opts.Recovery,
 		sent:           opts.Sent,
 		log:            opts.Logger,
