@@ -52,6 +52,10 @@ type Message struct {
 	// Offset is the message's place in its namespace's stream, set on
 	// broadcasts recorded for connection state recovery (Recorder).
 	Offset string `json:"offset,omitempty"`
+	// Seq is the number the sending node gave a broadcast it delivered to
+	// its own sockets first, so that a session moving between nodes gets
+	// it once (see KindMoveTake); 0 when none.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // Receiver is the local side of the adapter: it acts on the messages of

@@ -309,7 +309,12 @@ func (r *Redis) handle(ctx context.Context, recv Receiver, m *redis.Message) {
 		return
 	}
 	if msg.Node == r.node {
-		return // our own message, already delivered locally
+		// Our own message, already delivered locally; its place among the
+		// others' may matter to the receiver.
+		if e, ok := recv.(Echoer); ok {
+			e.Echo(ctx, &msg)
+		}
+		return
 	}
 	switch m.Channel {
 	case r.answerChannel:

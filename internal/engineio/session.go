@@ -120,6 +120,9 @@ type session struct {
 	// drainTimer finishes a closed polling session whose client never
 	// came back for the close packet.
 	drainTimer *time.Timer
+	// forward, set when the session moved to another node (Release),
+	// receives what is sent to it here afterwards.
+	forward func([]Message) error
 }
 
 func (s *session) state() sessionState { return sessionState(s.status.Load()) }
@@ -150,7 +153,11 @@ func (s *session) transportLocked() string {
 func (s *session) Send(msgs ...Message) error {
 	s.mu.Lock()
 	if s.state() != stateOpen {
+		forward := s.forward
 		s.mu.Unlock()
+		if forward != nil {
+			return forward(msgs)
+		}
 		return ErrClosed
 	}
 	if limit := s.srv.opts.SendQueue; s.queuedMessages+len(msgs) > limit {

@@ -35,6 +35,9 @@ type cluster struct {
 	// with a distributed adapter; made at the first CONNECT with a cap.
 	conns     adapter.ConnCounter
 	connsOnce sync.Once
+	// moves moves sessions to the node that received their WebSocket
+	// upgrade (cluster.any_node).
+	moves *moves
 }
 
 // newAdapter builds the adapter that cfg selects, making spans of what it
@@ -77,7 +80,7 @@ func (c *cluster) remoteBroadcast(ctx context.Context, namespace string, rooms, 
 	}
 	c.send(ctx, &adapter.Message{
 		Kind: adapter.KindBroadcast, Namespace: namespace, Rooms: rooms, Except: except,
-		Event: event, Args: raw, Attachments: attachments,
+		Event: event, Args: raw, Attachments: attachments, Seq: socketio.LocalSeq(ctx),
 	})
 	return nil
 }
@@ -94,28 +97,54 @@ func (c *cluster) send(ctx context.Context, msg *adapter.Message) (dropped strin
 // Deliver acts on another node's broadcast or disconnect, on the local
 // sockets only.
 func (c *cluster) Deliver(ctx context.Context, msg *adapter.Message) {
+	if c.moves.active.Load() > 0 && c.moves.deliver(ctx, msg) {
+		return
+	}
 	switch msg.Kind {
 	case adapter.KindBroadcast:
-		if msg.Offset != "" {
-			if err := c.gw.sockets.DeliverRecorded(ctx, msg.Namespace, recordedOf(msg)); err != nil {
-				c.logger.Debug("recorded broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event, "error", err)
-			}
-			return
-		}
-		args := gatehouse.Args{Raw: msg.Args, Attachments: msg.Attachments}
-		if err := c.deliverLocal(ctx, msg.Namespace, msg.Rooms, msg.User, msg.Except, msg.Event, args); err != nil {
-			c.logger.Debug("cross-node broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event,
-				"from", msg.Node, "error", err)
-		}
+		c.deliverBroadcast(ctx, msg)
 	case adapter.KindDisconnect:
 		c.disconnectLocal(msg.Namespace, msg.User, msg.Socket)
+	case adapter.KindMoveAck:
+		c.moves.ack(msg)
+	case adapter.KindMoveForward:
+		// For a session whose move ended here: nothing waits for it.
 	default:
 		c.logger.Debug("cross-node message of unknown kind ignored", "kind", msg.Kind, "from", msg.Node)
 	}
 }
 
+// deliverBroadcast delivers another node's broadcast to the local sockets.
+func (c *cluster) deliverBroadcast(ctx context.Context, msg *adapter.Message) {
+	if msg.Offset != "" {
+		if err := c.gw.sockets.DeliverRecorded(ctx, msg.Namespace, recordedOf(msg)); err != nil {
+			c.logger.Debug("recorded broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event, "error", err)
+		}
+		return
+	}
+	args := gatehouse.Args{Raw: msg.Args, Attachments: msg.Attachments}
+	if err := c.deliverLocal(ctx, msg.Namespace, msg.Rooms, msg.User, msg.Except, msg.Event, args); err != nil {
+		c.logger.Debug("cross-node broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event,
+			"from", msg.Node, "error", err)
+	}
+}
+
+// Echo implements adapter.Echoer: this node's own messages matter to the
+// sessions moving here.
+func (c *cluster) Echo(_ context.Context, msg *adapter.Message) {
+	if c.moves.active.Load() > 0 {
+		c.moves.echo(msg)
+	}
+}
+
 // Answer answers another node's request.
 func (c *cluster) Answer(_ context.Context, req *adapter.Message) *adapter.Message {
+	switch req.Kind {
+	case adapter.KindMoveProbe:
+		return c.moves.answerProbe(req)
+	case adapter.KindMoveTake:
+		return c.moves.answerTake(req)
+	}
 	if req.Kind == adapter.KindRoomSize && len(req.Rooms) == 1 {
 		return &adapter.Message{Count: c.gw.sockets.RoomSize(req.Namespace, req.Rooms[0])}
 	}

@@ -156,6 +156,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 	gw.refusals.recent = gw.admin.Refusals
 	gw.tcpConns = newTCPConnsPerIP(cfg.Server.Limits.MaxTCPConnectionsPerIP)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
+	gw.cluster.moves = newMoves(gw)
 	if gw.anyNode, err = newAnyNode(cfg, adp, logger); err != nil {
 		st.stop()
 		gw.closePlugins(ctx, st)
@@ -200,6 +201,10 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		RefusedOrigin:    gw.refusals.originRefused,
 	}
 	gw.anyNode.engineOptions(&engineOpts)
+	if gw.anyNode != nil {
+		// A WebSocket upgrade of another node's session moves it here.
+		engineOpts.AdoptWebSocket = gw.cluster.moves.adoptWebSocket
+	}
 	gw.engine = engineio.NewServer(engineOpts, gw.sockets)
 	gw.app = gw.newApp()
 	gw.anyNode.mount(gw)

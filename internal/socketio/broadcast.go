@@ -24,10 +24,13 @@ func (s *Server) Broadcast(ctx context.Context, namespace string, rooms []string
 	if s.recoveryWindow(namespace) > 0 {
 		return s.recovery.Record(ctx, namespace, rooms, exceptSocketIDs, event, args)
 	}
-	if err := s.BroadcastLocal(ctx, namespace, rooms, exceptSocketIDs, event, args...); err != nil {
+	seq, err := s.broadcastHere(ctx, namespace, rooms, exceptSocketIDs, event, args)
+	if err != nil {
 		return err
 	}
 	if s.remote != nil {
+		// The number goes with it, for the sessions moving meanwhile.
+		ctx = context.WithValue(ctx, localSeqKey{}, seq)
 		if err := s.remote(ctx, namespace, rooms, exceptSocketIDs, event, args); err != nil {
 			return fmt.Errorf("socketio: broadcast %q to other nodes: %w", event, err)
 		}

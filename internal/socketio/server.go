@@ -100,6 +100,10 @@ type Server struct {
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
+
+	// moving numbers the broadcasts made here and orders them with the
+	// sessions that move between nodes (see move.go).
+	moving moveGate
 }
 
 // NewServer returns a Server. It panics when opts.Hooks is nil, a wiring

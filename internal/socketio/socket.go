@@ -51,6 +51,9 @@ type Socket struct {
 	ackMu  sync.Mutex
 	nextID int64
 	acks   map[int64]chan []json.RawMessage
+	// ackElsewhere, set on a socket that moved here from another node,
+	// takes the acknowledgements the client owed that node.
+	ackElsewhere func(id int64, args []json.RawMessage)
 
 	// In a namespace that recovers sessions: the private session id, the
 	// stream offset when the socket connected, whether it resumed a
@@ -263,6 +266,8 @@ func (s *Socket) onAck(id int64, args []json.RawMessage) {
 	s.ackMu.Unlock()
 	if ok {
 		reply <- args // buffered, and only ever sent to once
+	} else if s.ackElsewhere != nil {
+		s.ackElsewhere(id, args)
 	}
 }
 

@@ -1,0 +1,438 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
+)
+
+// moveTestConfig serves / on a cluster of gateways whose sessions any node
+// serves; REDIS, PREFIX and LISTEN are replaced per gateway.
+const moveTestConfig = `
+server:
+  ping_interval: 1s
+  ping_timeout: 3s
+  ack_timeout: 3s
+adapter:
+  kind: redis
+  redis: {url: "REDIS", prefix: PREFIX}
+cluster:
+  any_node: true
+  listen: LISTEN
+  secret: test-cluster-secret-0123456789abcdef
+auth:
+  jwt:
+    secret: ` + metricsTestSecret + `
+    algorithms: [HS256]
+namespaces:
+  /:
+    auth: required
+    events:
+      say:
+        handler:
+          broadcast: {event: said}
+      join:
+        handler:
+          join: {room: data.room}
+      sayTo:
+        handler:
+          broadcast: {event: said, to: data.room}
+      me:
+        handler:
+          reply: {value: '{"sub": user.sub, "rooms": socket.rooms}'}
+      confirm:
+        handler:
+          emit: {event: confirm, await_ack: true}
+`
+
+// startMoveGateway starts one gateway of the cluster on redisURL.
+func startMoveGateway(t *testing.T, redisURL, prefix string) *liveGateway {
+	t.Helper()
+	text := strings.NewReplacer("REDIS", redisURL, "PREFIX", prefix, "LISTEN", freeMoveAddr(t)).Replace(moveTestConfig)
+	g := startLiveGateway(t, text, Registries{})
+	awaitReady(t, g)
+	return g
+}
+
+// freeMoveAddr returns a loopback address whose port was free a moment ago.
+func freeMoveAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func moveToken(t *testing.T, sub string) string {
+	t.Helper()
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": sub, "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(metricsTestSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// movingClient is an Engine.IO client that starts on long-polling at one
+// gateway and upgrades at another, as the official client does behind a
+// round-robin load balancer: it keeps one GET pending, answers pings, and
+// on the probe's pong waits for its GET before it sends the upgrade packet.
+type movingClient struct {
+	t       *testing.T
+	http    *http.Client
+	polling string // the gateway the session was made on
+	sid     string
+
+	packets chan string // every packet received, in order, from either transport
+	stop    chan struct{}
+	polled  chan struct{} // closed when the poll loop returned
+
+	// skipped are the packets next passed over, in order.
+	skipped []string
+
+	mu sync.Mutex
+	ws *fws.Conn
+}
+
+func newMovingClient(t *testing.T, g *liveGateway) *movingClient {
+	t.Helper()
+	c := &movingClient{t: t, http: &http.Client{Timeout: 10 * time.Second}, polling: g.addr,
+		packets: make(chan string, 10000), stop: make(chan struct{}), polled: make(chan struct{})}
+	body := c.get()
+	if !strings.HasPrefix(body, "0") {
+		t.Fatalf("handshake answered %q", body)
+	}
+	var open struct{ SID string }
+	if err := json.Unmarshal([]byte(body[1:]), &open); err != nil {
+		t.Fatal(err)
+	}
+	c.sid = open.SID
+	go c.pollLoop()
+	return c
+}
+
+func (c *movingClient) url(addr string) string {
+	u := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
+	if c.sid != "" {
+		u += "&sid=" + url.QueryEscape(c.sid)
+	}
+	return u
+}
+
+func (c *movingClient) get() string {
+	res, err := c.http.Get(c.url(c.polling))
+	if err != nil {
+		c.t.Errorf("GET: %v", err)
+		return ""
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		c.t.Errorf("GET answered %d %s", res.StatusCode, body)
+	}
+	return string(body)
+}
+
+// send writes packets: on the WebSocket once upgraded, else by POST.
+func (c *movingClient) send(packets ...string) {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		for _, p := range packets {
+			c.mu.Lock()
+			err := ws.WriteMessage(fws.TextMessage, []byte(p))
+			c.mu.Unlock()
+			if err != nil {
+				c.t.Errorf("write %q: %v", p, err)
+			}
+		}
+		return
+	}
+	res, err := c.http.Post(c.url(c.polling), "text/plain;charset=UTF-8", strings.NewReader(strings.Join(packets, "\x1e")))
+	if err != nil {
+		c.t.Errorf("POST: %v", err)
+		return
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		c.t.Errorf("POST answered %d %s", res.StatusCode, body)
+	}
+}
+
+// pollLoop keeps a GET pending until stop, answering pings.
+func (c *movingClient) pollLoop() {
+	defer close(c.polled)
+	for {
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		body := c.get()
+		if body == "" {
+			return
+		}
+		for _, p := range strings.Split(body, "\x1e") {
+			c.receive(p)
+		}
+	}
+}
+
+func (c *movingClient) receive(p string) {
+	switch {
+	case p == "2":
+		go c.send("3")
+	case p == "6" || p == "":
+	default:
+		c.packets <- p
+	}
+}
+
+// upgradeAt opens the WebSocket at g, probes, waits for the pending GET to
+// come back, and upgrades; afterwards every packet comes over the
+// WebSocket. It returns the error of a failed upgrade, with the WebSocket
+// closed.
+func (c *movingClient) upgradeAt(g *liveGateway) error {
+	u := "ws://" + g.addr + "/socket.io/?EIO=4&transport=websocket&sid=" + url.QueryEscape(c.sid)
+	ws, _, err := fws.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	if err := ws.WriteMessage(fws.TextMessage, []byte("2probe")); err != nil {
+		return err
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, pong, err := ws.ReadMessage()
+	if err != nil || string(pong) != "3probe" {
+		ws.Close()
+		return fmt.Errorf("probe answered %q, %v", pong, err)
+	}
+	// Pause polling: the pending GET comes back (with a noop at least).
+	close(c.stop)
+	select {
+	case <-c.polled:
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the pending GET was not answered after the probe")
+	}
+	c.mu.Lock()
+	err = ws.WriteMessage(fws.TextMessage, []byte("5"))
+	c.ws = ws
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	go c.readLoop(ws)
+	return nil
+}
+
+// readLoop reads the WebSocket until it closes; the close is a packet "closed".
+func (c *movingClient) readLoop(ws *fws.Conn) {
+	defer func() { c.packets <- "closed" }()
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		c.receive(string(data))
+	}
+}
+
+func (c *movingClient) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		_ = c.ws.Close()
+	}
+}
+
+// next returns the next packet that starts with prefix; the others are
+// kept in skipped.
+func (c *movingClient) next(prefix string) string {
+	c.t.Helper()
+	deadline := time.After(limitsWait)
+	for {
+		select {
+		case p := <-c.packets:
+			if strings.HasPrefix(p, prefix) {
+				return p
+			}
+			c.skipped = append(c.skipped, p)
+		case <-deadline:
+			c.t.Fatalf("no packet %q in time", prefix)
+		}
+	}
+}
+
+// connect connects the namespace / with token and returns the socket id.
+func (c *movingClient) connect(token string) string {
+	c.t.Helper()
+	c.send(`40{"token":"` + token + `"}`)
+	p := c.next("40")
+	var ack struct{ SID string }
+	if err := json.Unmarshal([]byte(p[2:]), &ack); err != nil {
+		c.t.Fatalf("CONNECT answered %q", p)
+	}
+	return ack.SID
+}
+
+// broadcaster emits say {from, n} with n = 1, 2, ... from a WebSocket client
+// of g until stop, and reports how many it sent.
+func broadcaster(t *testing.T, g *liveGateway, token, from string, stop <-chan struct{}) <-chan int {
+	sent := make(chan int, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	cl, err := sioclient.Dial(ctx, g.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Connect(ctx, "/", map[string]string{"token": token}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer cl.Close()
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			n++
+			ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+			_, err := cl.EmitWithAck(ctx, "/", "say", map[string]any{"from": from, "n": n})
+			cancel()
+			if err != nil {
+				t.Errorf("say %d: %v", n, err)
+				sent <- n - 1
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return sent
+}
+
+// TestSessionMovesToTheNodeOfItsWebSocket makes a polling session on a,
+// joins a room, leaves an emit waiting for its ack, then upgrades at b
+// while broadcasters on a and b send without pause: the session goes on at
+// b with its socket id, claims and rooms, every broadcast arrives once and
+// in order, the ack resolves on a and a's reply reaches the client, and a
+// keeps nothing of the session.
+func TestSessionMovesToTheNodeOfItsWebSocket(t *testing.T) {
+	redisURL, _ := startStallableRedis(t)
+	a := startMoveGateway(t, redisURL, "move1")
+	b := startMoveGateway(t, redisURL, "move1")
+
+	c := newMovingClient(t, a)
+	defer c.close()
+	socketID := c.connect(moveToken(t, "alice"))
+	c.send(`421["join",{"room":"r1"}]`)
+	c.next("431")
+	// a's emit handler asks the client for an ack; the client answers it
+	// only after the move, on b.
+	c.send(`422["confirm",{"q":1}]`)
+	confirm := c.next(`42`)
+	if !strings.Contains(confirm, `"confirm"`) {
+		t.Fatalf("expected the confirm emit, got %q", confirm)
+	}
+	ackID := confirm[2:strings.Index(confirm, "[")]
+
+	stop := make(chan struct{})
+	sentA := broadcaster(t, a, moveToken(t, "bob"), "a", stop)
+	sentB := broadcaster(t, b, moveToken(t, "carol"), "b", stop)
+	time.Sleep(150 * time.Millisecond)
+	if err := c.upgradeAt(b); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	counts := map[string]int{"a": <-sentA, "b": <-sentB}
+
+	c.send(`43` + ackID + `[{"fine":true}]`)
+	reply := c.next("432")
+	if !strings.Contains(reply, `"fine":true`) {
+		t.Errorf("the emit's reply after the move = %q, want the client's ack", reply)
+	}
+	c.send(`423["me"]`)
+	me := c.next("433")
+	if !strings.Contains(me, `"sub":"alice"`) || !strings.Contains(me, `"r1"`) {
+		t.Errorf("claims and rooms after the move = %q", me)
+	}
+	if got := b.gw.sockets.Socket("/", socketID); got == nil || got.Transport() != "websocket" {
+		t.Errorf("socket %s is not on b over a WebSocket", socketID)
+	}
+
+	// Every broadcast once, in order, from both senders; the room too.
+	seen := map[string]int{}
+	deadline := time.After(limitsWait)
+	for seen["a"] < counts["a"] || seen["b"] < counts["b"] {
+		var p string
+		if len(c.skipped) > 0 {
+			p, c.skipped = c.skipped[0], c.skipped[1:]
+		} else {
+			select {
+			case p = <-c.packets:
+			case <-deadline:
+				t.Fatalf("broadcasts received %v of %v", seen, counts)
+			}
+		}
+		if !strings.HasPrefix(p, `42["said"`) {
+			continue
+		}
+		var ev []json.RawMessage
+		var said struct {
+			From string
+			N    int
+		}
+		if err := json.Unmarshal([]byte(p[2:]), &ev); err != nil || len(ev) != 2 || json.Unmarshal(ev[1], &said) != nil {
+			t.Fatalf("said packet %q", p)
+		}
+		if want := seen[said.From] + 1; said.N != want {
+			t.Fatalf("from %s: got broadcast %d, want %d (duplicate or lost across the move)", said.From, said.N, want)
+		}
+		seen[said.From] = said.N
+	}
+	t.Logf("broadcasts received once and in order across the move: %v", seen)
+
+	waitMoved(t, "a to forget the session", func() bool {
+		_, released := a.gw.cluster.moves.pending()
+		// The broadcasters have closed their sessions too.
+		return a.gw.engine.SessionCount() == 0 && len(a.gw.sockets.Sockets("/")) == 0 && released == 0
+	})
+	if s := a.gw.sockets.Socket("/", socketID); s != nil {
+		t.Errorf("a still indexes socket %s", socketID)
+	}
+}
+
+// waitMoved polls cond until it holds or the test's wait runs out.
+func waitMoved(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limitsWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
