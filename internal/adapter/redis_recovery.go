@@ -17,20 +17,58 @@ import (
 // broadcast is appended and published in one script, so that the order of
 // the pub/sub messages on "<prefix>:stream" is the order of the stream: every
 // node, the sender's included, delivers recorded broadcasts from there.
+//
+// Beside the stream, "<prefix>:stream-sizes:<nsp>" lists "<id> <bytes>" of
+// each entry, oldest first, and "<prefix>:stream-bytes:<nsp>" their sum:
+// the script trims the stream by bytes too (max_bytes), oldest first, as
+// the Memory adapter does, without reading the entries it drops. The three
+// keys expire together; a stream found missing resets the other two.
 
-// recordScript appends ARGV[1] to the stream KEYS[1], trims it to about
-// ARGV[2] entries and to the last ARGV[3] milliseconds (0: no age limit),
-// keeps the stream for ARGV[4] milliseconds more, and publishes
+// recordScript appends ARGV[1] to the stream KEYS[1] and trims its oldest
+// entries while it holds more than ARGV[2] entries or ARGV[5] bytes (0: no
+// byte limit), or they are older than ARGV[3] milliseconds (0: no age
+// limit), keeping the sizes list KEYS[3] and byte count KEYS[4] in step;
+// keeps the three for ARGV[4] milliseconds more, and publishes
 // "<id> <message>" on KEYS[2]. It returns the id.
 var recordScript = redis.NewScript(`
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
-local age = tonumber(ARGV[3])
+local stream, sizes, total = KEYS[1], KEYS[3], KEYS[4]
+if redis.call('EXISTS', stream) == 0 then
+  redis.call('DEL', sizes, total)
+end
+local id = redis.call('XADD', stream, '*', 'm', ARGV[1])
+redis.call('RPUSH', sizes, id .. ' ' .. #ARGV[1])
+local bytes = redis.call('INCRBY', total, #ARGV[1])
+local maxEntries, age, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local cutoff = -1
 if age > 0 then
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('XTRIM', KEYS[1], 'MINID', '~', tostring(now - age))
+  cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local count = redis.call('LLEN', sizes)
+local dropped = 0
+while count > 0 do
+  local head = redis.call('LINDEX', sizes, 0)
+  local ms, size = string.match(head, '^(%d+)-%d+ (%d+)$')
+  if not (count > maxEntries or (maxBytes > 0 and bytes > maxBytes) or tonumber(ms) < cutoff) then
+    break
+  end
+  redis.call('LPOP', sizes)
+  bytes = bytes - tonumber(size)
+  count = count - 1
+  dropped = dropped + 1
+end
+if dropped > 0 then
+  local head = redis.call('LINDEX', sizes, 0)
+  if head then
+    redis.call('XTRIM', stream, 'MINID', '=', string.match(head, '^(%S+)'))
+  else
+    redis.call('XTRIM', stream, 'MAXLEN', '=', 0)
+  end
+  redis.call('SET', total, bytes)
+end
+redis.call('PEXPIRE', stream, ARGV[4])
+redis.call('PEXPIRE', sizes, ARGV[4])
+redis.call('PEXPIRE', total, ARGV[4])
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[1])
 return id
 `)
@@ -44,8 +82,9 @@ func (r *Redis) streamKey(namespace string) string { return r.prefix + ":stream:
 
 func (r *Redis) sessionKey(pid string) string { return r.prefix + ":session:" + pid }
 
-// Record appends msg to its namespace's stream and publishes it to every
-// node; this node delivers it when it comes back from Redis.
+// Record appends msg to its namespace's stream, trimmed to limits (its
+// bytes counted as the JSON kept in Redis), and publishes it to every node;
+// this node delivers it when it comes back from Redis.
 func (r *Redis) Record(ctx context.Context, msg *Message, limits StreamLimits) error {
 	if err := r.usable(); err != nil {
 		return err
@@ -64,8 +103,9 @@ func (r *Redis) Record(ctx context.Context, msg *Message, limits StreamLimits) e
 	if keep <= 0 {
 		keep = 24 * time.Hour
 	}
-	err = recordScript.Run(ctx, r.client, []string{r.streamKey(msg.Namespace), r.streamChannel},
-		payload, entries, limits.MaxAge.Milliseconds(), (2 * keep).Milliseconds()).Err()
+	err = recordScript.Run(ctx, r.client, []string{r.streamKey(msg.Namespace), r.streamChannel,
+		r.prefix + ":stream-sizes:" + msg.Namespace, r.prefix + ":stream-bytes:" + msg.Namespace},
+		payload, entries, limits.MaxAge.Milliseconds(), (2 * keep).Milliseconds(), limits.MaxBytes).Err()
 	if err != nil {
 		r.errors.Add(1)
 		return fmt.Errorf("adapter: record broadcast: %w", err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
@@ -36,6 +37,19 @@ func (r recovery) Window(namespace string) time.Duration {
 		return ns.recovery.MaxDisconnection.D()
 	}
 	return 0
+}
+
+// HoldLimits are the namespace's max_packets and max_bytes: a recovering
+// socket holds no more live packets than the stream keeps.
+func (r recovery) HoldLimits(namespace string) (int, int64) {
+	limits := streamLimits(r.config(namespace))
+	if limits.MaxEntries <= 0 {
+		limits.MaxEntries = gatewayconfig.DefaultRecoveryMaxPackets
+	}
+	if limits.MaxBytes <= 0 {
+		limits.MaxBytes = int64(gatewayconfig.DefaultRecoveryMaxBytes)
+	}
+	return limits.MaxEntries, limits.MaxBytes
 }
 
 // Record hands the broadcast to the adapter's stream. When the adapter

@@ -27,6 +27,11 @@ type Recovery interface {
 	// Window is how long a socket of namespace that lost its connection
 	// stays recoverable; 0 when the namespace does not recover.
 	Window(namespace string) time.Duration
+	// HoldLimits bound the live packets a socket of namespace holds while
+	// it reads what it missed, by count and by their encoded bytes; past
+	// either it is closed. The stream's own bounds fit: a socket that
+	// would hold more missed more than the stream keeps.
+	HoldLimits(namespace string) (packets int, bytes int64)
 	// Record sends a broadcast through namespace's stream. It reaches the
 	// sockets of every node, this one's included, through DeliverRecorded.
 	Record(ctx context.Context, namespace string, rooms, except []string, event string, args []any) error
@@ -67,10 +72,6 @@ type Recorded struct {
 // disconnect paths.
 const recoveryTimeout = 2 * time.Second
 
-// maxHeldPackets bounds the live packets a recovering socket holds while
-// its missed ones are read; past it the socket is closed.
-const maxHeldPackets = 10_000
-
 // recoverableReasons are the disconnections after which a session is kept,
 // as in the reference server: the connection was lost, not ended on
 // purpose.
@@ -88,6 +89,32 @@ var recoverableReasons = map[string]bool{
 type heldPacket struct {
 	offset string
 	msgs   []engineio.Message
+}
+
+// holdState is what a recovering socket holds while it catches up, and
+// its bounds. The packets are the encoded ones, shared with the packet's
+// other recipients, but a socket that holds one keeps it alive until its
+// catch-up ends: so the bytes are bounded, not only the count, or a
+// recovery that stalls while large broadcasts go on would keep all of them.
+type holdState struct {
+	packets    []heldPacket
+	bytes      int64
+	maxPackets int
+	maxBytes   int64
+}
+
+// add holds a packet, or returns ErrHoldFull when it would exceed a bound.
+func (h *holdState) add(offset string, msgs []engineio.Message) error {
+	size := int64(len(offset))
+	for _, m := range msgs {
+		size += int64(len(m.Data))
+	}
+	if len(h.packets) >= h.maxPackets || h.bytes+size > h.maxBytes {
+		return ErrHoldFull
+	}
+	h.packets = append(h.packets, heldPacket{offset: offset, msgs: msgs})
+	h.bytes += size
+	return nil
 }
 
 // recovering reports the namespace's recovery window, 0 when off.
@@ -134,8 +161,9 @@ func (c *client) prepareRecovery(s *Socket, auth json.RawMessage) *resumption {
 	if resumed != nil {
 		s.id, s.pid, s.start = resumed.session.ID, resumed.session.PID, resumed.session.Start
 		s.recovered = true
+		packets, bytes := c.server.recovery.HoldLimits(s.ns.name)
 		s.holdMu.Lock()
-		s.holding = true
+		s.hold = &holdState{maxPackets: packets, maxBytes: bytes}
 		s.holdMu.Unlock()
 		return resumed
 	}
@@ -262,8 +290,11 @@ func (c *client) catchUp(s *Socket, r *resumption) error {
 func (s *Socket) releaseHeld(store Recovery, last string) error {
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
-	held := s.held
-	s.held, s.holding = nil, false
+	if s.hold == nil {
+		return ErrDisconnected // closed meanwhile, what it held let go
+	}
+	held := s.hold.packets
+	s.hold = nil
 	for _, h := range held {
 		if !store.After(h.offset, last) {
 			continue
@@ -279,20 +310,17 @@ func (s *Socket) releaseHeld(store Recovery, last string) error {
 // recovering.
 func (s *Socket) sendRecorded(offset string, msgs []engineio.Message) error {
 	s.holdMu.Lock()
-	if s.holding {
+	if s.hold != nil {
 		defer s.holdMu.Unlock()
-		if len(s.held) >= maxHeldPackets {
-			return ErrHoldFull
-		}
-		s.held = append(s.held, heldPacket{offset: offset, msgs: msgs})
-		return nil
+		return s.hold.add(offset, msgs)
 	}
 	s.holdMu.Unlock()
 	return s.send(msgs)
 }
 
-// ErrHoldFull is returned when a recovering socket holds too many live
-// packets; it is closed.
+// ErrHoldFull is returned when a recovering socket would hold more live
+// packets, or more bytes of them, than its namespace's HoldLimits; it is
+// closed.
 var ErrHoldFull = errors.New("socketio: too many packets arrived while recovering")
 
 // saveSession keeps the session of a socket whose connection was lost, so

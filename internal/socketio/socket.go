@@ -57,13 +57,13 @@ type Socket struct {
 
 	// In a namespace that recovers sessions: the private session id, the
 	// stream offset when the socket connected, whether it resumed a
-	// session, and the live packets held while it catches up (holdMu).
+	// session, and the live packets held while it catches up (holdMu; nil
+	// but while it does).
 	pid       string
 	start     string
 	recovered bool
 	holdMu    sync.Mutex
-	holding   bool
-	held      []heldPacket
+	hold      *holdState
 
 	// Events received while the Connected hook runs wait here, so that
 	// on-connect work (joining rooms) happens before the first event.
@@ -473,7 +473,7 @@ func (s *Socket) close(reason string, notifyClient bool) {
 	s.ns.remove(s)
 	s.saveSession(reason, rooms)
 	s.holdMu.Lock()
-	s.held, s.holding = nil, false
+	s.hold = nil
 	s.holdMu.Unlock()
 	s.cancel()
 	s.gateMu.Lock()

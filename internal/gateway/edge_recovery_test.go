@@ -1,0 +1,325 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/redis/go-redis/v9"
+)
+
+// Attacks on what connection state recovery and room history keep (contract
+// C6, docs/security.md "Recovery and room history"), with real sockets on a
+// real listening gateway: each measures what the process (or Redis) holds
+// afterwards against the bound the docs declare.
+
+// recoveryConn is an attacker's Engine.IO session read only when the test
+// says so: it can stop reading, so that what the gateway writes to it
+// waits, as a client on a stalled network does.
+type recoveryConn struct {
+	t  testing.TB
+	ws *websocket.Conn
+}
+
+// dialRecovery opens a WebSocket session on g. A client that stops
+// reading it has a few megabytes in flight before the gateway's writes to
+// it wait: the kernel's buffers (the sender's grows to tcp_wmem's 4 MiB, the
+// receiver's grows only as it reads).
+func dialRecovery(t testing.TB, g *liveGateway) *recoveryConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, g.url+"?EIO=4&transport=websocket", nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	c := &recoveryConn{t: t, ws: ws}
+	if open := c.next(); open == "" || open[0] != '0' {
+		t.Fatalf("no open packet: %q", open)
+	}
+	return c
+}
+
+// send writes one text frame.
+func (c *recoveryConn) send(s string) {
+	c.t.Helper()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(limitsWait))
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// next reads the next Engine.IO packet other than a ping, which it answers;
+// "" when the session ends or nothing comes within queueWait.
+func (c *recoveryConn) next() string {
+	for {
+		_ = c.ws.SetReadDeadline(time.Now().Add(queueWait))
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return ""
+		}
+		if string(data) == "2" {
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			continue
+		}
+		return string(data)
+	}
+}
+
+// await reads until a Socket.IO packet (the Engine.IO "4" left out) that
+// starts with prefix, and returns it with those read before it.
+func (c *recoveryConn) await(prefix string) (string, []string) {
+	c.t.Helper()
+	var before []string
+	for {
+		p := c.next()
+		if p == "" {
+			c.t.Fatalf("session ended before a packet %q; read %d before", prefix, len(before))
+		}
+		if strings.HasPrefix(p, "4"+prefix) {
+			return p[1:], before
+		}
+		before = append(before, p)
+	}
+}
+
+// connect sends a namespace CONNECT with auth (nil for none) and returns
+// the private session id of the ack ("" when it has none).
+func (c *recoveryConn) connect(nsp string, auth any) string {
+	c.t.Helper()
+	packet := "40" + nsp + ","
+	if auth != nil {
+		data, err := json.Marshal(auth)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		packet += string(data)
+	}
+	c.send(packet)
+	ack, _ := c.await("0" + nsp + ",")
+	var body struct {
+		SID string `json:"sid"`
+		PID string `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(ack, "0"+nsp+",")), &body); err != nil || body.SID == "" {
+		c.t.Fatalf("CONNECT %s answered %q", nsp, ack)
+	}
+	return body.PID
+}
+
+// emit sends the event say with data on nsp.
+func (c *recoveryConn) emit(nsp, data string) {
+	c.t.Helper()
+	arg, _ := json.Marshal(data)
+	c.send("42" + nsp + `,["say",` + string(arg) + `]`)
+}
+
+// drop ends the connection without a close frame, as a lost network does:
+// a recoverable disconnection.
+func (c *recoveryConn) drop() { _ = c.ws.UnderlyingConn().Close() }
+
+// awaitSockets waits until nsp has n sockets on g.
+func awaitSockets(t testing.TB, g *liveGateway, nsp string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(limitsWait)
+	for len(g.gw.sockets.Sockets(nsp)) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d sockets, want %d", nsp, len(g.gw.sockets.Sockets(nsp)), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recoveryConfig serves /chat, which recovers with the given bounds and
+// broadcasts say to every socket, and /fill, which does the same without
+// recovery; the flood limit is out of the way. adapter is the YAML of the
+// adapter, "" for the memory one.
+func recoveryConfig(recovery string, adapter ...string) string {
+	return strings.Join(adapter, "\n") + `
+server:
+  limits:
+    flood: {rate: 100000, burst: 100000}
+namespaces:
+  /fill:
+    events:
+      say:
+        handler: {broadcast: {event: said, data: data}}
+  /chat:
+    recovery: ` + recovery + `
+    events:
+      say:
+        handler: {broadcast: {event: said, data: data}}
+`
+}
+
+// TestRecoveringSocketThatStallsHoldsAtMostMaxBytesOfLivePackets recovers a
+// session on a connection whose client has stopped reading, so that the
+// CONNECT ack cannot be written and the catch-up never ends, while another
+// client broadcasts large packets: what the socket holds for after its
+// catch-up must stay within the namespace's max_bytes, and the socket be
+// closed past it rather than keep them all (the count alone, 10 000, allows
+// 10 000 packets of max_payload).
+func TestRecoveringSocketThatStallsHoldsAtMostMaxBytesOfLivePackets(t *testing.T) {
+	// Under the race detector the stalled write's deadline passes before
+	// the broadcasts are done.
+	skipHeavyUnderRace(t)
+	const maxBytes = 1 << 20
+	g := startLiveGateway(t, recoveryConfig(`{max_disconnection: 1m, max_bytes: 1MB}`), Registries{})
+	sender := dialRecovery(t, g)
+	sender.connect("/chat", nil)
+	first := dialRecovery(t, g)
+	pid := first.connect("/chat", nil)
+	if pid == "" {
+		t.Fatal("the CONNECT ack of a namespace that recovers has no pid")
+	}
+	first.drop()
+	awaitSockets(t, g, "/chat", 1)
+
+	// The attacker's new session has its connection filled with
+	// broadcasts it does not read, then asks to recover: the ack waits
+	// behind them.
+	attacker := dialRecovery(t, g)
+	attacker.connect("/fill", nil)
+	filler := dialRecovery(t, g)
+	filler.connect("/fill", nil)
+	const fills, fillSize = 16, 512 << 10
+	for range fills {
+		filler.emit("/fill", strings.Repeat("f", fillSize))
+		filler.await(`2/fill,["said"`)
+	}
+	attacker.send(`40/chat,{"pid":"` + pid + `","offset":""}`)
+	awaitSockets(t, g, "/chat", 2)
+
+	before := heapInUse()
+	const packets, size = 64, 256 << 10
+	for i := range packets {
+		sender.emit("/chat", strings.Repeat(string(rune('a'+i%26)), size))
+		sender.await(`2/chat,["said"`)
+	}
+	held := heapInUse() - before
+	// The stream keeps max_bytes, the stalled socket at most max_bytes
+	// more; the rest is the runtime's slack.
+	budget := int64(2*maxBytes + 2<<20)
+	t.Logf("%d packets of %d KiB broadcast while a recovering socket stalls: heap +%s (budget %s)", packets, size>>10, mib(held), mib(budget))
+	if held > budget {
+		t.Errorf("a stalled recovering socket made the gateway hold %s, budget %s", mib(held), mib(budget))
+	}
+	if n := len(g.gw.sockets.Sockets("/chat")); n != 1 {
+		t.Errorf("/chat has %d sockets while the attacker stalls: the one holding past max_bytes was not closed", n)
+	}
+
+	// Read on: the attacker gets its ack, then the namespace's DISCONNECT,
+	// and not one of the packets (no partial replay).
+	_, beforeAck := attacker.await("0/chat,")
+	_, afterAck := attacker.await("1/chat,")
+	for _, p := range append(beforeAck, afterAck...) {
+		if strings.HasPrefix(p, "42/chat,") {
+			t.Fatalf("the closed socket was sent a packet of /chat: %.40q", p)
+		}
+	}
+}
+
+// streamAttack has one client broadcast n packets of size bytes to /chat,
+// each read back before the next, so that the gateway records every one.
+func streamAttack(t *testing.T, g *liveGateway, n, size int) {
+	t.Helper()
+	sender := dialRecovery(t, g)
+	sender.connect("/chat", nil)
+	for i := range n {
+		sender.emit("/chat", strings.Repeat(string(rune('a'+i%26)), size))
+		sender.await(`2/chat,["said"`)
+	}
+}
+
+// TestRecoveryStreamHoldsAtMostMaxBytesAndMaxPackets broadcasts many large,
+// then many small packets to a namespace that recovers: what the process
+// keeps of its stream stays within max_bytes, then within max_packets.
+func TestRecoveryStreamHoldsAtMostMaxBytesAndMaxPackets(t *testing.T) {
+	tests := []struct {
+		name     string
+		recovery string
+		n, size  int
+		budget   int64
+	}{
+		// 16 MiB sent, at most 2 MiB kept.
+		{"large packets, max_bytes", `{max_bytes: 2MB}`, 64, 256 << 10, 2<<20 + 2<<20},
+		// 4 000 packets sent, at most 100 kept with their headers.
+		{"small packets, max_packets", `{max_packets: 100}`, edgeScale(4000, 40000), 1 << 10, 100*(1<<10+512) + 2<<20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startLiveGateway(t, recoveryConfig(tc.recovery), Registries{})
+			before := heapInUse()
+			streamAttack(t, g, tc.n, tc.size)
+			held := heapInUse() - before
+			t.Logf("%d packets of %d KiB: heap +%s (budget %s)", tc.n, tc.size>>10, mib(held), mib(tc.budget))
+			if held > tc.budget {
+				t.Errorf("the stream of %d packets of %d bytes holds %s, budget %s", tc.n, tc.size, mib(held), mib(tc.budget))
+			}
+		})
+	}
+}
+
+// redisOf is a client of the redis-server at url, closed when the test ends.
+func redisOf(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// TestRecoveryStreamInRedisHoldsAtMostMaxBytesAndMaxPackets is the same
+// attack with the Redis adapter: the stream is in Redis, and Redis keeps of
+// it no more than max_bytes and max_packets.
+func TestRecoveryStreamInRedisHoldsAtMostMaxBytesAndMaxPackets(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	rdb := redisOf(t, url)
+	tests := []struct {
+		name        string
+		recovery    string
+		n, size     int
+		maxEntries  int64
+		memoryBound int64
+	}{
+		// 16 MiB sent, 2 MiB kept (the JSON of each packet, a little
+		// more than its argument, and Redis's own overhead).
+		{"large packets, max_bytes", `{max_bytes: 2MB}`, 64, 256 << 10, 8, 2<<20 + 256<<10},
+		// 2 000 packets sent, 100 kept.
+		{"small packets, max_packets", `{max_packets: 100}`, 2000, 1 << 10, 100, 100 * (1<<10 + 512)},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := "edge" + string(rune('a'+i))
+			g := startLiveGateway(t, recoveryConfig(tc.recovery, `
+adapter:
+  kind: redis
+  redis: {url: "`+url+`", prefix: `+prefix+`}`), Registries{})
+			streamAttack(t, g, tc.n, tc.size)
+			ctx := context.Background()
+			key := prefix + ":stream:/chat"
+			entries, err := rdb.XLen(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			usage, err := rdb.MemoryUsage(ctx, key, 0).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d packets of %d KiB: Redis keeps %d entries in %d KiB (bound %d KiB)", tc.n, tc.size>>10, entries, usage>>10, tc.memoryBound>>10)
+			if entries > tc.maxEntries || usage > tc.memoryBound {
+				t.Errorf("the stream in Redis keeps %d entries in %d KiB, want at most %d in %d KiB", entries, usage>>10, tc.maxEntries, tc.memoryBound>>10)
+			}
+		})
+	}
+}
