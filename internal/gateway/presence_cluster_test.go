@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse-dev/gatehouse/internal/roster"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
@@ -395,5 +397,121 @@ func checkPresenceExpressions(t *testing.T, askers []*sioclient.Client, rooms []
 				}
 			}
 		}
+	}
+}
+
+// presenceKeys lists the presence keys in the redis-server at url with
+// their time to live.
+func presenceKeys(t *testing.T, url string) map[string]time.Duration {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	keys, err := client.Keys(ctx, "gatehouse:presence*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]time.Duration, len(keys))
+	for _, key := range keys {
+		ttl, err := client.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[key] = ttl
+	}
+	return out
+}
+
+// TestPresenceRecordsInRedisAreBoundedAndExpire checks the bound declared
+// in docs/presence.md: the presence keys are one hash per room in use, one
+// set and one lease per node and the set of nodes, each expiring within
+// three leases; a room's hash goes when its last user leaves; nodes that
+// shut down leave no key, and nodes that die leave none after three
+// leases.
+func TestPresenceRecordsInRedisAreBoundedAndExpire(t *testing.T) {
+	for _, ending := range []string{"shutdown", "death"} {
+		t.Run(ending, func(t *testing.T) {
+			url, _ := startStallableRedis(t)
+			nodes := []*liveGateway{
+				serveLiveGateway(t, clusterPresenceConfig(url), Options{PresenceLease: testPresenceLease}),
+				serveLiveGateway(t, clusterPresenceConfig(url), Options{PresenceLease: testPresenceLease}),
+			}
+			var clients []*sioclient.Client
+			for i := 0; i < 20; i++ {
+				c := mustClient(t, nodes[i%2], fmt.Sprintf("u%02d", i%10))
+				for _, room := range []string{"room-0", "room-1", "room-2"} {
+					mustJoin(t, c, room)
+				}
+				mustJoin(t, c, "lobby") // not covered: not recorded
+				clients = append(clients, c)
+			}
+			want := map[string]bool{
+				"gatehouse:presence:5:/chatroom-0": true, "gatehouse:presence:5:/chatroom-1": true,
+				"gatehouse:presence:5:/chatroom-2": true, "gatehouse:presence-nodes": true,
+			}
+			for _, g := range nodes {
+				node := g.gw.Adapter().NodeID()
+				want["gatehouse:presence-node:"+node], want["gatehouse:presence-lease:"+node] = true, true
+			}
+			waitKeys(t, url, want, "with 10 users in three rooms on two nodes")
+			for key, ttl := range presenceKeys(t, url) {
+				if ttl <= 0 || ttl > 3*testPresenceLease {
+					t.Fatalf("%s expires in %s, want within three leases (%s)", key, ttl, 3*testPresenceLease)
+				}
+			}
+			for _, c := range clients {
+				if err := emitRoom(c, "leave", "room-1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			delete(want, "gatehouse:presence:5:/chatroom-1")
+			waitKeys(t, url, want, "once every user left room-1")
+
+			switch ending {
+			case "shutdown":
+				for _, g := range nodes {
+					ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+					err := g.stop(ctx)
+					cancel()
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				waitKeys(t, url, map[string]bool{}, "once both nodes shut down")
+			case "death":
+				for _, g := range nodes {
+					if err := g.gw.Adapter().Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				waitKeys(t, url, map[string]bool{}, "three leases after both nodes died")
+			}
+		})
+	}
+}
+
+// waitKeys waits until the presence keys are want, for up to three leases
+// and a margin.
+func waitKeys(t *testing.T, url string, want map[string]bool, when string) {
+	t.Helper()
+	deadline := time.Now().Add(3*testPresenceLease + 3*time.Second)
+	for {
+		got := presenceKeys(t, url)
+		same := len(got) == len(want)
+		for key := range got {
+			same = same && want[key]
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s the presence keys are %v, want %v", when, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
