@@ -6,7 +6,8 @@
 // the token); presence:join and presence:leave reach the room's other
 // sockets for a user's first socket and its last; the server API answers the
 // same; and a gateway killed with SIGKILL has its members gone from the
-// next answer, within the adapter's request timeout (2 s).
+// next answer, within the adapter's request timeout (2 s). A user with
+// sockets on both gateways is announced once for the cluster.
 
 const assert = require('node:assert/strict');
 const { after, before, describe, test } = require('node:test');
@@ -117,5 +118,59 @@ describe('presence on two gateways sharing Redis', { skip: !haveRedis && 'redis-
     assert.deepEqual(after.members.map((m) => m.user), [alice]);
     assert.equal(after.count, 1);
     assert.ok(took < REQUEST_TIMEOUT_S + 3, `the answer came ${took}s after the kill; bound ${REQUEST_TIMEOUT_S}s`);
+  });
+});
+
+describe('presence announced once for the cluster', { skip: !haveRedis && 'redis-server not installed' }, () => {
+  let redis;
+  let gwA;
+  let gwB;
+  const sockets = [];
+  before(async () => {
+    redis = await redisServer();
+    const env = { JWT_SECRET: SECRET, ADAPTER: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: `e2e-presence-once-${process.pid}` };
+    [gwA, gwB] = await Promise.all([
+      startGateway({ config: fixture('presence.yaml'), env }),
+      startGateway({ config: fixture('presence.yaml'), env }),
+    ]);
+  });
+  after(async () => {
+    for (const s of sockets) s.close();
+    await Promise.all([gwA?.stop(), gwB?.stop()]);
+    await redis?.stop();
+  });
+
+  test("a user with a socket on each gateway is announced joining once and leaving once, on both", async () => {
+    const room = uniqueSub('room-');
+    const alice = uniqueSub('alice');
+    const carol = uniqueSub('carol');
+    const bob = uniqueSub('bob');
+    const a = await client(gwA, alice);
+    const c = await client(gwB, carol);
+    sockets.push(a, c);
+    await emitAck(a, 'join', { room });
+    await emitAck(c, 'join', { room });
+    await sleep(300); // alice and carol may hear each other: not what is checked
+    const heardA = recordPresence(a);
+    const heardC = recordPresence(c);
+    const told = (heard) => heard.filter((e) => e.user === bob).map((e) => `${e.kind} ${e.user}`);
+
+    const bobA = await client(gwA, bob);
+    const bobB = await client(gwB, bob);
+    sockets.push(bobA, bobB);
+    await emitAck(bobA, 'join', { room });
+    await emitAck(bobB, 'join', { room });
+    await until('presence:join of bob on both gateways', () => told(heardA).length >= 1 && told(heardC).length >= 1);
+    await emitAck(bobA, 'leave', { room }); // bob is still in the room through gateway B
+    await sleep(500);
+    assert.deepEqual(told(heardA), [`join ${bob}`], 'alice, on gateway A: one join for sockets on two gateways');
+    assert.deepEqual(told(heardC), [`join ${bob}`], 'carol, on gateway B: one join for sockets on two gateways');
+    assert.deepEqual(heardA.find((e) => e.user === bob), { kind: 'join', room, user: bob, claims: { name: `Name of ${bob}` } });
+
+    bobB.close();
+    await until('presence:leave of bob on both gateways', () => told(heardA).length >= 2 && told(heardC).length >= 2);
+    await sleep(300);
+    assert.deepEqual(told(heardA), [`join ${bob}`, `leave ${bob}`]);
+    assert.deepEqual(told(heardC), [`join ${bob}`, `leave ${bob}`]);
   });
 });
