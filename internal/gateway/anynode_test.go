@@ -40,13 +40,20 @@ func freeAddr(t testing.TB) string {
 
 // startAnyNodeGateway starts a gateway of the cluster on redisURL whose
 // sessions any node serves.
-func startAnyNodeGateway(t *testing.T, redisURL, prefix string) *anyNodeGateway {
+func startAnyNodeGateway(t testing.TB, redisURL, prefix string) *anyNodeGateway {
+	t.Helper()
+	return startAnyNodeGatewayPinging(t, redisURL, prefix, "2s")
+}
+
+// startAnyNodeGatewayPinging is startAnyNodeGateway with ping_interval
+// and ping_timeout ping.
+func startAnyNodeGatewayPinging(t testing.TB, redisURL, prefix, ping string) *anyNodeGateway {
 	t.Helper()
 	internal := freeAddr(t)
 	text := fmt.Sprintf(`
 server:
-  ping_interval: 2s
-  ping_timeout: 2s
+  ping_interval: %s
+  ping_timeout: %s
 adapter:
   kind: redis
   redis: {url: %q, prefix: %s}
@@ -60,10 +67,30 @@ namespaces:
       echo:
         handler:
           reply: {value: data}
-`, redisURL, prefix, internal, anyNodeSecret)
+`, ping, ping, redisURL, prefix, internal, anyNodeSecret)
 	g := startLiveGateway(t, text, Registries{})
-	awaitReady(t, g)
+	awaitReadyTB(t, g)
 	return &anyNodeGateway{liveGateway: g, internal: internal}
+}
+
+// awaitReadyTB waits until g's /readyz answers 200 (awaitReady, for
+// benchmarks too).
+func awaitReadyTB(t testing.TB, g *liveGateway) {
+	t.Helper()
+	deadline := time.Now().Add(limitsWait)
+	for {
+		res, err := http.Get("http://" + g.addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready in time", g.addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // pollingURL is the Engine.IO polling URL at addr, of sid when set.
