@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authorizer"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/reserved"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
 // namespaceRuntime is one declared namespace, built and ready to serve.
@@ -33,6 +34,9 @@ type namespaceRuntime struct {
 	recovery *gatewayconfig.Recovery
 	// history keeps the last messages of rooms; nil when off.
 	history *gatewayconfig.History
+	// broadcast is what a broadcast does here besides reaching the
+	// sockets (recovery, history), nil when nothing (see planBroadcasts).
+	broadcast *socketio.BroadcastPlan
 }
 
 // eventRuntime is one declared event: its guard chain and handlers, in order.

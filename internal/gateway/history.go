@@ -37,10 +37,14 @@ func historyLimits(c *gatewayconfig.History) adapter.HistoryLimits {
 // rooms that the namespace keeps. A broadcast with binary arguments is not
 // kept: its attachments would have to be kept beside it.
 func (h history) keep(ctx context.Context, namespace string, rooms []string, event string, args []any) {
-	c := h.config(namespace)
-	if c == nil {
-		return
+	if c := h.config(namespace); c != nil {
+		h.keepIn(ctx, c, namespace, rooms, event, args)
 	}
+}
+
+// keepIn is keep with the namespace's history config already known (see
+// planBroadcasts).
+func (h history) keepIn(ctx context.Context, c *gatewayconfig.History, namespace string, rooms []string, event string, args []any) {
 	var msg *adapter.Message
 	for _, room := range rooms {
 		if !c.Keeps(room) {

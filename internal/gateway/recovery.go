@@ -57,7 +57,12 @@ func (r recovery) HoldLimits(namespace string) (int, int64) {
 // an offset: it cannot be replayed, as a broadcast cannot reach the other
 // nodes then either.
 func (r recovery) Record(ctx context.Context, namespace string, rooms, except []string, event string, args []any) error {
-	ns := r.config(namespace)
+	return r.record(ctx, namespace, streamLimits(r.config(namespace)), rooms, except, event, args)
+}
+
+// record is Record with the namespace's stream limits already known (see
+// planBroadcasts).
+func (r recovery) record(ctx context.Context, namespace string, limits adapter.StreamLimits, rooms, except []string, event string, args []any) error {
 	raw, attachments, err := flattenArgs(namespace, event, args)
 	if err != nil {
 		return err
@@ -66,7 +71,7 @@ func (r recovery) Record(ctx context.Context, namespace string, rooms, except []
 		Kind: adapter.KindBroadcast, Namespace: namespace, Rooms: rooms, Except: except,
 		Event: event, Args: raw, Attachments: attachments,
 	}
-	if err := r.gw.cluster.adapter.Record(ctx, msg, streamLimits(ns)); err != nil {
+	if err := r.gw.cluster.adapter.Record(ctx, msg, limits); err != nil {
 		r.gw.cluster.logger.Debug("broadcast not recorded for recovery; delivered on this node only", "namespace", namespace, "event", event, "error", err)
 		return r.gw.sockets.BroadcastLocal(ctx, namespace, rooms, except, event, gatehouse.Args{Raw: raw, Attachments: attachments})
 	}

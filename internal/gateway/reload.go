@@ -41,6 +41,7 @@ func (gw *Gateway) Reload(ctx context.Context, cfg *gatewayconfig.Config) (warni
 	if err != nil {
 		return nil, err
 	}
+	gw.planBroadcasts(next)
 	var cert *certificate
 	if cfg.Server.TLS != nil {
 		if gw.tls == nil {

@@ -142,6 +142,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		_ = adp.Close()
 		return nil, err
 	}
+	gw.planBroadcasts(st)
 	if cfg.Server.TLS != nil {
 		if gw.tls, err = loadCertificate(cfg); err != nil {
 			st.stop()
@@ -182,7 +183,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		ClusterPresence: gw.roomPresence.clusterPresence(),
 		Logger:          logger,
 		Recovery:        recovery{gw: gw},
-		Sent:            history{gw: gw}.keep,
+		Plan:            gw.broadcastPlan,
 	})
 	engineOpts := engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),

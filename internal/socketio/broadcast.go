@@ -18,11 +18,13 @@ var recipientPool = sync.Pool{New: func() any { return new([]*Socket) }}
 // Arguments are encoded as for gatehouse.Socket.Emit. When the Server has a
 // Remote, the broadcast is handed to it as well, for the other nodes.
 func (s *Server) Broadcast(ctx context.Context, namespace string, rooms []string, exceptSocketIDs []string, event string, args ...any) error {
-	if s.sent != nil && len(rooms) > 0 {
-		s.sent(ctx, namespace, rooms, event, args)
-	}
-	if s.recoveryWindow(namespace) > 0 {
-		return s.recovery.Record(ctx, namespace, rooms, exceptSocketIDs, event, args)
+	if plan := s.broadcastPlan(namespace); plan != nil {
+		if plan.Keep != nil && len(rooms) > 0 {
+			plan.Keep(ctx, rooms, event, args)
+		}
+		if plan.Record != nil {
+			return plan.Record(ctx, rooms, exceptSocketIDs, event, args)
+		}
 	}
 	seq, err := s.broadcastHere(ctx, namespace, rooms, exceptSocketIDs, event, args)
 	if err != nil {

@@ -64,10 +64,13 @@ type Options struct {
 	ClusterPresence ClusterPresence
 	// Recovery, when set, recovers the sessions of the namespaces whose
 	// Window is not zero (see Recovery).
-	Recovery Recovery // Sent, when set, is told of every Broadcast made on this node (not
-	// of those delivered for other nodes), before it is delivered: for the
-	// rooms' history.
-	Sent func(ctx context.Context, namespace string, rooms []string, event string, args []any)
+	Recovery Recovery
+	// Plan, when set, says what a Broadcast in a namespace does besides
+	// reaching its sockets (record it for recovery, keep it in the rooms'
+	// history); it is asked once per broadcast, so it should answer from
+	// what was decided when the configuration was built. Nil answers: only
+	// the sockets.
+	Plan func(namespace string) *BroadcastPlan
 }
 
 // Observer is told about outbound traffic. Its methods are called on the
@@ -96,7 +99,7 @@ type Server struct {
 	onUserRoom     func(namespace, room string, s *Socket, joined bool)
 	presence       ClusterPresence
 	recovery       Recovery
-	sent           func(ctx context.Context, namespace string, rooms []string, event string, args []any)
+	plan           func(namespace string) *BroadcastPlan
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
@@ -123,7 +126,7 @@ func NewServer(opts Options) *Server {
 		onUserRoom:     opts.UserRoomChanged,
 		presence:       opts.ClusterPresence,
 		recovery:       opts.Recovery,
-		sent:           opts.Sent,
+		plan:           opts.Plan,
 		log:            opts.Logger,
 		namespaces:     make(map[string]*namespaceIndex),
 	}
