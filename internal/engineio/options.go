@@ -123,9 +123,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock used for I/O deadlines; nil uses time.Now.
 	Now func() time.Time
-	// ReadPath is how WebSockets are read: ReadPathPoller or
-	// ReadPathGoroutine. Empty takes GATEHOUSE_READ_PATH from the
-	// environment, else ReadPathGoroutine.
+	// ReadPath is how WebSockets are read: ReadPathPoller (where the
+	// platform has it) or ReadPathGoroutine. Empty takes
+	// GATEHOUSE_READ_PATH from the environment, else ReadPathPoller.
 	ReadPath string
 }
 
@@ -161,8 +161,8 @@ func (o Options) withDefaults() Options {
 	if o.ReadPath == "" {
 		o.ReadPath = os.Getenv(readPathEnv)
 	}
-	if o.ReadPath != ReadPathPoller {
-		o.ReadPath = ReadPathGoroutine
+	if o.ReadPath != ReadPathGoroutine {
+		o.ReadPath = ReadPathPoller
 	}
 	o.AllowedOrigins = slices.Clone(o.AllowedOrigins)
 	o.Transports = slices.Clone(o.Transports)

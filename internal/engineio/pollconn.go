@@ -57,7 +57,6 @@ func (*clientClose) Error() string { return "websocket: close frame from the cli
 // that has its read turn touches the fields below rc, so one connection's
 // messages are decoded and handed over in order, one at a time.
 type pollConn struct {
-	p    *poller
 	s    *session
 	link *wsLink
 	rc   syscall.RawConn
@@ -72,13 +71,16 @@ type pollConn struct {
 	parser frameParser
 	// pending holds what the WebSocket library had read past the last
 	// message before the hand-over; it is read before the socket.
-	pending  []byte
+	pending  *[]byte
 	timer    *time.Timer
 	clockGen uint32
 	// reading is set while the worker hands this turn's messages over:
 	// their replies leave in one write at the end of the turn.
 	reading bool
 }
+
+// poller is the poller that reads pc.
+func (pc *pollConn) poller() *poller { return pc.s.srv.poll }
 
 // ready gives pc a read turn, or tells the worker that has it to read
 // again before letting it go.
@@ -139,7 +141,7 @@ func (pc *pollConn) serve(buf []byte) (more bool) {
 	}
 	if b := pc.pending; b != nil {
 		pc.pending = nil
-		if err := pc.consume(b); err != nil {
+		if err := pc.consume(*b); err != nil {
 			pc.endTurn()
 			pc.end(err)
 			return false
@@ -273,7 +275,7 @@ func (pc *pollConn) clock() {
 	gen := pc.clockGen
 	pc.timer = time.AfterFunc(pc.s.srv.opts.MessageTimeout, func() {
 		pc.timedOut.Store(gen)
-		pc.p.ready(pc)
+		pc.poller().ready(pc)
 	})
 }
 
@@ -292,7 +294,7 @@ func (pc *pollConn) end(err error) {
 	pc.stopClock()
 	pc.parser.release()
 	pc.pending = nil
-	pc.p.remove(pc)
+	pc.poller().remove(pc)
 	s, link := pc.s, pc.link
 	s.closeOnPollError(link, err)
 	s.srv.goTracked(func() {
@@ -367,8 +369,10 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	}
 	// A deadline left from the upgrade would fail the poller's reads.
 	_ = link.raw.SetReadDeadline(time.Time{})
-	pc := &pollConn{p: srv.poll, s: s, link: link, rc: rc, pending: pending,
-		parser: frameParser{maxPayload: srv.opts.MaxPayload, buffers: &srv.buffers}}
+	pc := &pollConn{s: s, link: link, rc: rc, parser: frameParser{cfg: &srv.poll.frames}}
+	if pending != nil {
+		pc.pending = &pending
+	}
 	link.detached.Store(true)
 	if err := srv.poll.add(pc); err != nil {
 		link.detached.Store(false)

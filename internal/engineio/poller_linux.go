@@ -35,7 +35,8 @@ type poller struct {
 	// kernel for reuse.
 	keys uint64
 
-	work workPool
+	work   workPool
+	frames frameConfig
 }
 
 // epoll is one epoll instance, with the eventfd that ends its loop.
@@ -48,7 +49,8 @@ type epoll struct {
 const wakeKey = 0
 
 func newPoller(srv *Server) *poller {
-	p := &poller{srv: srv, conns: make(map[uint64]*pollConn)}
+	p := &poller{srv: srv, conns: make(map[uint64]*pollConn),
+		frames: frameConfig{maxPayload: srv.opts.MaxPayload, buffers: &srv.buffers}}
 	p.work = workPool{max: maxReadWorkers, run: p.run, alive: &srv.alive}
 	return p
 }

@@ -14,8 +14,9 @@ const pollerSupported = false
 var errNoPoller = errors.New("engineio: no poller on this platform")
 
 type poller struct {
-	srv  *Server
-	work workPool
+	srv    *Server
+	work   workPool
+	frames frameConfig
 }
 
 func newPoller(srv *Server) *poller { return nil }

@@ -77,7 +77,7 @@ type wsLink struct {
 func (l *wsLink) closeConn() {
 	_ = l.raw.Close()
 	if pc := l.pc.Load(); pc != nil && !pc.done.Load() {
-		pc.p.ready(pc)
+		pc.poller().ready(pc)
 	}
 }
 
@@ -116,7 +116,7 @@ func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) (kept bool) {
 		deadline := srv.opts.Now().Add(closeFrameTimeout)
 		_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseGoingAway, "server shutting down"), deadline)
 		_ = conn.Close()
-		return
+		return false
 	}
 	link := newLink(conn, &s.mu)
 	open := srv.openPacket(s.id, []string{})
@@ -158,7 +158,7 @@ func (srv *Server) upgradeWebSocket(s *session, gen uint64, conn *fws.Conn) (kep
 	if link == nil {
 		s.endProbe(gen, conn)
 		_ = conn.Close()
-		return
+		return false
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	defer s.stopWebSocket(link)

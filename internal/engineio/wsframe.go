@@ -69,8 +69,7 @@ type frameEvent struct {
 // pieces as its bytes come (msgBuf), never ahead of them. A frame that
 // arrives whole in one read is handed over where it lies, unmasked in place.
 type frameParser struct {
-	maxPayload int64
-	buffers    *bufferPool
+	cfg *frameConfig
 
 	// hdr gathers the header of the next frame; hlen bytes are in.
 	hdr  [14]byte
@@ -88,9 +87,30 @@ type frameParser struct {
 	inMessage bool
 	binary    bool
 	size      int64
-	msg       msgBuf
-	// ctrl gathers a control frame's payload split across reads.
+	// split holds what a message or control frame that came in several
+	// pieces has gathered; nil otherwise, as on an idle connection.
+	split *splitFrame
+}
+
+// frameConfig is what a server's parsers share.
+type frameConfig struct {
+	maxPayload int64
+	buffers    *bufferPool
+}
+
+// splitFrame gathers a message, or a control frame's payload, that came
+// in several pieces.
+type splitFrame struct {
+	msg  msgBuf
 	ctrl []byte
+}
+
+// spill returns the split frame's state, made on first use.
+func (p *frameParser) spill() *splitFrame {
+	if p.split == nil {
+		p.split = &splitFrame{}
+	}
+	return p.split
 }
 
 // partial reports whether a frame or message has begun and not finished.
@@ -100,8 +120,10 @@ func (p *frameParser) partial() bool {
 
 // release gives back what an unfinished message holds.
 func (p *frameParser) release() {
-	p.msg.release(p.buffers)
-	p.ctrl = nil
+	if p.split != nil {
+		p.split.msg.release(p.cfg.buffers)
+		p.split = nil
+	}
 }
 
 // next reads from b until one message or control frame is complete, and
@@ -211,7 +233,7 @@ func (p *frameParser) startFrame() error {
 	}
 	if op < opClose {
 		p.size += length
-		if p.maxPayload > 0 && p.size > p.maxPayload {
+		if p.cfg.maxPayload > 0 && p.size > p.cfg.maxPayload {
 			return errMessageTooBig
 		}
 	}
@@ -232,15 +254,17 @@ func (p *frameParser) unmask(b []byte) {
 // controlPayload takes chunk, the next bytes of a control frame, and
 // reports the frame once its payload is complete.
 func (p *frameParser) controlPayload(chunk []byte) frameEvent {
-	if p.remaining > 0 || p.ctrl != nil {
-		if p.ctrl == nil {
-			p.ctrl = make([]byte, 0, int64(len(chunk))+p.remaining)
+	if p.remaining > 0 || (p.split != nil && p.split.ctrl != nil) {
+		sp := p.spill()
+		if sp.ctrl == nil {
+			sp.ctrl = make([]byte, 0, int64(len(chunk))+p.remaining)
 		}
-		p.ctrl = append(p.ctrl, chunk...)
+		sp.ctrl = append(sp.ctrl, chunk...)
 		if p.remaining > 0 {
 			return frameEvent{}
 		}
-		chunk, p.ctrl = p.ctrl, nil
+		chunk, sp.ctrl = sp.ctrl, nil
+		p.dropSplitIfEmpty()
 	}
 	p.inFrame = false
 	kind := framePing
@@ -256,12 +280,13 @@ func (p *frameParser) controlPayload(chunk []byte) frameEvent {
 // dataPayload takes chunk, the next bytes of a data frame, and reports
 // the message once its last frame is complete.
 func (p *frameParser) dataPayload(chunk []byte) frameEvent {
-	if p.remaining == 0 && p.fin && p.msg.empty() {
+	if p.remaining == 0 && p.fin && (p.split == nil || p.split.msg.empty()) {
 		// The whole message in one piece: handed over where it lies.
 		p.inFrame, p.inMessage = false, false
 		return frameEvent{kind: frameMessage, binary: p.binary, data: chunk}
 	}
-	p.msg.append(p.buffers, chunk)
+	msg := &p.spill().msg
+	msg.append(p.cfg.buffers, chunk)
 	if p.remaining > 0 {
 		return frameEvent{}
 	}
@@ -270,12 +295,23 @@ func (p *frameParser) dataPayload(chunk []byte) frameEvent {
 		return frameEvent{}
 	}
 	p.inMessage = false
-	return frameEvent{kind: frameMessage, binary: p.binary, data: p.msg.bytes()}
+	return frameEvent{kind: frameMessage, binary: p.binary, data: msg.bytes()}
 }
 
 // done releases the buffer of the message last reported.
 func (p *frameParser) done() {
-	p.msg.release(p.buffers)
+	if p.split != nil {
+		p.split.msg.release(p.cfg.buffers)
+		p.dropSplitIfEmpty()
+	}
+}
+
+// dropSplitIfEmpty lets go of the split frame's state once nothing is
+// gathered in it.
+func (p *frameParser) dropSplitIfEmpty() {
+	if sp := p.split; sp != nil && sp.msg.empty() && sp.ctrl == nil {
+		p.split = nil
+	}
 }
 
 // msgBuf gathers a message that arrives in several pieces: in a pooled
