@@ -20,7 +20,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
-	"github.com/gatehouse-dev/gatehouse/internal/gcfloor"
 )
 
 const defaultConfigPath = "gateway.yaml"
@@ -43,13 +42,6 @@ func runCommand(ctx context.Context, env *environment, args []string) error {
 	// go-redis logs through one process-wide logger, by default raw lines
 	// on stderr; they join the process log instead.
 	adapter.InstallRedisLogger(logger)
-	// A heap floor keeps a small gateway from collecting several times a
-	// second under load (each mark phase delays the events that arrive
-	// meanwhile); an operator's GOGC is left as it is.
-	if os.Getenv("GOGC") == "" {
-		floor := gcfloor.Start(gcfloor.DefaultMinHeap)
-		defer floor.Stop()
-	}
 	cfg, err := gatewayconfig.Load(*configPath)
 	if err != nil {
 		return err
