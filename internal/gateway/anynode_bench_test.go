@@ -97,17 +97,17 @@ func benchRoundTrip(client *fasthttp.Client, addr, sid string) bool {
 		if status != fasthttp.StatusOK {
 			return false
 		}
-		acked := false
+		acked, ok := false, false
 		for _, p := range strings.Split(body, "\x1e") {
-			switch p {
-			case "2":
+			switch {
+			case p == "2":
 				benchDo(client, fasthttp.MethodPost, u, "3")
-			case `431["x"]`:
-				acked = true
+			case strings.HasPrefix(p, "431"):
+				acked, ok = true, p == `431["x"]`
 			}
 		}
 		if acked {
-			return true
+			return ok
 		}
 	}
 	return false
