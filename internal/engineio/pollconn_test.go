@@ -479,3 +479,55 @@ func TestIdleClientsHelper(t *testing.T) {
 	for in.Scan() {
 	}
 }
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t testing.TB) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(entries)
+}
+
+func TestPollerLeavesNoFileDescriptorBehind(t *testing.T) {
+	const n = 200
+	rec := &countingEcho{}
+	ts := startServer(t, pollerOptions(), rec)
+	warm := openWebSocket(t, ts)
+	warm.Close()
+	eventually(t, "the warm-up session finished", func() bool { return ts.srv.SessionCount() == 0 })
+	before := openFiles(t)
+
+	// Half close from the client, half are closed by the server.
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i], _ = rawWebSocket(t, ts)
+	}
+	eventually(t, "every session open", func() bool { return ts.srv.SessionCount() == n })
+	if got := openFiles(t); got < before+2*n {
+		t.Fatalf("%d open files with %d WebSockets (both ends), from %d", got, n, before)
+	}
+	for _, c := range conns[:n/2] {
+		_ = c.Close()
+	}
+	ts.srv.mu.Lock()
+	var sessions []*session
+	for _, s := range ts.srv.sessions {
+		sessions = append(sessions, s)
+	}
+	ts.srv.mu.Unlock()
+	for _, s := range sessions {
+		s.Close("server close")
+	}
+	eventually(t, "every session finished", func() bool {
+		ts.srv.alive.mu.Lock()
+		defer ts.srv.alive.mu.Unlock()
+		return ts.srv.alive.running == 0
+	})
+	for _, c := range conns[n/2:] {
+		_ = c.Close()
+	}
+	// The epoll instance goes with the last connection, its loop too.
+	eventuallyWithin(t, "the open files back to what they were", waitLimit, func() bool { return openFiles(t) <= before })
+}
