@@ -90,7 +90,7 @@ playground-assets:
 
 ## edge: the attack tests of the edge budget with many clients at once (GATEHOUSE_EDGE_LONG); each
 ## measures what the gateway holds. Add a package's tests to EDGE_TESTS/EDGE_PKGS.
-EDGE_TESTS ?= TestBinaryPacket|TestEventsPipelined|TestEventsBeforeASlowOnConnect|TestEventsRefusedByACheapGuard|TestTricklingBodies|TestUnfinishedMessagesHold
+EDGE_TESTS ?= TestBinaryPacket|TestEventsPipelined|TestEventsBeforeASlowOnConnect|TestEventsRefusedByACheapGuard|TestTricklingBodies|TestUnfinishedMessagesHold|TestRecover|TestForgedRecovery|TestRoomHistory
 EDGE_PKGS  ?= ./internal/gateway ./internal/engineio
 # The same attack tests with few clients and without the race detector, which
 # slows the gateway's reads so much that some heap measurements skip under it.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,12 @@ func dialRecovery(t testing.TB, g *liveGateway) *recoveryConn {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	t.Cleanup(func() { _ = ws.Close() })
 	c := &recoveryConn{t: t, ws: ws}
+	t.Cleanup(func() {
+		if c.ws != nil {
+			_ = c.ws.Close()
+		}
+	})
 	if open := c.next(); open == "" || open[0] != '0' {
 		t.Fatalf("no open packet: %q", open)
 	}
@@ -122,8 +127,12 @@ func (c *recoveryConn) emit(nsp, data string) {
 }
 
 // drop ends the connection without a close frame, as a lost network does:
-// a recoverable disconnection.
-func (c *recoveryConn) drop() { _ = c.ws.UnderlyingConn().Close() }
+// a recoverable disconnection. The client's buffers go with it, so that
+// tests measuring the heap count the gateway's memory, not the clients'.
+func (c *recoveryConn) drop() {
+	_ = c.ws.UnderlyingConn().Close()
+	c.ws = nil
+}
 
 // awaitSockets waits until nsp has n sockets on g.
 func awaitSockets(t testing.TB, g *liveGateway, nsp string, n int) {
@@ -242,6 +251,7 @@ func streamAttack(t *testing.T, g *liveGateway, n, size int) {
 // then many small packets to a namespace that recovers: what the process
 // keeps of its stream stays within max_bytes, then within max_packets.
 func TestRecoveryStreamHoldsAtMostMaxBytesAndMaxPackets(t *testing.T) {
+	skipHeavyUnderRace(t)
 	tests := []struct {
 		name     string
 		recovery string
@@ -283,6 +293,7 @@ func redisOf(t *testing.T, url string) *redis.Client {
 // attack with the Redis adapter: the stream is in Redis, and Redis keeps of
 // it no more than max_bytes and max_packets.
 func TestRecoveryStreamInRedisHoldsAtMostMaxBytesAndMaxPackets(t *testing.T) {
+	skipHeavyUnderRace(t)
 	url, _ := startStallableRedis(t)
 	rdb := redisOf(t, url)
 	tests := []struct {
@@ -321,5 +332,194 @@ adapter:
 				t.Errorf("the stream in Redis keeps %d entries in %d KiB, want at most %d in %d KiB", entries, usage>>10, tc.maxEntries, tc.memoryBound>>10)
 			}
 		})
+	}
+}
+
+// TestRecoverySessionsKeptForDroppedClientsCostLittleEach has many clients
+// connect to a namespace that recovers and lose their connection: each is
+// kept for recovery, at about the documented cost (its ids, rooms and
+// start offset; not its connection), and recovers once.
+func TestRecoverySessionsKeptForDroppedClientsCostLittleEach(t *testing.T) {
+	const perSession = 1536
+	g := startLiveGateway(t, recoveryConfig(`{max_disconnection: 1m}`), Registries{})
+	n := edgeScale(200, 2000)
+	// As many clients that leave on purpose first, so that what any
+	// connection leaves behind (pools, the server's workers) is in the
+	// baseline, not counted as the sessions'.
+	for range n {
+		c := dialRecovery(t, g)
+		c.connect("/chat", nil)
+		c.send("41/chat,")
+		c.drop()
+	}
+	awaitSockets(t, g, "/chat", 0)
+	waitForSessions(t, g, 0)
+	pids := make([]string, n)
+	before := heapInUse()
+	for i := range pids {
+		c := dialRecovery(t, g)
+		pids[i] = c.connect("/chat", nil)
+		c.drop()
+	}
+	awaitSockets(t, g, "/chat", 0)
+	waitForSessions(t, g, 0)
+	held := heapInUse() - before
+	t.Logf("%d sessions kept for recovery: heap +%s, %d B each (budget %d B)", n, mib(held), held/int64(n), perSession)
+	if held > int64(n)*perSession {
+		t.Errorf("%d kept sessions hold %s, %d B each; budget %d B", n, mib(held), held/int64(n), perSession)
+	}
+	for _, pid := range pids[:3] {
+		c := dialRecovery(t, g)
+		if got := c.connect("/chat", map[string]string{"pid": pid, "offset": ""}); got != pid {
+			t.Fatalf("a kept session was not recovered: pid %q, want %q", got, pid)
+		}
+	}
+}
+
+// waitForSessions waits until the gateway holds n Engine.IO sessions.
+func waitForSessions(t testing.TB, g *liveGateway, n int) {
+	t.Helper()
+	deadline := time.Now().Add(limitsWait)
+	for g.gw.engine.SessionCount() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d Engine.IO sessions still open", g.gw.engine.SessionCount())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestForgedRecoveryRequestsGetANewSessionAndKeepNothing sends CONNECTs
+// whose pid and offset are forged (unknown, malformed, huge, of another
+// type): each gets a clean new session with a pid of its own (not
+// recovered, so nothing replayed), and once the clients leave the gateway keeps nothing of them.
+func TestForgedRecoveryRequestsGetANewSessionAndKeepNothing(t *testing.T) {
+	g := startLiveGateway(t, recoveryConfig(`{max_disconnection: 1m}`), Registries{})
+	sender := dialRecovery(t, g)
+	sender.connect("/chat", nil)
+	sender.emit("/chat", "before")
+	sender.await(`2/chat,["said"`)
+	huge := strings.Repeat("p", 512<<10)
+	forged := []map[string]any{
+		{"pid": "AAAAAAAAAAAAAAAAAAAAAA", "offset": "0-0"},
+		{"pid": "AAAAAAAAAAAAAAAAAAAAAA", "offset": "99999999999999999999-99999999999999999999"},
+		{"pid": "AAAAAAAAAAAAAAAAAAAAAA", "offset": "not an offset"},
+		{"pid": huge, "offset": "0-1"},
+		{"pid": "AAAAAAAAAAAAAAAAAAAAAA", "offset": huge},
+		{"pid": 12, "offset": []int{1, 2}},
+		{"pid": map[string]string{"a": "b"}},
+	}
+	rounds := edgeScale(20, 200)
+	before := heapInUse()
+	for range rounds {
+		for _, auth := range forged {
+			c := dialRecovery(t, g)
+			pid := c.connect("/chat", auth)
+			if pid == "" || pid == auth["pid"] {
+				t.Fatalf("auth %.60v: pid %q, want a new one", auth, pid)
+			}
+			c.send("41/chat,") // leaves on purpose: nothing kept
+			c.drop()
+		}
+	}
+	awaitSockets(t, g, "/chat", 1)
+	waitForSessions(t, g, 1)
+	held := heapInUse() - before
+	const budget = 1 << 20
+	t.Logf("%d forged recovery requests (pids and offsets up to 512 KiB): heap +%s (budget %s)", rounds*len(forged), mib(held), mib(budget))
+	if held > budget {
+		t.Errorf("forged recovery requests left %s held, budget %s", mib(held), mib(budget))
+	}
+}
+
+// historyConfig serves /chat, whose say sends data.message to the room
+// data.room, which any client may name, and keeps the history of every room.
+func historyConfig(history string) string {
+	return `
+server:
+  limits:
+    flood: {rate: 100000, burst: 100000}
+api:
+  keys: [` + adminTestKey + `]
+namespaces:
+  /chat:
+    history: ` + history + `
+    events:
+      say:
+        handler: {broadcast: {to: data.room, event: said, data: data.message, reply: '{"ok": true}'}}
+`
+}
+
+// sendToRooms has one client send n messages of size bytes, the i-th to
+// the room room(i), each answered before the next.
+func sendToRooms(t *testing.T, g *liveGateway, n, size int, room func(i int) string) {
+	t.Helper()
+	c := dialRecovery(t, g)
+	c.connect("/chat", nil)
+	for i := range n {
+		body, _ := json.Marshal(map[string]string{"room": room(i), "message": strings.Repeat(string(rune('a'+i%26)), size)})
+		c.send("42/chat,1" + `["say",` + string(body) + `]`)
+		c.await("3/chat,1")
+	}
+}
+
+// TestRoomHistoryHoldsAtMostSizePerRoomAndMaxBytesAcrossRooms sends large
+// messages to many rooms a client chose, then many to one room: the process
+// keeps at most max_bytes for every room together, and size messages of one
+// room.
+func TestRoomHistoryHoldsAtMostSizePerRoomAndMaxBytesAcrossRooms(t *testing.T) {
+	skipHeavyUnderRace(t)
+	tests := []struct {
+		name    string
+		n, size int
+		room    func(i int) string
+		budget  int64
+	}{
+		// 16 MiB to 256 rooms, at most 2 MiB kept.
+		{"many rooms, max_bytes", 256, 64 << 10, func(i int) string { return "room-" + string(rune('A'+i%26)) + string(rune('A'+i/26)) }, 2<<20 + 2<<20},
+		// 4 MiB to one room, 10 messages kept.
+		{"one room, size", 256, 16 << 10, func(int) string { return "lobby" }, 10*(16<<10) + 2<<20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startLiveGateway(t, historyConfig(`{size: 10, max_bytes: 2MB}`), Registries{})
+			before := heapInUse()
+			sendToRooms(t, g, tc.n, tc.size, tc.room)
+			held := heapInUse() - before
+			t.Logf("%d messages of %d KiB: heap +%s (budget %s)", tc.n, tc.size>>10, mib(held), mib(tc.budget))
+			if held > tc.budget {
+				t.Errorf("room history of %d messages of %d bytes holds %s, budget %s", tc.n, tc.size, mib(held), mib(tc.budget))
+			}
+		})
+	}
+}
+
+// TestRoomHistoryAnswersAtMostSizeWhateverTheQueryAsks asks the server API
+// for far more messages than a room keeps, since its start, and with
+// offsets that are no offsets: the answer holds at most the room's size,
+// and a malformed offset is refused.
+func TestRoomHistoryAnswersAtMostSizeWhateverTheQueryAsks(t *testing.T) {
+	g := startLiveGateway(t, historyConfig(`{size: 10}`), Registries{})
+	sendToRooms(t, g, 30, 16, func(int) string { return "lobby" })
+	tests := []struct {
+		query  string
+		status int
+		count  int
+	}{
+		{"?limit=2147483647", http.StatusOK, 10},
+		{"?limit=99999999999999999999", http.StatusBadRequest, 0},
+		{"?since=0-0&limit=1000000", http.StatusOK, 10},
+		{"?since=99999999999999999999-0", http.StatusBadRequest, 0},
+		{"?since=" + strings.Repeat("9", 4096), http.StatusBadRequest, 0},
+		{"?since=18446744073709551615-18446744073709551615", http.StatusOK, 0},
+	}
+	for _, tc := range tests {
+		status, body := adminGet(t, g.addr, "/api/v1/namespaces/chat/rooms/lobby/history"+tc.query, adminTestKey)
+		var answer struct {
+			Messages []json.RawMessage `json:"messages"`
+		}
+		_ = json.Unmarshal(body, &answer)
+		if status != tc.status || len(answer.Messages) != tc.count {
+			t.Errorf("history%s: status %d, %d messages; want %d, %d (%.200s)", tc.query, status, len(answer.Messages), tc.status, tc.count, body)
+		}
 	}
 }
