@@ -531,3 +531,41 @@ func TestPollerLeavesNoFileDescriptorBehind(t *testing.T) {
 	// The epoll instance goes with the last connection, its loop too.
 	eventuallyWithin(t, "the open files back to what they were", waitLimit, func() bool { return openFiles(t) <= before })
 }
+
+func TestPollerReadsMessagesSentWithTheUpgradePacketFirst(t *testing.T) {
+	rec := newRecorder(true)
+	ts := startServer(t, pollerOptions(), rec)
+	sid := ts.handshakePolling(t).SID
+	conn := rec.nextConn(t)
+	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket&sid="+sid, nil)
+	defer ws.Close()
+	writeText(t, ws, "2probe")
+	expectText(t, ws, "3probe")
+	// The upgrade packet and two messages in one write: the WebSocket
+	// library reads them together while it waits for the upgrade, and the
+	// poller must read the two messages from its buffer before the socket.
+	var burst []byte
+	for _, m := range []string{"5", "4first", "4second"} {
+		burst = append(burst, maskedClientFrame(opText, true, []byte(m))...)
+	}
+	if _, err := ws.UnderlyingConn().Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	rec.expectMessage(t, "first", false)
+	rec.expectMessage(t, "second", false)
+	expectText(t, ws, "4first")
+	expectText(t, ws, "4second")
+	writeText(t, ws, "4third")
+	rec.expectMessage(t, "third", false)
+	expectText(t, ws, "4third")
+	if got := conn.Transport(); got != TransportWebSocket {
+		t.Fatalf("transport %q after the upgrade", got)
+	}
+	s := conn.(*session)
+	s.mu.Lock()
+	polled := s.ws != nil && s.ws.pc.Load() != nil
+	s.mu.Unlock()
+	if !polled {
+		t.Fatal("the upgraded WebSocket is not read by the poller")
+	}
+}
