@@ -16,7 +16,7 @@ const (
 type Recovery struct {
 	MaxDisconnection Duration `yaml:"max_disconnection" doc:"How long a socket whose connection was lost can be recovered; never past its token's expiry." default:"2m" doctype:"duration > 0"`
 	MaxPackets       int      `yaml:"max_packets" doc:"The packets of the namespace kept for recovery; a client that missed more gets a new session." default:"10000" doctype:"integer ≥ 1"`
-	MaxBytes         Size     `yaml:"max_bytes" doc:"The bytes of those packets kept by one process with the memory adapter (with Redis, max_packets and max_disconnection bound the stream)." default:"16MB" doctype:"size > 0"`
+	MaxBytes         Size     `yaml:"max_bytes" doc:"The bytes of those packets kept: by each process with the memory adapter, in Redis with the Redis adapter; also what a reconnecting socket may hold of live packets while it reads what it missed." default:"16MB" doctype:"size > 0"`
 }
 
 // recoveryDefaults fills in the namespace's recovery, when it has one.
