@@ -523,3 +523,39 @@ func TestRoomHistoryAnswersAtMostSizeWhateverTheQueryAsks(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomHistoryInRedisHoldsAtMostSizePerRoom sends many large messages
+// to one room with the Redis adapter: Redis keeps size of them, and the
+// stream expires with ttl.
+func TestRoomHistoryInRedisHoldsAtMostSizePerRoom(t *testing.T) {
+	skipHeavyUnderRace(t)
+	url, _ := startStallableRedis(t)
+	rdb := redisOf(t, url)
+	g := startLiveGateway(t, `
+adapter:
+  kind: redis
+  redis: {url: "`+url+`", prefix: edgeh}
+`+historyConfig(`{size: 10, ttl: 1m}`), Registries{})
+	const n, size = 128, 64 << 10
+	sendToRooms(t, g, n, size, func(int) string { return "lobby" })
+	ctx := context.Background()
+	key := "edgeh:history:/chat:lobby"
+	entries, err := rdb.XLen(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage, err := rdb.MemoryUsage(ctx, key, 0).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := rdb.PTTL(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Redis's allocator rounds a 64 KiB entry up to its 80 KiB class.
+	bound := int64(10 * (size + size/2))
+	t.Logf("%d messages of %d KiB to one room: Redis keeps %d in %d KiB (bound %d KiB), expiring in %s", n, size>>10, entries, usage>>10, bound>>10, ttl)
+	if entries > 10 || usage > bound || ttl <= 0 || ttl > time.Minute {
+		t.Errorf("the room's history in Redis keeps %d messages in %d KiB, expiring in %s; want at most 10 in %d KiB, within 1m", entries, usage>>10, ttl, bound>>10)
+	}
+}
