@@ -123,7 +123,7 @@ func (c *cluster) deliverBroadcast(ctx context.Context, msg *adapter.Message) {
 		return
 	}
 	args := gatehouse.Args{Raw: msg.Args, Attachments: msg.Attachments}
-	if err := c.deliverLocal(ctx, msg.Namespace, msg.Rooms, msg.User, msg.Except, msg.Event, args); err != nil {
+	if err := c.deliverLocal(ctx, msg.Namespace, msg.Rooms, msg.User, c.exceptOf(msg), msg.Event, args); err != nil {
 		c.logger.Debug("cross-node broadcast not delivered", "namespace", msg.Namespace, "event", msg.Event,
 			"from", msg.Node, "error", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/reserved"
 	"github.com/gatehouse-dev/gatehouse/internal/roster"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
@@ -115,4 +116,31 @@ func (p *presenceCluster) PresenceHas(namespace, room, user string) (bool, bool)
 		return false, false
 	}
 	return p.cache.Has(namespace, room, user)
+}
+
+// exceptOf is who a broadcast from the cluster leaves out: msg.Except and,
+// for a presence announcement, the announced user's own sockets on this
+// node, which are not told of their own coming and going (the record
+// announces a join a moment after it, when another socket of the user may
+// have joined too).
+func (c *cluster) exceptOf(msg *adapter.Message) []string {
+	if msg.Event != reserved.PresenceJoin && msg.Event != reserved.PresenceLeave || len(msg.Args) != 1 {
+		return msg.Except
+	}
+	var announced struct {
+		User string `json:"user"`
+	}
+	if json.Unmarshal(msg.Args[0], &announced) != nil || announced.User == "" {
+		return msg.Except
+	}
+	own := c.gw.sockets.SocketsOfUser(msg.Namespace, announced.User)
+	if len(own) == 0 {
+		return msg.Except
+	}
+	except := make([]string, 0, len(msg.Except)+len(own))
+	except = append(except, msg.Except...)
+	for _, s := range own {
+		except = append(except, s.ID())
+	}
+	return except
 }

@@ -32,7 +32,7 @@ func clusterPresenceConfig(url string) string {
 
 // testPresenceLease is the nodes' lease on their presence records in these
 // tests: short, so that a dead node's users leave within seconds.
-const testPresenceLease = time.Second
+const testPresenceLease = 3 * time.Second
 
 // startPresenceNodes starts n gateways on one real redis-server, with
 // presence records leased for testPresenceLease.

@@ -85,10 +85,13 @@ type Tracker struct {
 	dirty map[Key]struct{}
 	// telling is 1 while a change taken from dirty is being told.
 	telling int
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
+	// epoch counts the times the lease was found lapsed: a change told
+	// in an earlier epoch may have been swept since.
+	epoch  uint64
+	wake   chan struct{}
+	stop   chan struct{}
+	done   sync.WaitGroup
+	cancel context.CancelFunc
 
 	failMu   sync.Mutex
 	failures uint64
@@ -119,7 +122,6 @@ func NewTracker(opts Options) *Tracker {
 		dirty: make(map[Key]struct{}),
 		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 	}
 }
 
@@ -134,7 +136,9 @@ func (t *Tracker) Start() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
+	t.done.Add(2)
 	go t.run(ctx)
+	go t.keep(ctx)
 }
 
 // Joined is told that the first socket of user on this node joined room
@@ -204,11 +208,13 @@ func (t *Tracker) Close(ctx context.Context) error {
 	if !started {
 		return nil
 	}
+	done := make(chan struct{})
+	go func() { t.done.Wait(); close(done) }()
 	select {
-	case <-t.done:
+	case <-done:
 	case <-ctx.Done():
 		t.cancel()
-		<-t.done
+		<-done
 	}
 	if _, err := t.opts.Record.PresenceLeaveAll(ctx); err != nil {
 		return fmt.Errorf("leave the cluster's record: %w", err)
@@ -216,11 +222,29 @@ func (t *Tracker) Close(ctx context.Context) error {
 	return nil
 }
 
-// run keeps the lease and tells the record the node's changes until Close.
-func (t *Tracker) run(ctx context.Context) {
-	defer close(t.done)
+// keep renews the lease and sweeps lapsed nodes every third of the lease
+// until Close, on a goroutine of its own so that a long run of changes to
+// tell never lets the lease lapse.
+func (t *Tracker) keep(ctx context.Context) {
+	defer t.done.Done()
 	lease := time.NewTicker(t.opts.Lease / 3)
 	defer lease.Stop()
+	for {
+		select {
+		case <-lease.C:
+			t.renew(ctx)
+			t.sweep(ctx)
+		case <-t.stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// run tells the record the node's changes until Close.
+func (t *Tracker) run(ctx context.Context) {
+	defer t.done.Done()
 	t.renew(ctx)
 	wait := t.opts.RetryMin
 	var retry <-chan time.Time
@@ -236,9 +260,6 @@ func (t *Tracker) run(ctx context.Context) {
 		case <-t.wake:
 		case <-retry:
 			retry = nil
-		case <-lease.C:
-			t.renew(ctx)
-			t.sweep(ctx)
 		case <-t.stop:
 			t.tell(ctx)
 			return
@@ -265,7 +286,7 @@ func (t *Tracker) renew(ctx context.Context) {
 		return
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.epoch++
 	for key := range t.known {
 		t.known[key] = confirmedUnknown
 		t.dirty[key] = struct{}{}
@@ -273,6 +294,11 @@ func (t *Tracker) renew(ctx context.Context) {
 	for key := range t.local {
 		t.known[key] = confirmedUnknown
 		t.dirty[key] = struct{}{}
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -316,7 +342,7 @@ func (t *Tracker) sweep(ctx context.Context) {
 // false when the record failed (the change waits for the next try).
 func (t *Tracker) tell(ctx context.Context) bool {
 	for {
-		key, want, ok := t.nextChange()
+		key, want, epoch, ok := t.nextChange()
 		if !ok {
 			return true
 		}
@@ -330,7 +356,7 @@ func (t *Tracker) tell(ctx context.Context) bool {
 			t.failed("record presence", err)
 			return false
 		}
-		t.recorded(key, want.ok)
+		t.recorded(key, want.ok, epoch)
 	}
 }
 
@@ -356,8 +382,8 @@ func (t *Tracker) tellOne(ctx context.Context, key Key, want wanted) error {
 }
 
 // nextChange takes a key whose record differs from what the node wants,
-// and what it wants.
-func (t *Tracker) nextChange() (Key, wanted, bool) {
+// what it wants, and the lease's epoch.
+func (t *Tracker) nextChange() (Key, wanted, uint64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for key := range t.dirty {
@@ -367,20 +393,25 @@ func (t *Tracker) nextChange() (Key, wanted, bool) {
 		}
 		u, ok := t.local[key]
 		t.telling = 1
-		return key, wanted{localUser: u, ok: ok}, true
+		return key, wanted{localUser: u, ok: ok}, t.epoch, true
 	}
-	return Key{}, wanted{}, false
+	return Key{}, wanted{}, 0, false
 }
 
-// recorded notes what the record now holds for key; a change made
-// meanwhile is already marked dirty by Changed.
-func (t *Tracker) recorded(key Key, member bool) {
+// recorded notes what the record now holds for key, told in epoch; a
+// change made meanwhile is already marked dirty by Changed. A join told
+// before the lease was found lapsed may have been swept since: it is told
+// again.
+func (t *Tracker) recorded(key Key, member bool, epoch uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.telling = 0
-	if member {
+	switch {
+	case member && epoch != t.epoch:
+		t.known[key] = confirmedUnknown
+	case member:
 		t.known[key] = confirmedMember
-	} else {
+	default:
 		delete(t.known, key)
 	}
 	if !t.settledLocked(key) {
