@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -350,4 +351,74 @@ func TestAnyNodeInternalListenerRefusesUnsignedWronglySignedStaleAndReplayedRequ
 	if status, _ := send(req); status != http.StatusBadRequest {
 		t.Fatalf("handshake on the internal listener: %d, want 400", status)
 	}
+}
+
+// TestAnyNodeForwardingHoldsABoundedAmountPerRequest sends what a client
+// can make a forwarding node hold: a body over max_payload, refused by the
+// forwarding node before anything reaches the owner, and 200 long-polling
+// GETs held through the forwarding node, each of which holds a connection
+// to the owner and a request's buffers, within a budget of 64 KiB per GET
+// for the two nodes together (both run in this process), with nothing left
+// once they are answered.
+func TestAnyNodeForwardingHoldsABoundedAmountPerRequest(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	a := startAnyNodeGatewayPinging(t, url, "anynode-budget", "20s")
+	b := startAnyNodeGatewayPinging(t, url, "anynode-budget", "20s")
+
+	sid := openAnyNodePolling(t, a.addr)
+	status, body := pollingRequest(t, http.MethodPost, b.addr, sid, strings.Repeat("x", 2<<20))
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "payload_too_large") {
+		t.Fatalf("2 MiB body through b: %d %q, want 413 payload_too_large", status, body)
+	}
+	if a.gw.engine.SessionCount() != 1 {
+		t.Fatalf("a holds %d sessions after the refused body, want 1", a.gw.engine.SessionCount())
+	}
+
+	const gets = 200
+	sids := make([]string, gets)
+	for i := range sids {
+		sids[i] = openAnyNodePolling(t, a.addr)
+	}
+	before := heapInUse()
+	conns := make([]net.Conn, 0, gets)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for _, sid := range sids {
+		c, err := net.Dial("tcp", b.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := fmt.Fprintf(c, "GET /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n\r\n", sid, b.addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second) // every GET forwarded and waiting at a
+	held := heapInUse() - before
+	const budget = 64 << 10
+	t.Logf("%d GETs held through b: heap +%s, %d B each", gets, mib(held), held/gets)
+	if held > gets*budget {
+		t.Fatalf("%d GETs held through b grew the heap by %s, over %d KiB each", gets, mib(held), budget>>10)
+	}
+	// A pending GET through b is the owner's: a second GET of the same
+	// session, direct to a, closes the session and answers the first.
+	if status, _ := pollingRequest(t, http.MethodGet, a.addr, sids[0], ""); status != http.StatusBadRequest {
+		t.Fatalf("second GET at a: %d, want 400", status)
+	}
+	_ = conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer, err := io.ReadAll(io.LimitReader(conns[0], 4096))
+	if err != nil && !isTimeoutErr(err) {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(answer), "200 OK") || !strings.Contains(string(answer), "\r\n\r\n1") {
+		t.Fatalf("the GET held through b was answered %q, want the close packet", answer)
+	}
+}
+
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
