@@ -27,9 +27,9 @@ func heapAfterGC() int64 {
 // and its own noise, however long the churn goes on.
 func TestHooksBufferStaysWithinItsByteBudgetWhileAClientChurnsConnections(t *testing.T) {
 	b := startHookBackend(t)
-	b.setHang()
+	b.SetHang()
 	const budget = 256 << 10
-	g := startLiveGateway(t, hooksGatewayConfig(b.url(), fmt.Sprintf("buffer: 100000\n    buffer_bytes: %d", budget), ""), Registries{})
+	g := startLiveGateway(t, hooksGatewayConfig(b.URL(), fmt.Sprintf("buffer: 100000\n    buffer_bytes: %d", budget), ""), Registries{})
 	token := signedToken(t, "mallory")
 	churn := func(cycles int) {
 		for i := range cycles {

@@ -2,119 +2,27 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/lifecycle"
+	"github.com/gatehouse-dev/gatehouse/internal/lifecycle/lifecycletest"
 	"github.com/gatehouse-dev/gatehouse/internal/sioclient"
 )
 
-// hookBackend is a real HTTP server that receives lifecycle hook batches
-// on a fixed loopback address; a test can stop it and start it again (a
-// backend restart) or make it hang.
+// hookBackend is the hooks' backend (see lifecycletest), waited on as the
+// gateway's tests wait.
 type hookBackend struct {
-	t    testing.TB
-	addr string
-
-	mu     sync.Mutex
-	srv    *http.Server
-	events []lifecycle.Event
-	hang   chan struct{}
+	*lifecycletest.Backend[lifecycle.Event]
 }
 
 func startHookBackend(t testing.TB) *hookBackend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &hookBackend{t: t, addr: ln.Addr().String()}
-	b.serve(ln)
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *hookBackend) url() string { return "http://" + b.addr + "/hooks" }
-
-func (b *hookBackend) serve(ln net.Listener) {
-	srv := &http.Server{Handler: http.HandlerFunc(b.handle), ReadHeaderTimeout: 5 * time.Second}
-	b.mu.Lock()
-	b.srv = srv
-	b.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-}
-
-// stop shuts the backend down; the requests in progress finish first.
-func (b *hookBackend) stop() {
-	b.mu.Lock()
-	srv, hang := b.srv, b.hang
-	b.srv, b.hang = nil, nil
-	b.mu.Unlock()
-	if hang != nil {
-		close(hang)
-	}
-	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}
-}
-
-// restart listens again on the same address.
-func (b *hookBackend) restart() {
-	b.t.Helper()
-	var ln net.Listener
-	var err error
-	for range 100 {
-		if ln, err = net.Listen("tcp", b.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		b.t.Fatalf("backend listen again on %s: %v", b.addr, err)
-	}
-	b.serve(ln)
-}
-
-// setHang makes requests wait until the backend stops.
-func (b *hookBackend) setHang() {
-	b.mu.Lock()
-	b.hang = make(chan struct{})
-	b.mu.Unlock()
-}
-
-func (b *hookBackend) handle(w http.ResponseWriter, r *http.Request) {
-	b.mu.Lock()
-	hang := b.hang
-	b.mu.Unlock()
-	if hang != nil {
-		<-hang
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	var batch []lifecycle.Event
-	if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	b.mu.Lock()
-	b.events = append(b.events, batch...)
-	b.mu.Unlock()
-}
-
-func (b *hookBackend) received() []lifecycle.Event {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.events)
+	return &hookBackend{lifecycletest.Start[lifecycle.Event](t)}
 }
 
 // waitFor polls the backend until cond holds of what it received.
@@ -122,7 +30,7 @@ func (b *hookBackend) waitFor(t *testing.T, what string, cond func([]lifecycle.E
 	t.Helper()
 	deadline := time.Now().Add(limitsWait)
 	for {
-		got := b.received()
+		got := b.Received()
 		if cond(got) {
 			return got
 		}
@@ -200,7 +108,7 @@ func hookClient(t *testing.T, g *liveGateway, sub string) (*sioclient.Client, st
 
 func TestHooksTellTheBackendOfAConnectItsRoomsAndItsDisconnectInOrder(t *testing.T) {
 	b := startHookBackend(t)
-	g := startLiveGateway(t, hooksGatewayConfig(b.url(), "", ""), Registries{})
+	g := startLiveGateway(t, hooksGatewayConfig(b.URL(), "", ""), Registries{})
 	c, sid := hookClient(t, g, "alice")
 	ackOf(t, c, "/chat", "join", map[string]string{"room": "lobby"})
 	ackOf(t, c, "/chat", "leave", map[string]string{"room": "lobby"})
@@ -229,21 +137,21 @@ func TestHooksTellTheBackendOfAConnectItsRoomsAndItsDisconnectInOrder(t *testing
 
 func TestHooksSendOnlyTheKindsTheConfigAsksFor(t *testing.T) {
 	b := startHookBackend(t)
-	g := startLiveGateway(t, hooksGatewayConfig(b.url(), "events: [room_occupied]", ""), Registries{})
+	g := startLiveGateway(t, hooksGatewayConfig(b.URL(), "events: [room_occupied]", ""), Registries{})
 	c, _ := hookClient(t, g, "alice")
 	ackOf(t, c, "/chat", "join", map[string]string{"room": "lobby"})
 	_ = c.Close()
 	b.waitFor(t, "room_occupied", func(evs []lifecycle.Event) bool { return len(evs) == 1 })
 	time.Sleep(200 * time.Millisecond) // a vacated or disconnect would have come by now
-	if got := b.received(); len(got) != 1 || got[0].Type != lifecycle.KindRoomOccupied {
+	if got := b.Received(); len(got) != 1 || got[0].Type != lifecycle.KindRoomOccupied {
 		t.Fatalf("got %s, want room_occupied alone", describeHooks(got))
 	}
 }
 
 func TestHooksOverflowIsCountedInTheMetricsWhileTheBackendIsDown(t *testing.T) {
 	b := startHookBackend(t)
-	b.stop()
-	g := startLiveGateway(t, hooksGatewayConfig(b.url(), "buffer: 3", ""), Registries{})
+	b.Stop()
+	g := startLiveGateway(t, hooksGatewayConfig(b.URL(), "buffer: 3", ""), Registries{})
 	for i := range 10 {
 		hookClient(t, g, fmt.Sprintf("user%d", i))
 	}
@@ -260,7 +168,7 @@ func TestHooksOverflowIsCountedInTheMetricsWhileTheBackendIsDown(t *testing.T) {
 	if got := series["gatehouse_hooks_buffered_events"]; got != 3 {
 		t.Errorf("buffered %v, want 3", got)
 	}
-	b.restart()
+	b.Restart()
 	got := b.waitFor(t, "the 3 buffered connects", func(evs []lifecycle.Event) bool { return len(evs) == 3 })
 	for i, ev := range got {
 		if ev.Seq != uint64(i+1) {
@@ -271,7 +179,7 @@ func TestHooksOverflowIsCountedInTheMetricsWhileTheBackendIsDown(t *testing.T) {
 
 func TestHooksShutdownPostsTheDisconnectsOfTheSocketsItCloses(t *testing.T) {
 	b := startHookBackend(t)
-	text := strings.Replace(hooksGatewayConfig(b.url(), "", ""), "batch: {size: 5, interval: 20ms}", "batch: {size: 100, interval: 1h}", 1)
+	text := strings.Replace(hooksGatewayConfig(b.URL(), "", ""), "batch: {size: 5, interval: 20ms}", "batch: {size: 100, interval: 1h}", 1)
 	g := startLiveGateway(t, text, Registries{})
 	for i := range 3 {
 		c, _ := hookClient(t, g, fmt.Sprintf("user%d", i))
@@ -282,7 +190,7 @@ func TestHooksShutdownPostsTheDisconnectsOfTheSocketsItCloses(t *testing.T) {
 	if err := g.stop(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	got := b.received() // posted before Shutdown returned, though the batch interval is an hour
+	got := b.Received() // posted before Shutdown returned, though the batch interval is an hour
 	if countHooks(got, lifecycle.KindConnect) != 3 || countHooks(got, lifecycle.KindDisconnect) != 3 ||
 		countHooks(got, lifecycle.KindRoomOccupied) != 1 || countHooks(got, lifecycle.KindRoomVacated) != 1 {
 		t.Fatalf("after shutdown the backend has %s", describeHooks(got))
@@ -313,7 +221,7 @@ func TestHooksOnTwoGatewaysSendEachEventOnceAcrossABackendRestart(t *testing.T) 
 	redisURL, _ := startStallableRedis(t)
 	b := startHookBackend(t)
 	adapterYAML := "adapter:\n  kind: redis\n  redis: {url: \"" + redisURL + "\", prefix: hooks-test}"
-	text := hooksGatewayConfig(b.url(), "", adapterYAML)
+	text := hooksGatewayConfig(b.URL(), "", adapterYAML)
 	g1 := startLiveGateway(t, text, Registries{})
 	g2 := startLiveGateway(t, text, Registries{})
 
@@ -325,7 +233,7 @@ func TestHooksOnTwoGatewaysSendEachEventOnceAcrossABackendRestart(t *testing.T) 
 	settled(t, g2)
 	b.waitFor(t, "lobby occupied", func(evs []lifecycle.Event) bool { return countHooks(evs, lifecycle.KindRoomOccupied) == 1 })
 
-	b.stop() // the backend restarts: what follows waits in the gateways' buffers
+	b.Stop() // the backend restarts: what follows waits in the gateways' buffers
 	ackOf(t, alice, "/chat", "leave", map[string]string{"room": "lobby"})
 	settled(t, g1)
 	carol, _ := hookClient(t, g2, "carol")
@@ -333,7 +241,7 @@ func TestHooksOnTwoGatewaysSendEachEventOnceAcrossABackendRestart(t *testing.T) 
 	ackOf(t, bob, "/chat", "leave", map[string]string{"room": "lobby"})
 	settled(t, g1, g2)
 	time.Sleep(100 * time.Millisecond) // posts fail and are retried meanwhile
-	b.restart()
+	b.Restart()
 
 	ackOf(t, alice, "/chat", "join", map[string]string{"room": "game"})
 	settled(t, g1)
@@ -344,7 +252,7 @@ func TestHooksOnTwoGatewaysSendEachEventOnceAcrossABackendRestart(t *testing.T) 
 		return countHooks(evs, lifecycle.KindDisconnect) == 3 && countHooks(evs, lifecycle.KindRoomVacated) == 2
 	})
 	time.Sleep(200 * time.Millisecond) // nothing more, no repeat, comes
-	got = b.received()
+	got = b.Received()
 
 	wantCounts := map[string]int{lifecycle.KindConnect: 3, lifecycle.KindDisconnect: 3, lifecycle.KindRoomOccupied: 2, lifecycle.KindRoomVacated: 2}
 	for kind, n := range wantCounts {

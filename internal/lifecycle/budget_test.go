@@ -20,9 +20,9 @@ func heapInUse() uint64 {
 // whatever its count budget allows.
 func TestSenderBufferHoldsNoMoreThanItsByteBudgetWhenEventsAreLarge(t *testing.T) {
 	b := startBackend(t)
-	b.stop()
+	b.Stop()
 	const budget = 2 << 20
-	opts := fastOptions(b.url())
+	opts := fastOptions(b.URL())
 	opts.Buffer = 100000
 	opts.BufferBytes = budget
 	s := NewSender(opts)

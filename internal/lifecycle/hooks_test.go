@@ -71,7 +71,7 @@ func TestHooksLeaveNoGoroutineOnceClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	h := New(NewSender(fastOptions(b.url())), nil, RoomsOptions{Occupancy: a, NodeTimeout: 3 * time.Second})
+	h := New(NewSender(fastOptions(b.URL())), nil, RoomsOptions{Occupancy: a, NodeTimeout: 3 * time.Second})
 	h.Start()
 	var p Presence
 	h.Connected(&p, "/chat", "s1", "alice")
@@ -86,9 +86,9 @@ func TestHooksLeaveNoGoroutineOnceClosed(t *testing.T) {
 	if err := h.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(b.received()); got != 4 {
+	if got := len(b.Received()); got != 4 {
 		t.Errorf("backend got %d events before Close returned, want 4", got)
 	}
-	b.stop()
+	b.Stop()
 	_ = a.Close()
 }

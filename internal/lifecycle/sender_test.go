@@ -31,21 +31,21 @@ func emitConnects(s *Sender, n int) {
 
 func TestSenderPostsEveryEventOnceInOrderInBatches(t *testing.T) {
 	b := startBackend(t)
-	opts := fastOptions(b.url())
+	opts := fastOptions(b.URL())
 	opts.Header = http.Header{"Authorization": {"Bearer hook-secret"}}
 	s := NewSender(opts)
 	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 95)
-	eventually(t, 5*time.Second, "95 events delivered", func() bool { return len(b.received()) == 95 })
-	checkInOrder(t, b.received(), 95)
-	if posts := b.postCount(); posts < 10 || posts > 95 {
+	eventually(t, 5*time.Second, "95 events delivered", func() bool { return len(b.Received()) == 95 })
+	checkInOrder(t, b.Received(), 95)
+	if posts := b.Posts(); posts < 10 || posts > 95 {
 		t.Errorf("95 events in %d posts, want batches of at most 10", posts)
 	}
-	if got := b.headers.Get("Authorization"); got != "Bearer hook-secret" {
+	if got := b.Header().Get("Authorization"); got != "Bearer hook-secret" {
 		t.Errorf("Authorization header %q, want the configured one", got)
 	}
-	ev := b.received()[0]
+	ev := b.Received()[0]
 	if ev.Type != KindConnect || ev.Namespace != "/chat" || ev.Socket != "s0" || ev.User != "u" || ev.Node != "n1" || ev.Time.IsZero() {
 		t.Errorf("first event %+v lacks a member", ev)
 	}
@@ -58,31 +58,31 @@ func TestSenderPostsEveryEventOnceInOrderInBatches(t *testing.T) {
 
 func TestSenderRetriesFailedPostsUntilTheBackendAccepts(t *testing.T) {
 	b := startBackend(t)
-	b.setStatus(http.StatusServiceUnavailable)
-	s := NewSender(fastOptions(b.url()))
+	b.SetStatus(http.StatusServiceUnavailable)
+	s := NewSender(fastOptions(b.URL()))
 	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 25)
 	eventually(t, 5*time.Second, "a few failed posts", func() bool { return s.Stats().FailedPosts >= 3 })
-	b.setStatus(0)
-	eventually(t, 5*time.Second, "25 events delivered", func() bool { return len(b.received()) == 25 })
-	checkInOrder(t, b.received(), 25)
+	b.SetStatus(0)
+	eventually(t, 5*time.Second, "25 events delivered", func() bool { return len(b.Received()) == 25 })
+	checkInOrder(t, b.Received(), 25)
 }
 
 func TestSenderLosesNothingWithinTheBufferAcrossABackendRestart(t *testing.T) {
 	b := startBackend(t)
-	s := NewSender(fastOptions(b.url()))
+	s := NewSender(fastOptions(b.URL()))
 	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 30)
-	eventually(t, 5*time.Second, "the first events delivered", func() bool { return len(b.received()) == 30 })
-	b.stop()
+	eventually(t, 5*time.Second, "the first events delivered", func() bool { return len(b.Received()) == 30 })
+	b.Stop()
 	emitConnects(s, 40) // while the backend is down: buffered, retried
 	eventually(t, 5*time.Second, "posts failing", func() bool { return s.Stats().FailedPosts >= 2 })
-	b.restart()
+	b.Restart()
 	emitConnects(s, 30)
-	eventually(t, 10*time.Second, "100 events delivered", func() bool { return len(b.received()) == 100 })
-	checkInOrder(t, b.received(), 100)
+	eventually(t, 10*time.Second, "100 events delivered", func() bool { return len(b.Received()) == 100 })
+	checkInOrder(t, b.Received(), 100)
 	eventually(t, 5*time.Second, "100 counted delivered", func() bool { return s.Stats().Delivered == 100 })
 	if st := s.Stats(); st.Overflowed != 0 || st.Delivered != 100 {
 		t.Errorf("stats %+v, want 100 delivered, none overflowed", st)
@@ -91,8 +91,8 @@ func TestSenderLosesNothingWithinTheBufferAcrossABackendRestart(t *testing.T) {
 
 func TestSenderCountsWhatOverflowsTheBufferAndKeepsTheRest(t *testing.T) {
 	b := startBackend(t)
-	b.stop()
-	opts := fastOptions(b.url())
+	b.Stop()
+	opts := fastOptions(b.URL())
 	opts.Buffer = 20
 	s := NewSender(opts)
 	s.Start()
@@ -101,32 +101,32 @@ func TestSenderCountsWhatOverflowsTheBufferAndKeepsTheRest(t *testing.T) {
 	if st := s.Stats(); st.Overflowed != 30 || st.Buffered != 20 {
 		t.Fatalf("stats %+v, want 30 overflowed and 20 buffered", st)
 	}
-	b.restart()
-	eventually(t, 10*time.Second, "the 20 buffered events delivered", func() bool { return len(b.received()) == 20 })
-	checkInOrder(t, b.received(), 20) // the first 20: the buffer keeps the oldest
+	b.Restart()
+	eventually(t, 10*time.Second, "the 20 buffered events delivered", func() bool { return len(b.Received()) == 20 })
+	checkInOrder(t, b.Received(), 20) // the first 20: the buffer keeps the oldest
 	s.Emit(Event{Type: KindDisconnect, Namespace: "/chat"})
-	eventually(t, 5*time.Second, "the next event", func() bool { return len(b.received()) == 21 })
-	if last := b.received()[20]; last.Seq != 51 {
+	eventually(t, 5*time.Second, "the next event", func() bool { return len(b.Received()) == 21 })
+	if last := b.Received()[20]; last.Seq != 51 {
 		t.Errorf("the event after the overflow is seq %d, want 51 (the gap tells the backend of the loss)", last.Seq)
 	}
 }
 
 func TestSenderDropsABatchTheBackendRefusesForGood(t *testing.T) {
 	b := startBackend(t)
-	b.setStatus(http.StatusBadRequest)
-	s := NewSender(fastOptions(b.url()))
+	b.SetStatus(http.StatusBadRequest)
+	s := NewSender(fastOptions(b.URL()))
 	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 10)
 	eventually(t, 5*time.Second, "the batch refused", func() bool { return s.Stats().Rejected == 10 })
-	if posts := b.postCount(); posts != 1 {
+	if posts := b.Posts(); posts != 1 {
 		t.Errorf("a refused batch was posted %d times, want once", posts)
 	}
 }
 
 func TestSenderCloseDeliversWhatIsBuffered(t *testing.T) {
 	b := startBackend(t)
-	opts := fastOptions(b.url())
+	opts := fastOptions(b.URL())
 	opts.BatchInterval = time.Hour // only Close sends them
 	s := NewSender(opts)
 	s.Start()
@@ -136,7 +136,7 @@ func TestSenderCloseDeliversWhatIsBuffered(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	checkInOrder(t, b.received(), 25)
+	checkInOrder(t, b.Received(), 25)
 	if s.Emit(Event{Type: KindConnect}) {
 		t.Error("an event after Close was accepted")
 	}
@@ -144,8 +144,8 @@ func TestSenderCloseDeliversWhatIsBuffered(t *testing.T) {
 
 func TestSenderCloseGivesUpWithinItsBoundWhenTheBackendHangs(t *testing.T) {
 	b := startBackend(t)
-	b.setHang()
-	s := NewSender(fastOptions(b.url()))
+	b.SetHang()
+	s := NewSender(fastOptions(b.URL()))
 	s.Start()
 	emitConnects(s, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -165,15 +165,15 @@ func TestSenderCloseGivesUpWithinItsBoundWhenTheBackendHangs(t *testing.T) {
 
 func TestSenderGivesUpABatchAfterMaxAttempts(t *testing.T) {
 	b := startBackend(t)
-	b.setStatus(http.StatusBadGateway)
-	opts := fastOptions(b.url())
+	b.SetStatus(http.StatusBadGateway)
+	opts := fastOptions(b.URL())
 	opts.MaxAttempts = 3
 	s := NewSender(opts)
 	s.Start()
 	closeSender(t, s)
 	emitConnects(s, 10)
 	eventually(t, 5*time.Second, "the batch abandoned", func() bool { return s.Stats().Abandoned == 10 })
-	if posts := b.postCount(); posts != 3 {
+	if posts := b.Posts(); posts != 3 {
 		t.Errorf("posted %d times, want 3 attempts", posts)
 	}
 }
