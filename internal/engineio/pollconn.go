@@ -504,6 +504,13 @@ func (w *workPool) loop() {
 		pc := w.queue[w.head]
 		w.queue[w.head] = nil
 		w.head++
+		if w.head >= 64 && 2*w.head >= len(w.queue) {
+			// A queue that never empties under load would otherwise
+			// grow by every turn ever submitted.
+			n := copy(w.queue, w.queue[w.head:])
+			clear(w.queue[n:])
+			w.queue, w.head = w.queue[:n], 0
+		}
 		w.mu.Unlock()
 		w.run(pc, *buf)
 	}

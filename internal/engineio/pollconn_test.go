@@ -3,6 +3,7 @@ package engineio
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -567,5 +568,48 @@ func TestPollerReadsMessagesSentWithTheUpgradePacketFirst(t *testing.T) {
 	s.mu.Unlock()
 	if !polled {
 		t.Fatal("the upgraded WebSocket is not read by the poller")
+	}
+}
+
+func TestWorkPoolRunsEveryTurnWithinItsBoundAndKeepsNoDeadQueue(t *testing.T) {
+	const turns = 1000
+	var alive tracker
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var order []*pollConn
+	running, peak := 0, 0
+	w := &workPool{max: 2, alive: &alive, run: func(pc *pollConn, _ []byte) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		order = append(order, pc)
+		first := len(order) == 1
+		mu.Unlock()
+		if first {
+			<-gate // the first turn holds its worker while the rest queue
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+	}}
+	pcs := make([]*pollConn, turns)
+	for i := range pcs {
+		pcs[i] = &pollConn{}
+		w.submit(pcs[i])
+	}
+	close(gate)
+	if err := alive.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != turns {
+		t.Fatalf("%d turns ran, want %d", len(order), turns)
+	}
+	if peak > 2 {
+		t.Fatalf("%d turns ran at once, over the bound of 2", peak)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.workers != 0 || w.head != 0 || len(w.queue) != 0 {
+		t.Fatalf("pool left with %d workers, head %d, %d queued", w.workers, w.head, len(w.queue))
 	}
 }
