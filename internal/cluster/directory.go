@@ -100,7 +100,7 @@ func (d *Directory) announce(ctx context.Context) {
 		d.logger.Warn("cluster: node announcement failed; other gateways forward no requests here once the lease ends",
 			"tag", d.tag, "lease", d.lease, "error", err)
 	case err == nil && !ok:
-		d.logger.Error("cluster: another gateway announces this node's tag; requests for this node's sessions reach it",
+		d.logger.Error("cluster: another gateway holds this node's tag; other gateways cannot reach this node's sessions",
 			"tag", d.tag, "address", d.addr)
 	case ok && !was:
 		d.logger.Info("cluster: node announced", "tag", d.tag, "address", d.addr, "lease", d.lease)
