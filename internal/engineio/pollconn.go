@@ -252,12 +252,28 @@ func (pc *pollConn) beginTurn() {
 	pc.s.mu.Unlock()
 }
 
-// endTurn writes what this turn's messages queued.
+// slowWriteBacklog is how many bytes waiting in a socket's send buffer
+// make the poller leave the write of a turn's replies to a writer
+// goroutine: a client that far behind may not read at all, and its write
+// would hold the worker up to the write timeout.
+const slowWriteBacklog = 64 << 10
+
+// endTurn writes what this turn's messages queued: on the worker, in one
+// write with what the turn read, unless the client is behind on reading.
 func (pc *pollConn) endTurn() {
-	if pc.reading {
-		pc.reading = false
-		pc.s.doneReading(pc.link)
+	if !pc.reading {
+		return
 	}
+	pc.reading = false
+	s, link := pc.s, pc.link
+	if pc.backlog() >= slowWriteBacklog {
+		s.mu.Lock()
+		link.reading = false
+		s.wakeWriterLocked(link)
+		s.mu.Unlock()
+		return
+	}
+	s.doneReading(link)
 }
 
 // clock gives an unfinished frame or message MessageTimeout from the

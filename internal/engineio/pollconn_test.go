@@ -613,3 +613,31 @@ func TestWorkPoolRunsEveryTurnWithinItsBoundAndKeepsNoDeadQueue(t *testing.T) {
 		t.Fatalf("pool left with %d workers, head %d, %d queued", w.workers, w.head, len(w.queue))
 	}
 }
+
+func TestPollerKeepsReadingAClientThatStoppedReadingItsReplies(t *testing.T) {
+	const msgs = 400 // 6.4 MiB of echoes: far more than socket buffers hold
+	rec := &countingEcho{}
+	ts := startServer(t, Options{ReadPath: ReadPathPoller, PingInterval: time.Minute, PingTimeout: 30 * time.Second,
+		SendQueue: 2 * msgs}, rec)
+	conn, br := rawWebSocket(t, ts)
+	payload := bytes.Repeat([]byte("x"), 16<<10)
+	go func() {
+		for range msgs {
+			if _, err := conn.Write(maskedClientFrame(opBinary, true, payload)); err != nil {
+				return
+			}
+		}
+	}()
+	// The client reads nothing: a worker that waited on the echoes' write
+	// would stop reading the client (and, with every worker so held, every
+	// other client) until the write timeout.
+	eventuallyWithin(t, "every message read while the client reads nothing", 10*time.Second, func() bool {
+		return rec.messages.Load() == msgs
+	})
+	_ = conn.SetReadDeadline(time.Now().Add(waitLimit))
+	for i := range msgs {
+		if op, data := readServerFrame(t, br); op != opBinary || len(data) != len(payload) {
+			t.Fatalf("echo %d: opcode %d, %d bytes", i, op, len(data))
+		}
+	}
+}

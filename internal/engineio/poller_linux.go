@@ -230,3 +230,16 @@ func (pc *pollConn) read(buf []byte) (n int, wouldBlock bool, err error) {
 func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) {
 	return sc.SyscallConn()
 }
+
+// backlog is how many bytes the socket's send buffer holds, not yet
+// acknowledged by the peer (SIOCOUTQ); 0 when it cannot tell.
+func (pc *pollConn) backlog() int {
+	var n int
+	err := pc.rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+	})
+	if err != nil {
+		return 0
+	}
+	return n
+}

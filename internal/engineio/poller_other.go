@@ -28,3 +28,5 @@ func (p *poller) remove(*pollConn) {}
 func (pc *pollConn) read([]byte) (int, bool, error) { return 0, false, errNoPoller }
 
 func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) { return sc.SyscallConn() }
+
+func (pc *pollConn) backlog() int { return 0 }
