@@ -341,7 +341,7 @@ adapter:
 // start offset; not its connection), and recovers once.
 func TestRecoverySessionsKeptForDroppedClientsCostLittleEach(t *testing.T) {
 	const perSession = 1536
-	g := startLiveGateway(t, recoveryConfig(`{max_disconnection: 1m}`), Registries{})
+	g := startLiveGateway(t, withQuickPings(recoveryConfig(`{max_disconnection: 1m}`)), Registries{})
 	n := edgeScale(200, 2000)
 	// As many clients that leave on purpose first, so that what any
 	// connection leaves behind (pools, the server's workers) is in the
@@ -376,6 +376,13 @@ func TestRecoverySessionsKeptForDroppedClientsCostLittleEach(t *testing.T) {
 	}
 }
 
+// withQuickPings makes a gateway notice within 2 s a client that went away
+// without a word, whichever way its read path learns of a closed
+// connection.
+func withQuickPings(config string) string {
+	return strings.Replace(config, "server:\n", "server:\n  ping_interval: 1s\n  ping_timeout: 1s\n", 1)
+}
+
 // waitForSessions waits until the gateway holds n Engine.IO sessions.
 func waitForSessions(t testing.TB, g *liveGateway, n int) {
 	t.Helper()
@@ -393,11 +400,12 @@ func waitForSessions(t testing.TB, g *liveGateway, n int) {
 // type): each gets a clean new session with a pid of its own (not
 // recovered, so nothing replayed), and once the clients leave the gateway keeps nothing of them.
 func TestForgedRecoveryRequestsGetANewSessionAndKeepNothing(t *testing.T) {
-	g := startLiveGateway(t, recoveryConfig(`{max_disconnection: 1m}`), Registries{})
+	g := startLiveGateway(t, withQuickPings(recoveryConfig(`{max_disconnection: 1m}`)), Registries{})
 	sender := dialRecovery(t, g)
 	sender.connect("/chat", nil)
 	sender.emit("/chat", "before")
 	sender.await(`2/chat,["said"`)
+	sender.drop()
 	huge := strings.Repeat("p", 512<<10)
 	forged := []map[string]any{
 		{"pid": "AAAAAAAAAAAAAAAAAAAAAA", "offset": "0-0"},
@@ -421,8 +429,8 @@ func TestForgedRecoveryRequestsGetANewSessionAndKeepNothing(t *testing.T) {
 			c.drop()
 		}
 	}
-	awaitSockets(t, g, "/chat", 1)
-	waitForSessions(t, g, 1)
+	awaitSockets(t, g, "/chat", 0)
+	waitForSessions(t, g, 0)
 	held := heapInUse() - before
 	const budget = 1 << 20
 	t.Logf("%d forged recovery requests (pids and offsets up to 512 KiB): heap +%s (budget %s)", rounds*len(forged), mib(held), mib(budget))
@@ -557,5 +565,55 @@ adapter:
 	t.Logf("%d messages of %d KiB to one room: Redis keeps %d in %d KiB (bound %d KiB), expiring in %s", n, size>>10, entries, usage>>10, bound>>10, ttl)
 	if entries > 10 || usage > bound || ttl <= 0 || ttl > time.Minute {
 		t.Errorf("the room's history in Redis keeps %d messages in %d KiB, expiring in %s; want at most 10 in %d KiB, within 1m", entries, usage>>10, ttl, bound>>10)
+	}
+}
+
+// TestRecoverySessionsInRedisExpireWithTheWindow has clients of a gateway
+// on Redis lose their connection: each session is one key in Redis,
+// expiring within max_disconnection, and a forged pid finds none.
+func TestRecoverySessionsInRedisExpireWithTheWindow(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	rdb := redisOf(t, url)
+	g := startLiveGateway(t, recoveryConfig(`{max_disconnection: 30s}`, `
+adapter:
+  kind: redis
+  redis: {url: "`+url+`", prefix: edges}`), Registries{})
+	n := edgeScale(50, 500)
+	for range n {
+		c := dialRecovery(t, g)
+		c.connect("/chat", nil)
+		c.drop()
+	}
+	awaitSockets(t, g, "/chat", 0)
+	ctx := context.Background()
+	var keys []string
+	deadline := time.Now().Add(limitsWait)
+	for len(keys) < n && time.Now().Before(deadline) {
+		var err error
+		if keys, err = rdb.Keys(ctx, "edges:session:*").Result(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(keys) != n {
+		t.Fatalf("Redis keeps %d sessions for %d lost sockets", len(keys), n)
+	}
+	var largest int64
+	for _, key := range keys {
+		ttl, err := rdb.PTTL(ctx, key).Result()
+		if err != nil || ttl <= 0 || ttl > 30*time.Second {
+			t.Fatalf("session %s expires in %s (%v), want within max_disconnection", key, ttl, err)
+		}
+		usage, err := rdb.MemoryUsage(ctx, key, 0).Result()
+		if err != nil || usage > 1<<10 {
+			t.Fatalf("session %s takes %d B in Redis (%v), want under 1 KiB", key, usage, err)
+		}
+		largest = max(largest, usage)
+	}
+	t.Logf("%d lost sockets: %d session keys in Redis, each at most %d B, expiring within 30s", n, len(keys), largest)
+	c := dialRecovery(t, g)
+	forged := strings.TrimPrefix(keys[0], "edges:session:") + "x"
+	if pid := c.connect("/chat", map[string]string{"pid": forged, "offset": "0-0"}); pid == "" || pid == forged {
+		t.Fatalf("a forged pid got pid %q, want a new session", pid)
 	}
 }
