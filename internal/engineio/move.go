@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -90,11 +91,13 @@ type Adoption interface {
 func (srv *Server) RemoteProbe(sid string) bool {
 	s := srv.lookup(sid)
 	if s == nil {
+		println("DEBUGB2 nil")
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state() != stateOpen || s.phase != phasePolling || s.upgraded {
+		println("DEBUGB2", s.state(), s.phase, s.upgraded)
 		return false
 	}
 	s.phase = phaseProbing
@@ -203,6 +206,9 @@ func (s *session) movedLocked() *MovedSession {
 // upgrades. A server that takes no more sessions refuses it as a new
 // session (503). Meant for Options.AdoptWebSocket.
 func (srv *Server) AdoptUpgrade(c *fiber.Ctx, sid string, m Mover) error {
+	// Fiber's strings share the request's buffer, which the next request
+	// on the connection reuses; the WebSocket outlives this one.
+	sid = strings.Clone(sid)
 	hs := newHandshake(c)
 	if refusal := srv.admission(hs.RemoteIP); refusal != nil {
 		return srv.refuseSession(c, refusal, hs.RemoteIP)
@@ -340,4 +346,15 @@ func (s *session) restoreQueueLocked(queue []MovedPacket) {
 			s.queuedMessages++
 		}
 	}
+}
+
+// SendTo sends msgs to the session sid, as Conn.Send does; it returns
+// ErrUnknownSession when the session is not here. It lets what the old
+// node of a moved session still sends it reach it here.
+func (srv *Server) SendTo(sid string, msgs ...Message) error {
+	s := srv.lookup(sid)
+	if s == nil {
+		return ErrUnknownSession
+	}
+	return s.Send(msgs...)
 }

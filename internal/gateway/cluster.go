@@ -108,7 +108,7 @@ func (c *cluster) Deliver(ctx context.Context, msg *adapter.Message) {
 	case adapter.KindMoveAck:
 		c.moves.ack(msg)
 	case adapter.KindMoveForward:
-		// For a session whose move ended here: nothing waits for it.
+		c.moves.forwarded(msg)
 	default:
 		c.logger.Debug("cross-node message of unknown kind ignored", "kind", msg.Kind, "from", msg.Node)
 	}

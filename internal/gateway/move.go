@@ -52,6 +52,10 @@ const (
 	// session.
 	maxMoveBuffered      = 4096
 	maxMoveBufferedBytes = 4 << 20
+	// moveEchoWindow is how long the adopter sorts the broadcasts that come
+	// back from Redis after a session arrived: those sent before it
+	// arrived take at most a publish's timeout to come back.
+	moveEchoWindow = 3 * time.Second
 	// moveGhostGrace is how long the holder keeps the sockets that left,
 	// for the answers of the events being handled when they did; longer,
 	// up to the ack timeout, while an emit waits for the client's ack.
@@ -151,7 +155,7 @@ func (m *moves) end(in *incomingMove) {
 	m.mu.Lock()
 	_, ok := m.incoming[in.id]
 	delete(m.incoming, in.id)
-	in.buf = nil
+	in.buf, in.sockets, in.conn = nil, nil, nil
 	m.mu.Unlock()
 	if ok {
 		m.active.Add(-1)
@@ -213,8 +217,9 @@ func (in *incomingMove) Open(conn engineio.Conn) (engineio.Listener, error) {
 	overflow := in.overflow
 	m.mu.Unlock()
 	m.adopted(sockets)
-	// Until the broadcasts sent before the move have all come back.
-	time.AfterFunc(m.gw.cfg.Server.AckTimeout.D()+moveGhostGrace, func() { m.end(in) })
+	// Until the broadcasts sent before the move have all come back; what
+	// the holder forwards later finds the session by its sid.
+	time.AfterFunc(moveEchoWindow, func() { m.end(in) })
 	for _, msg := range disconnects {
 		m.gw.cluster.disconnectLocal(msg.Namespace, msg.User, msg.Socket)
 	}
@@ -336,15 +341,18 @@ func (m *moves) deliver(ctx context.Context, msg *adapter.Message) bool {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	forwarded := false
 	for _, in := range m.incoming {
 		switch {
 		case !in.marked:
 		case !in.adopted:
 			if msg.Kind != adapter.KindMoveForward || msg.Socket == in.sid {
 				in.keepLocked(msg)
+				forwarded = true
 			}
 		case msg.Kind == adapter.KindMoveForward && msg.Socket == in.sid:
 			in.deliverLocked(msg)
+			forwarded = true
 		case msg.Kind == adapter.KindBroadcast && msg.Offset == "" && msg.Node == in.from && msg.Seq != 0 && msg.Seq <= in.payload.Cut:
 			// The holder delivered it to the sockets before they left.
 			msg.Except = append(msg.Except[:len(msg.Except):len(msg.Except)], socketio.SocketIDs(in.sockets)...)
@@ -352,7 +360,7 @@ func (m *moves) deliver(ctx context.Context, msg *adapter.Message) bool {
 	}
 	switch msg.Kind {
 	case adapter.KindMoveForward:
-		return true
+		return forwarded // else for a session whose move has ended
 	case adapter.KindDisconnect:
 		return false // its hooks may broadcast: not under mu
 	}
@@ -481,6 +489,18 @@ func (m *moves) ack(msg *adapter.Message) {
 		if rs.released.Ack(msg.Socket, int64(msg.Count), msg.Args) {
 			return
 		}
+	}
+}
+
+// forwarded delivers what the old node of a session that moved here sent
+// it after it left, once its move has ended.
+func (m *moves) forwarded(msg *adapter.Message) {
+	msgs, ok := forwardedMessages(msg)
+	if !ok {
+		return
+	}
+	if err := m.gw.engine.SendTo(msg.Socket, msgs...); err != nil {
+		m.gw.logger.Debug("forwarded message for a moved session not sent", "sid", msg.Socket, "error", err)
 	}
 }
 

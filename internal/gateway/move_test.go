@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +27,7 @@ const moveTestConfig = `
 server:
   ping_interval: 1s
   ping_timeout: 3s
-  ack_timeout: 3s
+  ack_timeout: 10s
 adapter:
   kind: redis
   redis: {url: "REDIS", prefix: PREFIX}
@@ -106,18 +108,21 @@ type movingClient struct {
 
 	// skipped are the packets next passed over, in order.
 	skipped []string
+	// pollErr is why the poll loop stopped, if it failed; read after polled.
+	pollErr error
 
-	mu sync.Mutex
-	ws *fws.Conn
+	postMu sync.Mutex
+	mu     sync.Mutex
+	ws     *fws.Conn
 }
 
 func newMovingClient(t *testing.T, g *liveGateway) *movingClient {
 	t.Helper()
 	c := &movingClient{t: t, http: &http.Client{Timeout: 10 * time.Second}, polling: g.addr,
-		packets: make(chan string, 10000), stop: make(chan struct{}), polled: make(chan struct{})}
+		packets: make(chan string, 4096), stop: make(chan struct{}), polled: make(chan struct{})}
 	body := c.get()
 	if !strings.HasPrefix(body, "0") {
-		t.Fatalf("handshake answered %q", body)
+		t.Fatalf("handshake answered %q, %v", body, c.pollErr)
 	}
 	var open struct{ SID string }
 	if err := json.Unmarshal([]byte(body[1:]), &open); err != nil {
@@ -136,22 +141,32 @@ func (c *movingClient) url(addr string) string {
 	return u
 }
 
+// get sends a GET and returns its body, "" when it failed (the session
+// ended); the failure is kept in pollErr.
 func (c *movingClient) get() string {
 	res, err := c.http.Get(c.url(c.polling))
 	if err != nil {
-		c.t.Errorf("GET: %v", err)
+		c.pollErr = err
 		return ""
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK {
-		c.t.Errorf("GET answered %d %s", res.StatusCode, body)
+		c.pollErr = fmt.Errorf("GET answered %d %s", res.StatusCode, body)
+		return ""
 	}
 	return string(body)
 }
 
 // send writes packets: on the WebSocket once upgraded, else by POST.
 func (c *movingClient) send(packets ...string) {
+	if err := c.write(packets...); err != nil {
+		c.t.Error(err)
+	}
+}
+
+// write is send returning its error.
+func (c *movingClient) write(packets ...string) error {
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
@@ -161,21 +176,25 @@ func (c *movingClient) send(packets ...string) {
 			err := ws.WriteMessage(fws.TextMessage, []byte(p))
 			c.mu.Unlock()
 			if err != nil {
-				c.t.Errorf("write %q: %v", p, err)
+				return fmt.Errorf("write %q: %w", p, err)
 			}
 		}
-		return
+		return nil
 	}
+	// One POST at a time, as a client must: the server closes a session
+	// that overlaps two.
+	c.postMu.Lock()
+	defer c.postMu.Unlock()
 	res, err := c.http.Post(c.url(c.polling), "text/plain;charset=UTF-8", strings.NewReader(strings.Join(packets, "\x1e")))
 	if err != nil {
-		c.t.Errorf("POST: %v", err)
-		return
+		return fmt.Errorf("POST: %w", err)
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		c.t.Errorf("POST answered %d %s", res.StatusCode, body)
+		return fmt.Errorf("POST answered %d %s", res.StatusCode, body)
 	}
+	return nil
 }
 
 // pollLoop keeps a GET pending until stop, answering pings.
@@ -200,7 +219,9 @@ func (c *movingClient) pollLoop() {
 func (c *movingClient) receive(p string) {
 	switch {
 	case p == "2":
-		go c.send("3")
+		// A pong that crosses the move or the close may fail; the
+		// heartbeat is checked by the session staying open.
+		go func() { _ = c.write("3") }()
 	case p == "6" || p == "":
 	default:
 		c.packets <- p
@@ -224,6 +245,11 @@ func (c *movingClient) upgradeAt(g *liveGateway) error {
 	_, pong, err := ws.ReadMessage()
 	if err != nil || string(pong) != "3probe" {
 		ws.Close()
+		select {
+		case <-c.polled:
+			return fmt.Errorf("probe answered %q, %v; polling had failed: %v", pong, err, c.pollErr)
+		default:
+		}
 		return fmt.Errorf("probe answered %q, %v", pong, err)
 	}
 	// Pause polling: the pending GET comes back (with a noop at least).
@@ -232,6 +258,9 @@ func (c *movingClient) upgradeAt(g *liveGateway) error {
 	case <-c.polled:
 	case <-time.After(10 * time.Second):
 		return fmt.Errorf("the pending GET was not answered after the probe")
+	}
+	if c.pollErr != nil {
+		return fmt.Errorf("polling failed before the upgrade: %w", c.pollErr)
 	}
 	c.mu.Lock()
 	err = ws.WriteMessage(fws.TextMessage, []byte("5"))
@@ -435,4 +464,135 @@ func waitMoved(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestMoveToANodeWhoseHolderIsGoneClosesTheClient probes at b, then stops
+// a, which held the session, before the client upgrades: b cannot take the
+// session and closes the WebSocket, so the client opens a new session, and
+// b keeps nothing of the move.
+func TestMoveToANodeWhoseHolderIsGoneClosesTheClient(t *testing.T) {
+	redisURL, _ := startStallableRedis(t)
+	a := startMoveGateway(t, redisURL, "move2")
+	b := startMoveGateway(t, redisURL, "move2")
+
+	c := newMovingClient(t, a)
+	defer c.close()
+	c.connect(moveToken(t, "alice"))
+	u := "ws://" + b.addr + "/socket.io/?EIO=4&transport=websocket&sid=" + url.QueryEscape(c.sid)
+	ws, _, err := fws.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(fws.TextMessage, []byte("2probe")); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(limitsWait))
+	if _, pong, err := ws.ReadMessage(); err != nil || string(pong) != "3probe" {
+		t.Fatalf("probe answered %q, %v", pong, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+	defer cancel()
+	if err := a.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(fws.TextMessage, []byte("5")); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := ws.ReadMessage()
+	var closed *fws.CloseError
+	if !errors.As(err, &closed) {
+		t.Fatalf("after the upgrade packet: %q, %v; want the WebSocket closed", data, err)
+	}
+	incoming, _ := b.gw.cluster.moves.pending()
+	if n := b.gw.engine.SessionCount(); n != 0 || incoming != 0 {
+		t.Errorf("b holds %d sessions and %d moves after the failed move", n, incoming)
+	}
+}
+
+// TestMovedSessionsLeaveNothingOnTheirOldNode moves 60 polling sessions
+// from a to b: a keeps no session, socket, room or released state once they
+// are on b, and after the clients close, the process's goroutines and live
+// heap are back near where they were before the sessions were made.
+func TestMovedSessionsLeaveNothingOnTheirOldNode(t *testing.T) {
+	redisURL, _ := startStallableRedis(t)
+	a := startMoveGateway(t, redisURL, "move3")
+	b := startMoveGateway(t, redisURL, "move3")
+	// A round first, so that pools (Redis connections, buffers) have grown
+	// to what this work needs before the baseline.
+	moveRound(t, a, b, 10, nil)
+	goroutines, heap := settledGoroutinesAndHeap()
+
+	const n = 60
+	moveRound(t, a, b, n, func() {
+		waitMoved(t, "every session on b and none on a", func() bool {
+			_, released := a.gw.cluster.moves.pending()
+			ok := b.gw.engine.SessionCount() == n && a.gw.engine.SessionCount() == 0 &&
+				len(a.gw.sockets.Sockets("/")) == 0 && len(a.gw.sockets.RoomSizes("/")) == 0 && released == 0
+			return ok
+		})
+		if got, rooms := len(b.gw.sockets.Sockets("/")), b.gw.sockets.RoomSizes("/"); got != n || rooms["r0"] != n/5 {
+			t.Errorf("b holds %d sockets, room r0 %d; want %d and %d", got, rooms["r0"], n, n/5)
+		}
+	})
+	afterG, afterHeap := settledGoroutinesAndHeap()
+	t.Logf("goroutines %d -> %d, live heap %d -> %d KiB", goroutines, afterG, heap>>10, afterHeap>>10)
+	if afterG > goroutines+5 {
+		t.Errorf("goroutines %d -> %d after %d sessions moved and closed", goroutines, afterG, n)
+	}
+	// Budget: 1 MiB for the pools that may still grow with the work (the
+	// Redis clients' connections, 64 KiB of buffers each, measured as most
+	// of the difference in heap profiles) and 4 KiB a session; sessions,
+	// sockets or moves left behind, 60 of each, are well over it.
+	// Under the race detector the pools grow further with the slowness, so
+	// only the counts are checked there.
+	if !raceEnabled && afterHeap > heap+1<<20+n*4096 {
+		t.Errorf("live heap %d -> %d KiB after %d sessions moved and closed", heap>>10, afterHeap>>10, n)
+	}
+}
+
+// moveRound makes n polling sessions on a that join rooms, moves them all
+// to b, runs check while they are there, closes them and waits until b has
+// forgotten them and their moves.
+func moveRound(t *testing.T, a, b *liveGateway, n int, check func()) {
+	t.Helper()
+	token := moveToken(t, "alice")
+	clients := make([]*movingClient, n)
+	for i := range clients {
+		clients[i] = newMovingClient(t, a)
+		clients[i].connect(token)
+		clients[i].send(`421["join",{"room":"r` + fmt.Sprint(i%5) + `"}]`)
+		clients[i].next("431")
+	}
+	for _, c := range clients {
+		if err := c.upgradeAt(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if check != nil {
+		check()
+	}
+	for _, c := range clients {
+		c.close()
+	}
+	waitMoved(t, "the moved sessions to end on b", func() bool {
+		incoming, _ := b.gw.cluster.moves.pending()
+		return b.gw.engine.SessionCount() == 0 && incoming == 0
+	})
+}
+
+// settledGoroutinesAndHeap returns the goroutines, less the HTTP server's
+// idle workers (kept ten seconds after the requests they served), and the
+// live heap after a collection.
+func settledGoroutinesAndHeap() (int, uint64) {
+	var ms runtime.MemStats
+	for range 3 {
+		time.Sleep(100 * time.Millisecond)
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&ms)
+	buf := make([]byte, 4<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	idle := strings.Count(stacks, "fasthttp.(*workerPool).getCh.func1")
+	return runtime.NumGoroutine() - idle, ms.HeapAlloc
 }
