@@ -62,14 +62,18 @@ func (c *cluster) Emit(ctx context.Context, e api.Emit) (api.Delivery, error) {
 		}
 		return api.Delivery{}, nil
 	}
-	if err := c.deliverLocal(ctx, e.Namespace, rooms, e.User, nil, e.Event, args...); err != nil {
+	// Numbered like a socket's broadcast, for the sessions moving meanwhile.
+	seq, err := c.gw.sockets.Gated(func() error {
+		return c.deliverLocal(ctx, e.Namespace, rooms, e.User, nil, e.Event, args...)
+	})
+	if err != nil {
 		return api.Delivery{}, fmt.Errorf("emit %q to %s: %w", e.Event, e.Namespace, err)
 	}
 	if !c.distributed() {
 		return api.Delivery{}, nil
 	}
 	dropped := c.send(ctx, &adapter.Message{
-		Kind: adapter.KindBroadcast, Namespace: e.Namespace, Rooms: rooms, User: e.User, Event: e.Event, Args: raw,
+		Kind: adapter.KindBroadcast, Namespace: e.Namespace, Rooms: rooms, User: e.User, Event: e.Event, Args: raw, Seq: seq,
 	})
 	return localOnly(dropped), nil
 }
