@@ -63,7 +63,15 @@ namespaces:
 // startMoveGateway starts one gateway of the cluster on redisURL.
 func startMoveGateway(t *testing.T, redisURL, prefix string) *liveGateway {
 	t.Helper()
+	return startMoveGatewayWith(t, redisURL, prefix, "")
+}
+
+// startMoveGatewayWith starts one gateway of the cluster on redisURL whose
+// namespace / has the lines nsExtra besides its events.
+func startMoveGatewayWith(t *testing.T, redisURL, prefix, nsExtra string) *liveGateway {
+	t.Helper()
 	text := strings.NewReplacer("REDIS", redisURL, "PREFIX", prefix, "LISTEN", freeMoveAddr(t)).Replace(moveTestConfig)
+	text = strings.Replace(text, "    auth: required\n", "    auth: required\n"+nsExtra, 1)
 	g := startLiveGateway(t, text, Registries{})
 	awaitReady(t, g)
 	return g
@@ -369,9 +377,20 @@ func broadcaster(t *testing.T, g *liveGateway, token, from string, stop <-chan s
 // in order, the ack resolves on a and a's reply reaches the client, and a
 // keeps nothing of the session.
 func TestSessionMovesToTheNodeOfItsWebSocket(t *testing.T) {
+	for _, tc := range []struct{ name, nsExtra string }{
+		{"plain", ""},
+		// Broadcasts go through the recovery stream, delivered on every
+		// node in its order; the socket keeps its recovery state.
+		{"recovery on", "    recovery: {max_disconnection: 1m}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSessionMoves(t, tc.nsExtra) })
+	}
+}
+
+func testSessionMoves(t *testing.T, nsExtra string) {
 	redisURL, _ := startStallableRedis(t)
-	a := startMoveGateway(t, redisURL, "move1")
-	b := startMoveGateway(t, redisURL, "move1")
+	a := startMoveGatewayWith(t, redisURL, "move1", nsExtra)
+	b := startMoveGatewayWith(t, redisURL, "move1", nsExtra)
 
 	c := newMovingClient(t, a)
 	defer c.close()
@@ -434,8 +453,12 @@ func TestSessionMovesToTheNodeOfItsWebSocket(t *testing.T) {
 			From string
 			N    int
 		}
-		if err := json.Unmarshal([]byte(p[2:]), &ev); err != nil || len(ev) != 2 || json.Unmarshal(ev[1], &said) != nil {
+		// With recovery, the stream's offset follows as a last argument.
+		if err := json.Unmarshal([]byte(p[2:]), &ev); err != nil || len(ev) < 2 || json.Unmarshal(ev[1], &said) != nil {
 			t.Fatalf("said packet %q", p)
+		}
+		if recovering := nsExtra != ""; recovering != (len(ev) == 3) {
+			t.Fatalf("said packet %q: recovery %v, want the offset argument then only", p, recovering)
 		}
 		if want := seen[said.From] + 1; said.N != want {
 			t.Fatalf("from %s: got broadcast %d, want %d (duplicate or lost across the move)", said.From, said.N, want)
