@@ -65,6 +65,10 @@ type pollConn struct {
 	turn atomic.Int32
 	// done is set once the connection is no longer read.
 	done atomic.Bool
+	// hangup is set, before its read turn is asked for, when epoll said
+	// the peer ended its stream or the socket failed: a turn then reads
+	// on past a short read, to the end or the error.
+	hangup atomic.Bool
 	// timedOut is the clockGen of the message clock that fired.
 	timedOut atomic.Uint32
 
@@ -172,6 +176,10 @@ func (pc *pollConn) serve(buf []byte) (more bool) {
 			continue
 		case n == len(buf):
 			more = true
+		case pc.hangup.Load():
+			// The end of the stream came with these bytes: epoll will
+			// not report it again.
+			continue
 		}
 		// A short read emptied the socket: epoll reports what comes next.
 		break

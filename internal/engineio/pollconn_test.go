@@ -641,3 +641,54 @@ func TestPollerKeepsReadingAClientThatStoppedReadingItsReplies(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsOfClientsThatSendAndCloseAtOnceEnd opens WebSockets that
+// each send a message and close their socket in the same breath, as a
+// client that fires one event and goes away does: the message and the end
+// of the stream reach the server together. On either read path each
+// session must end when its socket does, not at the ping timeout.
+func TestSessionsOfClientsThatSendAndCloseAtOnceEnd(t *testing.T) {
+	for _, path := range []string{ReadPathPoller, ReadPathGoroutine} {
+		t.Run(path, func(t *testing.T) {
+			const n = 200
+			// No reply: a write to the gone client would end its session
+			// by itself, whatever the read path saw.
+			rec := &countingSink{}
+			ts := startServer(t, Options{ReadPath: path}, rec)
+			conns := make([]net.Conn, n)
+			for i := range conns {
+				conns[i], _ = rawWebSocket(t, ts)
+			}
+			eventually(t, "every session open", func() bool { return ts.srv.SessionCount() == n })
+			var wg sync.WaitGroup
+			for i, c := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = c.Write(maskedClientFrame(opText, true, []byte(fmt.Sprintf("4last %d", i))))
+					_ = c.Close()
+				}()
+			}
+			wg.Wait()
+			// The ping timeout is 45 s: a session still open a few
+			// seconds on was never told its socket ended.
+			deadline := time.Now().Add(3 * time.Second)
+			for ts.srv.SessionCount() > 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if left := ts.srv.SessionCount(); left > 0 {
+				t.Fatalf("%d of %d sessions still open 3 s after their clients closed (%d messages read)", left, n, rec.messages.Load())
+			}
+			if got := rec.messages.Load(); got != n {
+				t.Fatalf("the handler saw %d of the %d last messages", got, n)
+			}
+		})
+	}
+}
+
+// countingSink counts the messages it is given and answers none.
+type countingSink struct{ messages atomic.Int64 }
+
+func (s *countingSink) Open(Conn) Listener { return s }
+func (s *countingSink) OnMessage(Message)  { s.messages.Add(1) }
+func (s *countingSink) OnClose(string)     {}

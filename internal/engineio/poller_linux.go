@@ -172,9 +172,16 @@ func (p *poller) loop(ep *epoll) {
 			p.mu.Lock()
 			pc := p.conns[key]
 			p.mu.Unlock()
-			if pc != nil {
-				p.ready(pc)
+			if pc == nil {
+				continue
 			}
+			if events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				// Edge-triggered, this is the only word of the end of
+				// the stream: it may come with the last bytes, which one
+				// short read takes, leaving the end unread.
+				pc.hangup.Store(true)
+			}
+			p.ready(pc)
 		}
 	}
 }
