@@ -619,3 +619,48 @@ func settledGoroutinesAndHeap() (int, uint64) {
 	idle := strings.Count(stacks, "fasthttp.(*workerPool).getCh.func1")
 	return runtime.NumGoroutine() - idle, ms.HeapAlloc
 }
+
+// TestMovedSocketKeepsItsPlaceUnderTheUserCapOnce moves alice's only
+// allowed socket (server.limits.max_connections_per_user: 1) from a to b:
+// another socket of hers is still refused on either node, since the place
+// moved rather than being given back or counted twice, and once the moved
+// socket closes, she connects again.
+func TestMovedSocketKeepsItsPlaceUnderTheUserCapOnce(t *testing.T) {
+	redisURL, _ := startStallableRedis(t)
+	capped := func(prefix string) *liveGateway {
+		text := strings.NewReplacer("REDIS", redisURL, "PREFIX", prefix, "LISTEN", freeMoveAddr(t)).Replace(moveTestConfig)
+		text = strings.Replace(text, "  ack_timeout: 10s\n", "  ack_timeout: 10s\n  limits: {max_connections_per_user: 1}\n", 1)
+		g := startLiveGateway(t, text, Registries{})
+		awaitReady(t, g)
+		return g
+	}
+	a, b := capped("move4"), capped("move4")
+	token := moveToken(t, "alice")
+	c := newMovingClient(t, a)
+	c.connect(token)
+	if err := c.upgradeAt(b); err != nil {
+		t.Fatal(err)
+	}
+	waitMoved(t, "the socket on b", func() bool { return len(b.gw.sockets.Sockets("/")) == 1 })
+
+	second := func(g *liveGateway) error {
+		ctx, cancel := context.WithTimeout(context.Background(), limitsWait)
+		defer cancel()
+		cl, err := sioclient.Dial(ctx, g.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		_, err = cl.Connect(ctx, "/", map[string]string{"token": token})
+		return err
+	}
+	for name, g := range map[string]*liveGateway{"a": a, "b": b} {
+		var refused *sioclient.ConnectError
+		if err := second(g); !errors.As(err, &refused) || refused.Code() != "limit_exceeded" {
+			t.Errorf("a second socket of alice's on %s after the move: %v, want limit_exceeded", name, err)
+		}
+	}
+	c.close()
+	waitMoved(t, "the moved session to end", func() bool { return b.gw.engine.SessionCount() == 0 })
+	waitMoved(t, "alice's place to be given back", func() bool { return second(a) == nil })
+}
