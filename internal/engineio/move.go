@@ -33,6 +33,10 @@ var ErrUnknownSession = errors.New("engineio: session unknown")
 // than the move may carry.
 var ErrNotMovable = errors.New("engineio: session cannot move now")
 
+// ErrMoveTooLarge is returned by Release for a session with more queued
+// than the move may carry; it stays here.
+var ErrMoveTooLarge = errors.New("engineio: session has too much queued to move")
+
 // MovedSession is an Engine.IO session on its way to another node: what
 // the adopter needs to go on serving it. It is encoded as JSON between
 // nodes.
@@ -128,10 +132,13 @@ func (srv *Server) Release(sid string, maxBytes int64, export func(Listener) err
 	s.deliverMu.Lock()
 	defer s.deliverMu.Unlock()
 	s.mu.Lock()
-	movable := s.movableLocked(maxBytes)
+	movable, small := s.movableLocked(maxBytes)
 	s.mu.Unlock()
-	if !movable {
+	switch {
+	case !movable:
 		return nil, ErrNotMovable
+	case !small:
+		return nil, ErrMoveTooLarge
 	}
 	if err := export(s.listener); err != nil {
 		return nil, fmt.Errorf("engineio: session %s not released: %w", sid, err)
@@ -168,18 +175,18 @@ func (srv *Server) Release(sid string, maxBytes int64, export func(Listener) err
 	return moved, nil
 }
 
-// movableLocked reports whether the session may move now: open, carried by
-// polling (a probe from afar allowed, not one of its own), with at most
-// maxBytes queued.
-func (s *session) movableLocked(maxBytes int64) bool {
+// movableLocked reports whether the session may move now (open, carried
+// by polling, a probe from afar allowed but not one of its own) and
+// whether it has at most maxBytes queued.
+func (s *session) movableLocked(maxBytes int64) (movable, small bool) {
 	if s.state() != stateOpen || s.phase == phaseWebSocket || s.probe != nil || s.upgraded {
-		return false
+		return false, true
 	}
 	var size int64
 	for _, p := range s.queue {
 		size += int64(len(p.data))
 	}
-	return size <= maxBytes
+	return true, size <= maxBytes
 }
 
 // movedLocked takes the session's queue into its MovedSession.

@@ -64,6 +64,12 @@ const (
 	moveVersion = 1
 )
 
+// Names of the move's bounds in LimitRefusals and the logs.
+const (
+	limitMoveQueue  = "move_queue"
+	limitMoveBuffer = "move_buffer"
+)
+
 // movePayload is the holder's answer to KindMoveTake.
 type movePayload struct {
 	V       int                    `json:"v"`
@@ -225,6 +231,7 @@ func (in *incomingMove) Open(conn engineio.Conn) (engineio.Listener, error) {
 	}
 	if overflow {
 		m.end(in)
+		m.gw.refusals.refused(limitMoveBuffer, "sid", in.sid)
 		return l, errors.New("too many broadcasts while the session moved")
 	}
 	return l, nil
@@ -417,6 +424,9 @@ func (m *moves) answerTake(req *adapter.Message) *adapter.Message {
 	if err != nil {
 		if rs.released != nil {
 			rs.released.Abort("transport close")
+		}
+		if errors.Is(err, engineio.ErrMoveTooLarge) {
+			m.gw.refusals.refused(limitMoveQueue, "sid", req.Socket)
 		}
 		if !errors.Is(err, engineio.ErrUnknownSession) {
 			m.gw.logger.Debug("session not moved", "sid", req.Socket, "to", req.Node, "error", err)
