@@ -10,7 +10,8 @@ const (
 	// from afar; the holder answers with Count 1, the others with 0.
 	KindMoveProbe Kind = "move_probe"
 	// KindMoveTake asks every other node to let the session go; the
-	// holder answers with the session encoded as Args[0], the others with
+	// holder answers with the session encoded as Args[0], or with Event
+	// naming the bound that refused the move (move_queue); the others with
 	// an empty answer. Event is the move's id: the asking node finds its
 	// own request in the order of the messages it receives (see Echoer).
 	KindMoveTake Kind = "move_take"

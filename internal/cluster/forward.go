@@ -31,8 +31,34 @@ type ForwarderOptions struct {
 	// MaxConnsPerNode bounds the connections to one owner (default 65536):
 	// each forwarded pending GET holds one for as long as it waits.
 	MaxConnsPerNode int
-	Logger          *slog.Logger
+	// Observe, when set, is told of each forwarded request: its kind
+	// (ForwardPolling or ForwardWebSocket) and result (ForwardOK, ...).
+	Observe func(kind, result string)
+	Logger  *slog.Logger
 }
+
+// Kinds of forwarded requests, as Observe is told.
+const (
+	ForwardPolling   = "polling"
+	ForwardWebSocket = "websocket"
+)
+
+// Results of a forwarded request, as Observe is told.
+const (
+	// ForwardOK is a request the owner answered with success (a
+	// WebSocket upgrade: 101, and the tunnel opened).
+	ForwardOK = "ok"
+	// ForwardRefused is a request the owner answered with an error status,
+	// passed on to the client.
+	ForwardRefused = "refused"
+	// ForwardNoOwner is a request of a tag no live node holds, answered
+	// "Session ID unknown" without being forwarded.
+	ForwardNoOwner = "no_owner"
+	// ForwardFailed is a request the owner did not answer (unreachable,
+	// timed out, or this node shutting down), answered "Session ID
+	// unknown".
+	ForwardFailed = "failed"
+)
 
 // Forwarder hands requests for other nodes' sessions to their owners.
 type Forwarder struct {
@@ -63,6 +89,9 @@ func NewForwarder(dir *Directory, signer *Signer, opts ForwarderOptions) *Forwar
 	if opts.MaxConnsPerNode <= 0 {
 		opts.MaxConnsPerNode = 1 << 16
 	}
+	if opts.Observe == nil {
+		opts.Observe = func(string, string) {}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -83,13 +112,30 @@ func (f *Forwarder) Forward(c *fiber.Ctx, sid string) (bool, error) {
 	if err != nil {
 		f.log.Debug("cluster: owner lookup failed", "tag", tag, "error", err)
 	}
+	kind := ForwardPolling
+	if engineio.IsWebSocketUpgrade(c) {
+		kind = ForwardWebSocket
+	}
 	if addr == "" {
+		f.opts.Observe(kind, ForwardNoOwner)
 		return true, engineio.RefuseUnknownSession(c)
 	}
-	if engineio.IsWebSocketUpgrade(c) {
-		return true, f.tunnelTo(c, tag, addr)
+	if kind == ForwardWebSocket {
+		result, err := f.tunnelTo(c, tag, addr)
+		f.opts.Observe(kind, result)
+		return true, err
 	}
-	return true, f.forward(c, tag, addr)
+	result, err := f.forward(c, tag, addr)
+	f.opts.Observe(kind, result)
+	return true, err
+}
+
+// resultOf is the result of a forward the owner answered with status.
+func resultOf(status int) string {
+	if status >= fiber.StatusBadRequest {
+		return ForwardRefused
+	}
+	return ForwardOK
 }
 
 // hopHeaders are the headers of one connection, not passed on.
@@ -120,8 +166,9 @@ func (f *Forwarder) outgoing(c *fiber.Ctx, keepUpgrade bool) *fasthttp.Request {
 	return req
 }
 
-// forward hands a polling request to addr and streams the answer back.
-func (f *Forwarder) forward(c *fiber.Ctx, tag, addr string) error {
+// forward hands a polling request to addr and streams the answer back; it
+// returns the forward's result.
+func (f *Forwarder) forward(c *fiber.Ctx, tag, addr string) (string, error) {
 	req := f.outgoing(c, false)
 	defer fasthttp.ReleaseRequest(req)
 	resp := fasthttp.AcquireResponse()
@@ -130,19 +177,20 @@ func (f *Forwarder) forward(c *fiber.Ctx, tag, addr string) error {
 		fasthttp.ReleaseResponse(resp)
 		f.dir.Forget(tag)
 		f.log.Debug("cluster: forward failed", "tag", tag, "address", addr, "error", err)
-		return engineio.RefuseUnknownSession(c)
+		return ForwardFailed, engineio.RefuseUnknownSession(c)
 	}
 	copyAnswerHeaders(c, &resp.Header)
 	c.Status(resp.StatusCode())
+	result := resultOf(resp.StatusCode())
 	if stream := resp.BodyStream(); stream != nil {
 		// The answer is streamed: the forwarding node holds a buffer of
 		// it at a time, whatever its size. Closed by fasthttp once written.
 		c.Response().SetBodyStream(&answerBody{resp: resp}, resp.Header.ContentLength())
-		return nil
+		return result, nil
 	}
 	c.Response().SetBody(resp.Body())
 	fasthttp.ReleaseResponse(resp)
-	return nil
+	return result, nil
 }
 
 // copyAnswerHeaders copies the owner's answer headers to c, but for those
@@ -207,17 +255,18 @@ func (f *Forwarder) client(addr string) *fasthttp.HostClient {
 // (101), the client's connection and the owner's are joined byte for byte
 // until either closes. The owner runs the WebSocket with its own limits and
 // heartbeat; the forwarding node only copies, through two small buffers.
-func (f *Forwarder) tunnelTo(c *fiber.Ctx, tag, addr string) error {
+// It returns the forward's result.
+func (f *Forwarder) tunnelTo(c *fiber.Ctx, tag, addr string) (string, error) {
 	owner, err := net.DialTimeout("tcp", addr, f.opts.DialTimeout)
 	if err != nil {
 		f.dir.Forget(tag)
-		return engineio.RefuseUnknownSession(c)
+		return ForwardFailed, engineio.RefuseUnknownSession(c)
 	}
 	br, answer, err := f.upgradeAt(owner, c)
 	if err != nil {
 		_ = owner.Close()
 		f.log.Debug("cluster: forwarded upgrade failed", "tag", tag, "address", addr, "error", err)
-		return engineio.RefuseUnknownSession(c)
+		return ForwardFailed, engineio.RefuseUnknownSession(c)
 	}
 	defer fasthttp.ReleaseResponse(answer)
 	copyAnswerHeaders(c, &answer.Header)
@@ -225,19 +274,19 @@ func (f *Forwarder) tunnelTo(c *fiber.Ctx, tag, addr string) error {
 	if answer.StatusCode() != fiber.StatusSwitchingProtocols {
 		_ = owner.Close()
 		c.Response().SetBody(answer.Body())
-		return nil
+		return ForwardRefused, nil
 	}
 	c.Set(fiber.HeaderConnection, "Upgrade")
 	t := &tunnel{owner: owner, ownerReader: br}
 	if !f.track(t) {
 		_ = owner.Close()
-		return engineio.RefuseUnknownSession(c)
+		return ForwardFailed, engineio.RefuseUnknownSession(c)
 	}
 	c.Context().Hijack(func(client net.Conn) {
 		defer f.untrack(t)
 		t.run(client)
 	})
-	return nil
+	return ForwardOK, nil
 }
 
 // upgradeAt writes the signed upgrade request to the owner and reads its

@@ -14,6 +14,7 @@ import (
 	nodes "github.com/gatehouse-dev/gatehouse/internal/cluster"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 )
 
 // anyNode is what cluster.any_node adds to a gateway: a tag that starts
@@ -31,8 +32,9 @@ type anyNode struct {
 }
 
 // newAnyNode prepares cluster.any_node on adp, or returns nil when it is
-// off. It neither listens nor announces: serve does.
-func newAnyNode(cfg *gatewayconfig.Config, adp adapter.Adapter, logger *slog.Logger) (*anyNode, error) {
+// off; its forwards are counted in m (nil without metrics). It neither
+// listens nor announces: serve does.
+func newAnyNode(cfg *gatewayconfig.Config, adp adapter.Adapter, m *metrics.Metrics, logger *slog.Logger) (*anyNode, error) {
 	if !cfg.Cluster.AnyNode {
 		return nil, nil
 	}
@@ -44,6 +46,7 @@ func newAnyNode(cfg *gatewayconfig.Config, adp adapter.Adapter, logger *slog.Log
 	fwd := nodes.NewForwarder(dir, nodes.NewSigner(cfg.Cluster.Secret, nil), nodes.ForwarderOptions{
 		Hold:             holdOf(cfg.Server),
 		HandshakeTimeout: cfg.Server.Limits.HandshakeTimeout.D(),
+		Observe:          m.Forwarded,
 		Logger:           logger,
 	})
 	return &anyNode{cfg: cfg.Cluster, dir: dir, fwd: fwd, logger: logger,

@@ -185,6 +185,12 @@ func TestAnyNodeServesAPollingSessionFromEveryNode(t *testing.T) {
 	if got := a.gw.engine.SessionCount() + b.gw.engine.SessionCount(); got != 1 {
 		t.Fatalf("%d sessions on the two nodes, want 1 (a's)", got)
 	}
+	// b counts what it forwarded (the two POSTs and its GETs); a, which
+	// served every request itself, nothing.
+	ok := series("gatehouse_forwarded_requests_total", "kind", "polling", "result", "ok")
+	if onB, onA := scrape(t, b.addr)[ok], scrape(t, a.addr)[ok]; onB < 3 || onA != 0 {
+		t.Errorf("%s = %v on b and %v on a, want at least 3 and 0", ok, onB, onA)
+	}
 }
 
 func TestAnyNodeUpgradesAnotherNodesSessionThroughAnyNode(t *testing.T) {
@@ -229,9 +235,16 @@ func TestAnyNodeUpgradesAnotherNodesSessionThroughAnyNode(t *testing.T) {
 	if got := exchange(`421["echo","over the tunnel"]`, "431"); got != `431["over the tunnel"]` {
 		t.Fatalf("ack over the tunnel = %q", got)
 	}
-	// The session was moved to b (AdoptWebSocket) or is tunnelled to a.
+	// The session was moved to b (AdoptWebSocket) or is tunnelled to a,
+	// and b counted which.
 	if n, moved := b.gw.anyNode.fwd.Tunnels(), b.gw.engine.SessionCount(); n+moved != 1 {
 		t.Fatalf("b has %d tunnels and %d sessions, want one of them", n, moved)
+	}
+	samples := scrape(t, b.addr)
+	moves := samples[series("gatehouse_session_moves_total", "result", "moved")]
+	tunnels := samples[series("gatehouse_forwarded_requests_total", "kind", "websocket", "result", "ok")]
+	if moves+tunnels != 1 {
+		t.Errorf("b counts %v moves and %v tunnelled upgrades, want one of them", moves, tunnels)
 	}
 	// Polling is over for the session, on every node.
 	if status, _ := pollingRequest(t, http.MethodGet, b.addr, sid, ""); status != http.StatusBadRequest {
@@ -261,6 +274,10 @@ func TestAnyNodeAnswersSessionIDUnknownWhenTheOwnerIsGone(t *testing.T) {
 	status, body := pollingRequest(t, http.MethodGet, b.addr, sid, "")
 	if status != http.StatusBadRequest || body != `{"code":1,"message":"Session ID unknown"}` {
 		t.Fatalf("poll of a stopped node's session through b: %d %q", status, body)
+	}
+	noOwner := series("gatehouse_forwarded_requests_total", "kind", "polling", "result", "no_owner")
+	if got := scrape(t, b.addr)[noOwner]; got != 1 {
+		t.Errorf("%s = %v after a poll of a stopped node's session, want 1", noOwner, got)
 	}
 	// A sid of a tag no node holds, and one of b's own tag that b does
 	// not hold, are unknown too, and nothing is forwarded.

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
@@ -122,13 +123,18 @@ func (m *moves) Take(ctx context.Context, sid string) (engineio.Adoption, error)
 	m.begin(in)
 	answers, err := m.gw.cluster.adapter.Request(ctx, &adapter.Message{Kind: adapter.KindMoveTake, Socket: sid, Event: in.id})
 	var found *adapter.Message
+	result := metrics.MoveFailed
 	for _, a := range answers {
 		if len(a.Args) > 0 {
 			found = a
 		}
+		if a.Event == limitMoveQueue {
+			result = metrics.MoveRefused
+		}
 	}
 	if found == nil {
 		m.end(in)
+		m.gw.metrics.SessionMoved(result)
 		if err == nil {
 			err = errors.New("no node let the session go")
 		}
@@ -136,6 +142,7 @@ func (m *moves) Take(ctx context.Context, sid string) (engineio.Adoption, error)
 	}
 	if err := json.Unmarshal(found.Args[0], &in.payload); err != nil || in.payload.V != moveVersion {
 		m.end(in)
+		m.gw.metrics.SessionMoved(metrics.MoveFailed)
 		return nil, fmt.Errorf("take session %s: answer of version %d not understood: %v", sid, in.payload.V, err)
 	}
 	in.from = found.Node
@@ -195,7 +202,10 @@ var _ engineio.Adoption = (*incomingMove)(nil)
 func (in *incomingMove) Session() *engineio.MovedSession { return &in.payload.Session }
 
 // Abandon implements engineio.Adoption.
-func (in *incomingMove) Abandon() { in.m.end(in) }
+func (in *incomingMove) Abandon() {
+	in.m.end(in)
+	in.m.gw.metrics.SessionMoved(metrics.MoveFailed)
+}
 
 // Open implements engineio.Adoption: the sockets are made here, what was
 // kept for them delivered, and the gateway's watches started.
@@ -217,6 +227,7 @@ func (in *incomingMove) Open(conn engineio.Conn) (engineio.Listener, error) {
 	})
 	if err != nil {
 		m.end(in)
+		m.gw.metrics.SessionMoved(metrics.MoveFailed)
 		return nil, err
 	}
 	m.mu.Lock()
@@ -232,8 +243,10 @@ func (in *incomingMove) Open(conn engineio.Conn) (engineio.Listener, error) {
 	if overflow {
 		m.end(in)
 		m.gw.refusals.refused(limitMoveBuffer, "sid", in.sid)
+		m.gw.metrics.SessionMoved(metrics.MoveRefused)
 		return l, errors.New("too many broadcasts while the session moved")
 	}
+	m.gw.metrics.SessionMoved(metrics.MoveMoved)
 	return l, nil
 }
 
@@ -427,6 +440,8 @@ func (m *moves) answerTake(req *adapter.Message) *adapter.Message {
 		}
 		if errors.Is(err, engineio.ErrMoveTooLarge) {
 			m.gw.refusals.refused(limitMoveQueue, "sid", req.Socket)
+			// The new node counts the move as refused.
+			return &adapter.Message{Event: limitMoveQueue}
 		}
 		if !errors.Is(err, engineio.ErrUnknownSession) {
 			m.gw.logger.Debug("session not moved", "sid", req.Socket, "to", req.Node, "error", err)

@@ -475,6 +475,11 @@ func testSessionMoves(t *testing.T, nsExtra string) {
 	if s := a.gw.sockets.Socket("/", socketID); s != nil {
 		t.Errorf("a still indexes socket %s", socketID)
 	}
+	// The node the session moved to counts the move; the old node none.
+	moved := series("gatehouse_session_moves_total", "result", "moved")
+	if got, old := scrape(t, b.addr)[moved], scrape(t, a.addr)[moved]; got != 1 || old != 0 {
+		t.Errorf("%s = %v on b and %v on a, want 1 and 0", moved, got, old)
+	}
 }
 
 // waitMoved polls cond until it holds or the test's wait runs out.
@@ -530,6 +535,11 @@ func TestMoveToANodeWhoseHolderIsGoneClosesTheClient(t *testing.T) {
 	incoming, _ := b.gw.cluster.moves.pending()
 	if n := b.gw.engine.SessionCount(); n != 0 || incoming != 0 {
 		t.Errorf("b holds %d sessions and %d moves after the failed move", n, incoming)
+	}
+	samples := scrape(t, b.addr)
+	failed, moved := series("gatehouse_session_moves_total", "result", "failed"), series("gatehouse_session_moves_total", "result", "moved")
+	if samples[failed] != 1 || samples[moved] != 0 {
+		t.Errorf("b counts %v failed and %v moved moves, want 1 and 0", samples[failed], samples[moved])
 	}
 }
 

@@ -158,7 +158,7 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 	gw.tcpConns = newTCPConnsPerIP(cfg.Server.Limits.MaxTCPConnectionsPerIP)
 	gw.cluster = &cluster{gw: gw, adapter: adp, logger: logger}
 	gw.cluster.moves = newMoves(gw)
-	if gw.anyNode, err = newAnyNode(cfg, adp, logger); err != nil {
+	if gw.anyNode, err = newAnyNode(cfg, adp, gw.metrics, logger); err != nil {
 		st.stop()
 		gw.closePlugins(ctx, st)
 		_ = adp.Close()

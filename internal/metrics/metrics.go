@@ -18,6 +18,19 @@ const (
 	CodeOK = "ok"
 )
 
+// Results of a session's move, counted by the node it moves to.
+const (
+	// MoveMoved is a session made here again, carried by its WebSocket.
+	MoveMoved = "moved"
+	// MoveFailed is a move that did not happen for another reason than a
+	// bound (no node let the session go, or it could not be made here):
+	// the client opens a new session.
+	MoveFailed = "failed"
+	// MoveRefused is a move a bound refused (move_queue on the old node,
+	// move_buffer here), also counted in the limit refusals.
+	MoveRefused = "refused"
+)
+
 // prefix starts every metric name of the gateway.
 const prefix = "gatehouse"
 
@@ -77,6 +90,8 @@ type Metrics struct {
 	deliveries      *prometheus.CounterVec
 	queueDrops      *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
+	sessionMoves    *prometheus.CounterVec
+	forwarded       *prometheus.CounterVec
 }
 
 // New builds the metrics of one gateway in a registry of their own, with
@@ -130,12 +145,20 @@ func New(src Sources) *Metrics {
 			Namespace: prefix, Name: "config_reloads_total",
 			Help: "Config reloads (SIGHUP or --watch), by result: applied or refused.",
 		}, []string{"result"}),
+		sessionMoves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: prefix, Name: "session_moves_total",
+			Help: "Sessions of other nodes whose WebSocket upgrade came here (cluster.any_node), by result: moved, failed or refused.",
+		}, []string{"result"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: prefix, Name: "forwarded_requests_total",
+			Help: "Requests for other nodes' sessions handed to their owner (cluster.any_node), by kind (polling or websocket) and result.",
+		}, []string{"kind", "result"}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.upgradesRefused, m.connects, m.connectsRefused, m.disconnects, m.events, m.guardDenials,
-		m.handlerDuration, m.broadcasts, m.deliveries, m.queueDrops, m.reloads,
+		m.handlerDuration, m.broadcasts, m.deliveries, m.queueDrops, m.reloads, m.sessionMoves, m.forwarded,
 		&connectionsCollector{source: src.Connections},
 		&limitsCollector{source: src.LimitRefusals},
 	)
@@ -198,6 +221,24 @@ func (m *Metrics) Reload(result string) {
 		return
 	}
 	m.reloads.WithLabelValues(result).Inc()
+}
+
+// SessionMoved counts a move of a session to this node with its result:
+// MoveMoved, MoveFailed or MoveRefused.
+func (m *Metrics) SessionMoved(result string) {
+	if m == nil {
+		return
+	}
+	m.sessionMoves.WithLabelValues(result).Inc()
+}
+
+// Forwarded counts a request for another node's session handed to its
+// owner, of kind "polling" or "websocket", with the forward's result.
+func (m *Metrics) Forwarded(kind, result string) {
+	if m == nil {
+		return
+	}
+	m.forwarded.WithLabelValues(kind, result).Inc()
 }
 
 // SocketConnected counts a socket accepted into namespace.
