@@ -12,11 +12,75 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// historyScript appends ARGV[1] to the room's stream KEYS[1], keeps its
-// last ARGV[2] entries and the stream itself for ARGV[3] milliseconds.
+// In Redis, a room's history is the stream "<prefix>:history:<nsp>:<room>"
+// (field "m" holding the Message as JSON) beside the list
+// "<prefix>:history-sizes:<nsp>:<room>" of "<id> <bytes>" of each entry,
+// oldest first. A namespace's rooms together are bounded by max_bytes as
+// the Memory adapter bounds them: "<prefix>:history-order:<nsp>" is a
+// sorted set of "<id> <bytes> <room>", one member per entry in append
+// order, and the hash "<prefix>:history-bytes:<nsp>" holds the sum of
+// their bytes and the sequence scoring them. The script that appends trims
+// the room to its size and then the namespace's oldest entries, whatever
+// their room, until the bytes fit, without reading the entries it drops.
+// Every key expires with ttl after the last append to it; a room whose
+// stream expired keeps its members in the order set until they are
+// trimmed, counted as the Memory adapter counts messages older than ttl.
+
+// historyScript appends ARGV[1] to the room's stream KEYS[1] and its size
+// to KEYS[2], keeps the room's last ARGV[2] entries, then drops the
+// namespace's oldest entries (KEYS[3], counted in KEYS[4]) while their
+// bytes exceed ARGV[4] (0: no byte bound); the stream and sizes list of a
+// room are ARGV[5] and ARGV[6] followed by its name, ARGV[7] the room's.
+// Every key it writes is kept ARGV[3] milliseconds more.
 var historyScript = redis.NewScript(`
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'm', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local stream, sizes, order, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local room, streams, sizeLists = ARGV[7], ARGV[5], ARGV[6]
+if redis.call('EXISTS', stream) == 0 then
+  redis.call('DEL', sizes)
+end
+if redis.call('EXISTS', order) == 0 then
+  redis.call('DEL', meta)
+end
+local id = redis.call('XADD', stream, '*', 'm', ARGV[1])
+local entry = id .. ' ' .. #ARGV[1]
+redis.call('RPUSH', sizes, entry)
+local seq = redis.call('HINCRBY', meta, 'seq', 1)
+local total = redis.call('HINCRBY', meta, 'bytes', #ARGV[1])
+redis.call('ZADD', order, seq, entry .. ' ' .. room)
+local maxEntries, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[4])
+local count = redis.call('LLEN', sizes)
+if count > maxEntries then
+  while count > maxEntries do
+    local head = redis.call('LPOP', sizes)
+    redis.call('ZREM', order, head .. ' ' .. room)
+    total = total - tonumber(string.match(head, ' (%d+)$'))
+    count = count - 1
+  end
+  redis.call('XTRIM', stream, 'MINID', '=', string.match(redis.call('LINDEX', sizes, 0), '^(%S+)'))
+end
+while maxBytes > 0 and total > maxBytes do
+  local oldest = redis.call('ZPOPMIN', order)[1]
+  if not oldest then
+    total = 0
+    break
+  end
+  local head, size, name = string.match(oldest, '^(%S+ (%d+)) (.*)$')
+  total = total - tonumber(size)
+  local list = sizeLists .. name
+  if redis.call('LINDEX', list, 0) == head then
+    redis.call('LPOP', list)
+    local next = redis.call('LINDEX', list, 0)
+    if next then
+      redis.call('XTRIM', streams .. name, 'MINID', '=', string.match(next, '^(%S+)'))
+    else
+      redis.call('DEL', streams .. name, list)
+    end
+  end
+end
+redis.call('HSET', meta, 'bytes', total)
+for _, key in ipairs(KEYS) do
+  redis.call('PEXPIRE', key, ARGV[3])
+end
 return 1
 `)
 
@@ -24,7 +88,18 @@ func (r *Redis) historyKey(namespace, room string) string {
 	return r.prefix + ":history:" + namespace + ":" + room
 }
 
-// AppendHistory adds msg to the room's stream in Redis.
+// historyKeys are the keys historyScript is given for room, and the
+// prefixes of any room's stream and sizes list in the namespace.
+func (r *Redis) historyKeys(namespace, room string) (keys []string, streams, sizeLists string) {
+	streams = r.prefix + ":history:" + namespace + ":"
+	sizeLists = r.prefix + ":history-sizes:" + namespace + ":"
+	keys = []string{streams + room, sizeLists + room,
+		r.prefix + ":history-order:" + namespace, r.prefix + ":history-bytes:" + namespace}
+	return keys, streams, sizeLists
+}
+
+// AppendHistory adds msg to the room's stream in Redis, trimmed to the
+// room's size and the namespace's bytes (counted as the JSON kept).
 func (r *Redis) AppendHistory(ctx context.Context, room string, msg *Message, limits HistoryLimits) error {
 	if err := r.usable(); err != nil {
 		return err
@@ -43,7 +118,9 @@ func (r *Redis) AppendHistory(ctx context.Context, room string, msg *Message, li
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
-	if err := historyScript.Run(ctx, r.client, []string{r.historyKey(msg.Namespace, room)}, payload, size, ttl.Milliseconds()).Err(); err != nil {
+	keys, streams, sizeLists := r.historyKeys(msg.Namespace, room)
+	err = historyScript.Run(ctx, r.client, keys, payload, size, ttl.Milliseconds(), max(limits.MaxBytes, 0), streams, sizeLists, room).Err()
+	if err != nil {
 		r.errors.Add(1)
 		return fmt.Errorf("adapter: append history: %w", err)
 	}

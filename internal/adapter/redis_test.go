@@ -40,7 +40,7 @@ func (h *countingHandler) count(level slog.Level) int {
 }
 
 // newTestRedis returns a started adapter with short reconnection delays.
-func newTestRedis(t *testing.T, url string, recv Receiver, logger *slog.Logger) *Redis {
+func newTestRedis(t testing.TB, url string, recv Receiver, logger *slog.Logger) *Redis {
 	t.Helper()
 	a, err := NewRedis(RedisOptions{
 		URL: url, Prefix: "test", Logger: logger,

@@ -17,7 +17,7 @@ import (
 // redisServer is a real redis-server on a loopback port, without
 // persistence, owned by one test.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
@@ -26,7 +26,7 @@ type redisServer struct {
 // startRedis starts a redis-server on a free port. Without the binary the
 // test is skipped on a developer's machine and fails in CI, where the
 // project's .ci/run installs it.
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -40,7 +40,7 @@ func startRedis(t *testing.T) *redisServer {
 	return s
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *redisServer) stop() {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
