@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -565,6 +566,61 @@ adapter:
 	t.Logf("%d messages of %d KiB to one room: Redis keeps %d in %d KiB (bound %d KiB), expiring in %s", n, size>>10, entries, usage>>10, bound>>10, ttl)
 	if entries > 10 || usage > bound || ttl <= 0 || ttl > time.Minute {
 		t.Errorf("the room's history in Redis keeps %d messages in %d KiB, expiring in %s; want at most 10 in %d KiB, within 1m", entries, usage>>10, ttl, bound>>10)
+	}
+}
+
+// TestRoomHistoryInRedisHoldsAtMostMaxBytesAcrossRooms sends 16 MiB to 256
+// rooms a client chose with the Redis adapter: Redis keeps at most
+// max_bytes of every room together (Redis's own account of the keys,
+// bookkeeping included), every key expires with ttl, and each room's
+// history answers what its stream and size record hold.
+func TestRoomHistoryInRedisHoldsAtMostMaxBytesAcrossRooms(t *testing.T) {
+	skipHeavyUnderRace(t)
+	url, _ := startStallableRedis(t)
+	rdb := redisOf(t, url)
+	g := startLiveGateway(t, `
+adapter:
+  kind: redis
+  redis: {url: "`+url+`", prefix: edgeb}
+`+historyConfig(`{size: 10, ttl: 1m, max_bytes: 2MB}`), Registries{})
+	const n, size = 256, 64 << 10
+	room := func(i int) string { return "room-" + strconv.Itoa(i) }
+	sendToRooms(t, g, n, size, room)
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "edgeb:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage int64
+	for _, key := range keys {
+		used, err := rdb.MemoryUsage(ctx, key, 0).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		usage += used
+		if ttl, err := rdb.PTTL(ctx, key).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
+			t.Errorf("%s expires in %s (%v), want within 1m", key, ttl, err)
+		}
+	}
+	// Redis's allocator rounds a 64 KiB entry up to its 80 KiB class.
+	bound := int64(2<<20 + 2<<20/4 + 64<<10)
+	kept := 0
+	for i := range n {
+		entries, _ := rdb.XLen(ctx, "edgeb:history:/chat:"+room(i)).Result()
+		sizes, _ := rdb.LLen(ctx, "edgeb:history-sizes:/chat:"+room(i)).Result()
+		status, body := adminGet(t, g.addr, "/api/v1/namespaces/chat/rooms/"+room(i)+"/history", adminTestKey)
+		var answer struct {
+			Messages []json.RawMessage `json:"messages"`
+		}
+		_ = json.Unmarshal(body, &answer)
+		if entries != sizes || status != http.StatusOK || int64(len(answer.Messages)) != entries {
+			t.Errorf("%s: %d entries, %d size records, history answers %d (status %d)", room(i), entries, sizes, len(answer.Messages), status)
+		}
+		kept += int(entries)
+	}
+	t.Logf("%d messages of %d KiB to %d rooms: Redis keeps %d of them in %d keys, %d KiB (bound %d KiB)", n, size>>10, n, kept, len(keys), usage>>10, bound>>10)
+	if usage > bound {
+		t.Errorf("the rooms' history in Redis takes %d KiB, want at most %d KiB", usage>>10, bound>>10)
 	}
 }
 
