@@ -12,7 +12,8 @@ import (
 // for a client that just arrived. The Memory adapter keeps them in the
 // process, bounded per room by count and age and, all rooms together, by
 // bytes; the Redis adapter keeps a Redis stream per room, trimmed to its
-// count, expiring with its age.
+// count and, a namespace's rooms together, to its bytes, expiring with its
+// age.
 
 // HistoryLimits bound what a room's history keeps.
 type HistoryLimits struct {
@@ -20,8 +21,8 @@ type HistoryLimits struct {
 	Size int
 	// TTL drops messages older than it.
 	TTL time.Duration
-	// MaxBytes bounds the messages kept by the process, every room
-	// together (Memory only).
+	// MaxBytes bounds the messages kept, every room together: by the
+	// process with Memory, by Redis for the namespace with Redis.
 	MaxBytes int64
 }
 
