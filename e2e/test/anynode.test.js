@@ -5,18 +5,18 @@
 // sends each request, and each upgrade, to the next gateway. The official
 // client with its default transports (polling, then the upgrade) and
 // polling-only clients connect, emit with acks, upgrade and receive
-// broadcasts, with the same counts as through a sticky setup; a gateway
+// broadcasts, with the same counts as through a sticky setup (upgrades that
+// reached another gateway than the session's moved it there); a gateway
 // killed mid-session leaves its clients to open new sessions; the internal
 // listener refuses what the cluster secret did not sign.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const http = require('node:http');
-const net = require('node:net');
 const { after, before, describe, test } = require('node:test');
 
 const { io } = require('socket.io-client');
 
+const { roundRobinProxy, scrapeMetrics, until } = require('../lib/cluster');
 const { fixture, freePort, sleep, startGateway } = require('../lib/gateway');
 const { haveRedis, redisServer } = require('../lib/redis');
 
@@ -25,107 +25,6 @@ const NODES = 3;
 const CLIENTS = 12; // half with the default transports, half polling only
 const EMITS = 3;
 const SHOUTS = 4;
-const WAIT_MS = 15_000;
-
-/**
- * An HTTP proxy that sends each request, and each WebSocket upgrade, to the
- * next of ports in turn, as a round-robin load balancer without sticky
- * sessions does. A port that refuses connections is taken out of rotation
- * (the balancer's health check) and the request goes to the next one.
- */
-async function roundRobinProxy(ports) {
-  let next = 0;
-  const dead = new Set();
-  const served = Object.fromEntries(ports.map((p) => [p, 0]));
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const pick = () => {
-    for (let i = 0; i < ports.length; i++) {
-      const port = ports[next++ % ports.length];
-      if (!dead.has(port)) return port;
-    }
-    return null;
-  };
-
-  const forward = (req, res, body, tries) => {
-    const port = pick();
-    if (port === null) {
-      res.writeHead(502).end();
-      return;
-    }
-    served[port]++;
-    const up = http.request(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent },
-      (upRes) => {
-        res.writeHead(upRes.statusCode, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
-    up.on('error', (err) => {
-      if (err.code === 'ECONNREFUSED' && tries > 1) {
-        dead.add(port);
-        forward(req, res, body, tries - 1);
-        return;
-      }
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    up.end(body);
-  };
-
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => forward(req, res, Buffer.concat(chunks), ports.length));
-  });
-
-  const upgrade = (req, socket, head, tries) => {
-    const port = pick();
-    if (port === null) return socket.destroy();
-    served[port]++;
-    const up = net.connect(port, '127.0.0.1');
-    up.once('error', (err) => {
-      if (err.code === 'ECONNREFUSED' && tries > 1) {
-        dead.add(port);
-        upgrade(req, socket, head, tries - 1);
-        return;
-      }
-      socket.destroy();
-    });
-    up.once('connect', () => {
-      let lines = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-      up.write(lines + '\r\n');
-      up.write(head);
-      socket.pipe(up).pipe(socket);
-      up.on('error', () => socket.destroy());
-      socket.on('error', () => up.destroy());
-      up.on('close', () => socket.destroy());
-      socket.on('close', () => up.destroy());
-    });
-  };
-  server.on('upgrade', (req, socket, head) => upgrade(req, socket, head, ports.length));
-
-  const port = await freePort();
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    served,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-      agent.destroy();
-    },
-  };
-}
-
-/** Waits until cond() holds, or fails naming what after ms. */
-async function until(cond, what, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms}ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** emitWithAck with a bound. */
 function ack(socket, event, data) {
@@ -249,6 +148,10 @@ describe('any node serves any session', { skip: !haveRedis && 'redis-server is n
     assert.deepEqual(sticky, want);
     // The proxy did spread the requests: every node served some.
     for (const [port, n] of Object.entries(proxy.served)) assert.ok(n > 0, `node ${port} got no request`);
+    // Upgrades that reached another node than the session's moved it there.
+    let moved = 0;
+    for (const g of gateways) moved += (await scrapeMetrics(g.url)).get('gatehouse_session_moves_total{result="moved"}') ?? 0;
+    assert.ok(moved > 0, 'no session moved to the node of its WebSocket');
   });
 
   test('the internal listener refuses unsigned, wrongly signed, stale and replayed requests', async () => {
