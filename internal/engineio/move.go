@@ -95,13 +95,11 @@ type Adoption interface {
 func (srv *Server) RemoteProbe(sid string) bool {
 	s := srv.lookup(sid)
 	if s == nil {
-		println("DEBUGB2 nil")
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state() != stateOpen || s.phase != phasePolling || s.upgraded {
-		println("DEBUGB2", s.state(), s.phase, s.upgraded)
 		return false
 	}
 	s.phase = phaseProbing
