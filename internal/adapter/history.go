@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -41,7 +42,8 @@ type HistoryKeeper interface {
 type memoryHistory struct {
 	mu    sync.Mutex
 	rooms map[string]*roomHistory
-	fifo  []historyRef // every kept message, oldest first
+	fifo  []historyRef // every kept message, oldest first, and stale refs
+	kept  int          // the messages kept, every room together
 	bytes int64
 	seq   uint64
 }
@@ -79,6 +81,7 @@ func (m *Memory) AppendHistory(_ context.Context, room string, msg *Message, lim
 	r.entries = append(r.entries, memoryEntry{msg: &kept, at: now, size: size})
 	h.fifo = append(h.fifo, historyRef{key: key, seq: h.seq})
 	h.bytes += size
+	h.kept++
 	for limits.Size > 0 && len(r.entries) > limits.Size {
 		h.dropFront(key, r)
 	}
@@ -93,6 +96,7 @@ func (m *Memory) AppendHistory(_ context.Context, room string, msg *Message, lim
 // in the FIFO becomes stale and is skipped later.
 func (h *memoryHistory) dropFront(key string, r *roomHistory) {
 	h.bytes -= r.entries[0].size
+	h.kept--
 	r.entries[0] = memoryEntry{}
 	r.entries = r.entries[1:]
 	if len(r.entries) == 0 {
@@ -115,8 +119,14 @@ func (h *memoryHistory) dropOldest() {
 }
 
 // compact drops stale FIFO entries from the front and lets the FIFO's
-// backing array go when it is mostly empty; h.mu is held.
+// backing array go when it is mostly empty; h.mu is held. Stale entries
+// behind a kept one (a room trimmed by its size while an older room keeps
+// its messages) are dropped once they are half the FIFO, so that it stays
+// within twice the messages kept however many are sent.
 func (h *memoryHistory) compact() {
+	if len(h.fifo) > 2*h.kept+64 {
+		h.fifo = slices.DeleteFunc(h.fifo, h.stale)
+	}
 	for len(h.fifo) > 0 {
 		ref := h.fifo[0]
 		r := h.rooms[ref.key]
@@ -128,6 +138,13 @@ func (h *memoryHistory) compact() {
 	if cap(h.fifo) > 64 && len(h.fifo) < cap(h.fifo)/4 {
 		h.fifo = append([]historyRef(nil), h.fifo...)
 	}
+}
+
+// stale reports whether ref is a message its room no longer keeps; a room
+// drops its messages oldest first, so those from its first kept on are kept.
+func (h *memoryHistory) stale(ref historyRef) bool {
+	r := h.rooms[ref.key]
+	return r == nil || len(r.entries) == 0 || ref.seq < offsetSeq(r.entries[0].msg.Offset)
 }
 
 func offsetSeq(offset string) uint64 {
