@@ -34,7 +34,9 @@ var ErrUnknownSession = errors.New("engineio: session unknown")
 var ErrNotMovable = errors.New("engineio: session cannot move now")
 
 // ErrMoveTooLarge is returned by Release for a session with more queued
-// than the move may carry; it stays here.
+// than the move may carry. The session is not released: the node that
+// asked closes the client's WebSocket, the client opens a new session,
+// and this one ends here with its ping timeout.
 var ErrMoveTooLarge = errors.New("engineio: session has too much queued to move")
 
 // MovedSession is an Engine.IO session on its way to another node: what
