@@ -17,9 +17,6 @@ import (
 type View struct {
 	// EngineIOPath is where the page's sockets connect (server.path).
 	EngineIOPath string `json:"engineio_path"`
-	// AllowedOrigins is server.allowed_origins: the page warns when its own
-	// origin is not there, since the gateway then refuses its sockets.
-	AllowedOrigins []string `json:"allowed_origins"`
 	// AckTimeoutMS is how long the page waits for an ack before saying so.
 	AckTimeoutMS int64          `json:"ack_timeout_ms"`
 	Auth         AuthView       `json:"auth"`
@@ -69,11 +66,10 @@ type GuardRef struct {
 // is an error: the gateway could not have loaded that config either.
 func BuildView(cfg *gatewayconfig.Config, mintEnabled bool) (*View, error) {
 	v := &View{
-		EngineIOPath:   cfg.Server.Path,
-		AllowedOrigins: append([]string{}, cfg.Server.AllowedOrigins...),
-		AckTimeoutMS:   cfg.Server.AckTimeout.D().Milliseconds(),
-		Auth:           authView(cfg, mintEnabled),
-		Namespaces:     make([]NamespaceRef, 0, len(cfg.Namespaces)),
+		EngineIOPath: cfg.Server.Path,
+		AckTimeoutMS: cfg.Server.AckTimeout.D().Milliseconds(),
+		Auth:         authView(cfg, mintEnabled),
+		Namespaces:   make([]NamespaceRef, 0, len(cfg.Namespaces)),
 	}
 	kinds := make(map[string]gatewayconfig.GuardDecl, len(cfg.Guards))
 	for _, g := range cfg.Guards {

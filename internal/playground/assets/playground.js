@@ -350,19 +350,6 @@
     });
   }
 
-  // A browser sends this page's origin with its WebSocket and polling
-  // requests; the gateway accepts it only when server.allowed_origins lists
-  // it or "*".
-  function warnOfOrigin(cfg) {
-    const allowed = cfg.allowed_origins || [];
-    if (allowed.includes('*') || allowed.includes(location.origin)) return;
-    const warning = $('#origin-warning');
-    warning.hidden = false;
-    warning.textContent =
-      `server.allowed_origins does not list this page's origin (${location.origin}), so the gateway refuses ` +
-      `the sockets this page opens (403). Add "${location.origin}" to it to use the playground.`;
-  }
-
   // ---------------------------------------------------------------------
 
   async function main() {
@@ -376,7 +363,6 @@
     $('#gateway-info').textContent =
       `${cfg.namespaces.length} namespace${cfg.namespaces.length === 1 ? '' : 's'}, Engine.IO at ${cfg.engineio_path}` +
       (cfg.auth.jwt ? ', JWT verified' : ', no JWT configured');
-    warnOfOrigin(cfg);
     renderIdentity(cfg);
     renderOverview(cfg);
     $('#open-form').addEventListener('submit', (e) => {
