@@ -19,7 +19,10 @@ import (
 // the Memory adapter bounds them: "<prefix>:history-order:<nsp>" is a
 // sorted set of "<id> <bytes> <room>", one member per entry in append
 // order, and the hash "<prefix>:history-bytes:<nsp>" holds the sum of
-// their bytes and the sequence scoring them. The script that appends trims
+// their bytes and the sequence scoring them. An entry's bytes are its JSON
+// and what Redis takes to keep it (historyEntryCost), a room's oldest entry
+// carrying the room's own cost as well (historyRoomCost), moved to the next
+// oldest when it is trimmed. The script that appends trims
 // the room to its size and then the namespace's oldest entries, whatever
 // their room, until the bytes fit, without reading the entries it drops.
 // Every key expires with ttl after the last append to it; a room whose
@@ -35,17 +38,39 @@ import (
 var historyScript = redis.NewScript(`
 local stream, sizes, order, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local room, streams, sizeLists = ARGV[7], ARGV[5], ARGV[6]
-if redis.call('EXISTS', stream) == 0 then
+local entryCost, roomCost = tonumber(ARGV[8]), tonumber(ARGV[9])
+local function parse(record)
+  local id, cost = string.match(record, '^(%S+) (%d+)$')
+  return id, tonumber(cost)
+end
+-- charge moves the room's own cost to its new oldest entry, in its sizes
+-- list and the order set, so that it goes when the room's last entry goes.
+local function charge(list, name)
+  local head = redis.call('LINDEX', list, 0)
+  local id, cost = parse(head)
+  local score = redis.call('ZSCORE', order, head .. ' ' .. name)
+  local record = id .. ' ' .. (cost + roomCost)
+  redis.call('LSET', list, 0, record)
+  redis.call('ZREM', order, head .. ' ' .. name)
+  redis.call('ZADD', order, score, record .. ' ' .. name)
+  return id
+end
+local fresh = redis.call('EXISTS', stream) == 0
+if fresh then
   redis.call('DEL', sizes)
 end
 if redis.call('EXISTS', order) == 0 then
   redis.call('DEL', meta)
 end
 local id = redis.call('XADD', stream, '*', 'm', ARGV[1])
-local entry = id .. ' ' .. #ARGV[1]
+local cost = #ARGV[1] + entryCost
+if fresh then
+  cost = cost + roomCost
+end
+local entry = id .. ' ' .. cost
 redis.call('RPUSH', sizes, entry)
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
-local total = redis.call('HINCRBY', meta, 'bytes', #ARGV[1])
+local total = redis.call('HINCRBY', meta, 'bytes', cost)
 redis.call('ZADD', order, seq, entry .. ' ' .. room)
 local maxEntries, maxBytes = tonumber(ARGV[2]), tonumber(ARGV[4])
 local count = redis.call('LLEN', sizes)
@@ -53,10 +78,12 @@ if count > maxEntries then
   while count > maxEntries do
     local head = redis.call('LPOP', sizes)
     redis.call('ZREM', order, head .. ' ' .. room)
-    total = total - tonumber(string.match(head, ' (%d+)$'))
+    local _, dropped = parse(head)
+    total = total - dropped
     count = count - 1
   end
-  redis.call('XTRIM', stream, 'MINID', '=', string.match(redis.call('LINDEX', sizes, 0), '^(%S+)'))
+  redis.call('XTRIM', stream, 'MINID', '=', charge(sizes, room))
+  total = total + roomCost
 end
 while maxBytes > 0 and total > maxBytes do
   local oldest = redis.call('ZPOPMIN', order)[1]
@@ -64,14 +91,15 @@ while maxBytes > 0 and total > maxBytes do
     total = 0
     break
   end
-  local head, size, name = string.match(oldest, '^(%S+ (%d+)) (.*)$')
-  total = total - tonumber(size)
+  local head, name = string.match(oldest, '^(%S+ %d+) (.*)$')
+  local _, dropped = parse(head)
+  total = total - dropped
   local list = sizeLists .. name
   if redis.call('LINDEX', list, 0) == head then
     redis.call('LPOP', list)
-    local next = redis.call('LINDEX', list, 0)
-    if next then
-      redis.call('XTRIM', streams .. name, 'MINID', '=', string.match(next, '^(%S+)'))
+    if redis.call('LLEN', list) > 0 then
+      redis.call('XTRIM', streams .. name, 'MINID', '=', charge(list, name))
+      total = total + roomCost
     else
       redis.call('DEL', streams .. name, list)
     end
@@ -83,6 +111,17 @@ for _, key in ipairs(KEYS) do
 end
 return 1
 `)
+
+// What Redis takes for room history besides the messages' JSON, counted
+// against max_bytes so that small messages to many rooms cannot make Redis
+// hold many times the bound: for each message its place in the stream, its
+// size record and its member of the order set (the room name aside); for
+// each room its stream, whose first node Redis allocates at 4 KiB, its
+// sizes list and their two keys (MEMORY USAGE, Redis 7).
+const (
+	historyEntryCost = 192
+	historyRoomCost  = 5 << 10
+)
 
 func (r *Redis) historyKey(namespace, room string) string {
 	return r.prefix + ":history:" + namespace + ":" + room
@@ -99,7 +138,8 @@ func (r *Redis) historyKeys(namespace, room string) (keys []string, streams, siz
 }
 
 // AppendHistory adds msg to the room's stream in Redis, trimmed to the
-// room's size and the namespace's bytes (counted as the JSON kept).
+// room's size and the namespace's bytes (the JSON kept and Redis's
+// bookkeeping).
 func (r *Redis) AppendHistory(ctx context.Context, room string, msg *Message, limits HistoryLimits) error {
 	if err := r.usable(); err != nil {
 		return err
@@ -119,7 +159,8 @@ func (r *Redis) AppendHistory(ctx context.Context, room string, msg *Message, li
 		ttl = 24 * time.Hour
 	}
 	keys, streams, sizeLists := r.historyKeys(msg.Namespace, room)
-	err = historyScript.Run(ctx, r.client, keys, payload, size, ttl.Milliseconds(), max(limits.MaxBytes, 0), streams, sizeLists, room).Err()
+	err = historyScript.Run(ctx, r.client, keys, payload, size, ttl.Milliseconds(), max(limits.MaxBytes, 0),
+		streams, sizeLists, room, historyEntryCost+len(room), historyRoomCost).Err()
 	if err != nil {
 		r.errors.Add(1)
 		return fmt.Errorf("adapter: append history: %w", err)

@@ -22,7 +22,7 @@ type History struct {
 	Rooms    []string `yaml:"rooms" doc:"Patterns of the rooms whose history is kept (* matches any run of characters, ? one, [a-z] a class)." default:"[\"*\"]" doctype:"list of patterns"`
 	Size     int      `yaml:"size" doc:"The messages kept per room, the newest." default:"100" doctype:"integer, 1–10000"`
 	TTL      Duration `yaml:"ttl" doc:"How long a message is kept." default:"10m" doctype:"duration > 0"`
-	MaxBytes Size     `yaml:"max_bytes" doc:"The bytes of every room's history together: kept by one process with the memory adapter, in Redis for the namespace with the Redis adapter (counted as the JSON kept there); the oldest messages go first past it, whatever their room." default:"64MB" doctype:"size > 0"`
+	MaxBytes Size     `yaml:"max_bytes" doc:"The bytes of every room's history together: kept by one process with the memory adapter, in Redis for the namespace with the Redis adapter (counted as the JSON kept there, 192 bytes and the room name per message and 5 KiB per room); the oldest messages go first past it, whatever their room." default:"64MB" doctype:"size > 0"`
 }
 
 // Keeps reports whether the history covers room.
