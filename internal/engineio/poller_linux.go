@@ -3,6 +3,7 @@ package engineio
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 
@@ -141,13 +142,14 @@ func openEpoll() (*epoll, error) {
 // until its epoll instance is stopped.
 func (p *poller) loop(ep *epoll) {
 	defer p.srv.alive.done()
+	w := newEpollWaiter(ep.fd)
 	defer func() {
-		_ = unix.Close(ep.fd)
+		w.close()
 		_ = unix.Close(ep.wake)
 	}()
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(ep.fd, events, -1)
+		n, err := w.wait(events)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -184,6 +186,61 @@ func (p *poller) loop(ep *epoll) {
 			p.ready(pc)
 		}
 	}
+}
+
+// epollWaiter waits for an epoll instance's events in Go's own netpoller
+// rather than in a blocking epoll_wait: an epoll descriptor is itself
+// pollable. Blocked in the system call, the loop's thread kept its
+// processor while the worker it had just started waited in that
+// processor's run queue until the runtime woke another thread to take it
+// (tens of microseconds on every event at moderate load); parked in the
+// netpoller, the loop leaves its processor to that worker at once.
+type epollWaiter struct {
+	fd   int
+	file *os.File
+	// rc is nil when the runtime cannot poll the descriptor: the waiter
+	// then blocks its thread in epoll_wait.
+	rc syscall.RawConn
+}
+
+func newEpollWaiter(fd int) *epollWaiter {
+	w := &epollWaiter{fd: fd}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return w
+	}
+	// The file owns fd from here on: its Close closes it.
+	w.file = os.NewFile(uintptr(fd), "epoll")
+	if rc, err := w.file.SyscallConn(); err == nil {
+		w.rc = rc
+	}
+	return w
+}
+
+// wait returns the next events, at least one unless err is set.
+func (w *epollWaiter) wait(events []unix.EpollEvent) (n int, err error) {
+	if w.rc == nil {
+		return unix.EpollWait(w.fd, events, -1)
+	}
+	rerr := w.rc.Read(func(fd uintptr) bool {
+		n, err = unix.EpollWait(int(fd), events, 0)
+		return err != nil || n > 0
+	})
+	if rerr != nil {
+		// The runtime does not poll this descriptor after all: wait in
+		// the system call, which ignores the descriptor's non-blocking
+		// mode.
+		w.rc = nil
+		return unix.EpollWait(w.fd, events, -1)
+	}
+	return n, err
+}
+
+func (w *epollWaiter) close() {
+	if w.file != nil {
+		_ = w.file.Close()
+		return
+	}
+	_ = unix.Close(w.fd)
 }
 
 // failAll ends every registered connection, when epoll itself failed.
