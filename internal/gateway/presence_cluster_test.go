@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -282,65 +281,7 @@ func TestPresenceUnderChurnAnnouncesTheTruthAndExpressionsAnswerIt(t *testing.T)
 		l.during(time.Second) // the listeners' own joins
 	}
 
-	const clients, users = 500, 200
-	all := make([]*churnClient, clients)
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	work := make(chan int)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				rng := rand.New(rand.NewPCG(uint64(i), 11))
-				g := a
-				if i%2 == 1 {
-					g = b
-				}
-				cc := &churnClient{user: fmt.Sprintf("user-%03d", (i/2)%users), rooms: map[string]bool{}}
-				c, err := presenceClient(g, presenceToken(t, cc.user))
-				if err != nil {
-					errs <- fmt.Errorf("client %d: %w", i, err)
-					continue
-				}
-				cc.c = c
-				for _, k := range rng.Perm(len(rooms))[:3] {
-					if err := emitRoom(c, "join", rooms[k]); err != nil {
-						errs <- err
-					}
-					cc.rooms[rooms[k]] = true
-				}
-				for room := range cc.rooms {
-					if err := emitRoom(c, "leave", room); err != nil {
-						errs <- err
-					}
-					delete(cc.rooms, room)
-					break
-				}
-				if i%5 == 0 {
-					c.Close()
-					cc.c, cc.rooms = nil, nil
-				}
-				all[i] = cc
-			}
-		}()
-	}
-	for i := 0; i < clients; i++ {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, cc := range all {
-			if cc != nil && cc.c != nil {
-				cc.c.Close()
-			}
-		}
-	})
+	all := churnPresence(t, a, b, rooms, 11)
 
 	truth := make(map[string]map[string]bool)
 	for _, room := range rooms {
@@ -362,7 +303,7 @@ func TestPresenceUnderChurnAnnouncesTheTruthAndExpressionsAnswerIt(t *testing.T)
 			last[key] = h.joined
 		}
 		for _, room := range rooms {
-			for u := 0; u < users; u++ {
+			for u := 0; u < churnUsers; u++ {
 				user := fmt.Sprintf("user-%03d", u)
 				if in := last[room+" "+user]; in != truth[room][user] {
 					t.Fatalf("listener %d: %s is in %s: %v by the announcements, %v in truth", i, user, room, in, truth[room][user])

@@ -113,6 +113,9 @@ func membersOf(p gatehouse.Presence) map[string]int {
 	return out
 }
 
+// churnUsers is how many users the clients of churnPresence belong to.
+const churnUsers = 200
+
 // churnClient is one client of the churn test and the rooms it is in.
 type churnClient struct {
 	user  string
@@ -120,22 +123,14 @@ type churnClient struct {
 	rooms map[string]bool
 }
 
-// TestPresenceUnderChurnOnRedisEqualsTheTruth connects 500 clients of 200
-// users to two gateways on one real redis-server, has them join and leave
-// rooms and a fifth of them disconnect, then asks each gateway, through the
-// server API and the presence handler, who is in every room: each answer
-// equals what the clients did, users de-duplicated across nodes with their
-// socket count, with the claims shown and no other.
-func TestPresenceUnderChurnOnRedisEqualsTheTruth(t *testing.T) {
-	url, _ := startStallableRedis(t)
-	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
-	a := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	b := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	awaitReady(t, a)
-	awaitReady(t, b)
-	rooms := []string{"room-0", "room-1", "room-2", "room-3", "room-4"}
-
-	const clients, users = 500, 200
+// churnPresence has 500 clients of 200 users connect, alternately to a and
+// b (so each user's sockets are on both), join three of rooms, leave one
+// of them, and a fifth of them disconnect; it returns what each client did
+// (a nil rooms for those that disconnected). The clients still connected
+// close when the test ends. seed varies the rooms chosen.
+func churnPresence(t *testing.T, a, b *liveGateway, rooms []string, seed uint64) []*churnClient {
+	t.Helper()
+	const clients = 500
 	all := make([]*churnClient, clients)
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -145,13 +140,13 @@ func TestPresenceUnderChurnOnRedisEqualsTheTruth(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				rng := rand.New(rand.NewPCG(uint64(i), 7))
+				rng := rand.New(rand.NewPCG(uint64(i), seed))
 				g := a
 				if i%2 == 1 {
 					g = b
 				}
 				// A user's sockets alternate between the nodes.
-				cc := &churnClient{user: fmt.Sprintf("user-%03d", (i/2)%users), rooms: map[string]bool{}}
+				cc := &churnClient{user: fmt.Sprintf("user-%03d", (i/2)%churnUsers), rooms: map[string]bool{}}
 				c, err := presenceClient(g, presenceToken(t, cc.user))
 				if err != nil {
 					errs <- fmt.Errorf("client %d: %w", i, err)
@@ -196,6 +191,25 @@ func TestPresenceUnderChurnOnRedisEqualsTheTruth(t *testing.T) {
 			}
 		}
 	})
+	return all
+}
+
+// TestPresenceUnderChurnOnRedisEqualsTheTruth connects 500 clients of 200
+// users to two gateways on one real redis-server, has them join and leave
+// rooms and a fifth of them disconnect, then asks each gateway, through the
+// server API and the presence handler, who is in every room: each answer
+// equals what the clients did, users de-duplicated across nodes with their
+// socket count, with the claims shown and no other.
+func TestPresenceUnderChurnOnRedisEqualsTheTruth(t *testing.T) {
+	url, _ := startStallableRedis(t)
+	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
+	a := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	b := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	awaitReady(t, a)
+	awaitReady(t, b)
+	rooms := []string{"room-0", "room-1", "room-2", "room-3", "room-4"}
+
+	all := churnPresence(t, a, b, rooms, 7)
 
 	truth := make(map[string]map[string]int)
 	sockets := make(map[string]int)
