@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,7 +133,9 @@ func (d *Directory) Lookup(ctx context.Context, tag string) (string, error) {
 			delete(d.cache, t)
 		}
 	}
-	d.cache[tag] = cachedAddr{addr: addr, until: now.Add(cacheFor)}
+	// The key is a copy: a caller's tag may be read from a request buffer
+	// that is reused once the request is answered.
+	d.cache[strings.Clone(tag)] = cachedAddr{addr: addr, until: now.Add(cacheFor)}
 	d.mu.Unlock()
 	return addr, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,6 +109,10 @@ func (f *Forwarder) Forward(c *fiber.Ctx, sid string) (bool, error) {
 	if !ok || tag == f.dir.Tag() {
 		return false, nil
 	}
+	// sid is read from the request's buffer, which the next request on
+	// the connection overwrites: the tag outlives this call (the
+	// directory's cache key, a tunnel's logs), so it gets bytes of its own.
+	tag = strings.Clone(tag)
 	addr, err := f.dir.Lookup(c.UserContext(), tag)
 	if err != nil {
 		f.log.Debug("cluster: owner lookup failed", "tag", tag, "error", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
@@ -161,5 +162,35 @@ func startRedisServer(t *testing.T) string {
 		if time.Now().After(deadline) {
 			t.Fatal("redis-server did not listen")
 		}
+	}
+}
+
+// TestDirectoryKeepsATagReadFromABufferThatIsReused looks up a node's tag
+// through a string backed by a buffer, as Fiber hands out a request's
+// query, and then overwrites the buffer, as the next request on the
+// connection does: the cached entry must still be found under the tag, and
+// not be answered for whatever the buffer holds now.
+func TestDirectoryKeepsATagReadFromABufferThatIsReused(t *testing.T) {
+	redisURL := startRedisServer(t)
+	owner := startNode(t, redisURL)
+	asker := startNode(t, redisURL)
+	ownerTag := owner.fwd.dir.Tag()
+
+	buf := []byte(ownerTag)
+	fromBuffer := unsafe.String(&buf[0], len(buf))
+	addr, err := asker.fwd.dir.Lookup(context.Background(), fromBuffer)
+	if err != nil || addr == "" {
+		t.Fatalf("lookup of the owner's tag: %q, %v", addr, err)
+	}
+	other := NewTag()
+	copy(buf, other)
+
+	asker.fwd.dir.mu.Lock()
+	_, keptUnderTag := asker.fwd.dir.cache[ownerTag]
+	_, answersOther := asker.fwd.dir.cache[other]
+	asker.fwd.dir.mu.Unlock()
+	if !keptUnderTag || answersOther {
+		t.Fatalf("after the buffer was reused: cached under the owner's tag %v, under the buffer's new content %v; want true, false",
+			keptUnderTag, answersOther)
 	}
 }
