@@ -113,6 +113,19 @@ func membersOf(p gatehouse.Presence) map[string]int {
 	return out
 }
 
+// startPresencePair starts two gateways of presenceConfig on one real
+// redis-server, ready to answer for the cluster.
+func startPresencePair(t *testing.T) (a, b *liveGateway) {
+	t.Helper()
+	url, _ := startStallableRedis(t)
+	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
+	a = startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	b = startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
+	awaitReady(t, a)
+	awaitReady(t, b)
+	return a, b
+}
+
 // churnUsers is how many users the clients of churnPresence belong to.
 const churnUsers = 200
 
@@ -201,12 +214,7 @@ func churnPresence(t *testing.T, a, b *liveGateway, rooms []string, seed uint64)
 // equals what the clients did, users de-duplicated across nodes with their
 // socket count, with the claims shown and no other.
 func TestPresenceUnderChurnOnRedisEqualsTheTruth(t *testing.T) {
-	url, _ := startStallableRedis(t)
-	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
-	a := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	b := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	awaitReady(t, a)
-	awaitReady(t, b)
+	a, b := startPresencePair(t)
 	rooms := []string{"room-0", "room-1", "room-2", "room-3", "room-4"}
 
 	all := churnPresence(t, a, b, rooms, 7)
@@ -300,12 +308,7 @@ func diffCounts(got, want map[string]int) []string {
 // hangs or is cut off from Redis): the other node's next answer no longer
 // holds its members, and comes within the adapter's request timeout (2s).
 func TestPresenceDropsADeadNodesMembersWithinTheRequestTimeout(t *testing.T) {
-	url, _ := startStallableRedis(t)
-	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
-	a := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	b := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	awaitReady(t, a)
-	awaitReady(t, b)
+	a, b := startPresencePair(t)
 	for _, who := range []struct {
 		g    *liveGateway
 		user string
@@ -411,12 +414,7 @@ func presenceEvents(t *testing.T, c *sioclient.Client, wait time.Duration) []str
 // alice is told once that bob joined (not of his second socket) and once
 // that he left (when his last socket goes), with the claims shown.
 func TestPresenceAnnouncesAUsersFirstJoinAndLastLeaveAcrossNodes(t *testing.T) {
-	url, _ := startStallableRedis(t)
-	adapterSection := "adapter:\n  kind: redis\n  redis: {url: \"" + url + "\"}"
-	a := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	b := startLiveGateway(t, presenceConfig(adapterSection, 1000), Registries{})
-	awaitReady(t, a)
-	awaitReady(t, b)
+	a, b := startPresencePair(t)
 	connect := func(g *liveGateway, user string) *sioclient.Client {
 		c, err := presenceClient(g, presenceToken(t, user))
 		if err != nil {
