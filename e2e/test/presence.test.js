@@ -52,37 +52,44 @@ async function until(what, cond, ms = 5000) {
   }
 }
 
-describe('presence on two gateways sharing Redis', { skip: !haveRedis && 'redis-server not installed' }, () => {
-  let redis;
-  let gwA;
-  let gwB;
-  const sockets = [];
+/**
+ * Two gateways of the presence fixture on one redis-server, started before
+ * the suite's tests and stopped after them with the sockets the tests
+ * pushed on `sockets`; `a` and `b` are set once the suite has begun.
+ */
+function twoGatewaysOnRedis(prefix) {
+  const cluster = { a: null, b: null, redis: null, sockets: [] };
   before(async () => {
-    redis = await redisServer();
-    const env = { JWT_SECRET: SECRET, ADAPTER: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: `e2e-presence-${process.pid}` };
-    [gwA, gwB] = await Promise.all([
+    cluster.redis = await redisServer();
+    const env = { JWT_SECRET: SECRET, ADAPTER: 'redis', REDIS_URL: cluster.redis.url, REDIS_PREFIX: `${prefix}-${process.pid}` };
+    [cluster.a, cluster.b] = await Promise.all([
       startGateway({ config: fixture('presence.yaml'), env }),
       startGateway({ config: fixture('presence.yaml'), env }),
     ]);
   });
   after(async () => {
-    for (const s of sockets) s.close();
-    await Promise.all([gwA?.stop(), gwB?.stop()]);
-    await redis?.stop();
+    for (const s of cluster.sockets) s.close();
+    await Promise.all([cluster.a?.stop(), cluster.b?.stop()]);
+    await cluster.redis?.stop();
   });
+  return cluster;
+}
+
+describe('presence on two gateways sharing Redis', { skip: !haveRedis && 'redis-server not installed' }, () => {
+  const cluster = twoGatewaysOnRedis('e2e-presence');
 
   test('the handler, the announcements and the API tell the same users; a killed node drops out', async () => {
     const room = uniqueSub('room-');
     const alice = uniqueSub('alice');
     const bob = uniqueSub('bob');
-    const a = await client(gwA, alice);
-    sockets.push(a);
+    const a = await client(cluster.a, alice);
+    cluster.sockets.push(a);
     const heard = recordPresence(a);
     assert.deepEqual(await emitAck(a, 'join', { room }), { ok: true });
 
-    const b1 = await client(gwB, bob);
-    const b2 = await client(gwB, bob);
-    sockets.push(b1, b2);
+    const b1 = await client(cluster.b, bob);
+    const b2 = await client(cluster.b, bob);
+    cluster.sockets.push(b1, b2);
     await emitAck(b1, 'join', { room });
     await emitAck(b2, 'join', { room });
     await until('presence:join of bob', () => heard.length >= 1);
@@ -95,7 +102,7 @@ describe('presence on two gateways sharing Redis', { skip: !haveRedis && 'redis-
     assert.deepEqual(byUser[alice], { user: alice, claims: { name: `Name of ${alice}` }, sockets: 1 });
     assert.deepEqual(byUser[bob], { user: bob, claims: { name: `Name of ${bob}` }, sockets: 2 });
 
-    const res = await fetch(`${gwB.url}/api/v1/namespaces/${encodeURIComponent('/chat')}/rooms/${encodeURIComponent(room)}/presence`, {
+    const res = await fetch(`${cluster.b.url}/api/v1/namespaces/${encodeURIComponent('/chat')}/rooms/${encodeURIComponent(room)}/presence`, {
       headers: { authorization: `Bearer ${API_KEY}` },
     });
     assert.equal(res.status, 200);
@@ -112,7 +119,7 @@ describe('presence on two gateways sharing Redis', { skip: !haveRedis && 'redis-
     assert.equal(refused.error?.code ?? refused.code, 'invalid_payload');
 
     const killed = Date.now();
-    gwB.proc.kill('SIGKILL');
+    cluster.b.proc.kill('SIGKILL');
     const after = await emitAck(a, 'who', { room }, 10_000);
     const took = (Date.now() - killed) / 1000;
     assert.deepEqual(after.members.map((m) => m.user), [alice]);
@@ -122,32 +129,16 @@ describe('presence on two gateways sharing Redis', { skip: !haveRedis && 'redis-
 });
 
 describe('presence announced once for the cluster', { skip: !haveRedis && 'redis-server not installed' }, () => {
-  let redis;
-  let gwA;
-  let gwB;
-  const sockets = [];
-  before(async () => {
-    redis = await redisServer();
-    const env = { JWT_SECRET: SECRET, ADAPTER: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: `e2e-presence-once-${process.pid}` };
-    [gwA, gwB] = await Promise.all([
-      startGateway({ config: fixture('presence.yaml'), env }),
-      startGateway({ config: fixture('presence.yaml'), env }),
-    ]);
-  });
-  after(async () => {
-    for (const s of sockets) s.close();
-    await Promise.all([gwA?.stop(), gwB?.stop()]);
-    await redis?.stop();
-  });
+  const cluster = twoGatewaysOnRedis('e2e-presence-once');
 
   test("a user with a socket on each gateway is announced joining once and leaving once, on both", async () => {
     const room = uniqueSub('room-');
     const alice = uniqueSub('alice');
     const carol = uniqueSub('carol');
     const bob = uniqueSub('bob');
-    const a = await client(gwA, alice);
-    const c = await client(gwB, carol);
-    sockets.push(a, c);
+    const a = await client(cluster.a, alice);
+    const c = await client(cluster.b, carol);
+    cluster.sockets.push(a, c);
     await emitAck(a, 'join', { room });
     await emitAck(c, 'join', { room });
     await sleep(300); // alice and carol may hear each other: not what is checked
@@ -155,9 +146,9 @@ describe('presence announced once for the cluster', { skip: !haveRedis && 'redis
     const heardC = recordPresence(c);
     const told = (heard) => heard.filter((e) => e.user === bob).map((e) => `${e.kind} ${e.user}`);
 
-    const bobA = await client(gwA, bob);
-    const bobB = await client(gwB, bob);
-    sockets.push(bobA, bobB);
+    const bobA = await client(cluster.a, bob);
+    const bobB = await client(cluster.b, bob);
+    cluster.sockets.push(bobA, bobB);
     await emitAck(bobA, 'join', { room });
     await emitAck(bobB, 'join', { room });
     await until('presence:join of bob on both gateways', () => told(heardA).length >= 1 && told(heardC).length >= 1);
