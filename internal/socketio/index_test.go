@@ -6,8 +6,19 @@ import (
 )
 
 func TestUserSocketsIndexKeepsEverySocketOfAUser(t *testing.T) {
-	a, b, c := &Socket{id: "a"}, &Socket{id: "b"}, &Socket{id: "c"}
-	n := &namespaceIndex{users: map[string]userSockets{}}
+	a, b, c, d := &Socket{id: "a"}, &Socket{id: "b"}, &Socket{id: "c"}, &Socket{id: "d"}
+	n := &namespaceIndex{users: map[string]*Socket{}}
+	add := func(sockets ...*Socket) {
+		for _, s := range sockets {
+			s.subject = "u"
+			n.indexUserLocked(s)
+		}
+	}
+	remove := func(sockets ...*Socket) {
+		for _, s := range sockets {
+			n.unindexUserLocked(s)
+		}
+	}
 	ids := func() []string {
 		var out []string
 		for _, s := range n.ofUser("u", nil) {
@@ -21,22 +32,12 @@ func TestUserSocketsIndexKeepsEverySocketOfAUser(t *testing.T) {
 		apply func()
 		want  []string
 	}{
-		{"add a twice, then b and c", func() {
-			addUserSocket(n.users, "u", a)
-			addUserSocket(n.users, "u", a)
-			addUserSocket(n.users, "u", b)
-			addUserSocket(n.users, "u", c)
-		}, []string{"a", "b", "c"}},
-		{"remove the first one", func() { removeUserSocket(n.users, "u", a) }, []string{"b", "c"}},
-		{"add it back, remove another", func() {
-			addUserSocket(n.users, "u", a)
-			removeUserSocket(n.users, "u", b)
-		}, []string{"a", "c"}},
-		{"remove an unknown socket", func() { removeUserSocket(n.users, "u", &Socket{id: "x"}) }, []string{"a", "c"}},
-		{"remove the rest", func() {
-			removeUserSocket(n.users, "u", a)
-			removeUserSocket(n.users, "u", c)
-		}, nil},
+		{"add four", func() { add(a, b, c, d) }, []string{"a", "b", "c", "d"}},
+		{"remove the last added (the head)", func() { remove(d) }, []string{"a", "b", "c"}},
+		{"remove one in the middle", func() { remove(b) }, []string{"a", "c"}},
+		{"remove the first added (the tail)", func() { remove(a) }, []string{"c"}},
+		{"add them back", func() { add(a, b, d) }, []string{"a", "b", "c", "d"}},
+		{"remove the rest, head first", func() { remove(d, b, a, c) }, nil},
 	}
 	for _, step := range steps {
 		step.apply()
@@ -46,6 +47,11 @@ func TestUserSocketsIndexKeepsEverySocketOfAUser(t *testing.T) {
 	}
 	if len(n.users) != 0 {
 		t.Fatalf("a user without sockets is still indexed: %v", n.users)
+	}
+	for _, s := range []*Socket{a, b, c, d} {
+		if s.prevOfUser != nil || s.nextOfUser != nil {
+			t.Fatalf("socket %s still links to others of its user", s.id)
+		}
 	}
 }
 

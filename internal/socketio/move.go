@@ -114,9 +114,12 @@ func (r *Released) Ack(socketID string, id int64, args []json.RawMessage) bool {
 // Waiting reports whether an EmitWithAck of a released socket still waits.
 func (r *Released) Waiting() bool {
 	for _, s := range r.ghosts {
-		s.ackMu.Lock()
-		n := len(s.acks)
-		s.ackMu.Unlock()
+		s.mu.Lock()
+		n := 0
+		if s.acks != nil {
+			n = len(s.acks.waiting)
+		}
+		s.mu.Unlock()
 		if n > 0 {
 			return true
 		}
@@ -130,7 +133,7 @@ func (r *Released) Waiting() bool {
 func (r *Released) End() {
 	for _, s := range r.ghosts {
 		s.closed.Store(true)
-		s.stop()
+		s.ctx().end()
 	}
 }
 
@@ -199,22 +202,27 @@ func (c *client) detach() ([]*Socket, error) {
 
 // isReady reports whether the socket is set up: its Connected hook done.
 func (s *Socket) isReady() bool {
-	s.gateMu.Lock()
-	defer s.gateMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.ready
 }
 
 // moved is what s carries to another node.
 func (s *Socket) moved() MovedSocket {
 	m := MovedSocket{
-		ID: s.id, Namespace: s.ns.name, Rooms: s.ns.roomsOf(s), Claims: s.Claims(), PID: s.pid, Start: s.start,
+		ID: s.id, Namespace: s.ns.name, Rooms: s.ns.roomsOf(s), Claims: s.Claims(),
 	}
-	s.ackMu.Lock()
-	m.NextAck = s.nextID
-	for id := range s.acks {
-		m.Acks = append(m.Acks, id)
+	if s.rec != nil {
+		m.PID, m.Start = s.rec.pid, s.rec.start
 	}
-	s.ackMu.Unlock()
+	s.mu.Lock()
+	if s.acks != nil {
+		m.NextAck = s.acks.nextID
+		for id := range s.acks.waiting {
+			m.Acks = append(m.Acks, id)
+		}
+	}
+	s.mu.Unlock()
 	return m
 }
 
@@ -262,9 +270,14 @@ func (s *Server) Adopt(conn engineio.Conn, moved []MovedSocket, forward AckForwa
 // adoptSocket makes one moved socket, set up already.
 func (c *client) adoptSocket(m MovedSocket, forward AckForward) *Socket {
 	sock := newSocket(c, c.server.namespace(m.Namespace, true))
-	sock.id, sock.pid, sock.start = m.ID, m.PID, m.Start
-	sock.claims = m.Claims
-	sock.nextID = m.NextAck
+	sock.id = m.ID
+	if m.PID != "" {
+		sock.rec = &recoveryState{pid: m.PID, start: m.Start}
+	}
+	sock.claims.Store(m.Claims)
+	if m.NextAck != 0 {
+		sock.acks = &ackTable{nextID: m.NextAck}
+	}
 	sock.ready = true
 	if len(m.Acks) > 0 && forward != nil {
 		owed := make(map[int64]struct{}, len(m.Acks))
@@ -272,7 +285,10 @@ func (c *client) adoptSocket(m MovedSocket, forward AckForward) *Socket {
 			owed[id] = struct{}{}
 		}
 		var mu sync.Mutex
-		sock.ackElsewhere = func(id int64, args []json.RawMessage) {
+		if sock.acks == nil {
+			sock.acks = &ackTable{}
+		}
+		sock.acks.elsewhere = func(id int64, args []json.RawMessage) {
 			mu.Lock()
 			_, ok := owed[id]
 			delete(owed, id)

@@ -37,13 +37,7 @@ func (n *namespaceIndex) userLeft(s *Socket, room string) {
 // room. n.mu is held.
 func (n *namespaceIndex) userInRoomBesides(s *Socket, room string) bool {
 	members := n.rooms[room]
-	u := n.users[s.subject]
-	if u.first != nil && u.first != s {
-		if _, ok := members[u.first]; ok {
-			return true
-		}
-	}
-	for other := range u.more {
+	for other := n.users[s.subject]; other != nil; other = other.nextOfUser {
 		if other == s {
 			continue
 		}
@@ -107,11 +101,7 @@ func (s *Socket) presenceHasLocal(room, user string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	members := n.rooms[room]
-	u := n.users[user]
-	if _, ok := members[u.first]; ok && u.first != nil {
-		return true
-	}
-	for other := range u.more {
+	for other := n.users[user]; other != nil; other = other.nextOfUser {
 		if _, ok := members[other]; ok {
 			return true
 		}

@@ -159,16 +159,15 @@ func (c *client) prepareRecovery(s *Socket, auth json.RawMessage) *resumption {
 		resumed = c.resume(s, pid, offset)
 	}
 	if resumed != nil {
-		s.id, s.pid, s.start = resumed.session.ID, resumed.session.PID, resumed.session.Start
+		s.id = resumed.session.ID
 		s.recovered = true
 		packets, bytes := c.server.recovery.HoldLimits(s.ns.name)
-		s.holdMu.Lock()
-		s.hold = &holdState{maxPackets: packets, maxBytes: bytes}
-		s.holdMu.Unlock()
+		s.rec = &recoveryState{pid: resumed.session.PID, start: resumed.session.Start,
+			hold: &holdState{maxPackets: packets, maxBytes: bytes}}
 		return resumed
 	}
-	s.pid = newSocketID()
-	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
+	rec := &recoveryState{pid: newSocketID()}
+	ctx, cancel := context.WithTimeout(s.ctx(), recoveryTimeout)
 	defer cancel()
 	start, err := c.server.recovery.Head(ctx, s.ns.name)
 	if err != nil {
@@ -176,7 +175,8 @@ func (c *client) prepareRecovery(s *Socket, auth json.RawMessage) *resumption {
 		// once it has received a packet.
 		c.log().Debug("socket.io recovery: stream head not read", "nsp", s.ns.name, "err", err)
 	}
-	s.start = start
+	rec.start = start
+	s.rec = rec
 	return nil
 }
 
@@ -195,7 +195,7 @@ type resumption struct {
 // longer kept; the client then gets a new session.
 func (c *client) resume(s *Socket, pid, offset string) *resumption {
 	store := c.server.recovery
-	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx(), recoveryTimeout)
 	defer cancel()
 	session, err := store.Take(ctx, pid)
 	if err != nil {
@@ -257,7 +257,7 @@ func (sess *Session) gets(p Recorded) bool {
 // lets live packets through. It reads the stream once more after the socket
 // joined its rooms, for packets recorded between the first read and then.
 func (c *client) catchUp(s *Socket, r *resumption) error {
-	ctx, cancel := context.WithTimeout(s.ctx, recoveryTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx(), recoveryTimeout)
 	defer cancel()
 	store := c.server.recovery
 	more, complete, err := store.Since(ctx, s.ns.name, r.last)
@@ -288,13 +288,14 @@ func (c *client) catchUp(s *Socket, r *resumption) error {
 // releaseHeld sends the live packets held during recovery that come after
 // last, and stops holding.
 func (s *Socket) releaseHeld(store Recovery, last string) error {
-	s.holdMu.Lock()
-	defer s.holdMu.Unlock()
-	if s.hold == nil {
+	rec := s.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.hold == nil {
 		return ErrDisconnected // closed meanwhile, what it held let go
 	}
-	held := s.hold.packets
-	s.hold = nil
+	held := rec.hold.packets
+	rec.hold = nil
 	for _, h := range held {
 		if !store.After(h.offset, last) {
 			continue
@@ -309,12 +310,14 @@ func (s *Socket) releaseHeld(store Recovery, last string) error {
 // sendRecorded sends a recorded packet, or holds it while the socket is
 // recovering.
 func (s *Socket) sendRecorded(offset string, msgs []engineio.Message) error {
-	s.holdMu.Lock()
-	if s.hold != nil {
-		defer s.holdMu.Unlock()
-		return s.hold.add(offset, msgs)
+	if rec := s.rec; rec != nil {
+		rec.mu.Lock()
+		if rec.hold != nil {
+			defer rec.mu.Unlock()
+			return rec.hold.add(offset, msgs)
+		}
+		rec.mu.Unlock()
 	}
-	s.holdMu.Unlock()
 	return s.send(msgs)
 }
 
@@ -328,7 +331,7 @@ var ErrHoldFull = errors.New("socketio: too many packets arrived while recoverin
 // closed.
 func (s *Socket) saveSession(reason string, rooms []string) {
 	store := s.client.server.recovery
-	if store == nil || s.pid == "" || !recoverableReasons[reason] {
+	if store == nil || s.rec == nil || !recoverableReasons[reason] {
 		return
 	}
 	window := store.Window(s.ns.name)
@@ -345,8 +348,8 @@ func (s *Socket) saveSession(reason string, rooms []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	err := store.Save(ctx, &Session{
-		ID: s.id, PID: s.pid, Namespace: s.ns.name, Subject: subjectOf(s.Claims()),
-		Rooms: rooms, Start: s.start, Expires: expires,
+		ID: s.id, PID: s.rec.pid, Namespace: s.ns.name, Subject: subjectOf(s.Claims()),
+		Rooms: rooms, Start: s.rec.start, Expires: expires,
 	})
 	if err != nil {
 		s.client.log().Warn("socket.io recovery: session not kept", "nsp", s.ns.name, "err", err)

@@ -16,47 +16,40 @@ type namespaceIndex struct {
 	mu      sync.RWMutex
 	sockets map[string]*Socket
 	rooms   map[string]map[*Socket]struct{}
-	users   map[string]userSockets
+	// users are the first of the sockets of each subject (see
+	// indexUserLocked).
+	users map[string]*Socket
 }
 
-// userSockets are the sockets of one user in a namespace. Most users have
-// one, kept without a map of its own (a map per idle connection otherwise).
-type userSockets struct {
-	first *Socket
-	more  map[*Socket]struct{}
+// indexUserLocked lists s among the sockets of its subject: at the head
+// of a list linked through the sockets themselves, so that an idle socket
+// costs the index one entry per user and nothing per socket. n.mu is held
+// and s is not listed yet.
+func (n *namespaceIndex) indexUserLocked(s *Socket) {
+	head := n.users[s.subject]
+	s.prevOfUser, s.nextOfUser = nil, head
+	if head != nil {
+		head.prevOfUser = s
+	}
+	n.users[s.subject] = s
 }
 
-func addUserSocket(index map[string]userSockets, subject string, s *Socket) {
-	u := index[subject]
+// unindexUserLocked takes s out of the list of its subject; n.mu is held
+// and s is listed.
+func (n *namespaceIndex) unindexUserLocked(s *Socket) {
+	prev, next := s.prevOfUser, s.nextOfUser
 	switch {
-	case u.first == s:
-		return
-	case u.first == nil:
-		u.first = s
+	case prev != nil:
+		prev.nextOfUser = next
+	case next != nil:
+		n.users[s.subject] = next
 	default:
-		if u.more == nil {
-			u.more = make(map[*Socket]struct{})
-		}
-		u.more[s] = struct{}{}
+		delete(n.users, s.subject)
 	}
-	index[subject] = u
-}
-
-func removeUserSocket(index map[string]userSockets, subject string, s *Socket) {
-	u, ok := index[subject]
-	if !ok {
-		return
+	if next != nil {
+		next.prevOfUser = prev
 	}
-	if u.first == s {
-		u.first = nil
-	} else {
-		delete(u.more, s)
-	}
-	if u.first == nil && len(u.more) == 0 {
-		delete(index, subject)
-		return
-	}
-	index[subject] = u
+	s.prevOfUser, s.nextOfUser = nil, nil
 }
 
 func newNamespaceIndex(name string) *namespaceIndex {
@@ -64,7 +57,7 @@ func newNamespaceIndex(name string) *namespaceIndex {
 		name:    name,
 		sockets: make(map[string]*Socket),
 		rooms:   make(map[string]map[*Socket]struct{}),
-		users:   make(map[string]userSockets),
+		users:   make(map[string]*Socket),
 	}
 }
 
@@ -81,7 +74,7 @@ func (n *namespaceIndex) add(s *Socket) bool {
 	s.registered = true
 	s.subject = s.Claims().Subject()
 	if s.subject != "" {
-		addUserSocket(n.users, s.subject, s)
+		n.indexUserLocked(s)
 	}
 	return true
 }
@@ -103,7 +96,7 @@ func (n *namespaceIndex) remove(s *Socket) {
 	}
 	s.rooms = nil
 	if s.subject != "" {
-		removeUserSocket(n.users, s.subject, s)
+		n.unindexUserLocked(s)
 		s.subject = ""
 	}
 }
@@ -160,11 +153,11 @@ func (n *namespaceIndex) reindexSubject(s *Socket) {
 		return
 	}
 	if s.subject != "" {
-		removeUserSocket(n.users, s.subject, s)
+		n.unindexUserLocked(s)
 	}
 	s.subject = subject
 	if subject != "" {
-		addUserSocket(n.users, subject, s)
+		n.indexUserLocked(s)
 	}
 }
 
@@ -214,11 +207,7 @@ func (n *namespaceIndex) all() []*Socket {
 func (n *namespaceIndex) ofUser(subject string, out []*Socket) []*Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	u := n.users[subject]
-	if u.first != nil {
-		out = append(out, u.first)
-	}
-	for s := range u.more {
+	for s := n.users[subject]; s != nil; s = s.nextOfUser {
 		out = append(out, s)
 	}
 	return out

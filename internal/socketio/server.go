@@ -101,6 +101,10 @@ type Server struct {
 	recovery       Recovery
 	plan           func(namespace string) *BroadcastPlan
 
+	// epoch is when the server was made: clients keep their deadlines as
+	// the time since, in 8 bytes rather than a time.Time's 24.
+	epoch time.Time
+
 	mu         sync.RWMutex
 	namespaces map[string]*namespaceIndex
 
@@ -128,6 +132,7 @@ func NewServer(opts Options) *Server {
 		recovery:       opts.Recovery,
 		plan:           opts.Plan,
 		log:            opts.Logger,
+		epoch:          time.Now(),
 		namespaces:     make(map[string]*namespaceIndex),
 	}
 	if s.ackTimeout <= 0 {
@@ -265,6 +270,9 @@ type client struct {
 
 	mu     sync.Mutex
 	closed bool
+	// binaryWaiting mirrors decoder.Waiting as last seen; read and written
+	// by OnMessage only, so that a message changing nothing takes no lock.
+	binaryWaiting bool
 	// sockets are the accepted ones, one per namespace: a slice, as a
 	// client joins one or a few namespaces (server.limits bounds them) and
 	// a map of one entry would cost an idle client ten times its size.
@@ -274,15 +282,13 @@ type client struct {
 	connectTimer *time.Timer
 
 	// A packet waiting for its attachments must be finished before
-	// binaryDeadline (zero while none waits). The timer is made at the
-	// first binary packet of a session and re-armed only when it fires
-	// early, so a session that sends none has none.
+	// binaryDeadline, the time since server.epoch (zero while none waits).
+	// The timer is made at the first binary packet of a session and
+	// re-armed only when it fires early, so a session that sends none has
+	// none.
 	binaryTimeout  time.Duration
-	binaryDeadline time.Time
+	binaryDeadline time.Duration
 	binaryTimer    *time.Timer
-	// binaryWaiting mirrors decoder.Waiting as last seen; read and written
-	// by OnMessage only, so that a message changing nothing takes no lock.
-	binaryWaiting bool
 }
 
 // socketLocked returns the accepted socket of namespace name, or nil; c.mu
@@ -404,10 +410,10 @@ func (c *client) watchBinaryPacket() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !waiting {
-		c.binaryDeadline = time.Time{}
+		c.binaryDeadline = 0
 		return
 	}
-	c.binaryDeadline = time.Now().Add(c.binaryTimeout)
+	c.binaryDeadline = time.Since(c.server.epoch) + c.binaryTimeout
 	switch {
 	case c.binaryTimer == nil:
 		c.binaryTimer = time.AfterFunc(c.binaryTimeout, c.onBinaryTimeout)
@@ -424,16 +430,16 @@ func (c *client) watchBinaryPacket() {
 func (c *client) onBinaryTimeout() {
 	c.mu.Lock()
 	deadline := c.binaryDeadline
-	if c.closed || deadline.IsZero() {
+	if c.closed || deadline == 0 {
 		c.mu.Unlock()
 		return
 	}
-	if left := time.Until(deadline); left > 0 {
+	if left := deadline - time.Since(c.server.epoch); left > 0 {
 		c.binaryTimer.Reset(left)
 		c.mu.Unlock()
 		return
 	}
-	c.binaryDeadline = time.Time{}
+	c.binaryDeadline = 0
 	c.mu.Unlock()
 	c.server.refused(LimitBinaryTimeout)
 	c.log().Info("socket.io session closed: binary packet unfinished", "timeout", c.binaryTimeout)
@@ -548,7 +554,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 			s.close("server namespace disconnect", true)
 		}
 	}()
-	msgs, err := Encode(&Packet{Type: PacketConnect, Namespace: s.ns.name, ID: NoID, Data: connectPayload(s.id, s.pid)})
+	msgs, err := Encode(&Packet{Type: PacketConnect, Namespace: s.ns.name, ID: NoID, Data: connectPayload(s.id, s.pid())})
 	if err == nil {
 		err = c.conn.Send(msgs...)
 	}
@@ -569,7 +575,7 @@ func (c *client) decideConnect(s *Socket, auth json.RawMessage) {
 			return
 		}
 	}
-	c.server.hooks.Connected(s.ctx, s)
+	c.server.hooks.Connected(s.ctx(), s)
 	s.openGate()
 }
 
@@ -582,7 +588,7 @@ func (c *client) callConnect(s *Socket, auth json.RawMessage) (err error) {
 			err = fmt.Errorf("connect hook panicked: %v", r)
 		}
 	}()
-	return c.server.hooks.Connect(s.ctx, s, auth)
+	return c.server.hooks.Connect(s.ctx(), s, auth)
 }
 
 func (c *client) sendConnectError(namespace string, payload map[string]any) {

@@ -250,9 +250,9 @@ func TestEmitWithAckTimesOut(t *testing.T) {
 	p := tc.next()
 	// A late answer finds no waiter and changes nothing.
 	tc.send("3" + itoa(p.ID) + `[]`)
-	s.ackMu.Lock()
-	pending := len(s.acks)
-	s.ackMu.Unlock()
+	s.mu.Lock()
+	pending := len(s.acks.waiting)
+	s.mu.Unlock()
 	if pending != 0 {
 		t.Fatalf("%d acknowledgements still pending", pending)
 	}

@@ -27,50 +27,81 @@ var (
 
 // Socket is one client connected to one namespace. It implements
 // gatehouse.Socket; its methods are safe for concurrent use.
+//
+// An idle socket keeps this one object (and its place in the namespace's
+// index): what only some sockets need (acknowledgements awaited, session
+// recovery, events that arrive while it is set up) hangs from a pointer
+// made on first need, and its context is its own fields (socketContext).
 type Socket struct {
 	id     string
 	client *client
 	ns     *namespaceIndex
-	ctx    context.Context
-	stop   context.CancelFunc
+
+	// mu guards the end of the socket's context (done, afterEnd), the
+	// acknowledgements awaited (acks) and the gate of early events (ready,
+	// early): short sections that call nothing outside the socket.
+	mu       sync.Mutex
+	done     chan struct{}
+	afterEnd map[*func()]struct{}
 	// onEnd runs once when the socket ends (see OnEnd).
 	onEnd  atomic.Pointer[func()]
+	ended  atomic.Bool // the context is done
 	closed atomic.Bool
+	// registered is guarded by ns.mu; recovered is set before the socket
+	// is published.
+	registered bool
+	ready      bool
+	recovered  bool
 
-	mu     sync.RWMutex
-	claims gatehouse.Claims
+	claims atomic.Value // gatehouse.Claims
 	// attached is the layer above's state of the socket (see AttachOnce):
 	// one typed value it owns, rather than values under string keys.
 	attached atomic.Value
 
-	// Guarded by ns.mu.
-	registered bool
+	// Guarded by ns.mu: the rooms joined, the subject the socket is indexed
+	// under, and its neighbours among the sockets of that subject (a list
+	// through the sockets rather than a set per user).
 	rooms      map[string]struct{}
 	subject    string
+	prevOfUser *Socket
+	nextOfUser *Socket
 
-	ackMu  sync.Mutex
-	nextID int64
-	acks   map[int64]chan []json.RawMessage
-	// ackElsewhere, set on a socket that moved here from another node,
-	// takes the acknowledgements the client owed that node.
-	ackElsewhere func(id int64, args []json.RawMessage)
+	// acks are the acknowledgements this side awaits, made by the first
+	// EmitWithAck (or a move); guarded by mu.
+	acks *ackTable
+	// rec is the socket's recovery state in a namespace that recovers
+	// sessions, nil elsewhere; set before the socket is published.
+	rec *recoveryState
+	// early holds the events received while the Connected hook runs, so
+	// that on-connect work (joining rooms) happens before the first event;
+	// guarded by mu, nil once ready or while none waits.
+	early *earlyEvents
+}
 
-	// In a namespace that recovers sessions: the private session id, the
-	// stream offset when the socket connected, whether it resumed a
-	// session, and the live packets held while it catches up (holdMu; nil
-	// but while it does).
-	pid       string
-	start     string
-	recovered bool
-	holdMu    sync.Mutex
-	hold      *holdState
+// ackTable numbers a socket's EmitWithAck calls and keeps those waiting.
+type ackTable struct {
+	nextID  int64
+	waiting map[int64]chan []json.RawMessage
+	// elsewhere, set on a socket that moved here from another node, takes
+	// the acknowledgements the client owed that node.
+	elsewhere func(id int64, args []json.RawMessage)
+}
 
-	// Events received while the Connected hook runs wait here, so that
-	// on-connect work (joining rooms) happens before the first event.
-	gateMu     sync.Mutex
-	ready      bool
-	early      []inboundEvent
-	earlyBytes int64
+// recoveryState is what a socket of a namespace that recovers sessions
+// keeps: the private session id, the stream offset when the socket
+// connected, and the live packets held while it catches up (nil but while
+// it does).
+type recoveryState struct {
+	pid   string
+	start string
+	mu    sync.Mutex
+	hold  *holdState
+}
+
+// earlyEvents are the events held before a socket is set up.
+type earlyEvents struct {
+	events []inboundEvent
+	bytes  int64
 }
 
 var _ gatehouse.Socket = (*Socket)(nil)
@@ -82,11 +113,7 @@ type inboundEvent struct {
 }
 
 func newSocket(c *client, ns *namespaceIndex) *Socket {
-	// Not derived from a context of the client: the client cancels its
-	// sockets one by one when the session ends, and a parent context would
-	// keep a map of its children for every idle session.
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Socket{id: newSocketID(), client: c, ns: ns, ctx: ctx, stop: cancel}
+	return &Socket{id: newSocketID(), client: c, ns: ns}
 }
 
 // newSocketID returns 120 random bits in base64url, the length of the
@@ -99,7 +126,7 @@ func newSocketID() string {
 
 // cancel ends the socket's context and runs its OnEnd function.
 func (s *Socket) cancel() {
-	s.stop()
+	s.ctx().end()
 	if f := s.onEnd.Swap(nil); f != nil {
 		(*f)()
 	}
@@ -112,7 +139,7 @@ func (s *Socket) cancel() {
 // give every idle socket's context a map of its children.
 func (s *Socket) OnEnd(f func()) {
 	s.onEnd.Store(&f)
-	if s.ctx.Err() != nil {
+	if s.ended.Load() {
 		// Ended meanwhile: run it unless cancel already took it.
 		if g := s.onEnd.Swap(nil); g != nil {
 			(*g)()
@@ -123,6 +150,15 @@ func (s *Socket) OnEnd(f func()) {
 // Recovered reports whether the socket resumed the session of an earlier
 // one whose connection was lost (connection state recovery).
 func (s *Socket) Recovered() bool { return s.recovered }
+
+// pid is the socket's private session id, "" outside a namespace that
+// recovers sessions.
+func (s *Socket) pid() string {
+	if s.rec == nil {
+		return ""
+	}
+	return s.rec.pid
+}
 
 // ID is the socket id, sent to the client in the CONNECT ack.
 func (s *Socket) ID() string { return s.id }
@@ -139,17 +175,14 @@ func (s *Socket) InRoom(room string) bool { return s.ns.inRoom(s, room) }
 // Claims are the socket's verified claims, nil until the Connect hook (or a
 // token refresh) sets them with SetClaims.
 func (s *Socket) Claims() gatehouse.Claims {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.claims
+	claims, _ := s.claims.Load().(gatehouse.Claims)
+	return claims
 }
 
 // SetClaims replaces the socket's claims, and with them the user the socket
 // is listed under by Server.SocketsOfUser.
 func (s *Socket) SetClaims(claims gatehouse.Claims) {
-	s.mu.Lock()
-	s.claims = claims
-	s.mu.Unlock()
+	s.claims.Store(claims)
 	s.ns.reindexSubject(s)
 }
 
@@ -176,7 +209,10 @@ func (s *Socket) Header(name string) string {
 func (s *Socket) Transport() string { return s.client.conn.Transport() }
 
 // Context is cancelled when the socket disconnects.
-func (s *Socket) Context() context.Context { return s.ctx }
+func (s *Socket) Context() context.Context { return s.ctx() }
+
+// ctx is the socket as its context.
+func (s *Socket) ctx() *socketContext { return (*socketContext)(s) }
 
 // Attached returns the value the layer above attached to the socket with
 // AttachOnce, nil before it attached one.
@@ -197,10 +233,10 @@ func (s *Socket) AttachOnce(v any) any {
 // Emit sends an event to this socket only; arguments are encoded as
 // documented on gatehouse.Socket.Emit.
 func (s *Socket) Emit(event string, args ...any) error {
-	if s.pid != "" {
+	if s.rec != nil {
 		// Recorded, to reach the client again if its connection drops
 		// before it arrives: a socket id works as a room.
-		return s.client.server.recovery.Record(s.ctx, s.ns.name, []string{s.id}, nil, event, args)
+		return s.client.server.recovery.Record(s.ctx(), s.ns.name, []string{s.id}, nil, event, args)
 	}
 	msgs, err := EncodeEvent(s.ns.name, NoID, event, args...)
 	if err != nil {
@@ -216,18 +252,21 @@ func (s *Socket) Emit(event string, args ...any) error {
 // first, or with ctx's error.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
 	reply := make(chan []json.RawMessage, 1)
-	s.ackMu.Lock()
+	s.mu.Lock()
 	if s.closed.Load() {
-		s.ackMu.Unlock()
+		s.mu.Unlock()
 		return nil, ErrDisconnected
 	}
-	id := s.nextID
-	s.nextID++
 	if s.acks == nil {
-		s.acks = make(map[int64]chan []json.RawMessage)
+		s.acks = &ackTable{}
 	}
-	s.acks[id] = reply
-	s.ackMu.Unlock()
+	id := s.acks.nextID
+	s.acks.nextID++
+	if s.acks.waiting == nil {
+		s.acks.waiting = make(map[int64]chan []json.RawMessage)
+	}
+	s.acks.waiting[id] = reply
+	s.mu.Unlock()
 	defer s.dropAck(id)
 
 	msgs, err := EncodeEvent(s.ns.name, id, event, args...)
@@ -246,28 +285,33 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]
 		return nil, fmt.Errorf("event %q: %w", event, ErrAckTimeout)
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-s.ctx.Done():
+	case <-s.ctx().Done():
 		return nil, ErrDisconnected
 	}
 }
 
 func (s *Socket) dropAck(id int64) {
-	s.ackMu.Lock()
-	delete(s.acks, id)
-	s.ackMu.Unlock()
+	s.mu.Lock()
+	delete(s.acks.waiting, id)
+	s.mu.Unlock()
 }
 
 // onAck hands a client's acknowledgement to the EmitWithAck waiting for it;
 // an unknown id (late or never asked for) is ignored, as in the reference.
 func (s *Socket) onAck(id int64, args []json.RawMessage) {
-	s.ackMu.Lock()
-	reply, ok := s.acks[id]
-	delete(s.acks, id)
-	s.ackMu.Unlock()
-	if ok {
+	var reply chan []json.RawMessage
+	var elsewhere func(id int64, args []json.RawMessage)
+	s.mu.Lock()
+	if s.acks != nil {
+		reply = s.acks.waiting[id]
+		delete(s.acks.waiting, id)
+		elsewhere = s.acks.elsewhere
+	}
+	s.mu.Unlock()
+	if reply != nil {
 		reply <- args // buffered, and only ever sent to once
-	} else if s.ackElsewhere != nil {
-		s.ackElsewhere(id, args)
+	} else if elsewhere != nil {
+		elsewhere(id, args)
 	}
 }
 
@@ -372,34 +416,38 @@ func (s *Socket) ackFunc(id int64) AckFunc {
 }
 
 func (s *Socket) deliver(ev inboundEvent) {
-	s.gateMu.Lock()
+	s.mu.Lock()
 	if s.ready {
-		s.gateMu.Unlock()
+		s.mu.Unlock()
 		s.dispatch(ev)
 		return
 	}
 	err := s.holdEarlyLocked(ev)
-	s.gateMu.Unlock()
+	s.mu.Unlock()
 	if err != nil {
 		s.refuse(ev, err)
 	}
 }
 
 // holdEarlyLocked keeps an event that arrived before the socket was set
-// up, within MaxQueuedEvents and Limits.MaxQueuedBytes; gateMu is held.
-// The first event held is always taken, whatever its size, so that any
-// packet the transport accepted can wait.
+// up, within MaxQueuedEvents and Limits.MaxQueuedBytes; mu is held. The
+// first event held is always taken, whatever its size, so that any packet
+// the transport accepted can wait.
 func (s *Socket) holdEarlyLocked(ev inboundEvent) error {
+	if s.early == nil {
+		s.early = &earlyEvents{}
+	}
+	early := s.early
 	size := EventBytes(ev.name, ev.args)
-	if len(s.early) >= MaxQueuedEvents {
+	if len(early.events) >= MaxQueuedEvents {
 		return ErrQueuedEvents
 	}
 	limit := s.client.server.limits.Load().MaxQueuedBytes
-	if limit > 0 && len(s.early) > 0 && s.earlyBytes+size > limit {
+	if limit > 0 && len(early.events) > 0 && early.bytes+size > limit {
 		return ErrQueuedBytes
 	}
-	s.early = append(s.early, ev)
-	s.earlyBytes += size
+	early.events = append(early.events, ev)
+	early.bytes += size
 	return nil
 }
 
@@ -422,15 +470,18 @@ func (s *Socket) refuse(ev inboundEvent, err error) {
 // lets later ones through directly.
 func (s *Socket) openGate() {
 	for {
-		s.gateMu.Lock()
-		batch := s.early
-		s.early, s.earlyBytes = nil, 0
+		s.mu.Lock()
+		var batch []inboundEvent
+		if s.early != nil {
+			batch = s.early.events
+		}
+		s.early = nil
 		if len(batch) == 0 {
 			s.ready = true
-			s.gateMu.Unlock()
+			s.mu.Unlock()
 			return
 		}
-		s.gateMu.Unlock()
+		s.mu.Unlock()
 		for i := range batch {
 			ev := batch[i]
 			batch[i] = inboundEvent{} // handed over: the batch no longer holds it
@@ -443,7 +494,7 @@ func (s *Socket) dispatch(ev inboundEvent) {
 	if s.closed.Load() {
 		return
 	}
-	s.client.server.hooks.Event(s.ctx, s, ev.name, ev.args, ev.ack)
+	s.client.server.hooks.Event(s.ctx(), s, ev.name, ev.args, ev.ack)
 }
 
 // close takes the socket out of its namespace once: optionally tells the
@@ -467,17 +518,19 @@ func (s *Socket) close(reason string, notifyClient bool) {
 	c.removeSocketLocked(s)
 	c.mu.Unlock()
 	var rooms []string
-	if s.pid != "" {
+	if s.rec != nil {
 		rooms = s.ns.roomsOf(s)
 	}
 	s.ns.remove(s)
 	s.saveSession(reason, rooms)
-	s.holdMu.Lock()
-	s.hold = nil
-	s.holdMu.Unlock()
+	if s.rec != nil {
+		s.rec.mu.Lock()
+		s.rec.hold = nil
+		s.rec.mu.Unlock()
+	}
 	s.cancel()
-	s.gateMu.Lock()
-	s.early, s.earlyBytes = nil, 0
-	s.gateMu.Unlock()
+	s.mu.Lock()
+	s.early = nil
+	s.mu.Unlock()
 	c.server.hooks.Disconnected(s, reason)
 }
