@@ -100,7 +100,7 @@ edge-short:
 edge:
 	GATEHOUSE_EDGE_LONG=1 $(GO) test -count=1 -v -timeout=30m -run '$(EDGE_TESTS)' $(EDGE_PKGS)
 
-## bench: every load scenario against Gatehouse, the Node socket.io baseline and a bare loop; writes docs/benchmarks.md.
+## bench: every load scenario against Gatehouse, the Node socket.io baseline, the Go socket.io peer and a bare loop; writes docs/benchmarks.md.
 bench:
 	GO=$(GO) bench/run.sh
 

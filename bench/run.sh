@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark scenario against Gatehouse, the Node socket.io
-# baseline and the bare fasthttp/websocket loop, one server at a time, and
+# baseline, the Go peer (zishang520/socket.io v3) and the bare
+# fasthttp/websocket loop, one server at a time, and
 # writes docs/benchmarks.md. `make bench` calls it. Sizes are modest by
 # default (the whole run takes a few minutes on 2 cores); scale them with
 # the variables below, e.g. HOLD_N=100000 make bench.
@@ -23,17 +24,17 @@ cd "$(dirname "$0")/.."
 : "${FANOUT_WINDOW:=8}"      # fanout closed loop: messages in flight
 : "${FANOUT_RATE:=}"         # fanout: offered messages/s; default half of Node's closed-loop rate
 : "${FANOUT_SENDERS:=200}"   # fanout at C1's limit: senders taking turns, each its own user
-: "${RATE_LIMIT:=100000}"    # per-user rate limit of sendMessage, both servers
+: "${RATE_LIMIT:=100000}"    # per-user rate limit of sendMessage, every server
 : "${RATE_BURST:=100000}"
 : "${C1_RATE:=10}"           # the per-user limit of contract C1 (gateway.yaml), kept in the
-: "${C1_BURST:=20}"          # many-sender fan-out, on both servers
+: "${C1_BURST:=20}"          # many-sender fan-out, on every server
 : "${REDIS_PORT:=18079}"     # redis-server started for the Redis runs (skipped without one)
 : "${REDIS_MSGS:=50}"        # Redis runs: messages/s for 4 s, to 100 receivers
 : "${BENCH_OUT:=docs/benchmarks.md}"
 : "${GO:=go}"
 export JWT_SECRET="${JWT_SECRET:-bench-secret-not-for-production}" RATE_LIMIT RATE_BURST
 
-: "${PORT_GATEHOUSE:=18080}" "${PORT_NODE:=18090}" "${PORT_BARE:=18070}" # the servers' ports
+: "${PORT_GATEHOUSE:=18080}" "${PORT_NODE:=18090}" "${PORT_GO:=18060}" "${PORT_BARE:=18070}" # the servers' ports
 work=$(mktemp -d)
 results="$work/results.jsonl"
 commands="$work/commands.sh"
@@ -75,8 +76,12 @@ echo "== build"
 $GO build -o bin/gatehouse ./cmd/gatehouse
 $GO build -o bin/loadgen ./bench/loadgen
 $GO build -o bin/bench-bare ./bench/peers/bare
+# The Go peer is a module of its own (bench/peers/goio/go.mod), so that
+# the gateway's go.mod does not carry the socket.io library.
+(cd bench/peers/goio && $GO build -o ../../../bin/bench-goio .)
 (cd bench/peers/node && npm ci --no-audit --no-fund --silent)
 note "go build -o bin/gatehouse ./cmd/gatehouse && go build -o bin/loadgen ./bench/loadgen && go build -o bin/bench-bare ./bench/peers/bare"
+note "(cd bench/peers/goio && go build -o ../../../bin/bench-goio .)"
 note "(cd bench/peers/node && npm ci)"
 
 # start_server NAME PORT COMMAND...: starts one server and waits for /healthz.
@@ -181,6 +186,25 @@ stop_server
 start_server node "$PORT_NODE" env PORT="$PORT_NODE" RATE_LIMIT="$C1_RATE" RATE_BURST="$C1_BURST" node bench/peers/node/server.js
 many_senders node "$PORT_NODE"
 stop_server
+
+# peer_runs TARGET PORT COMMAND...: the runs of a socket.io peer, as
+# Node's above, at the same offered loads; COMMAND starts it on PORT.
+peer_runs() {
+	local target=$1 port=$2
+	shift 2
+	start_server "$target" "$port" env PORT="$port" "$@"
+	load hold "$target" "$port" -n "$HOLD_N" -c "$CONNECT_C" -d "$HOLD_FOR" -pid "$server_pid"
+	load connect "$target" "$port" -n "$CONNECT_N" -c "$CONNECT_C"
+	closed_loop_runs "$target" "$port"
+	offered_runs "$target" "$port"
+	stop_server
+	start_server "$target" "$port" env PORT="$port" RATE_LIMIT="$C1_RATE" RATE_BURST="$C1_BURST" "$@"
+	many_senders "$target" "$port"
+	stop_server
+}
+
+echo "== go peer (zishang520/socket.io v3)"
+peer_runs go "$PORT_GO" bin/bench-goio
 
 echo "== gatehouse"
 start_server gatehouse "$PORT_GATEHOUSE" bin/gatehouse run --config bench/gateway-bench.yaml --listen "127.0.0.1:$PORT_GATEHOUSE" --log-level warn

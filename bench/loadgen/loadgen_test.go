@@ -169,7 +169,7 @@ func TestReportShowsRatiosAndMissedTargets(t *testing.T) {
 	writeReport(&buf, results, [][2]string{{"CPUs (nproc)", "2"}}, "bin/loadgen ack", "## Why\n")
 	out := buf.String()
 	for _, want := range []string{
-		"| acked events/s, closed loop, 1 in flight per connection | 30000 | 20000 | — | 1.50× | — |",
+		"| acked events/s, closed loop, 1 in flight per connection | 30000 | 20000 | — | — | 1.50× | — | — |",
 		"| acked events/s ≥ 4× Node | 1 in flight: 1.50× node (short by 62%) | no |",
 		"| RSS per idle authenticated connection ≤ 12 KiB and ≤ ¼ of Node's | 10.00 KiB vs Node 50.00 KiB (0.20×) | yes |",
 		"| fan-out deliveries/s ≥ 4× Node | not measured | not checked |",
@@ -179,6 +179,88 @@ func TestReportShowsRatiosAndMissedTargets(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestReportHoldsGatehouseAgainstTheGoPeer(t *testing.T) {
+	results := []result{
+		{Scenario: "ack", Target: "gatehouse", Mode: "closed", Window: 1, Rate: 40000, P50ms: 1, P99ms: 3},
+		{Scenario: "ack", Target: "node", Mode: "closed", Window: 1, Rate: 10000, P50ms: 4, P99ms: 9},
+		{Scenario: "ack", Target: "go", Mode: "closed", Window: 1, Rate: 16000, P50ms: 2.5, P99ms: 12},
+		{Scenario: "hold", Target: "go", Held: 1000, RSSConn: 20},
+		{Scenario: "fanout", Target: "go", Mode: "closed", Window: 8, Senders: 200, SenderRate: 10, Rate: 30000, P50ms: 9},
+	}
+	var buf bytes.Buffer
+	writeReport(&buf, results, nil, "", "")
+	out := buf.String()
+	for _, want := range []string{
+		"| figure | gatehouse | node | go | bare | gatehouse/node | gatehouse/go | gatehouse/bare |",
+		"| acked events/s, closed loop, 1 in flight per connection | 40000 | 10000 | 16000 | — | 4.00× | 2.50× | — |",
+		"| ack latency p99, closed loop, 1 in flight per connection (ms) | 3.00 | 9.00 | 12.00 | — | 0.33× | 0.25× | — |",
+		// A figure only the Go peer has still gets its row.
+		"| server RSS per idle connection (KiB) | — | — | 20.00 | — | — | — | — |",
+		"| fan-out deliveries/s, many senders at C1's per-user limit, closed loop | — | — | 30000 | — | — | — | — |",
+		"| hold | go | — | — | 0 |",
+		"**go** is the Go peer (zishang520/socket.io v3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestMedianTargetAtTheOfferedLoadNeedsEveryPeer(t *testing.T) {
+	offered := func(target string, p50 float64) result {
+		return result{Scenario: "ack", Target: target, Mode: "rate", Offered: 5000, Rate: 5000, P50ms: p50}
+	}
+	const row = "| ack latency p50 at the offered load ≤ the peers' (Node's and the Go peer's) | "
+	tests := []struct {
+		name    string
+		results []result
+		want    string
+	}{
+		{"under both", []result{offered("gatehouse", 0.2), offered("node", 0.8), offered("go", 0.4)},
+			row + "0.20 ms at 5000 events/s vs node 0.80 ms (0.25×), go 0.40 ms (0.50×) | yes |"},
+		{"equal to one", []result{offered("gatehouse", 0.4), offered("node", 0.8), offered("go", 0.4)},
+			row + "0.40 ms at 5000 events/s vs node 0.80 ms (0.50×), go 0.40 ms (1.00×) | yes |"},
+		{"over the Go peer", []result{offered("gatehouse", 0.5), offered("node", 0.8), offered("go", 0.4)},
+			row + "0.50 ms at 5000 events/s vs node 0.80 ms (0.62×), go 0.40 ms (1.25×, over by 0.10 ms) | no |"},
+		{"Go peer not run", []result{offered("gatehouse", 0.2), offered("node", 0.8)},
+			row + "0.20 ms at 5000 events/s vs node 0.80 ms (0.25×), go not measured | not checked |"},
+		{"over Node, Go peer not run", []result{offered("gatehouse", 0.9), offered("node", 0.8)},
+			row + "0.90 ms at 5000 events/s vs node 0.80 ms (1.12×, over by 0.10 ms), go not measured | no |"},
+		{"Go peer failed", []result{offered("gatehouse", 0.2), offered("node", 0.8), {Scenario: "ack", Target: "go", Mode: "rate", Error: "refused"}},
+			row + "0.20 ms at 5000 events/s vs node 0.80 ms (0.25×), go not measured | not checked |"},
+		{"gatehouse not run", []result{offered("node", 0.8), offered("go", 0.4)},
+			row + "not measured | not checked |"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			writeReport(&buf, tt.results, nil, "", "")
+			if out := buf.String(); !strings.Contains(out, tt.want) {
+				t.Errorf("report lacks %q:\n%s", tt.want, out)
+			}
+		})
+	}
+}
+
+func TestGoPeerLibraryIsReadFromItsGoMod(t *testing.T) {
+	dir := t.TempDir()
+	goMod := dir + "/go.mod"
+	text := "module x\n\nrequire (\n\tgithub.com/golang-jwt/jwt/v5 v5.3.1\n\tgithub.com/zishang520/socket.io/servers/socket/v3 v3.0.6\n)\n"
+	if err := os.WriteFile(goMod, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := goPeerLibrary(goMod), "github.com/zishang520/socket.io/servers/socket/v3 v3.0.6"; got != want {
+		t.Errorf("goPeerLibrary = %q, want %q", got, want)
+	}
+	if got := goPeerLibrary(dir + "/missing"); got != "" {
+		t.Errorf("goPeerLibrary of a missing file = %q, want empty", got)
+	}
+	// The repository's own peer, as the report reads it from the root.
+	if got := goPeerLibrary("../peers/goio/go.mod"); !strings.HasPrefix(got, "github.com/zishang520/socket.io/servers/socket/v3 v3.") {
+		t.Errorf("goPeerLibrary of bench/peers/goio/go.mod = %q", got)
 	}
 }
 
@@ -197,10 +279,10 @@ func TestReportGivesEachAckWindowItsRowsAndVerdict(t *testing.T) {
 			ack("gatehouse", 8, 86000, 3, 6), ack("node", 8, 20000, 12, 24),
 			{Scenario: "ack", Target: "bare", Mode: "closed", Window: 8, Rate: 100000, P50ms: 2, P99ms: 5},
 		}, []string{
-			"| acked events/s, closed loop, 1 in flight per connection | 39200 | 20000 | — | 1.96× | — |",
-			"| acked events/s, closed loop, 8 in flight per connection | 86000 | 20000 | 100000 | 4.30× | 0.86× |",
-			"| ack latency p50, closed loop, 8 in flight per connection (ms) | 3.00 | 12.00 | 2.00 | 0.25× | 1.50× |",
-			"| ack latency p99, closed loop, 8 in flight per connection (ms) | 6.00 | 24.00 | 5.00 | 0.25× | 1.20× |",
+			"| acked events/s, closed loop, 1 in flight per connection | 39200 | 20000 | — | — | 1.96× | — | — |",
+			"| acked events/s, closed loop, 8 in flight per connection | 86000 | 20000 | — | 100000 | 4.30× | — | 0.86× |",
+			"| ack latency p50, closed loop, 8 in flight per connection (ms) | 3.00 | 12.00 | — | 2.00 | 0.25× | — | 1.50× |",
+			"| ack latency p99, closed loop, 8 in flight per connection (ms) | 6.00 | 24.00 | — | 5.00 | 0.25× | — | 1.20× |",
 			"| acked events/s ≥ 4× Node | 1 in flight: 1.96× node (short by 51%); 8 in flight: 4.30× node | yes at 8 in flight, no at 1 |",
 			"| ack | gatehouse | closed | 8 per conn | 0 |",
 		}, nil},
@@ -208,7 +290,7 @@ func TestReportGivesEachAckWindowItsRowsAndVerdict(t *testing.T) {
 			ack("gatehouse", 1, 80000, 1, 2), ack("node", 1, 20000, 2, 4),
 			ack("gatehouse", 16, 90000, 1, 2), ack("node", 16, 20000, 2, 4),
 		}, []string{
-			"| acked events/s, closed loop, 16 in flight per connection | 90000 | 20000 | — | 4.50× | — |",
+			"| acked events/s, closed loop, 16 in flight per connection | 90000 | 20000 | — | — | 4.50× | — | — |",
 			"| acked events/s ≥ 4× Node | 1 in flight: 4.00× node; 16 in flight: 4.50× node | yes |",
 		}, []string{"8 in flight"}},
 		{"missed at both", []result{
