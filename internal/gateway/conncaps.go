@@ -86,13 +86,25 @@ func (gw *Gateway) takeConnSlots(ctx context.Context, st *state, ns *namespaceRu
 		gw.refusals.refused(c.limit, "namespace", ns.name, "ip", s.RemoteIP())
 		return capRefusal(c, ns.name)
 	}
-	keys := make([]string, len(plain))
-	for i, c := range plain {
+	gw.releaseOnEnd(s, caps)
+	return nil
+}
+
+// releaseOnEnd gives the places of caps back when the socket ends,
+// whichever way. Every idle socket keeps what this holds: with one cap
+// (the usual case), the function keeps its key alone, 32 bytes, rather
+// than a slice of keys besides.
+func (gw *Gateway) releaseOnEnd(s *socketio.Socket, caps []connCap) {
+	if len(caps) == 1 {
+		key := caps[0].Key
+		s.OnEnd(func() { gw.cluster.connCounter().Release([]string{key}) })
+		return
+	}
+	keys := make([]string, len(caps))
+	for i, c := range caps {
 		keys[i] = c.Key
 	}
-	// Given back when the socket ends, whichever way.
 	s.OnEnd(func() { gw.cluster.connCounter().Release(keys) })
-	return nil
 }
 
 // capRefusal is the CONNECT_ERROR of a full cap.

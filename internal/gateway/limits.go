@@ -204,19 +204,20 @@ func (l *firstReadListener) Accept() (net.Conn, error) {
 			continue
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(l.timeout))
-		return &firstReadConn{Conn: conn, refusals: l.refusals, perIP: l.perIP, ip: ip}, nil
+		return &firstReadConn{Conn: conn, listener: l}, nil
 	}
 }
 
 // firstReadConn counts a connection that timed out before sending
 // anything; the HTTP server moves its deadline once bytes come. Closing it
 // gives its place back to its address, once however often it is closed.
+// It is kept for the connection's life (a WebSocket's too), so it holds
+// 32 bytes: its listener rather than the listener's parts, and no address,
+// which its connection keeps already.
 type firstReadConn struct {
 	net.Conn
-	refusals *refusalLog
+	listener *firstReadListener
 	started  atomic.Bool
-	perIP    *tcpConnsPerIP
-	ip       string
 	closed   atomic.Bool
 }
 
@@ -228,7 +229,7 @@ func (c *firstReadConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.perIP.release(c.ip)
+	c.listener.perIP.release(remoteHost(c.RemoteAddr()))
 	return c.Conn.Close()
 }
 
@@ -241,7 +242,7 @@ func (c *firstReadConn) Read(p []byte) (int, error) {
 		}
 	} else if err != nil && !c.started.Load() && isTimeout(err) {
 		c.started.Store(true) // count it once
-		c.refusals.refused(limitHandshakeTimeout, "ip", remoteHost(c.RemoteAddr()))
+		c.listener.refusals.refused(limitHandshakeTimeout, "ip", remoteHost(c.RemoteAddr()))
 	}
 	return n, err
 }
