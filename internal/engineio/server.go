@@ -54,6 +54,9 @@ type Server struct {
 	// poll reads the WebSockets of owned connections when the read path
 	// is the poller (Options.ReadPath); nil otherwise.
 	poll *poller
+	// flush writes the queues of polled WebSockets woken from elsewhere
+	// than their reader.
+	flush *flushPool
 
 	ids *sessionIDs
 
@@ -89,6 +92,7 @@ func NewServer(opts Options, h Handler) *Server {
 		upgrades:   []string{},
 	}
 	srv.SetSessionLimits(opts.MaxSessions, opts.MaxSessionsPerIP)
+	srv.flush = newFlushPool(&srv.alive, &srv.buffers)
 	if opts.ReadPath == ReadPathPoller && pollerSupported {
 		srv.poll = newPoller(srv)
 	}

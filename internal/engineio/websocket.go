@@ -373,12 +373,17 @@ func (s *session) hasWorkLocked() bool {
 
 // wakeWriterLocked makes sure the queue gets written: by the read
 // goroutine when it is handing over a message (it flushes afterwards), by
-// the writer at work, or else by a goroutine started for it.
+// the writer at work, or else by the server's flushers for a polled link
+// (see flushPool) and by a goroutine started for it otherwise.
 func (s *session) wakeWriterLocked(link *wsLink) {
 	if link.writing || link.reading || link.closed || !s.hasWorkLocked() {
 		return
 	}
 	link.writing = true
+	if link.pc.Load() != nil {
+		s.srv.flush.submit(s, link)
+		return
+	}
 	s.srv.goTracked(func() { s.flushWoken(link) })
 }
 
@@ -432,8 +437,21 @@ const maxWriteBatch = 64 << 10
 // is closing, the close packet and the close frame. The caller has set
 // link.writing; flushWebSocket clears it when done.
 func (s *session) flushWebSocket(link *wsLink) {
+	s.flushFrom(link, nil, nil, 0)
+}
+
+// flushFrom is flushWebSocket for a writer that takes over a batch a
+// flusher began (see flushTurn): rest, the framed bytes the socket did
+// not take, and batch[from:] are written first.
+func (s *session) flushFrom(link *wsLink, rest []byte, batch []packet, from int) {
 	buf := s.srv.buffers.get()
 	defer s.srv.buffers.put(buf)
+	if batch != nil {
+		buf.B = append(buf.B[:0], rest...)
+		if !s.writeBatch(link, buf, batch, from, stateOpen) {
+			return
+		}
+	}
 	for {
 		s.mu.Lock()
 		if !s.hasWorkLocked() || link.closed || link.retired.Load() {
@@ -442,12 +460,7 @@ func (s *session) flushWebSocket(link *wsLink) {
 			s.mu.Unlock()
 			return
 		}
-		batch := s.queue
-		s.queue = link.spare[:0]
-		link.spare = nil
-		link.taken++
-		link.pongQueued = false
-		s.queuedMessages = 0
+		batch := s.takeBatchLocked(link)
 		st, mode, closeFrame := s.state(), s.mode, link.closeFrame
 		s.mu.Unlock()
 
@@ -458,45 +471,83 @@ func (s *session) flushWebSocket(link *wsLink) {
 			s.closeLink(link, 0)
 			return
 		}
-		deadline := s.srv.opts.Now().Add(s.srv.writeTimeout())
-		_ = link.raw.SetWriteDeadline(deadline)
 		buf.B = buf.B[:0]
-		var err error
-		for _, p := range batch {
-			buf.B = appendFrame(buf.B, p)
-			if len(buf.B) >= maxWriteBatch {
-				if err = writeAll(link.raw, buf.B); err != nil {
-					break
-				}
-				buf.B = buf.B[:0]
-			}
-		}
-		if err == nil && st != stateOpen {
-			buf.B = appendFrame(buf.B, packet{typ: packetClose})
-		}
-		if err == nil && len(buf.B) > 0 {
-			err = writeAll(link.raw, buf.B)
-		}
-		if cap(buf.B) > maxPooledBuffer {
-			buf.B = nil
-		}
-		clear(batch)
-		if err != nil {
-			s.closeWith("transport error", closeByPeer)
-			s.closeLink(link, 0)
+		if !s.writeBatch(link, buf, batch, 0, st) {
 			return
 		}
-		if st != stateOpen {
-			link.writeControl(appendControlFrame(nil, opClose, fws.FormatCloseMessage(fws.CloseNormalClosure, "")), deadline)
-			s.closeLink(link, closeFrameTimeout)
-			return
-		}
-		s.mu.Lock()
-		link.spare = batch[:0]
-		link.written++
-		link.writerIdle.Broadcast() // for Flush
-		s.mu.Unlock()
 	}
+}
+
+// takeBatchLocked takes the queue for a writer, leaving the spare slice
+// in its place.
+func (s *session) takeBatchLocked(link *wsLink) []packet {
+	batch := s.queue
+	s.queue = link.spare[:0]
+	link.spare = nil
+	link.taken++
+	link.pongQueued = false
+	s.queuedMessages = 0
+	return batch
+}
+
+// writeBatch writes batch[from:] after the bytes in buf, gathering at
+// most maxWriteBatch bytes per write, within the write timeout; then, when
+// the session was closing (st), the close packet and the close frame, and
+// the link is closed. It reports whether the writer goes on: false once
+// the link is closed, the write having failed or the session ended.
+func (s *session) writeBatch(link *wsLink, buf *buffer, batch []packet, from int, st sessionState) bool {
+	deadline := s.srv.opts.Now().Add(s.srv.writeTimeout())
+	_ = link.raw.SetWriteDeadline(deadline)
+	var err error
+	for _, p := range batch[from:] {
+		buf.B = appendFrame(buf.B, p)
+		if len(buf.B) >= maxWriteBatch {
+			if err = writeAll(link.raw, buf.B); err != nil {
+				break
+			}
+			buf.B = buf.B[:0]
+		}
+	}
+	if err == nil && st != stateOpen {
+		buf.B = appendFrame(buf.B, packet{typ: packetClose})
+	}
+	if err == nil && len(buf.B) > 0 {
+		err = writeAll(link.raw, buf.B)
+	}
+	if cap(buf.B) > maxPooledBuffer {
+		buf.B = nil
+	}
+	if err != nil {
+		clear(batch)
+		s.closeWith("transport error", closeByPeer)
+		s.closeLink(link, 0)
+		return false
+	}
+	if st != stateOpen {
+		clear(batch)
+		link.writeControl(appendControlFrame(nil, opClose, fws.FormatCloseMessage(fws.CloseNormalClosure, "")), deadline)
+		s.closeLink(link, closeFrameTimeout)
+		return false
+	}
+	s.batchWritten(link, batch, false)
+	return true
+}
+
+// batchWritten hands batch, written whole, back for reuse and counts it
+// for Flush. It reports whether more is queued for the writer; with
+// release, a writer that has nothing more to do lets the link go.
+func (s *session) batchWritten(link *wsLink, batch []packet, release bool) (more bool) {
+	clear(batch)
+	s.mu.Lock()
+	link.spare = batch[:0]
+	link.written++
+	more = s.hasWorkLocked() && !link.closed && !link.retired.Load()
+	if release && !more {
+		link.writing = false
+	}
+	link.writerIdle.Broadcast() // for Flush, and stopLink when released
+	s.mu.Unlock()
+	return more
 }
 
 var _ Flusher = (*session)(nil)

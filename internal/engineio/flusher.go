@@ -1,0 +1,144 @@
+package engineio
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// flushPool writes the queues of polled WebSockets woken from elsewhere
+// than their reader (a broadcast, the heartbeat), on a few goroutines
+// instead of one started per woken socket. A broadcast to a thousand
+// sockets thus costs a thousand entries in a queue and a goroutine or two,
+// not a thousand goroutines started and scheduled twice each (flushWoken).
+//
+// The flushers take the sockets in the order they were woken and write
+// each one's queue with one non-blocking write; a socket whose queue grew
+// meanwhile goes to the back of the queue rather than being written again
+// at once. Under load the queue is longer than a broadcast's interval, so
+// every socket's turn finds the broadcasts queued since its last turn and
+// writes them with one call; when the flushers keep up, a packet leaves as
+// soon as a flusher reaches it.
+//
+// A flusher never waits for a client: a write that the socket's send
+// buffer cannot take whole hands what is left of the batch to a writer
+// goroutine of that socket's own (flushFrom), which waits for it within
+// the write timeout, as a writer of the goroutine read path does, while
+// the socket's session keeps link.writing set, so nothing else writes to
+// it meanwhile and its packets keep their order. A closing session is
+// handed to such a writer too, for its close packet and close frame.
+type flushPool struct {
+	mu      sync.Mutex
+	queue   []flushEntry
+	head    int
+	workers int
+	max     int
+	alive   *tracker
+	buffers *bufferPool
+	// handedOver counts the batches a flusher left to a writer goroutine.
+	handedOver atomic.Uint64
+}
+
+// flushEntry is a session whose link a flusher is to write.
+type flushEntry struct {
+	s    *session
+	link *wsLink
+}
+
+func newFlushPool(alive *tracker, buffers *bufferPool) *flushPool {
+	return &flushPool{max: max(1, runtime.GOMAXPROCS(0)), alive: alive, buffers: buffers}
+}
+
+// submit queues link's session for a flusher, starting one when fewer
+// than max run. The caller has set link.writing.
+func (f *flushPool) submit(s *session, link *wsLink) {
+	f.mu.Lock()
+	f.queue = append(f.queue, flushEntry{s, link})
+	start := f.workers < f.max
+	if start {
+		f.workers++
+	}
+	f.mu.Unlock()
+	if start {
+		f.alive.add()
+		go f.loop()
+	}
+}
+
+// loop is a flusher: it writes the queued sessions until none is left.
+func (f *flushPool) loop() {
+	defer f.alive.done()
+	buf := f.buffers.get()
+	defer func() { f.buffers.put(buf) }()
+	for {
+		f.mu.Lock()
+		if f.head == len(f.queue) {
+			clear(f.queue)
+			f.queue, f.head = f.queue[:0], 0
+			f.workers--
+			f.mu.Unlock()
+			return
+		}
+		e := f.queue[f.head]
+		f.queue[f.head] = flushEntry{}
+		f.head++
+		if f.head >= 64 && 2*f.head >= len(f.queue) {
+			// A queue that never empties under load would otherwise
+			// grow by every turn ever submitted.
+			n := copy(f.queue, f.queue[f.head:])
+			clear(f.queue[n:])
+			f.queue, f.head = f.queue[:n], 0
+		}
+		f.mu.Unlock()
+		if e.s.flushTurn(e.link, buf) {
+			f.submit(e.s, e.link)
+		}
+		if cap(buf.B) > maxPooledBuffer {
+			buf.B = nil
+		}
+	}
+}
+
+// flushTurn is one flusher's turn with link: it writes what is queued
+// with non-blocking writes, and reports whether more was queued meanwhile
+// (link.writing stays set, and the session goes to the back of the
+// pool's queue). A write the socket does not take whole, and a closing
+// session, go on on a writer goroutine of their own.
+func (s *session) flushTurn(link *wsLink, buf *buffer) (again bool) {
+	pc := link.pc.Load()
+	s.mu.Lock()
+	if !s.hasWorkLocked() || link.closed || link.retired.Load() {
+		link.writing = false
+		link.writerIdle.Broadcast()
+		s.mu.Unlock()
+		return false
+	}
+	if s.state() != stateOpen || pc == nil {
+		s.mu.Unlock()
+		s.srv.goTracked(func() { s.flushWebSocket(link) })
+		return false
+	}
+	batch := s.takeBatchLocked(link)
+	s.mu.Unlock()
+
+	buf.B = buf.B[:0]
+	for i, p := range batch {
+		buf.B = appendFrame(buf.B, p)
+		if len(buf.B) < maxWriteBatch && i < len(batch)-1 {
+			continue
+		}
+		n := pc.writeNow(buf.B)
+		if n == len(buf.B) {
+			buf.B = buf.B[:0]
+			continue
+		}
+		// The client is behind (or the socket failed): a writer of its
+		// own waits for it, starting with the bytes the socket did not
+		// take.
+		rest := append([]byte(nil), buf.B[n:]...)
+		s.srv.flush.handedOver.Add(1)
+		s.srv.goTracked(func() { s.flushFrom(link, rest, batch, i+1) })
+		return false
+	}
+	return s.batchWritten(link, batch, true)
+}

@@ -1,0 +1,92 @@
+package engineio
+
+import (
+	"bytes"
+	"strconv"
+	"testing"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+)
+
+// A client that stops reading fills its socket's send buffer under the
+// flusher's non-blocking writes; what the socket did not take, often
+// half a frame, goes to a writer goroutine of the socket's own, and the
+// messages queued meanwhile follow it. Once the client reads again it
+// gets every message whole and in order.
+func TestFlusherMeetingAFullSendBufferHandsOverWithoutLosingOrReordering(t *testing.T) {
+	const messages = 400
+	rec := newRecorder(false)
+	ts := startServer(t, Options{ReadPath: ReadPathPoller, SendQueue: 2 * messages,
+		PingInterval: time.Minute, PingTimeout: time.Minute}, rec)
+	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	defer ws.Close()
+	readOpen(t, ws)
+	conn := rec.nextConn(t)
+	link := conn.(*session).ws
+	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
+
+	// 400 × 20 KiB is far more than the socket buffers of both ends hold,
+	// and 20 KiB frames do not fit them evenly: writes end mid-frame.
+	pad := bytes.Repeat([]byte("x"), 20<<10)
+	handedBefore := ts.srv.flush.handedOver.Load()
+	sent := make(chan error, 1)
+	go func() {
+		for i := range messages {
+			if err := conn.Send(Message{Data: append([]byte(strconv.Itoa(i)+":"), pad...)}); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	// The client reads nothing until the flushers met the full buffer.
+	eventually(t, "a flusher to hand a batch over", func() bool { return ts.srv.flush.handedOver.Load() > handedBefore })
+	for i := range messages {
+		_, data := readFrame(t, ws)
+		want := "4" + strconv.Itoa(i) + ":"
+		if len(data) != len(want)+len(pad) || data[:len(want)] != want {
+			t.Fatalf("message %d: got %d bytes starting %.12q, want %d starting %q", i, len(data), data, len(want)+len(pad), want)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	// The writer that took over let the link go: the next message leaves
+	// through a flusher again.
+	if err := conn.Send(Message{Data: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	expectText(t, ws, "4after")
+}
+
+// One goroutine queuing on many polled sockets, as a broadcast does, has
+// them written by the flushers, each socket's packets whole and in order.
+func TestFlushersWriteEverySocketOfABroadcastInOrder(t *testing.T) {
+	const sockets, rounds = 50, 20
+	rec := newRecorder(false)
+	ts := startServer(t, pollerOptions(), rec)
+	conns := make([]Conn, sockets)
+	clients := make([]*fws.Conn, sockets)
+	for i := range sockets {
+		clients[i] = dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+		defer clients[i].Close()
+		readOpen(t, clients[i])
+		conns[i] = rec.nextConn(t)
+	}
+	for r := range rounds {
+		msg := Message{Data: []byte("round " + strconv.Itoa(r))}
+		for _, c := range conns {
+			if err := c.Send(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, c := range clients {
+		for r := range rounds {
+			if _, data := readFrame(t, c); data != "4round "+strconv.Itoa(r) {
+				t.Fatalf("socket %d, message %d: %q", i, r, data)
+			}
+		}
+	}
+}
