@@ -45,8 +45,14 @@ type flushEntry struct {
 	link *wsLink
 }
 
+// newFlushPool sizes the pool at half the processors. The flushers leave
+// the other half to the read side, where the broadcasts come from; and the
+// further the flushers lag behind the broadcasts, the more packets each
+// write carries: on 2 CPUs, with a thousand sockets and 8 broadcasts in
+// flight, one flusher wrote 10 packets per write call and two 7, for
+// 2.0 µs of CPU per delivery against 2.5, and delivered more per second.
 func newFlushPool(alive *tracker, buffers *bufferPool) *flushPool {
-	return &flushPool{max: max(1, runtime.GOMAXPROCS(0)), alive: alive, buffers: buffers}
+	return &flushPool{max: max(1, runtime.GOMAXPROCS(0)/2), alive: alive, buffers: buffers}
 }
 
 // submit queues link's session for a flusher, starting one when fewer

@@ -23,11 +23,13 @@ const closeFrameTimeout = time.Second
 
 // wsLink is a WebSocket carrying a session. There is no writer goroutine
 // per connection: whoever finds packets queued and no write in progress
-// becomes the writer until the queue is empty — the read goroutine after
-// handing a message to the listener (so that an ack goes out with no
-// goroutine switch), or a goroutine started for the occasion when a packet
-// is queued from elsewhere (a broadcast, the heartbeat, a close). An idle
-// connection thus costs its read goroutine and no more.
+// becomes the writer until the queue is empty — the read goroutine (or the
+// poller's worker) after handing a message to the listener, so that an ack
+// goes out with no goroutine switch; when a packet is queued from
+// elsewhere (a broadcast, the heartbeat, a close), one of the server's
+// flushers for a link the poller reads (flushPool), else a goroutine
+// started for the occasion. An idle connection thus costs no goroutine of
+// its own on the poller, its read goroutine on the goroutine path.
 type wsLink struct {
 	// conn is the WebSocket library's connection, read by the read
 	// goroutine only; nil once the poller reads the link (pc).
