@@ -39,6 +39,22 @@ type flushPool struct {
 	handedOver atomic.Uint64
 }
 
+// rawWrite is a flusher's non-blocking write through a socket's
+// syscall.RawConn. Its callback is made once per flusher rather than as a
+// closure per write, which would be allocated on every call.
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func newRawWrite() *rawWrite {
+	w := new(rawWrite)
+	w.fn = w.write
+	return w
+}
+
 // flushEntry is a session whose link a flusher is to write.
 type flushEntry struct {
 	s    *session
@@ -74,7 +90,7 @@ func (f *flushPool) submit(s *session, link *wsLink) {
 // loop is a flusher: it writes the queued sessions until none is left.
 func (f *flushPool) loop() {
 	defer f.alive.done()
-	buf := f.buffers.get()
+	buf, w := f.buffers.get(), newRawWrite()
 	defer func() { f.buffers.put(buf) }()
 	for {
 		f.mu.Lock()
@@ -96,7 +112,7 @@ func (f *flushPool) loop() {
 			f.queue, f.head = f.queue[:n], 0
 		}
 		f.mu.Unlock()
-		if e.s.flushTurn(e.link, buf) {
+		if e.s.flushTurn(e.link, buf, w) {
 			f.submit(e.s, e.link)
 		}
 		if cap(buf.B) > maxPooledBuffer {
@@ -110,7 +126,7 @@ func (f *flushPool) loop() {
 // (link.writing stays set, and the session goes to the back of the
 // pool's queue). A write the socket does not take whole, and a closing
 // session, go on on a writer goroutine of their own.
-func (s *session) flushTurn(link *wsLink, buf *buffer) (again bool) {
+func (s *session) flushTurn(link *wsLink, buf *buffer, w *rawWrite) (again bool) {
 	pc := link.pc.Load()
 	s.mu.Lock()
 	if !s.hasWorkLocked() || link.closed || link.retired.Load() {
@@ -133,7 +149,7 @@ func (s *session) flushTurn(link *wsLink, buf *buffer) (again bool) {
 		if len(buf.B) < maxWriteBatch && i < len(batch)-1 {
 			continue
 		}
-		n := pc.writeNow(buf.B)
+		n := pc.writeNow(w, buf.B)
 		if n == len(buf.B) {
 			buf.B = buf.B[:0]
 			continue

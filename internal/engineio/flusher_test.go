@@ -90,3 +90,34 @@ func TestFlushersWriteEverySocketOfABroadcastInOrder(t *testing.T) {
 		}
 	}
 }
+
+// A flusher's write goes through the socket's RawConn without allocating:
+// its callback is made once per flusher, not per write.
+func TestFlusherWriteAllocatesNothing(t *testing.T) {
+	rec := newRecorder(false)
+	ts := startServer(t, pollerOptions(), rec)
+	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	defer ws.Close()
+	readOpen(t, ws)
+	link := rec.nextConn(t).(*session).ws
+	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
+	pc := link.pc.Load()
+
+	frame := appendFrame(nil, packet{typ: packetMessage, data: []byte("x")})
+	w := newRawWrite()
+	short := 0
+	allocs := testing.AllocsPerRun(20, func() {
+		if pc.writeNow(w, frame) != len(frame) {
+			short++
+		}
+	})
+	if short > 0 {
+		t.Fatalf("%d of 21 writes of %d bytes were not taken whole", short, len(frame))
+	}
+	for range 21 {
+		expectText(t, ws, "4x")
+	}
+	if allocs != 0 {
+		t.Errorf("a flusher's write allocates %v times", allocs)
+	}
+}
