@@ -116,8 +116,8 @@ func (r *Released) Waiting() bool {
 	for _, s := range r.ghosts {
 		s.mu.Lock()
 		n := 0
-		if s.acks != nil {
-			n = len(s.acks.waiting)
+		if x := s.more.Load(); x != nil {
+			n = len(x.acks.waiting)
 		}
 		s.mu.Unlock()
 		if n > 0 {
@@ -168,8 +168,8 @@ func (s *Server) Release(l engineio.Listener) (*Released, error) {
 	}
 	s.moving.mu.Unlock()
 	for _, sock := range sockets {
-		if f := sock.onEnd.Swap(nil); f != nil {
-			(*f)()
+		if f := sock.takeOnEnd(); f != nil {
+			f()
 		}
 	}
 	return r, nil
@@ -212,13 +212,13 @@ func (s *Socket) moved() MovedSocket {
 	m := MovedSocket{
 		ID: s.id, Namespace: s.ns.name, Rooms: s.ns.roomsOf(s), Claims: s.Claims(),
 	}
-	if s.rec != nil {
-		m.PID, m.Start = s.rec.pid, s.rec.start
+	if rec := s.recovery(); rec != nil {
+		m.PID, m.Start = rec.pid, rec.start
 	}
 	s.mu.Lock()
-	if s.acks != nil {
-		m.NextAck = s.acks.nextID
-		for id := range s.acks.waiting {
+	if x := s.more.Load(); x != nil {
+		m.NextAck = x.acks.nextID
+		for id := range x.acks.waiting {
 			m.Acks = append(m.Acks, id)
 		}
 	}
@@ -272,11 +272,11 @@ func (c *client) adoptSocket(m MovedSocket, forward AckForward) *Socket {
 	sock := newSocket(c, c.server.namespace(m.Namespace, true))
 	sock.id = m.ID
 	if m.PID != "" {
-		sock.rec = &recoveryState{pid: m.PID, start: m.Start}
+		sock.extras().rec = &recoveryState{pid: m.PID, start: m.Start}
 	}
 	sock.claims.Store(m.Claims)
 	if m.NextAck != 0 {
-		sock.acks = &ackTable{nextID: m.NextAck}
+		sock.extras().acks.nextID = m.NextAck
 	}
 	sock.ready = true
 	if len(m.Acks) > 0 && forward != nil {
@@ -285,10 +285,7 @@ func (c *client) adoptSocket(m MovedSocket, forward AckForward) *Socket {
 			owed[id] = struct{}{}
 		}
 		var mu sync.Mutex
-		if sock.acks == nil {
-			sock.acks = &ackTable{}
-		}
-		sock.acks.elsewhere = func(id int64, args []json.RawMessage) {
+		sock.extras().acks.elsewhere = func(id int64, args []json.RawMessage) {
 			mu.Lock()
 			_, ok := owed[id]
 			delete(owed, id)

@@ -162,7 +162,7 @@ func (c *client) prepareRecovery(s *Socket, auth json.RawMessage) *resumption {
 		s.id = resumed.session.ID
 		s.recovered = true
 		packets, bytes := c.server.recovery.HoldLimits(s.ns.name)
-		s.rec = &recoveryState{pid: resumed.session.PID, start: resumed.session.Start,
+		s.extras().rec = &recoveryState{pid: resumed.session.PID, start: resumed.session.Start,
 			hold: &holdState{maxPackets: packets, maxBytes: bytes}}
 		return resumed
 	}
@@ -176,7 +176,7 @@ func (c *client) prepareRecovery(s *Socket, auth json.RawMessage) *resumption {
 		c.log().Debug("socket.io recovery: stream head not read", "nsp", s.ns.name, "err", err)
 	}
 	rec.start = start
-	s.rec = rec
+	s.extras().rec = rec
 	return nil
 }
 
@@ -288,7 +288,7 @@ func (c *client) catchUp(s *Socket, r *resumption) error {
 // releaseHeld sends the live packets held during recovery that come after
 // last, and stops holding.
 func (s *Socket) releaseHeld(store Recovery, last string) error {
-	rec := s.rec
+	rec := s.recovery()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.hold == nil {
@@ -310,7 +310,7 @@ func (s *Socket) releaseHeld(store Recovery, last string) error {
 // sendRecorded sends a recorded packet, or holds it while the socket is
 // recovering.
 func (s *Socket) sendRecorded(offset string, msgs []engineio.Message) error {
-	if rec := s.rec; rec != nil {
+	if rec := s.recovery(); rec != nil {
 		rec.mu.Lock()
 		if rec.hold != nil {
 			defer rec.mu.Unlock()
@@ -331,7 +331,8 @@ var ErrHoldFull = errors.New("socketio: too many packets arrived while recoverin
 // closed.
 func (s *Socket) saveSession(reason string, rooms []string) {
 	store := s.client.server.recovery
-	if store == nil || s.rec == nil || !recoverableReasons[reason] {
+	rec := s.recovery()
+	if store == nil || rec == nil || !recoverableReasons[reason] {
 		return
 	}
 	window := store.Window(s.ns.name)
@@ -348,8 +349,8 @@ func (s *Socket) saveSession(reason string, rooms []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	err := store.Save(ctx, &Session{
-		ID: s.id, PID: s.rec.pid, Namespace: s.ns.name, Subject: subjectOf(s.Claims()),
-		Rooms: rooms, Start: s.rec.start, Expires: expires,
+		ID: s.id, PID: rec.pid, Namespace: s.ns.name, Subject: subjectOf(s.Claims()),
+		Rooms: rooms, Start: rec.start, Expires: expires,
 	})
 	if err != nil {
 		s.client.log().Warn("socket.io recovery: session not kept", "nsp", s.ns.name, "err", err)

@@ -251,7 +251,7 @@ func TestEmitWithAckTimesOut(t *testing.T) {
 	// A late answer finds no waiter and changes nothing.
 	tc.send("3" + itoa(p.ID) + `[]`)
 	s.mu.Lock()
-	pending := len(s.acks.waiting)
+	pending := len(s.extras().acks.waiting)
 	s.mu.Unlock()
 	if pending != 0 {
 		t.Fatalf("%d acknowledgements still pending", pending)

@@ -29,22 +29,21 @@ var (
 // gatehouse.Socket; its methods are safe for concurrent use.
 //
 // An idle socket keeps this one object (and its place in the namespace's
-// index): what only some sockets need (acknowledgements awaited, session
-// recovery, events that arrive while it is set up) hangs from a pointer
-// made on first need, and its context is its own fields (socketContext).
+// index): what only some sockets need (a context channel, acknowledgements
+// awaited, session recovery, events that arrive while it is set up) hangs
+// from one pointer made on first need (more), and its context is its own
+// fields (socketContext).
 type Socket struct {
 	id     string
 	client *client
 	ns     *namespaceIndex
 
-	// mu guards the end of the socket's context (done, afterEnd), the
-	// acknowledgements awaited (acks) and the gate of early events (ready,
-	// early): short sections that call nothing outside the socket.
-	mu       sync.Mutex
-	done     chan struct{}
-	afterEnd map[*func()]struct{}
+	// mu guards onEnd, what more holds but rec, and ready: short sections
+	// that call nothing outside the socket.
+	mu sync.Mutex
 	// onEnd runs once when the socket ends (see OnEnd).
-	onEnd  atomic.Pointer[func()]
+	onEnd  func()
+	more   atomic.Pointer[socketExtras]
 	ended  atomic.Bool // the context is done
 	closed atomic.Bool
 	// registered is guarded by ns.mu; recovered is set before the socket
@@ -65,17 +64,43 @@ type Socket struct {
 	subject    string
 	prevOfUser *Socket
 	nextOfUser *Socket
+}
 
-	// acks are the acknowledgements this side awaits, made by the first
-	// EmitWithAck (or a move); guarded by mu.
-	acks *ackTable
+// socketExtras is what only some sockets need, made on first need (see
+// Socket.extras); its fields but rec are guarded by the socket's mu.
+type socketExtras struct {
+	// done and afterEnd are the socket's context's (see socketContext).
+	done     chan struct{}
+	afterEnd map[*func()]struct{}
+	// acks are the acknowledgements this side awaits.
+	acks ackTable
 	// rec is the socket's recovery state in a namespace that recovers
 	// sessions, nil elsewhere; set before the socket is published.
 	rec *recoveryState
 	// early holds the events received while the Connected hook runs, so
 	// that on-connect work (joining rooms) happens before the first event;
-	// guarded by mu, nil once ready or while none waits.
-	early *earlyEvents
+	// empty once ready.
+	early earlyEvents
+}
+
+// extras returns the socket's extras, making them on first need.
+func (s *Socket) extras() *socketExtras {
+	if x := s.more.Load(); x != nil {
+		return x
+	}
+	if x := new(socketExtras); s.more.CompareAndSwap(nil, x) {
+		return x
+	}
+	return s.more.Load()
+}
+
+// recovery is the socket's recovery state, nil outside a namespace that
+// recovers sessions.
+func (s *Socket) recovery() *recoveryState {
+	if x := s.more.Load(); x != nil {
+		return x.rec
+	}
+	return nil
 }
 
 // ackTable numbers a socket's EmitWithAck calls and keeps those waiting.
@@ -127,22 +152,33 @@ func newSocketID() string {
 // cancel ends the socket's context and runs its OnEnd function.
 func (s *Socket) cancel() {
 	s.ctx().end()
-	if f := s.onEnd.Swap(nil); f != nil {
-		(*f)()
+	if f := s.takeOnEnd(); f != nil {
+		f()
 	}
+}
+
+// takeOnEnd returns the OnEnd function, which then runs nowhere else.
+func (s *Socket) takeOnEnd() func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.onEnd
+	s.onEnd = nil
+	return f
 }
 
 // OnEnd has f run once when the socket ends: when it leaves its namespace,
 // or when its CONNECT is refused or abandoned. It keeps one function, for
 // the layer above (a second call replaces the first), at the cost of a
-// pointer: unlike context.AfterFunc on the socket's context, which would
+// field: unlike context.AfterFunc on the socket's context, which would
 // give every idle socket's context a map of its children.
 func (s *Socket) OnEnd(f func()) {
-	s.onEnd.Store(&f)
+	s.mu.Lock()
+	s.onEnd = f
+	s.mu.Unlock()
 	if s.ended.Load() {
 		// Ended meanwhile: run it unless cancel already took it.
-		if g := s.onEnd.Swap(nil); g != nil {
-			(*g)()
+		if g := s.takeOnEnd(); g != nil {
+			g()
 		}
 	}
 }
@@ -154,10 +190,10 @@ func (s *Socket) Recovered() bool { return s.recovered }
 // pid is the socket's private session id, "" outside a namespace that
 // recovers sessions.
 func (s *Socket) pid() string {
-	if s.rec == nil {
-		return ""
+	if rec := s.recovery(); rec != nil {
+		return rec.pid
 	}
-	return s.rec.pid
+	return ""
 }
 
 // ID is the socket id, sent to the client in the CONNECT ack.
@@ -233,7 +269,7 @@ func (s *Socket) AttachOnce(v any) any {
 // Emit sends an event to this socket only; arguments are encoded as
 // documented on gatehouse.Socket.Emit.
 func (s *Socket) Emit(event string, args ...any) error {
-	if s.rec != nil {
+	if s.recovery() != nil {
 		// Recorded, to reach the client again if its connection drops
 		// before it arrives: a socket id works as a room.
 		return s.client.server.recovery.Record(s.ctx(), s.ns.name, []string{s.id}, nil, event, args)
@@ -257,15 +293,13 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]
 		s.mu.Unlock()
 		return nil, ErrDisconnected
 	}
-	if s.acks == nil {
-		s.acks = &ackTable{}
+	acks := &s.extras().acks
+	id := acks.nextID
+	acks.nextID++
+	if acks.waiting == nil {
+		acks.waiting = make(map[int64]chan []json.RawMessage)
 	}
-	id := s.acks.nextID
-	s.acks.nextID++
-	if s.acks.waiting == nil {
-		s.acks.waiting = make(map[int64]chan []json.RawMessage)
-	}
-	s.acks.waiting[id] = reply
+	acks.waiting[id] = reply
 	s.mu.Unlock()
 	defer s.dropAck(id)
 
@@ -292,7 +326,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]
 
 func (s *Socket) dropAck(id int64) {
 	s.mu.Lock()
-	delete(s.acks.waiting, id)
+	delete(s.extras().acks.waiting, id)
 	s.mu.Unlock()
 }
 
@@ -302,10 +336,10 @@ func (s *Socket) onAck(id int64, args []json.RawMessage) {
 	var reply chan []json.RawMessage
 	var elsewhere func(id int64, args []json.RawMessage)
 	s.mu.Lock()
-	if s.acks != nil {
-		reply = s.acks.waiting[id]
-		delete(s.acks.waiting, id)
-		elsewhere = s.acks.elsewhere
+	if x := s.more.Load(); x != nil {
+		reply = x.acks.waiting[id]
+		delete(x.acks.waiting, id)
+		elsewhere = x.acks.elsewhere
 	}
 	s.mu.Unlock()
 	if reply != nil {
@@ -434,10 +468,7 @@ func (s *Socket) deliver(ev inboundEvent) {
 // first event held is always taken, whatever its size, so that any packet
 // the transport accepted can wait.
 func (s *Socket) holdEarlyLocked(ev inboundEvent) error {
-	if s.early == nil {
-		s.early = &earlyEvents{}
-	}
-	early := s.early
+	early := &s.extras().early
 	size := EventBytes(ev.name, ev.args)
 	if len(early.events) >= MaxQueuedEvents {
 		return ErrQueuedEvents
@@ -472,10 +503,10 @@ func (s *Socket) openGate() {
 	for {
 		s.mu.Lock()
 		var batch []inboundEvent
-		if s.early != nil {
-			batch = s.early.events
+		if x := s.more.Load(); x != nil {
+			batch = x.early.events
+			x.early = earlyEvents{}
 		}
-		s.early = nil
 		if len(batch) == 0 {
 			s.ready = true
 			s.mu.Unlock()
@@ -517,20 +548,23 @@ func (s *Socket) close(reason string, notifyClient bool) {
 	c.mu.Lock()
 	c.removeSocketLocked(s)
 	c.mu.Unlock()
+	rec := s.recovery()
 	var rooms []string
-	if s.rec != nil {
+	if rec != nil {
 		rooms = s.ns.roomsOf(s)
 	}
 	s.ns.remove(s)
 	s.saveSession(reason, rooms)
-	if s.rec != nil {
-		s.rec.mu.Lock()
-		s.rec.hold = nil
-		s.rec.mu.Unlock()
+	if rec != nil {
+		rec.mu.Lock()
+		rec.hold = nil
+		rec.mu.Unlock()
 	}
 	s.cancel()
 	s.mu.Lock()
-	s.early = nil
+	if x := s.more.Load(); x != nil {
+		x.early = earlyEvents{}
+	}
 	s.mu.Unlock()
 	c.server.hooks.Disconnected(s, reason)
 }

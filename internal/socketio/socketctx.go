@@ -27,13 +27,14 @@ func (c *socketContext) Value(any) any { return nil }
 func (c *socketContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
+	x := (*Socket)(c).extras()
+	if x.done == nil {
+		x.done = make(chan struct{})
 		if c.ended.Load() {
-			close(c.done)
+			close(x.done)
 		}
 	}
-	return c.done
+	return x.done
 }
 
 // Err implements context.Context: context.Canceled once the socket ended.
@@ -59,18 +60,19 @@ func (c *socketContext) AfterFunc(f func()) (stop func() bool) {
 		return func() bool { return false }
 	}
 	key := &f
-	if c.afterEnd == nil {
-		c.afterEnd = make(map[*func()]struct{}, 1)
+	x := (*Socket)(c).extras()
+	if x.afterEnd == nil {
+		x.afterEnd = make(map[*func()]struct{}, 1)
 	}
-	c.afterEnd[key] = struct{}{}
+	x.afterEnd[key] = struct{}{}
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		_, waiting := c.afterEnd[key]
-		delete(c.afterEnd, key)
-		if len(c.afterEnd) == 0 {
-			c.afterEnd = nil // not kept by a socket whose derived contexts are done
+		_, waiting := x.afterEnd[key]
+		delete(x.afterEnd, key)
+		if len(x.afterEnd) == 0 {
+			x.afterEnd = nil // not kept by a socket whose derived contexts are done
 		}
 		return waiting
 	}
@@ -85,11 +87,13 @@ func (c *socketContext) end() {
 		return
 	}
 	c.ended.Store(true)
-	if c.done != nil {
-		close(c.done)
+	var afterEnd map[*func()]struct{}
+	if x := c.more.Load(); x != nil {
+		if x.done != nil {
+			close(x.done)
+		}
+		afterEnd, x.afterEnd = x.afterEnd, nil
 	}
-	afterEnd := c.afterEnd
-	c.afterEnd = nil
 	c.mu.Unlock()
 	for f := range afterEnd {
 		go (*f)()

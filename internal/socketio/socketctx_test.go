@@ -28,7 +28,7 @@ func TestSocketContextEndsWhatDerivesFromIt(t *testing.T) {
 		<-child.Done()
 	}
 	s.mu.Lock()
-	registered := len(s.afterEnd)
+	registered := len(s.extras().afterEnd)
 	s.mu.Unlock()
 	if registered != 0 {
 		t.Fatalf("%d functions still registered after their contexts ended", registered)
