@@ -109,7 +109,7 @@ func (p *poller) ready(pc *pollConn) {
 // run is one read turn of pc on a worker. A panic in the session's
 // listener ends that connection, as it ends the read goroutine of the
 // goroutine read path, and leaves the worker to the others.
-func (p *poller) run(pc *pollConn, buf []byte) {
+func (p *poller) run(pc *pollConn, r *sockReader) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.srv.log.Error("engineio websocket panic", "panic", r, "stack", string(debug.Stack()))
@@ -120,7 +120,7 @@ func (p *poller) run(pc *pollConn, buf []byte) {
 	}()
 	for {
 		pc.turn.Store(turnRunning)
-		if pc.serve(buf) {
+		if pc.serve(r) {
 			// More to read: after the other ready connections.
 			p.work.submit(pc)
 			return
@@ -134,7 +134,7 @@ func (p *poller) run(pc *pollConn, buf []byte) {
 // serve reads what the socket holds and hands it to the session, then
 // writes what the messages queued (their acks) in one go. It reports
 // whether the connection has more to read after its turn.
-func (pc *pollConn) serve(buf []byte) (more bool) {
+func (pc *pollConn) serve(r *sockReader) (more bool) {
 	if pc.done.Load() {
 		return false
 	}
@@ -153,10 +153,10 @@ func (pc *pollConn) serve(buf []byte) (more bool) {
 	}
 	total := 0
 	for {
-		n, wouldBlock, err := pc.read(buf)
+		n, wouldBlock, err := r.read(pc)
 		if n > 0 {
 			total += n
-			if err := pc.consume(buf[:n]); err != nil {
+			if err := pc.consume(r.buf[:n]); err != nil {
 				pc.endTurn()
 				pc.end(err)
 				return false
@@ -172,9 +172,9 @@ func (pc *pollConn) serve(buf []byte) (more bool) {
 			pc.endTurn()
 			pc.end(io.EOF)
 			return false
-		case n == len(buf) && total < readTurn:
+		case n == len(r.buf) && total < readTurn:
 			continue
-		case n == len(buf):
+		case n == len(r.buf):
 			more = true
 		case pc.hangup.Load():
 			// The end of the stream came with these bytes: epoll will
@@ -483,24 +483,53 @@ func readsSocket(nc net.Conn) bool {
 }
 
 // workPool runs read turns on goroutines started as turns are submitted,
-// at most max at once; each ends when no turn is left waiting.
+// at most max at once. A worker left without a turn waits for the next
+// one while fewer than keep others wait, and ends otherwise or once the
+// pool is released: a goroutine started for every turn grew its stack
+// anew each time (copying stacks took 13-16 % of the server's CPU at
+// 12,700 acks/s, starting and ending goroutines as much again), while a
+// waiting worker has its stack grown already. The queue holds
+// the turns no worker has taken: a turn submitted while every worker is
+// busy (a handler that takes its time holds its worker) gets a worker of
+// its own.
 type workPool struct {
-	mu      sync.Mutex
-	queue   []*pollConn
-	head    int
-	workers int
-	max     int
-	run     func(pc *pollConn, buf []byte)
-	alive   *tracker
-	bufs    sync.Pool
+	mu    sync.Mutex
+	idle  sync.Cond // L is &mu; waiting workers
+	queue []*pollConn
+	head  int
+	// workers counts the workers started and not ended; waiting, those
+	// waiting in idle; coming, those woken or started that have not
+	// looked at the queue yet, each on its way to a queued turn.
+	workers, waiting, coming int
+	// released ends the workers left without a turn: set while the
+	// poller has no loop (see poller.loop), when no connection may submit
+	// one but for a straggler, which a worker started for it takes.
+	released bool
+	max      int
+	keep     int
+	run      func(pc *pollConn, r *sockReader)
+	alive    *tracker
+	// readers holds the read buffers of the workers that have none.
+	readers sync.Pool
 }
+
+// idleReadWorkers is how many workers without a turn a pool keeps waiting
+// for the next one, which is more than the turns usually ready at once.
+const idleReadWorkers = 16
 
 func (w *workPool) submit(pc *pollConn) {
 	w.mu.Lock()
 	w.queue = append(w.queue, pc)
-	start := w.workers < w.max
-	if start {
+	start := false
+	switch {
+	case w.waiting > 0:
+		w.waiting--
+		w.coming++
+		w.idleCond().Signal()
+	case len(w.queue)-w.head > w.coming && w.workers < w.max:
 		w.workers++
+		w.coming++
+		start = true
 	}
 	w.mu.Unlock()
 	if start {
@@ -509,21 +538,55 @@ func (w *workPool) submit(pc *pollConn) {
 	}
 }
 
+// hold lets workers left without a turn wait for the next one.
+func (w *workPool) hold() {
+	w.mu.Lock()
+	w.released = false
+	w.mu.Unlock()
+}
+
+// release ends the workers waiting for a turn, and those that will be
+// left without one, until the next hold.
+func (w *workPool) release() {
+	w.mu.Lock()
+	w.released = true
+	for ; w.waiting > 0; w.waiting-- {
+		w.coming++
+		w.idleCond().Signal()
+	}
+	w.mu.Unlock()
+}
+
+// idleCond is w.idle, tied to w.mu on first use; w.mu is held.
+func (w *workPool) idleCond() *sync.Cond {
+	if w.idle.L == nil {
+		w.idle.L = &w.mu
+	}
+	return &w.idle
+}
+
 func (w *workPool) loop() {
 	defer w.alive.done()
-	buf, _ := w.bufs.Get().(*[]byte)
-	if buf == nil {
-		b := make([]byte, pollReadBuffer)
-		buf = &b
-	}
-	defer w.bufs.Put(buf)
+	var r *sockReader
+	w.mu.Lock()
+	w.coming--
 	for {
-		w.mu.Lock()
 		if w.head == len(w.queue) {
 			w.queue, w.head = w.queue[:0], 0
-			w.workers--
-			w.mu.Unlock()
-			return
+			if r != nil {
+				// A waiting worker holds no read buffer.
+				w.readers.Put(r)
+				r = nil
+			}
+			if w.released || w.waiting >= w.keep {
+				w.workers--
+				w.mu.Unlock()
+				return
+			}
+			w.waiting++
+			w.idleCond().Wait()
+			w.coming--
+			continue
 		}
 		pc := w.queue[w.head]
 		w.queue[w.head] = nil
@@ -536,6 +599,13 @@ func (w *workPool) loop() {
 			w.queue, w.head = w.queue[:n], 0
 		}
 		w.mu.Unlock()
-		w.run(pc, *buf)
+		if r == nil {
+			r, _ = w.readers.Get().(*sockReader)
+			if r == nil {
+				r = newSockReader(pollReadBuffer)
+			}
+		}
+		w.run(pc, r)
+		w.mu.Lock()
 	}
 }

@@ -584,7 +584,7 @@ func TestWorkPoolRunsEveryTurnWithinItsBoundAndKeepsNoDeadQueue(t *testing.T) {
 	var mu sync.Mutex
 	var order []*pollConn
 	running, peak := 0, 0
-	w := &workPool{max: 2, alive: &alive, run: func(pc *pollConn, _ []byte) {
+	w := &workPool{max: 2, alive: &alive, run: func(pc *pollConn, _ *sockReader) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
@@ -617,6 +617,56 @@ func TestWorkPoolRunsEveryTurnWithinItsBoundAndKeepsNoDeadQueue(t *testing.T) {
 	defer w.mu.Unlock()
 	if w.workers != 0 || w.head != 0 || len(w.queue) != 0 {
 		t.Fatalf("pool left with %d workers, head %d, %d queued", w.workers, w.head, len(w.queue))
+	}
+}
+
+func TestWorkPoolWorkersWaitForTheNextTurnUntilReleased(t *testing.T) {
+	var alive tracker
+	ran := make(chan *pollConn)
+	w := &workPool{max: 8, keep: 2, alive: &alive, run: func(pc *pollConn, _ *sockReader) { ran <- pc }}
+	w.hold()
+	workersWaiting := func() (workers, waiting int) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.workers, w.waiting
+	}
+	// Turns one after the other: the worker started for the first takes
+	// every later one, instead of a goroutine started for each.
+	for i := range 5 {
+		pc := &pollConn{}
+		w.submit(pc)
+		if got := <-ran; got != pc {
+			t.Fatalf("turn %d ran another connection", i)
+		}
+		eventually(t, "the worker waiting", func() bool {
+			workers, waiting := workersWaiting()
+			return workers == 1 && waiting == 1
+		})
+	}
+	// Three at once: three workers, of which two stay, as keep says.
+	for range 3 {
+		w.submit(&pollConn{})
+	}
+	for range 3 {
+		<-ran
+	}
+	eventually(t, "two workers waiting", func() bool {
+		workers, waiting := workersWaiting()
+		return workers == 2 && waiting == 2
+	})
+	w.release()
+	if err := alive.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A turn submitted after the release (a connection's timer firing
+	// late) still runs, and its worker ends.
+	w.submit(&pollConn{})
+	<-ran
+	if err := alive.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if workers, waiting := workersWaiting(); workers != 0 || waiting != 0 {
+		t.Fatalf("pool left with %d workers, %d waiting", workers, waiting)
 	}
 }
 

@@ -52,7 +52,7 @@ const wakeKey = 0
 func newPoller(srv *Server) *poller {
 	p := &poller{srv: srv, conns: make(map[uint64]*pollConn),
 		frames: frameConfig{maxPayload: srv.opts.MaxPayload, buffers: &srv.buffers}}
-	p.work = workPool{max: maxReadWorkers, run: p.run, alive: &srv.alive}
+	p.work = workPool{max: maxReadWorkers, keep: idleReadWorkers, run: p.run, alive: &srv.alive, released: true}
 	return p
 }
 
@@ -67,6 +67,7 @@ func (p *poller) add(pc *pollConn) error {
 			return err
 		}
 		p.ep = ep
+		p.work.hold()
 		p.srv.alive.add()
 		go p.loop(ep)
 	}
@@ -139,13 +140,19 @@ func openEpoll() (*epoll, error) {
 }
 
 // loop waits for readiness and hands each ready connection to the pool,
-// until its epoll instance is stopped.
+// until its epoll instance is stopped; the pool's waiting workers end with
+// it, unless another loop has begun.
 func (p *poller) loop(ep *epoll) {
 	defer p.srv.alive.done()
 	w := newEpollWaiter(ep.fd)
 	defer func() {
 		w.close()
 		_ = unix.Close(ep.wake)
+		p.mu.Lock()
+		if p.ep == nil {
+			p.work.release()
+		}
+		p.mu.Unlock()
 	}()
 	events := make([]unix.EpollEvent, 256)
 	for {
@@ -201,10 +208,16 @@ type epollWaiter struct {
 	// rc is nil when the runtime cannot poll the descriptor: the waiter
 	// then blocks its thread in epoll_wait.
 	rc syscall.RawConn
+	// events, n and err are poll's, made once rather than per wait.
+	events []unix.EpollEvent
+	n      int
+	err    error
+	call   func(fd uintptr) bool
 }
 
 func newEpollWaiter(fd int) *epollWaiter {
 	w := &epollWaiter{fd: fd}
+	w.call = w.poll
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return w
 	}
@@ -221,10 +234,9 @@ func (w *epollWaiter) wait(events []unix.EpollEvent) (n int, err error) {
 	if w.rc == nil {
 		return unix.EpollWait(w.fd, events, -1)
 	}
-	rerr := w.rc.Read(func(fd uintptr) bool {
-		n, err = unix.EpollWait(int(fd), events, 0)
-		return err != nil || n > 0
-	})
+	w.events = events
+	rerr := w.rc.Read(w.call)
+	n, err, w.events = w.n, w.err, nil
 	if rerr != nil {
 		// The runtime does not poll this descriptor after all: wait in
 		// the system call, which ignores the descriptor's non-blocking
@@ -233,6 +245,12 @@ func (w *epollWaiter) wait(events []unix.EpollEvent) (n int, err error) {
 		return unix.EpollWait(w.fd, events, -1)
 	}
 	return n, err
+}
+
+// poll takes the events ready now, and reports whether there were any.
+func (w *epollWaiter) poll(fd uintptr) bool {
+	w.n, w.err = unix.EpollWait(int(fd), w.events, 0)
+	return w.err != nil || w.n > 0
 }
 
 func (w *epollWaiter) close() {
@@ -266,18 +284,38 @@ func getKey(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// read reads what the socket holds into buf with one non-blocking call.
-// It reports wouldBlock when there was nothing to read.
-func (pc *pollConn) read(buf []byte) (n int, wouldBlock bool, err error) {
-	var rerr error
-	cerr := pc.rc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(fd), buf)
-			if rerr != unix.EINTR {
-				return true
-			}
+// sockReader makes non-blocking reads into one buffer, a worker's: its
+// function for the runtime's fd lock is made once with the buffer rather
+// than once per read.
+type sockReader struct {
+	buf []byte
+	// n and err are the last read's.
+	n    int
+	err  error
+	call func(fd uintptr) bool
+}
+
+func newSockReader(size int) *sockReader {
+	r := &sockReader{buf: make([]byte, size)}
+	r.call = r.readFD
+	return r
+}
+
+func (r *sockReader) readFD(fd uintptr) bool {
+	for {
+		r.n, r.err = unix.Read(int(fd), r.buf)
+		if r.err != unix.EINTR {
+			return true
 		}
-	})
+	}
+}
+
+// read reads what pc's socket holds into r.buf with one non-blocking
+// call. It reports wouldBlock when there was nothing to read.
+func (r *sockReader) read(pc *pollConn) (n int, wouldBlock bool, err error) {
+	cerr := pc.rc.Read(r.call)
+	n, rerr := r.n, r.err
+	r.n, r.err = 0, nil
 	if cerr != nil {
 		return 0, false, cerr
 	}

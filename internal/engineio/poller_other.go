@@ -25,7 +25,11 @@ func (p *poller) add(*pollConn) error { return errNoPoller }
 
 func (p *poller) remove(*pollConn) {}
 
-func (pc *pollConn) read([]byte) (int, bool, error) { return 0, false, errNoPoller }
+type sockReader struct{ buf []byte }
+
+func newSockReader(size int) *sockReader { return &sockReader{buf: make([]byte, size)} }
+
+func (r *sockReader) read(*pollConn) (int, bool, error) { return 0, false, errNoPoller }
 
 func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) { return sc.SyscallConn() }
 
