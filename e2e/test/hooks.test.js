@@ -69,31 +69,42 @@ async function metric(gw, series) {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-describe('lifecycle hooks from two gateways on redis', { skip: !haveRedis && 'redis-server is not installed' }, () => {
-  let redis;
-  let backend;
-  let gwA;
-  let gwB;
-  const pool = clientPool();
-
+/**
+ * Two gateways on a real redis-server that post their hooks to one backend,
+ * started before the suite's tests and stopped after them, with the
+ * clients of the suite's pool; env adds to the gateways' environment.
+ */
+function twoGatewaysWithHooks(prefix, env = {}) {
+  const cluster = { a: null, b: null, backend: null, redis: null, pool: clientPool() };
   before(async () => {
-    redis = await redisServer();
-    backend = await hookBackend();
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `e2e-hooks-${process.pid}`, HOOKS_URL: backend.url, HOOKS_TOKEN };
-    [gwA, gwB] = await Promise.all([
-      startGateway({ config: fixture('hooks.yaml'), env }),
-      startGateway({ config: fixture('hooks.yaml'), env }),
+    cluster.redis = await redisServer();
+    cluster.backend = await hookBackend();
+    const gatewayEnv = {
+      REDIS_URL: cluster.redis.url,
+      REDIS_PREFIX: `${prefix}-${process.pid}`,
+      HOOKS_URL: cluster.backend.url,
+      HOOKS_TOKEN,
+      ...env,
+    };
+    [cluster.a, cluster.b] = await Promise.all([
+      startGateway({ config: fixture('hooks.yaml'), env: gatewayEnv }),
+      startGateway({ config: fixture('hooks.yaml'), env: gatewayEnv }),
     ]);
   });
   after(async () => {
-    pool.closeAll();
-    if (gwA) await gwA.stop();
-    if (gwB) await gwB.stop();
-    if (backend) await backend.stop();
-    if (redis) await redis.stop();
+    cluster.pool.closeAll();
+    await Promise.all([cluster.a?.stop(), cluster.b?.stop()]);
+    await cluster.backend?.stop();
+    await cluster.redis?.stop();
   });
+  return cluster;
+}
+
+describe('lifecycle hooks from two gateways on redis', { skip: !haveRedis && 'redis-server is not installed' }, () => {
+  const cluster = twoGatewaysWithHooks('e2e-hooks');
 
   test('every event arrives once, in order, across a backend restart', async () => {
+    const { a: gwA, b: gwB, backend, pool } = cluster;
     const auth = (sub) => ({ auth: { token: token({ sub }) } });
     const alice = uniqueSub('alice');
     const bob = uniqueSub('bob');
@@ -176,36 +187,10 @@ describe('lifecycle hooks overflow', { skip: !haveRedis && 'redis-server is not 
 
 describe('lifecycle hooks when a gateway dies', { skip: !haveRedis && 'redis-server is not installed' }, () => {
   const NODE_TIMEOUT_S = 3;
-  let redis;
-  let backend;
-  let gwA;
-  let gwB;
-  const pool = clientPool();
-
-  before(async () => {
-    redis = await redisServer();
-    backend = await hookBackend();
-    const env = {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: `e2e-hooks-d-${process.pid}`,
-      HOOKS_URL: backend.url,
-      HOOKS_TOKEN,
-      HOOKS_NODE_TIMEOUT: `${NODE_TIMEOUT_S}s`,
-    };
-    [gwA, gwB] = await Promise.all([
-      startGateway({ config: fixture('hooks.yaml'), env }),
-      startGateway({ config: fixture('hooks.yaml'), env }),
-    ]);
-  });
-  after(async () => {
-    pool.closeAll();
-    if (gwA) await gwA.stop();
-    if (gwB) await gwB.stop();
-    if (backend) await backend.stop();
-    if (redis) await redis.stop();
-  });
+  const cluster = twoGatewaysWithHooks('e2e-hooks-d', { HOOKS_NODE_TIMEOUT: `${NODE_TIMEOUT_S}s` });
 
   test("its rooms are vacated by another node once its lease lapses", async () => {
+    const { a: gwA, backend, pool } = cluster;
     const room = uniqueSub('room');
     const socket = await pool.connect(gwA.url, '/chat', { auth: { token: token({ sub: uniqueSub('dora') }) } });
     await emitAck(socket, 'join', { room });
