@@ -109,7 +109,7 @@ func (srv *Server) RemoteProbe(sid string) bool {
 	gen := s.probeGen
 	s.probe = nil
 	s.probeAnswered = time.Now()
-	s.probeTimer = time.AfterFunc(srv.opts.UpgradeTimeout, func() { s.endProbe(gen, nil) })
+	s.expireProbeLocked(gen, srv.opts.UpgradeTimeout)
 	if s.poll != nil {
 		signal(s.poll)
 	}
@@ -154,9 +154,7 @@ func (srv *Server) Release(sid string, maxBytes int64, export func(Listener) err
 	s.setStateLocked(stateClosing)
 	s.mode = closeByPeer // a pending GET gets a noop
 	s.forward = forward
-	if s.heartbeat != nil {
-		s.heartbeat.Stop()
-	}
+	srv.timers.Cancel(&s.timer)
 	s.stopProbeLocked()
 	pending := s.poll != nil
 	if pending {
@@ -244,7 +242,7 @@ func (srv *Server) adoptWebSocket(sid string, hs *Handshake, conn *fws.Conn, m M
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	link := newLink(conn, &s.mu)
+	link := s.newLink(conn)
 	s.mu.Lock()
 	s.phase = phaseWebSocket
 	s.upgraded = true
@@ -342,7 +340,8 @@ func (srv *Server) newSessionWithID(sid string, hs *Handshake) (*session, error)
 	srv.admitted++
 	srv.admittedBy[hs.RemoteIP]++
 	srv.alive.add()
-	return &session{srv: srv, id: sid, handshake: hs}, nil
+	// Moved here by its WebSocket (Adopt).
+	return srv.makeSession(sid, hs, true), nil
 }
 
 // restoreQueueLocked queues what the session had queued on its old node.

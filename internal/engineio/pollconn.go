@@ -339,12 +339,12 @@ func (s *session) closeOnPollError(link *wsLink, err error) {
 	switch {
 	case errors.Is(err, errSessionEnded):
 	case err == errMessageTooBig:
-		s.srv.reportLimit(RefusedMaxPayload, s.handshake)
+		s.srv.reportLimit(RefusedMaxPayload, &s.handshake)
 		s.setCloseFrame(link, fws.FormatCloseMessage(fws.CloseMessageTooBig, ""))
 		s.closeWith("transport error", closeAbort)
 	case errors.Is(err, errMessageTimeout):
 		if s.state() == stateOpen {
-			s.srv.reportLimit(RefusedMessageTimeout, s.handshake)
+			s.srv.reportLimit(RefusedMessageTimeout, &s.handshake)
 		}
 		s.setCloseFrame(link, fws.FormatCloseMessage(fws.ClosePolicyViolation, "message not finished within the message timeout"))
 		s.closeWith("transport error", closeByPeer)
@@ -383,7 +383,10 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	if !ok {
 		return false
 	}
-	sc := socketOf(link.raw)
+	// The connection the WebSocket library reads, not link.raw: whether
+	// fasthttp's wrapper still reads through the request's buffer is seen
+	// on the wrapper (readsSocket).
+	sc := socketOf(conn.UnderlyingConn())
 	if sc == nil {
 		return false
 	}
@@ -393,7 +396,9 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	}
 	// A deadline left from the upgrade would fail the poller's reads.
 	_ = link.raw.SetReadDeadline(time.Time{})
-	pc := &pollConn{s: s, link: link, rc: rc, parser: frameParser{cfg: &srv.poll.frames}}
+	pc := s.newPollConn()
+	pc.s, pc.link, pc.rc = s, link, rc
+	pc.parser = frameParser{cfg: &srv.poll.frames}
 	if pending != nil {
 		pc.pending = &pending
 	}

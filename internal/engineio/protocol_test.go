@@ -533,9 +533,9 @@ func TestRequestAfterThePongDeadlineMeetsATimedOutSessionThoughTheTimerIsLate(t 
 	// has not run yet, as on a machine too busy to run it in time.
 	s := ts.srv.lookup(sid)
 	s.mu.Lock()
-	s.heartbeat.Stop()
+	ts.srv.timers.Cancel(&s.timer)
 	s.awaitingPong = true
-	s.heartbeatDue = time.Now().Add(-time.Millisecond)
+	s.due = ts.srv.timers.Now() - time.Millisecond
 	s.mu.Unlock()
 
 	expectProtocolError(t, ts.post(t, sid, "3"), http.StatusBadRequest, codeUnknownSID)

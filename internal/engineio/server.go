@@ -18,6 +18,8 @@ import (
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/deadline"
 )
 
 // Locals keys under which the HTTP handler hands a WebSocket request over
@@ -76,6 +78,9 @@ type Server struct {
 	// alive counts unfinished sessions and the goroutines the server
 	// started, so that Shutdown can wait for both.
 	alive tracker
+	// timers runs the sessions' heartbeats and other deadlines, with one
+	// runtime timer for all of them.
+	timers deadline.Scheduler
 }
 
 // NewServer returns a Server with opts (zero fields take the defaults)
@@ -292,6 +297,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		}
 		return fmt.Errorf("engineio shutdown: %w", err)
 	}
+	// Every session is finished: no deadline is left but those of a
+	// firing still returning, which Stop waits for.
+	srv.timers.Stop()
 	return nil
 }
 
@@ -454,7 +462,7 @@ func (srv *Server) newSession(hs *Handshake, transport string) (*session, error)
 	srv.admittedBy[hs.RemoteIP]++
 	srv.alive.add()
 	srv.mu.Unlock()
-	s := &session{srv: srv, id: sid, handshake: hs}
+	s := srv.makeSession(sid, hs, transport == TransportWebSocket)
 	if transport == TransportWebSocket {
 		s.phase = phaseWebSocket
 	}

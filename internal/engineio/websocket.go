@@ -91,12 +91,6 @@ func (l *wsLink) writeControl(frame []byte, deadline time.Time) {
 	_ = writeAll(l.raw, frame)
 }
 
-func newLink(conn *fws.Conn, mu *sync.Mutex) *wsLink {
-	link := &wsLink{conn: conn, raw: conn.UnderlyingConn()}
-	link.writerIdle.L = mu
-	return link
-}
-
 // recoverWebSocket logs a panic on a WebSocket goroutine; the deferred
 // clean-ups of the session have run by then. It is the RecoverHandler of
 // the WebSocket upgrade, deferred by it, so that recover works.
@@ -120,7 +114,7 @@ func (srv *Server) openWebSocket(hs *Handshake, conn *fws.Conn) (kept bool) {
 		_ = conn.Close()
 		return false
 	}
-	link := newLink(conn, &s.mu)
+	link := s.newLink(conn)
 	open := srv.openPacket(s.id, []string{})
 	s.mu.Lock()
 	s.ws = link
@@ -202,7 +196,7 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 				return nil
 			}
 		case p.typ == packetUpgrade:
-			link := newLink(conn, &s.mu)
+			link := s.newLink(conn)
 			replaced, ok := s.switchToWebSocket(link)
 			if !ok {
 				return nil
@@ -417,10 +411,10 @@ func (s *session) closeOnReadError(link *wsLink, err error, inMessage bool) {
 	}
 	switch {
 	case errors.Is(err, fws.ErrReadLimit):
-		s.srv.reportLimit(RefusedMaxPayload, s.handshake)
+		s.srv.reportLimit(RefusedMaxPayload, &s.handshake)
 		s.closeWith("transport error", closeAbort)
 	case inMessage && isTimeout(err) && s.state() == stateOpen:
-		s.srv.reportLimit(RefusedMessageTimeout, s.handshake)
+		s.srv.reportLimit(RefusedMessageTimeout, &s.handshake)
 		// The close frame first: after it, the client ignores the rest.
 		deadline := s.srv.opts.Now().Add(closeFrameTimeout)
 		link.writeControl(appendControlFrame(nil, opClose,

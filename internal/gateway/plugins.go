@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
+	"github.com/gatehouse-dev/gatehouse/internal/deadline"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 )
 
@@ -38,12 +39,15 @@ type hostEnv struct {
 	history gatehouse.HistoryReader
 	// presence tells who is in a room; nil as history is.
 	presence gatehouse.PresenceReader
+	// expiries runs the deadlines of the sockets' tokens, with one
+	// runtime timer for all of them, across reloads.
+	expiries *deadline.Scheduler
 }
 
 // newHostEnv builds the host parts of a gateway with adapter a; metrics is
 // the gateway's registry, nil when metrics are off.
 func newHostEnv(a adapter.Adapter, logger *slog.Logger, metrics *prometheus.Registry) *hostEnv {
-	env := &hostEnv{logger: logger, publisher: a}
+	env := &hostEnv{logger: logger, publisher: a, expiries: &deadline.Scheduler{}}
 	if metrics != nil {
 		env.metrics = metrics
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/deadline"
 	"github.com/gatehouse-dev/gatehouse/internal/engineio"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
 	"github.com/gatehouse-dev/gatehouse/internal/lifecycle"
@@ -42,6 +43,8 @@ type state struct {
 	// users counts what runs under the state, so that a reload closes its
 	// plugins once the last event using them is done.
 	users stateUsers
+	// expiries is the gateway's scheduler of token expiries (hostEnv).
+	expiries *deadline.Scheduler
 }
 
 // Gateway is one running gateway process.
@@ -239,7 +242,7 @@ func buildState(ctx context.Context, cfg *gatewayconfig.Config, reg Registries, 
 	// The state outlives the call that builds it (a reload request, say),
 	// so its background work gets a context of its own.
 	stateCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	st := &state{cfg: cfg, namespaces: namespaces, logger: logger, stop: stop, plugins: built}
+	st := &state{cfg: cfg, namespaces: namespaces, logger: logger, stop: stop, plugins: built, expiries: env.expiries}
 	if cfg.Auth.JWT != nil {
 		v, err := auth.NewVerifier(stateCtx, cfg.Auth.JWT, logger)
 		if err != nil {
@@ -381,6 +384,8 @@ func (gw *Gateway) Shutdown(ctx context.Context) error {
 	if err := gw.engine.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close sessions: %w", err))
 	}
+	// The sockets are gone, and their tokens' deadlines with them.
+	gw.host.expiries.Stop()
 	if err := gw.app.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
 	}
