@@ -187,6 +187,8 @@ func build(ctx context.Context, cfg *gatewayconfig.Config, opts Options, tracer 
 		Logger:          logger,
 		Recovery:        recovery{gw: gw},
 		Plan:            gw.broadcastPlan,
+		// Sessions move between nodes only with cluster.any_node.
+		Moves: gw.anyNode != nil,
 	})
 	engineOpts := engineio.Options{
 		PingInterval:   cfg.Server.PingInterval.D(),

@@ -31,8 +31,10 @@ func (s *Server) Broadcast(ctx context.Context, namespace string, rooms []string
 		return err
 	}
 	if s.remote != nil {
-		// The number goes with it, for the sessions moving meanwhile.
-		ctx = context.WithValue(ctx, localSeqKey{}, seq)
+		if seq != 0 {
+			// The number goes with it, for the sessions moving meanwhile.
+			ctx = context.WithValue(ctx, localSeqKey{}, seq)
+		}
 		if err := s.remote(ctx, namespace, rooms, exceptSocketIDs, event, args); err != nil {
 			return fmt.Errorf("socketio: broadcast %q to other nodes: %w", event, err)
 		}

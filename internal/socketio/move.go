@@ -52,6 +52,10 @@ type MovedSocket struct {
 // sessions: broadcasts hold it shared while they are numbered and
 // delivered here, a move holds it alone while sockets leave or arrive.
 type moveGate struct {
+	// on is Options.Moves: off, nothing is numbered or gated, which spares
+	// every broadcast a shared lock and an atomic add on one word written
+	// by all of them.
+	on  bool
 	mu  sync.RWMutex
 	seq atomic.Uint64
 }
@@ -66,8 +70,11 @@ func LocalSeq(ctx context.Context) uint64 {
 }
 
 // broadcastHere delivers a broadcast to this node's sockets under the move
-// gate and returns the number it got.
+// gate and returns the number it got (0 when sessions do not move).
 func (s *Server) broadcastHere(ctx context.Context, namespace string, rooms, except []string, event string, args []any) (uint64, error) {
+	if !s.moving.on {
+		return 0, s.BroadcastLocal(ctx, namespace, rooms, except, event, args...)
+	}
 	s.moving.mu.RLock()
 	defer s.moving.mu.RUnlock()
 	seq := s.moving.seq.Add(1)
@@ -76,8 +83,11 @@ func (s *Server) broadcastHere(ctx context.Context, namespace string, rooms, exc
 
 // Gated runs deliver, a delivery to this node's sockets of a broadcast
 // made here outside Broadcast (the server API's emits), under the move
-// gate, and returns the number it got.
+// gate, and returns the number it got (0 when sessions do not move).
 func (s *Server) Gated(deliver func() error) (uint64, error) {
+	if !s.moving.on {
+		return 0, deliver()
+	}
 	s.moving.mu.RLock()
 	defer s.moving.mu.RUnlock()
 	return s.moving.seq.Add(1), deliver()

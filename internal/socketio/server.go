@@ -71,6 +71,11 @@ type Options struct {
 	// what was decided when the configuration was built. Nil answers: only
 	// the sockets.
 	Plan func(namespace string) *BroadcastPlan
+	// Moves is set when sessions may move between nodes (Release, Adopt):
+	// only then are broadcasts numbered, under a gate that the moves close
+	// for a moment. Without it a broadcast takes no lock for them and
+	// LocalSeq is always 0.
+	Moves bool
 }
 
 // Observer is told about outbound traffic. Its methods are called on the
@@ -134,6 +139,7 @@ func NewServer(opts Options) *Server {
 		log:            opts.Logger,
 		epoch:          time.Now(),
 		namespaces:     make(map[string]*namespaceIndex),
+		moving:         moveGate{on: opts.Moves},
 	}
 	if s.ackTimeout <= 0 {
 		s.ackTimeout = DefaultAckTimeout
