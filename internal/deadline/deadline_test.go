@@ -14,7 +14,9 @@ import (
 type recorder struct {
 	mu    sync.Mutex
 	fired []string
-	done  chan struct{}
+	// each gets a value per firing; done is closed by the sentinel.
+	each chan struct{}
+	done chan struct{}
 }
 
 // named is one Timer of a test, with the name it records.
@@ -31,6 +33,7 @@ func fireNamed(arg any) {
 	n.rec.mu.Lock()
 	n.rec.fired = append(n.rec.fired, n.name)
 	n.rec.mu.Unlock()
+	n.rec.each <- struct{}{}
 	if n.then != nil {
 		n.then()
 	}
@@ -40,9 +43,10 @@ func TestSchedulerFiresInDeadlineOrder(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
 		name string
-		// steps arm, re-arm and cancel the Timers a, b, c, d by name; the
-		// sentinel "end" is armed last, after every other deadline, and
-		// the test waits for it.
+		// steps arm, re-arm and cancel the Timers a, b, c, d by name;
+		// once the Timers of want fired, the sentinel "end" is armed
+		// after every deadline the steps gave, and the test waits for it:
+		// a Timer that should not fire would fire before it.
 		steps func(s *Scheduler, tm map[string]*named)
 		want  []string
 	}{
@@ -115,10 +119,11 @@ func TestSchedulerFiresInDeadlineOrder(t *testing.T) {
 				tm["a"].then = func() {
 					if left--; left > 0 {
 						s.After(&tm["a"].t, ms)
+					} else {
+						s.After(&tm["b"].t, 0)
 					}
 				}
 				s.After(&tm["a"].t, ms)
-				s.After(&tm["b"].t, 30*ms)
 			},
 			want: []string{"a", "a", "a", "b"},
 		},
@@ -126,7 +131,7 @@ func TestSchedulerFiresInDeadlineOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var s Scheduler
 			defer s.Stop()
-			rec := &recorder{done: make(chan struct{})}
+			rec := &recorder{each: make(chan struct{}, 16), done: make(chan struct{})}
 			tm := map[string]*named{}
 			for _, name := range []string{"a", "b", "c", "d", "end"} {
 				n := &named{name: name, rec: rec}
@@ -134,8 +139,25 @@ func TestSchedulerFiresInDeadlineOrder(t *testing.T) {
 				tm[name] = n
 			}
 			tm["end"].then = func() { close(rec.done) }
+			// The steps run while a callback holds the scheduler's
+			// goroutine, so that nothing fires before they are all done,
+			// however long a loaded machine takes over them; what is due
+			// by then fires in deadline order once it returns.
+			held, release := make(chan struct{}), make(chan struct{})
+			var gate Timer
+			gate.Init(func(any) {
+				close(held)
+				<-release
+			}, nil)
+			s.After(&gate, 0)
+			<-held
+			base := s.Now()
 			tc.steps(&s, tm)
-			s.After(&tm["end"].t, 60*time.Millisecond)
+			close(release)
+			for range tc.want {
+				<-rec.each
+			}
+			s.At(&tm["end"].t, base+60*time.Millisecond)
 			<-rec.done
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
