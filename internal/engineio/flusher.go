@@ -1,9 +1,12 @@
 package engineio
 
 import (
+	"errors"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // flushPool writes the queues of polled WebSockets woken from elsewhere
@@ -144,12 +147,27 @@ func (s *session) flushTurn(link *wsLink, buf *buffer, w *rawWrite) (again bool)
 	s.mu.Unlock()
 
 	buf.B = buf.B[:0]
+	cleared := false
 	for i, p := range batch {
 		buf.B = appendFrame(buf.B, p)
 		if len(buf.B) < maxWriteBatch && i < len(batch)-1 {
 			continue
 		}
-		n := pc.writeNow(w, buf.B)
+		n, err := pc.writeNow(w, buf.B)
+		if err != nil && !cleared && errors.Is(err, os.ErrDeadlineExceeded) && s.state() == stateOpen {
+			// The deadline of the link's last blocking write, passed
+			// while the socket was idle: a non-blocking write needs none.
+			// Left standing, it would fail every flusher write to a
+			// socket idle for longer than the write timeout, and hand
+			// each to a writer goroutine. Every blocking writer sets a
+			// deadline of its own, and none writes while this turn holds
+			// the link (link.writing); a deadline set to end a closing
+			// session's write (Send) is kept, the state being checked
+			// first, and a writer that takes over sets its own.
+			cleared = true
+			_ = link.raw.SetWriteDeadline(time.Time{})
+			n, _ = pc.writeNow(w, buf.B)
+		}
 		if n == len(buf.B) {
 			buf.B = buf.B[:0]
 			continue

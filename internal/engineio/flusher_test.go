@@ -2,6 +2,8 @@ package engineio
 
 import (
 	"bytes"
+	"errors"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -107,7 +109,7 @@ func TestFlusherWriteAllocatesNothing(t *testing.T) {
 	w := newRawWrite()
 	short := 0
 	allocs := testing.AllocsPerRun(20, func() {
-		if pc.writeNow(w, frame) != len(frame) {
+		if n, err := pc.writeNow(w, frame); n != len(frame) || err != nil {
 			short++
 		}
 	})
@@ -119,5 +121,38 @@ func TestFlusherWriteAllocatesNothing(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Errorf("a flusher's write allocates %v times", allocs)
+	}
+}
+
+// A socket idle for longer than the write timeout keeps the deadline of
+// its last blocking write (here the open packet's), long passed, and the
+// socket's RawConn refuses writes while it stands. A broadcast's write,
+// non-blocking, has no use for it: the flusher writes the socket itself
+// instead of handing it to a writer goroutine, which a room with sparse
+// messages would otherwise cost once per socket per write timeout.
+func TestFlusherWritesASocketIdlePastTheWriteTimeoutItself(t *testing.T) {
+	rec := newRecorder(false)
+	// The write timeout is the ping timeout, a second at least.
+	ts := startServer(t, Options{ReadPath: ReadPathPoller, PingInterval: time.Minute, PingTimeout: time.Second}, rec)
+	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	defer ws.Close()
+	readOpen(t, ws)
+	conn := rec.nextConn(t)
+	link := conn.(*session).ws
+	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
+	pc := link.pc.Load()
+	eventually(t, "the open packet's write deadline to pass", func() bool {
+		return errors.Is(pc.rc.Write(func(uintptr) bool { return true }), os.ErrDeadlineExceeded)
+	})
+
+	handedBefore := ts.srv.flush.handedOver.Load()
+	for _, msg := range []string{"after a while", "and again"} {
+		if err := conn.Send(Message{Data: []byte(msg)}); err != nil {
+			t.Fatal(err)
+		}
+		expectText(t, ws, "4"+msg)
+	}
+	if n := ts.srv.flush.handedOver.Load() - handedBefore; n != 0 {
+		t.Errorf("%d of 2 writes to the idle socket were handed to a writer goroutine", n)
 	}
 }
