@@ -623,7 +623,7 @@ func TestWorkPoolRunsEveryTurnWithinItsBoundAndKeepsNoDeadQueue(t *testing.T) {
 func TestWorkPoolWorkersWaitForTheNextTurnUntilReleased(t *testing.T) {
 	var alive tracker
 	ran := make(chan *pollConn)
-	w := &workPool{max: 8, keep: 2, alive: &alive, run: func(pc *pollConn, _ *sockReader) { ran <- pc }}
+	w := &workPool{max: 8, keep: 2, spread: 1, alive: &alive, run: func(pc *pollConn, _ *sockReader) { ran <- pc }}
 	w.hold()
 	workersWaiting := func() (workers, waiting int) {
 		w.mu.Lock()
@@ -643,7 +643,9 @@ func TestWorkPoolWorkersWaitForTheNextTurnUntilReleased(t *testing.T) {
 			return workers == 1 && waiting == 1
 		})
 	}
-	// Three at once: three workers, of which two stay, as keep says.
+	// Three at once, each holding its worker: with one worker coming at a
+	// time, each brings the next as it takes its turn, so that none waits
+	// behind a busy one; three workers, of which two stay, as keep says.
 	for range 3 {
 		w.submit(&pollConn{})
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -52,7 +53,8 @@ const wakeKey = 0
 func newPoller(srv *Server) *poller {
 	p := &poller{srv: srv, conns: make(map[uint64]*pollConn),
 		frames: frameConfig{maxPayload: srv.opts.MaxPayload, buffers: &srv.buffers}}
-	p.work = workPool{max: maxReadWorkers, keep: idleReadWorkers, run: p.run, alive: &srv.alive, released: true}
+	p.work = workPool{max: maxReadWorkers, keep: idleReadWorkers, spread: runtime.GOMAXPROCS(0),
+		run: p.run, alive: &srv.alive, released: true}
 	return p
 }
 
