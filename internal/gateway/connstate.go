@@ -15,6 +15,8 @@ import (
 // likewise created on first use. The parts are atomic pointers rather than
 // fields under a lock: each is set once, or replaced whole, from the
 // goroutines that serve the socket (its events, its hooks, its timers).
+// Most idle sockets keep one (for their token's expiry): it stays within
+// 48 bytes, so a part that few sockets need shares a pointer (connect).
 type connState struct {
 	// serial runs the socket's events in order.
 	serial atomic.Pointer[serial]
@@ -24,14 +26,21 @@ type connState struct {
 	expiry atomic.Pointer[expiryWatch]
 	// authz re-authorizes the socket before its authorizer's answer ends.
 	authz atomic.Pointer[authzWatch]
+	// connect is what the socket's CONNECT leaves for later, made when
+	// there is some.
+	connect atomic.Pointer[connectState]
+	// presence orders the socket's connect and disconnect hooks.
+	presence lifecycle.Presence
+}
+
+// connectState is what a socket's CONNECT leaves for later.
+type connectState struct {
 	// trace is what the socket's event spans need from its CONNECT, kept
 	// only while server.tracing is on.
 	trace atomic.Pointer[socketTrace]
 	// handshakeAuth carries the CONNECT auth payload (its token removed)
 	// from the Connect hook to on_connect, and is cleared there.
 	handshakeAuth atomic.Pointer[gatehouse.Payload]
-	// presence orders the socket's connect and disconnect hooks.
-	presence lifecycle.Presence
 }
 
 // stateOf returns the gateway's state of s, attaching it on first use.

@@ -81,7 +81,7 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	}
 	if len(ns.onConnect) > 0 {
 		// Kept only until Connected hands it to on_connect, right after.
-		stateOf(s).handshakeAuth.Store(view)
+		loadOrCreate(&stateOf(s).connect).handshakeAuth.Store(view)
 	}
 	return nil
 }
@@ -128,8 +128,10 @@ func (h hooks) Connected(ctx context.Context, s *socketio.Socket) {
 	h.gw.hooksConnected(s)
 	var auth *gatehouse.Payload
 	if cs := keptStateOf(s); cs != nil {
-		// The socket does not hold the client's payload past on_connect.
-		auth = cs.handshakeAuth.Swap(nil)
+		if c := cs.connect.Load(); c != nil {
+			// The socket does not hold the client's payload past on_connect.
+			auth = c.handshakeAuth.Swap(nil)
+		}
 	}
 	st := h.gw.useState()
 	defer st.users.release()

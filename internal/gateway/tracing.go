@@ -94,7 +94,7 @@ func (gw *Gateway) traceHandshakes(c *fiber.Ctx) error {
 func (gw *Gateway) traceConnect(ctx context.Context, s *socketio.Socket, auth json.RawMessage) (context.Context, func(error)) {
 	client := clientTraceOf(s, auth)
 	ctx, span := gw.tracer.StartConnect(ctx, client, spanSocket(s))
-	stateOf(s).trace.Store(&socketTrace{client: client, connect: span.SpanContext()})
+	loadOrCreate(&stateOf(s).connect).trace.Store(&socketTrace{client: client, connect: span.SpanContext()})
 	return ctx, func(err error) { tracing.End(span, err) }
 }
 
@@ -133,8 +133,10 @@ func authString(auth json.RawMessage, key string) (string, bool) {
 func (gw *Gateway) traceEvent(ctx context.Context, s *socketio.Socket, t eventTarget, event string) context.Context {
 	var kept socketTrace
 	if cs := keptStateOf(s); cs != nil {
-		if st := cs.trace.Load(); st != nil {
-			kept = *st
+		if c := cs.connect.Load(); c != nil {
+			if st := c.trace.Load(); st != nil {
+				kept = *st
+			}
 		}
 	}
 	name := "unknown"
