@@ -194,6 +194,7 @@ func (s *Server) allNamespaces() []*namespaceIndex {
 func (s *Server) Open(conn engineio.Conn) engineio.Listener {
 	limits := s.limits.Load()
 	c := &client{server: s, conn: conn, binaryTimeout: limits.BinaryPacketTimeout}
+	c.sockets = c.firstSocket[:0]
 	c.decoder.MaxBytes = limits.MaxPacketBytes
 	c.mu.Lock()
 	c.connectTimer = time.AfterFunc(limits.ConnectTimeout, c.onConnectTimeout)
@@ -282,8 +283,11 @@ type client struct {
 	// sockets are the accepted ones, one per namespace: a slice, as a
 	// client joins one or a few namespaces (server.limits bounds them) and
 	// a map of one entry would cost an idle client ten times its size.
-	// pending is made on first use and dropped when empty.
+	// Its first element is firstSocket, in the client itself, rather than
+	// an array of its own. pending is made on first use and dropped when
+	// empty.
 	sockets      []*Socket
+	firstSocket  [1]*Socket
 	pending      map[string]*Socket // CONNECT being decided, by namespace
 	connectTimer *time.Timer
 
