@@ -320,9 +320,6 @@ func (c *client) removeSocketLocked(s *Socket) {
 			c.sockets[i] = c.sockets[last]
 			c.sockets[last] = nil
 			c.sockets = c.sockets[:last]
-			if last == 0 {
-				c.sockets = nil
-			}
 			return
 		}
 	}
