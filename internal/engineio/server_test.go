@@ -710,7 +710,9 @@ func TestWebSocketMaxPayload(t *testing.T) {
 
 func TestWebSocketPingTimeout(t *testing.T) {
 	rec := newRecorder(false)
-	ts := startServer(t, Options{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}, rec)
+	// The pong is due PingTimeout after the ping was due: 50 ms left a ping
+	// written late on a loaded machine dropped by the timeout's close.
+	ts := startServer(t, Options{PingInterval: 50 * time.Millisecond, PingTimeout: 500 * time.Millisecond}, rec)
 	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
 	defer ws.Close()
 	readOpen(t, ws)

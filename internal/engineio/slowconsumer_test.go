@@ -127,7 +127,10 @@ func TestSlowConsumerDropOldestKeepsTheNewestWithinTheBound(t *testing.T) {
 	rec := newRecorder(false)
 	ts := startServer(t, Options{
 		SendQueue: slowConsumerQueue, SlowConsumer: SlowConsumerDropOldest,
-		PingInterval: time.Minute, PingTimeout: 10 * time.Second,
+		// The write timeout is the ping timeout: the slow client's blocked
+		// write must outlast every round, which take over 10 s on a loaded
+		// machine under the race detector.
+		PingInterval: time.Minute, PingTimeout: time.Minute,
 	}, rec)
 	run := startSlowConsumerRun(t, ts, rec)
 
