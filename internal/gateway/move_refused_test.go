@@ -19,8 +19,8 @@ import (
 // move refused, not failed.
 func TestMoveOfASessionWithTooMuchQueuedIsCountedRefused(t *testing.T) {
 	redisURL, _ := startStallableRedis(t)
-	a := startMoveGateway(t, redisURL, "move-refused")
-	b := startMoveGateway(t, redisURL, "move-refused")
+	a := startUnhurriedMoveGateway(t, redisURL, "move-refused")
+	b := startUnhurriedMoveGateway(t, redisURL, "move-refused")
 
 	sid := openAnyNodePolling(t, a.addr)
 	pollingRequest(t, http.MethodPost, a.addr, sid, `40{"token":"`+moveToken(t, "alice")+`"}`)
@@ -78,4 +78,22 @@ func TestMoveOfASessionWithTooMuchQueuedIsCountedRefused(t *testing.T) {
 	if got := onA[series("gatehouse_limit_refusals_total", "limit", limitMoveQueue)]; got != 1 {
 		t.Errorf("a counts %v move_queue refusals, want 1", got)
 	}
+}
+
+// startUnhurriedMoveGateway is startMoveGateway with a pong due two minutes
+// after the ping instead of 3 s. A session that leaves its queue unread
+// answers no ping, and the broadcasts that fill it may take most of their
+// minute through the race detector on a loaded machine: with 3 s the
+// session ended by its ping timeout before the probe, which then found no
+// session to move.
+func startUnhurriedMoveGateway(t *testing.T, redisURL, prefix string) *liveGateway {
+	t.Helper()
+	const heartbeat, unhurried = "ping_timeout: 3s", "ping_timeout: 2m"
+	if !strings.Contains(moveTestConfig, heartbeat) {
+		t.Fatalf("moveTestConfig has no %q to lengthen", heartbeat)
+	}
+	text := strings.NewReplacer("REDIS", redisURL, "PREFIX", prefix, "LISTEN", freeMoveAddr(t), heartbeat, unhurried).Replace(moveTestConfig)
+	g := startLiveGateway(t, text, Registries{})
+	awaitReady(t, g)
+	return g
 }
