@@ -396,6 +396,12 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	}
 	// A deadline left from the upgrade would fail the poller's reads.
 	_ = link.raw.SetReadDeadline(time.Time{})
+	// What the client sent behind its upgrade request and the WebSocket
+	// library has not read yet comes after what it has (left in place
+	// should the poller not take the connection).
+	if pr := pipelinedOf(conn.UnderlyingConn()); pr != nil && len(pr.pending) > 0 {
+		pending = append(pending, pr.pending...)
+	}
 	pc := s.newPollConn()
 	pc.s, pc.link, pc.rc = s, link, rc
 	pc.parser = frameParser{cfg: &srv.poll.frames}
@@ -471,7 +477,8 @@ func socketOf(conn net.Conn) syscall.Conn {
 
 // readsSocket reports whether nc, a connection fasthttp hijacked, reads
 // its connection directly (dropRequestReader dropped its reader), so that
-// no byte is left in a buffer above the socket.
+// no byte is left in a buffer above the socket but those its client sent
+// behind the upgrade request, which handOff takes (pipelinedReader).
 func readsSocket(nc net.Conn) bool {
 	raw, ok := nc.(interface{ UnsafeConn() net.Conn })
 	v := reflect.ValueOf(nc)
@@ -483,6 +490,9 @@ func readsSocket(nc net.Conn) bool {
 		return false
 	}
 	r := *readerField(f)
+	if pr, ok := r.(*pipelinedReader); ok {
+		return pr.conn == raw.UnsafeConn()
+	}
 	c, ok := r.(net.Conn)
 	return ok && c == raw.UnsafeConn()
 }
