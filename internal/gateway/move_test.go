@@ -175,10 +175,17 @@ func (c *movingClient) send(packets ...string) {
 
 // write is send returning its error.
 func (c *movingClient) write(packets ...string) error {
+	// postMu is held from the choice of transport to the POST's answer, as
+	// the upgrade holds it to send its packet: like the official client, no
+	// POST is under way when the upgrade packet goes, and none follows it
+	// (one that did reached the old node after the session had left, and a
+	// pong lost so ended the session on its new node with a ping timeout).
+	c.postMu.Lock()
 	c.mu.Lock()
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
+		c.postMu.Unlock()
 		for _, p := range packets {
 			c.mu.Lock()
 			err := ws.WriteMessage(fws.TextMessage, []byte(p))
@@ -191,7 +198,6 @@ func (c *movingClient) write(packets ...string) error {
 	}
 	// One POST at a time, as a client must: the server closes a session
 	// that overlaps two.
-	c.postMu.Lock()
 	defer c.postMu.Unlock()
 	res, err := c.http.Post(c.url(c.polling), "text/plain;charset=UTF-8", strings.NewReader(strings.Join(packets, "\x1e")))
 	if err != nil {
@@ -270,10 +276,12 @@ func (c *movingClient) upgradeAt(g *liveGateway) error {
 	if c.pollErr != nil {
 		return fmt.Errorf("polling failed before the upgrade: %w", c.pollErr)
 	}
+	c.postMu.Lock()
 	c.mu.Lock()
 	err = ws.WriteMessage(fws.TextMessage, []byte("5"))
 	c.ws = ws
 	c.mu.Unlock()
+	c.postMu.Unlock()
 	if err != nil {
 		return err
 	}
