@@ -25,23 +25,9 @@ func TestFrameSentWithTheUpgradeKeepsNoRequestReadBuffer(t *testing.T) {
 		conns  = 300
 		margin = 2 << 10 // bytes per connection over a client that waited
 	)
-	for _, tc := range []struct {
-		name     string
-		readPath string
-		reduce   bool
-	}{
-		{"poller, reader released between requests", ReadPathPoller, true},
-		{"poller, reader kept between requests", ReadPathPoller, false},
-		{"goroutine, reader released between requests", ReadPathGoroutine, true},
-		{"goroutine, reader kept between requests", ReadPathGoroutine, false},
-	} {
+	for _, tc := range pipelinedUpgradeCases {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := startServerConfigured(t, fiber.Config{
-				DisableStartupMessage: true,
-				ReadBufferSize:        32 << 10,
-				StreamRequestBody:     true,
-				ReduceMemoryUsage:     tc.reduce,
-			}, Options{ReadPath: tc.readPath, PingInterval: time.Hour, PingTimeout: time.Hour}, echoHandler{})
+			ts := tc.start(t, Options{PingInterval: time.Hour, PingTimeout: time.Hour}, echoHandler{})
 			var held []net.Conn
 			defer func() {
 				for _, c := range held {
@@ -77,23 +63,9 @@ func TestFrameSentWithTheUpgradeKeepsNoRequestReadBuffer(t *testing.T) {
 // answered, in order.
 func TestFramesSentWithTheUpgradeAreAllAnsweredInOrder(t *testing.T) {
 	const messages = 60
-	for _, tc := range []struct {
-		name     string
-		readPath string
-		reduce   bool
-	}{
-		{"poller, reader released between requests", ReadPathPoller, true},
-		{"poller, reader kept between requests", ReadPathPoller, false},
-		{"goroutine, reader released between requests", ReadPathGoroutine, true},
-		{"goroutine, reader kept between requests", ReadPathGoroutine, false},
-	} {
+	for _, tc := range pipelinedUpgradeCases {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := startServerConfigured(t, fiber.Config{
-				DisableStartupMessage: true,
-				ReadBufferSize:        32 << 10,
-				StreamRequestBody:     true,
-				ReduceMemoryUsage:     tc.reduce,
-			}, Options{ReadPath: tc.readPath}, echoHandler{})
+			ts := tc.start(t, Options{}, echoHandler{})
 			burst := []byte("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n" +
 				"Host: " + ts.addr + "\r\n" +
 				"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -218,4 +190,32 @@ func startServerConfigured(t *testing.T, config fiber.Config, opts Options, h Ha
 		<-served
 	})
 	return &testServer{srv: srv, addr: ln.Addr().String()}
+}
+
+// pipelinedUpgradeCase is a server configured as the gateway's (a 32 KiB
+// request reader, streamed bodies) with one read path, and fasthttp's
+// request reader released between requests or kept.
+type pipelinedUpgradeCase struct {
+	name     string
+	readPath string
+	reduce   bool
+}
+
+var pipelinedUpgradeCases = []pipelinedUpgradeCase{
+	{"poller, reader released between requests", ReadPathPoller, true},
+	{"poller, reader kept between requests", ReadPathPoller, false},
+	{"goroutine, reader released between requests", ReadPathGoroutine, true},
+	{"goroutine, reader kept between requests", ReadPathGoroutine, false},
+}
+
+// start starts the case's server with opts, its read path set.
+func (tc pipelinedUpgradeCase) start(t *testing.T, opts Options, h Handler) *testServer {
+	t.Helper()
+	opts.ReadPath = tc.readPath
+	return startServerConfigured(t, fiber.Config{
+		DisableStartupMessage: true,
+		ReadBufferSize:        32 << 10,
+		StreamRequestBody:     true,
+		ReduceMemoryUsage:     tc.reduce,
+	}, opts, h)
 }
