@@ -21,12 +21,8 @@ func TestFlusherMeetingAFullSendBufferHandsOverWithoutLosingOrReordering(t *test
 	rec := newRecorder(false)
 	ts := startServer(t, Options{ReadPath: ReadPathPoller, SendQueue: 2 * messages,
 		PingInterval: time.Minute, PingTimeout: time.Minute}, rec)
-	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	ws, conn, _ := dialPolledWebSocket(t, ts, rec)
 	defer ws.Close()
-	readOpen(t, ws)
-	conn := rec.nextConn(t)
-	link := conn.(*session).ws
-	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
 
 	// 400 × 20 KiB is far more than the socket buffers of both ends hold,
 	// and 20 KiB frames do not fit them evenly: writes end mid-frame.
@@ -98,11 +94,8 @@ func TestFlushersWriteEverySocketOfABroadcastInOrder(t *testing.T) {
 func TestFlusherWriteAllocatesNothing(t *testing.T) {
 	rec := newRecorder(false)
 	ts := startServer(t, pollerOptions(), rec)
-	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	ws, _, link := dialPolledWebSocket(t, ts, rec)
 	defer ws.Close()
-	readOpen(t, ws)
-	link := rec.nextConn(t).(*session).ws
-	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
 	pc := link.pc.Load()
 
 	frame := appendFrame(nil, packet{typ: packetMessage, data: []byte("x")})
@@ -134,12 +127,8 @@ func TestFlusherWritesASocketIdlePastTheWriteTimeoutItself(t *testing.T) {
 	rec := newRecorder(false)
 	// The write timeout is the ping timeout, a second at least.
 	ts := startServer(t, Options{ReadPath: ReadPathPoller, PingInterval: time.Minute, PingTimeout: time.Second}, rec)
-	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	ws, conn, link := dialPolledWebSocket(t, ts, rec)
 	defer ws.Close()
-	readOpen(t, ws)
-	conn := rec.nextConn(t)
-	link := conn.(*session).ws
-	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
 	pc := link.pc.Load()
 	eventually(t, "the open packet's write deadline to pass", func() bool {
 		return errors.Is(pc.rc.Write(func(uintptr) bool { return true }), os.ErrDeadlineExceeded)
@@ -155,4 +144,16 @@ func TestFlusherWritesASocketIdlePastTheWriteTimeoutItself(t *testing.T) {
 	if n := ts.srv.flush.handedOver.Load() - handedBefore; n != 0 {
 		t.Errorf("%d of 2 writes to the idle socket were handed to a writer goroutine", n)
 	}
+}
+
+// dialPolledWebSocket opens a WebSocket session on ts, whose Open rec
+// records, and waits until the event loop reads it.
+func dialPolledWebSocket(t *testing.T, ts *testServer, rec *recorder) (*fws.Conn, Conn, *wsLink) {
+	t.Helper()
+	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	readOpen(t, ws)
+	conn := rec.nextConn(t)
+	link := conn.(*session).ws
+	eventually(t, "the poller to read the WebSocket", func() bool { return link.pc.Load() != nil })
+	return ws, conn, link
 }
