@@ -1,6 +1,7 @@
 package deadline
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 )
@@ -31,7 +32,7 @@ func (t *Timer) Init(f func(arg any), arg any) {
 type Scheduler struct {
 	mu    sync.Mutex
 	epoch time.Time
-	heap  []*Timer
+	heap  timerHeap
 	// rt is the runtime timer, armed for rtWhen while rtArmed; it may be
 	// armed earlier than the earliest deadline (that Timer was re-armed
 	// later or cancelled), and then re-arms itself when it fires.
@@ -131,11 +132,9 @@ func (s *Scheduler) armLocked(t *Timer, when time.Duration) {
 	}
 	t.when = when
 	if t.index == 0 {
-		s.heap = append(s.heap, t)
-		t.index = len(s.heap)
-		s.up(len(s.heap) - 1)
-	} else if i := t.index - 1; !s.down(i) {
-		s.up(i)
+		heap.Push(&s.heap, t)
+	} else {
+		heap.Fix(&s.heap, t.index-1)
 	}
 	if s.heap[0] == t && !s.firing && (!s.rtArmed || when < s.rtWhen) {
 		s.armRuntimeLocked(when)
@@ -186,58 +185,39 @@ func (s *Scheduler) fire() {
 
 // removeLocked takes the Timer at heap position i out of the heap.
 func (s *Scheduler) removeLocked(i int) {
-	t := s.heap[i]
-	last := len(s.heap) - 1
-	if i != last {
-		s.swap(i, last)
-	}
-	s.heap[last] = nil
-	s.heap = s.heap[:last]
-	t.index = 0
-	if i != last && !s.down(i) {
-		s.up(i)
-	}
+	heap.Remove(&s.heap, i)
 	if cap(s.heap) > 64 && len(s.heap) < cap(s.heap)/4 {
 		// A burst of connections that has gone leaves its room behind
 		// otherwise.
-		s.heap = append([]*Timer(nil), s.heap...)
+		s.heap = append(timerHeap(nil), s.heap...)
 	}
 }
 
-func (s *Scheduler) swap(i, j int) {
-	h := s.heap
+// timerHeap orders the armed Timers by deadline for container/heap; each
+// Timer keeps its place in it (index, one-based: 0 is not armed).
+type timerHeap []*Timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
+
+func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i + 1
 	h[j].index = j + 1
 }
 
-func (s *Scheduler) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if s.heap[i].when <= s.heap[j].when {
-			return
-		}
-		s.swap(i, j)
-		j = i
-	}
+func (h *timerHeap) Push(x any) {
+	t := x.(*Timer)
+	*h = append(*h, t)
+	t.index = len(*h)
 }
 
-// down sifts the Timer at i down and reports whether it moved.
-func (s *Scheduler) down(i0 int) bool {
-	i, n := i0, len(s.heap)
-	for {
-		j := 2*i + 1
-		if j >= n {
-			break
-		}
-		if r := j + 1; r < n && s.heap[r].when < s.heap[j].when {
-			j = r
-		}
-		if s.heap[i].when <= s.heap[j].when {
-			break
-		}
-		s.swap(i, j)
-		i = j
-	}
-	return i > i0
+func (h *timerHeap) Pop() any {
+	old := *h
+	last := len(old) - 1
+	t := old[last]
+	old[last] = nil
+	t.index = 0
+	*h = old[:last]
+	return t
 }
