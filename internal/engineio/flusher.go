@@ -32,8 +32,7 @@ import (
 // handed to such a writer too, for its close packet and close frame.
 type flushPool struct {
 	mu      sync.Mutex
-	queue   []flushEntry
-	head    int
+	queue   fifo[flushEntry]
 	workers int
 	max     int
 	alive   *tracker
@@ -78,7 +77,7 @@ func newFlushPool(alive *tracker, buffers *bufferPool) *flushPool {
 // than max run. The caller has set link.writing.
 func (f *flushPool) submit(s *session, link *wsLink) {
 	f.mu.Lock()
-	f.queue = append(f.queue, flushEntry{s, link})
+	f.queue.push(flushEntry{s, link})
 	start := f.workers < f.max
 	if start {
 		f.workers++
@@ -97,22 +96,11 @@ func (f *flushPool) loop() {
 	defer func() { f.buffers.put(buf) }()
 	for {
 		f.mu.Lock()
-		if f.head == len(f.queue) {
-			clear(f.queue)
-			f.queue, f.head = f.queue[:0], 0
+		e, ok := f.queue.pop()
+		if !ok {
 			f.workers--
 			f.mu.Unlock()
 			return
-		}
-		e := f.queue[f.head]
-		f.queue[f.head] = flushEntry{}
-		f.head++
-		if f.head >= 64 && 2*f.head >= len(f.queue) {
-			// A queue that never empties under load would otherwise
-			// grow by every turn ever submitted.
-			n := copy(f.queue, f.queue[f.head:])
-			clear(f.queue[n:])
-			f.queue, f.head = f.queue[:n], 0
 		}
 		f.mu.Unlock()
 		if e.s.flushTurn(e.link, buf, w) {

@@ -516,8 +516,7 @@ func readsSocket(nc net.Conn) bool {
 type workPool struct {
 	mu    sync.Mutex
 	idle  sync.Cond // L is &mu; waiting workers
-	queue []*pollConn
-	head  int
+	queue fifo[*pollConn]
 	// workers counts the workers started and not ended; waiting, those
 	// waiting in idle; coming, those woken or started that have not
 	// looked at the queue yet.
@@ -542,7 +541,7 @@ const idleReadWorkers = 16
 
 func (w *workPool) submit(pc *pollConn) {
 	w.mu.Lock()
-	w.queue = append(w.queue, pc)
+	w.queue.push(pc)
 	start := w.bringLocked()
 	w.mu.Unlock()
 	if start {
@@ -555,7 +554,7 @@ func (w *workPool) submit(pc *pollConn) {
 // whether a worker should be started instead (w.mu is held; the caller
 // starts it after unlocking).
 func (w *workPool) bringLocked() (start bool) {
-	if len(w.queue)-w.head <= w.coming || w.coming >= max(w.spread, 1) {
+	if w.queue.len() <= w.coming || w.coming >= max(w.spread, 1) {
 		return false
 	}
 	if w.waiting > 0 {
@@ -610,8 +609,8 @@ func (w *workPool) loop() {
 	w.mu.Lock()
 	w.coming--
 	for {
-		if w.head == len(w.queue) {
-			w.queue, w.head = w.queue[:0], 0
+		pc, ok := w.queue.pop()
+		if !ok {
 			if w.released || w.waiting >= w.keep {
 				w.workers--
 				w.mu.Unlock()
@@ -629,16 +628,6 @@ func (w *workPool) loop() {
 			w.idleCond().Wait()
 			w.coming--
 			continue
-		}
-		pc := w.queue[w.head]
-		w.queue[w.head] = nil
-		w.head++
-		if w.head >= 64 && 2*w.head >= len(w.queue) {
-			// A queue that never empties under load would otherwise
-			// grow by every turn ever submitted.
-			n := copy(w.queue, w.queue[w.head:])
-			clear(w.queue[n:])
-			w.queue, w.head = w.queue[:n], 0
 		}
 		start := w.bringLocked()
 		w.mu.Unlock()

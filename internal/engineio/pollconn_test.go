@@ -615,8 +615,8 @@ func TestWorkPoolRunsEveryTurnWithinItsBoundAndKeepsNoDeadQueue(t *testing.T) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.workers != 0 || w.head != 0 || len(w.queue) != 0 {
-		t.Fatalf("pool left with %d workers, head %d, %d queued", w.workers, w.head, len(w.queue))
+	if w.workers != 0 || w.queue.head != 0 || len(w.queue.items) != 0 {
+		t.Fatalf("pool left with %d workers, head %d, %d queued", w.workers, w.queue.head, len(w.queue.items))
 	}
 }
 
