@@ -58,7 +58,7 @@ func (st *state) watchExpiry(s *socketio.Socket) {
 	if st.verifier == nil || st.cfg.Auth.OnExpiry != "disconnect" {
 		return
 	}
-	exp := expiryOf(s.Claims())
+	exp := expiryOf(s.Claim("exp"))
 	if exp.IsZero() {
 		return
 	}
@@ -121,13 +121,16 @@ func (st *state) refreshToken(s *socketio.Socket, payload *gatehouse.Payload) (a
 	if err := sameSubject(current, claims); err != nil {
 		return nil, err
 	}
+	var text []byte
 	if w != nil {
 		claims = w.tokenRefreshed(claims)
+	} else {
+		text, _ = st.verifier.ClaimsJSON(body.Token)
 	}
-	s.SetClaims(claims)
+	setClaims(s, claims, text)
 	st.watchExpiry(s)
 	reply := map[string]any{"ok": true}
-	if exp := expiryOf(claims); !exp.IsZero() {
+	if exp := expiryOf(claims["exp"]); !exp.IsZero() {
 		reply["expires_at"] = exp.Unix()
 	}
 	return reply, nil

@@ -55,15 +55,17 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	if !ok {
 		return gatehouse.Errorf(gatehouse.CodeForbidden, "namespace %s is not served", s.Namespace())
 	}
-	claims, err := st.authenticate(ns, s, auth)
+	claims, text, err := st.authenticate(ns, s, auth)
 	if err == nil && ns.authorizer != nil {
+		// The authorizer's answer stands for the token's claims.
+		text = nil
 		claims, err = h.gw.authorize(ctx, st, ns, s, auth, claims)
 	}
 	if err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
 		return err
 	}
-	s.SetClaims(claims)
+	setClaims(s, claims, text)
 	// Before the connect guards, so that a user at the cap makes none of
 	// them call out; a guard's refusal gives the place back.
 	if err := h.gw.takeConnSlots(ctx, st, ns, s, claims); err != nil {

@@ -66,7 +66,7 @@ func (gw *Gateway) hooksConnected(s *socketio.Socket) {
 	if gw.lifecycle == nil {
 		return
 	}
-	gw.lifecycle.Connected(&stateOf(s).presence, s.Namespace(), s.ID(), s.Claims().Subject())
+	gw.lifecycle.Connected(&stateOf(s).presence, s.Namespace(), s.ID(), s.Subject())
 }
 
 // hooksDisconnected sends the disconnect event of s, when hooks are
@@ -76,7 +76,7 @@ func (gw *Gateway) hooksDisconnected(s *socketio.Socket, reason string) {
 		return
 	}
 	if cs := keptStateOf(s); cs != nil {
-		gw.lifecycle.Disconnected(&cs.presence, s.Namespace(), s.ID(), s.Claims().Subject(), reason)
+		gw.lifecycle.Disconnected(&cs.presence, s.Namespace(), s.ID(), s.Subject(), reason)
 	}
 }
 

@@ -284,7 +284,9 @@ func (c *client) adoptSocket(m MovedSocket, forward AckForward) *Socket {
 	if m.PID != "" {
 		sock.extras().rec = &recoveryState{pid: m.PID, start: m.Start}
 	}
-	sock.claims.Store(m.Claims)
+	if m.Claims != nil {
+		sock.claims.Store(&socketClaims{decoded: m.Claims})
+	}
 	if m.NextAck != 0 {
 		sock.extras().acks.nextID = m.NextAck
 	}
@@ -349,7 +351,7 @@ func (s *Socket) receives(rooms []string, user string, except []string) bool {
 		return false
 	}
 	if user != "" {
-		return s.Claims().Subject() == user
+		return s.Subject() == user
 	}
 	if len(rooms) == 0 {
 		return true

@@ -202,7 +202,7 @@ func (c *client) resume(s *Socket, pid, offset string) *resumption {
 		c.log().Warn("socket.io recovery: session not read", "nsp", s.ns.name, "err", err)
 		return nil
 	}
-	if session == nil || session.Namespace != s.ns.name || session.Subject != subjectOf(s.Claims()) || !time.Now().Before(session.Expires) {
+	if session == nil || session.Namespace != s.ns.name || session.Subject != s.Subject() || !time.Now().Before(session.Expires) {
 		return nil
 	}
 	if offset == "" {
@@ -340,7 +340,7 @@ func (s *Socket) saveSession(reason string, rooms []string) {
 		return
 	}
 	expires := time.Now().Add(window)
-	if exp, ok := tokenExpiry(s.Claims()); ok && exp.Before(expires) {
+	if exp, ok := tokenExpiry(s.Claim("exp")); ok && exp.Before(expires) {
 		expires = exp // recovery never outlives the token
 	}
 	if !time.Now().Before(expires) {
@@ -349,7 +349,7 @@ func (s *Socket) saveSession(reason string, rooms []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), recoveryTimeout)
 	defer cancel()
 	err := store.Save(ctx, &Session{
-		ID: s.id, PID: rec.pid, Namespace: s.ns.name, Subject: subjectOf(s.Claims()),
+		ID: s.id, PID: rec.pid, Namespace: s.ns.name, Subject: s.Subject(),
 		Rooms: rooms, Start: rec.start, Expires: expires,
 	})
 	if err != nil {
@@ -358,8 +358,8 @@ func (s *Socket) saveSession(reason string, rooms []string) {
 }
 
 // tokenExpiry reads the exp claim.
-func tokenExpiry(claims gatehouse.Claims) (time.Time, bool) {
-	switch v := claims["exp"].(type) {
+func tokenExpiry(exp any) (time.Time, bool) {
+	switch v := exp.(type) {
 	case float64:
 		return time.Unix(int64(v), 0), true
 	case json.Number:
@@ -370,12 +370,6 @@ func tokenExpiry(claims gatehouse.Claims) (time.Time, bool) {
 		return time.Unix(v, 0), true
 	}
 	return time.Time{}, false
-}
-
-// subjectOf is the sub claim, or "".
-func subjectOf(claims gatehouse.Claims) string {
-	sub, _ := claims["sub"].(string)
-	return sub
 }
 
 // connectPayload is the CONNECT ack's data: the socket id and, in a

@@ -72,7 +72,7 @@ func (n *namespaceIndex) add(s *Socket) bool {
 	}
 	n.sockets[s.id] = s
 	s.registered = true
-	s.subject = s.Claims().Subject()
+	s.subject = s.Subject()
 	if s.subject != "" {
 		n.indexUserLocked(s)
 	}
@@ -148,7 +148,7 @@ func (n *namespaceIndex) reindexSubject(s *Socket) {
 	if !s.registered {
 		return
 	}
-	subject := s.Claims().Subject()
+	subject := s.Subject()
 	if subject == s.subject {
 		return
 	}

@@ -52,7 +52,7 @@ type Socket struct {
 	ready      bool
 	recovered  bool
 
-	claims atomic.Value // gatehouse.Claims
+	claims atomic.Pointer[socketClaims]
 	// attached is the layer above's state of the socket (see AttachOnce):
 	// one typed value it owns, rather than values under string keys.
 	attached atomic.Value
@@ -207,20 +207,6 @@ func (s *Socket) Rooms() []string { return s.ns.roomsOf(s) }
 
 // InRoom reports whether the socket joined room.
 func (s *Socket) InRoom(room string) bool { return s.ns.inRoom(s, room) }
-
-// Claims are the socket's verified claims, nil until the Connect hook (or a
-// token refresh) sets them with SetClaims.
-func (s *Socket) Claims() gatehouse.Claims {
-	claims, _ := s.claims.Load().(gatehouse.Claims)
-	return claims
-}
-
-// SetClaims replaces the socket's claims, and with them the user the socket
-// is listed under by Server.SocketsOfUser.
-func (s *Socket) SetClaims(claims gatehouse.Claims) {
-	s.claims.Store(claims)
-	s.ns.reindexSubject(s)
-}
 
 // Handshake is the first request of the socket's Engine.IO session.
 func (s *Socket) Handshake() *engineio.Handshake { return s.client.conn.Handshake() }
