@@ -12,7 +12,6 @@ import (
 	"time"
 
 	fws "github.com/fasthttp/websocket"
-	"github.com/gofiber/contrib/websocket"
 )
 
 // packetTypeChars lets a frame's type prefix be written without allocating.
@@ -92,9 +91,9 @@ func (l *wsLink) writeControl(frame []byte, deadline time.Time) {
 }
 
 // recoverWebSocket logs a panic on a WebSocket goroutine; the deferred
-// clean-ups of the session have run by then. It is the RecoverHandler of
-// the WebSocket upgrade, deferred by it, so that recover works.
-func (srv *Server) recoverWebSocket(*websocket.Conn) {
+// clean-ups of the session have run by then. It is deferred where the
+// goroutine starts, so that recover works.
+func (srv *Server) recoverWebSocket() {
 	if r := recover(); r != nil {
 		srv.log.Error("engineio websocket panic", "panic", r, "stack", string(debug.Stack()))
 	}
