@@ -142,7 +142,7 @@ func (r *Released) Waiting() bool {
 // sent through them any more. No hook is called: they live on elsewhere.
 func (r *Released) End() {
 	for _, s := range r.ghosts {
-		s.closed.Store(true)
+		s.set(flagClosed)
 		s.ctx().end()
 	}
 }

@@ -67,7 +67,7 @@ func newNamespaceIndex(name string) *namespaceIndex {
 func (n *namespaceIndex) add(s *Socket) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if s.closed.Load() {
+	if s.has(flagClosed) {
 		return false
 	}
 	n.sockets[s.id] = s
@@ -105,7 +105,7 @@ func (n *namespaceIndex) remove(s *Socket) {
 func (n *namespaceIndex) join(s *Socket, room string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if s.closed.Load() || !s.registered {
+	if s.has(flagClosed) || !s.registered {
 		return ErrDisconnected
 	}
 	if _, member := s.rooms[room]; !member {

@@ -42,12 +42,12 @@ type Socket struct {
 	// that call nothing outside the socket.
 	mu sync.Mutex
 	// onEnd runs once when the socket ends (see OnEnd).
-	onEnd  func()
-	more   atomic.Pointer[socketExtras]
-	ended  atomic.Bool // the context is done
-	closed atomic.Bool
+	onEnd func()
+	more  atomic.Pointer[socketExtras]
+	flags atomic.Uint32 // socketFlag bits
 	// registered is guarded by ns.mu; recovered is set before the socket
-	// is published.
+	// is published. The three share flags' 8 bytes, which keeps the
+	// Socket in the 128-byte size class.
 	registered bool
 	ready      bool
 	recovered  bool
@@ -65,6 +65,23 @@ type Socket struct {
 	prevOfUser *Socket
 	nextOfUser *Socket
 }
+
+// socketFlag is one bit of Socket.flags: one atomic word for both rather
+// than an atomic.Bool each.
+type socketFlag uint32
+
+const (
+	// flagEnded: the socket's context is done.
+	flagEnded socketFlag = 1 << iota
+	// flagClosed: the socket left its namespace, or is leaving it.
+	flagClosed
+)
+
+// has reports whether flag f is set.
+func (s *Socket) has(f socketFlag) bool { return socketFlag(s.flags.Load())&f != 0 }
+
+// set sets flag f and reports whether it was set already.
+func (s *Socket) set(f socketFlag) (already bool) { return socketFlag(s.flags.Or(uint32(f)))&f != 0 }
 
 // socketExtras is what only some sockets need, made on first need (see
 // Socket.extras); its fields but rec are guarded by the socket's mu.
@@ -175,7 +192,7 @@ func (s *Socket) OnEnd(f func()) {
 	s.mu.Lock()
 	s.onEnd = f
 	s.mu.Unlock()
-	if s.ended.Load() {
+	if s.has(flagEnded) {
 		// Ended meanwhile: run it unless cancel already took it.
 		if g := s.takeOnEnd(); g != nil {
 			g()
@@ -275,7 +292,7 @@ func (s *Socket) Emit(event string, args ...any) error {
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
 	reply := make(chan []json.RawMessage, 1)
 	s.mu.Lock()
-	if s.closed.Load() {
+	if s.has(flagClosed) {
 		s.mu.Unlock()
 		return nil, ErrDisconnected
 	}
@@ -371,7 +388,7 @@ func (s *Socket) Broadcast(ctx context.Context, msg gatehouse.Broadcast) error {
 // disconnect". The protocol's DISCONNECT carries no text, so reason is
 // only logged; emit an event first when the client must learn it.
 func (s *Socket) Disconnect(reason string) {
-	if s.closed.Load() {
+	if s.has(flagClosed) {
 		return
 	}
 	s.client.log().Debug("socket.io server disconnect", "nsp", s.ns.name, "socket", s.id, "reason", reason)
@@ -379,7 +396,7 @@ func (s *Socket) Disconnect(reason string) {
 }
 
 func (s *Socket) send(msgs []engineio.Message) error {
-	if s.closed.Load() {
+	if s.has(flagClosed) {
 		return ErrDisconnected
 	}
 	err := s.client.conn.Send(msgs...)
@@ -508,7 +525,7 @@ func (s *Socket) openGate() {
 }
 
 func (s *Socket) dispatch(ev inboundEvent) {
-	if s.closed.Load() {
+	if s.has(flagClosed) {
 		return
 	}
 	s.client.server.hooks.Event(s.ctx(), s, ev.name, ev.args, ev.ack)
@@ -518,7 +535,7 @@ func (s *Socket) dispatch(ev inboundEvent) {
 // client, leaves every room, fails pending acknowledgements (through the
 // cancelled context) and reports reason to the Disconnected hook.
 func (s *Socket) close(reason string, notifyClient bool) {
-	if !s.closed.CompareAndSwap(false, true) {
+	if s.set(flagClosed) {
 		return
 	}
 	if notifyClient {

@@ -30,7 +30,7 @@ func (c *socketContext) Done() <-chan struct{} {
 	x := (*Socket)(c).extras()
 	if x.done == nil {
 		x.done = make(chan struct{})
-		if c.ended.Load() {
+		if (*Socket)(c).has(flagEnded) {
 			close(x.done)
 		}
 	}
@@ -39,7 +39,7 @@ func (c *socketContext) Done() <-chan struct{} {
 
 // Err implements context.Context: context.Canceled once the socket ended.
 func (c *socketContext) Err() error {
-	if c.ended.Load() {
+	if (*Socket)(c).has(flagEnded) {
 		return context.Canceled
 	}
 	return nil
@@ -54,7 +54,7 @@ func (c *socketContext) String() string { return "socketio.Socket.Context" }
 // derived from this one.
 func (c *socketContext) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
-	if c.ended.Load() {
+	if (*Socket)(c).has(flagEnded) {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -82,11 +82,11 @@ func (c *socketContext) AfterFunc(f func()) (stop func() bool) {
 // what AfterFunc registered starts.
 func (c *socketContext) end() {
 	c.mu.Lock()
-	if c.ended.Load() {
+	if (*Socket)(c).has(flagEnded) {
 		c.mu.Unlock()
 		return
 	}
-	c.ended.Store(true)
+	(*Socket)(c).set(flagEnded)
 	var afterEnd map[*func()]struct{}
 	if x := c.more.Load(); x != nil {
 		if x.done != nil {
