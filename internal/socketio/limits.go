@@ -58,7 +58,8 @@ const MaxQueuedEvents = 256
 
 // SetLimits replaces the limits; sessions and sockets already past a lowered
 // limit keep what they hold, and the next CONNECT or Join is checked against
-// the new one. A new ConnectTimeout applies to sessions opened afterwards.
+// the new one. A new ConnectTimeout applies to sessions opened afterwards, a
+// new BinaryPacketTimeout to packets that begin waiting afterwards.
 func (s *Server) SetLimits(l Limits) {
 	if l.ConnectTimeout <= 0 {
 		l.ConnectTimeout = s.connectTimeout

@@ -108,3 +108,48 @@ func TestConnectTimeoutFollowsSetLimits(t *testing.T) {
 		t.Errorf("refusals %v", got)
 	}
 }
+
+// awaitClosed waits until the session of tc is closed and returns why.
+func awaitClosed(t *testing.T, tc *testClient) string {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		if closed, reason := tc.conn.closedWith(); closed {
+			return reason
+		}
+		select {
+		case <-tc.conn.changed:
+		case <-deadline:
+			t.Fatal("session not closed")
+		}
+	}
+}
+
+// A packet whose attachments stop coming closes its session at
+// BinaryPacketTimeout, the one in force when the packet began waiting; a
+// session whose packets are finished stays.
+func TestBinaryPacketTimeoutClosesTheSession(t *testing.T) {
+	h := newTestHooks("/")
+	refused := &refusals{}
+	srv := newTestServer(h, Options{Limits: Limits{BinaryPacketTimeout: time.Hour}, Refused: refused.record})
+	finished := connect(t, srv)
+	finished.join(h, "/")
+	stalled := connect(t, srv)
+	stalled.join(h, "/")
+	finished.send(`51-["upload",{"_placeholder":true,"num":0}]`, []byte{1, 2, 3})
+	if e := h.awaitEvent(t); e.name != "upload" {
+		t.Fatalf("got event %q", e.name)
+	}
+
+	srv.SetLimits(Limits{BinaryPacketTimeout: 10 * time.Millisecond})
+	stalled.send(`51-["upload",{"_placeholder":true,"num":0}]`)
+	if reason := awaitClosed(t, stalled); reason != "binary packet timeout" {
+		t.Fatalf("closed with %q", reason)
+	}
+	if got := refused.all(); !slices.Equal(got, []string{LimitBinaryTimeout}) {
+		t.Errorf("refusals %v", got)
+	}
+	if closed, _ := finished.conn.closedWith(); closed {
+		t.Fatal("a session whose packet was finished was closed")
+	}
+}

@@ -204,9 +204,7 @@ func (c *client) detach() ([]*Socket, error) {
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 	}
-	if c.binaryTimer != nil {
-		c.binaryTimer.Stop()
-	}
+	c.stopBinaryTimerLocked()
 	return slices.Clone(c.sockets), nil
 }
 
@@ -254,7 +252,7 @@ func (s *Server) Adopt(conn engineio.Conn, moved []MovedSocket, forward AckForwa
 		}
 	}
 	limits := s.limits.Load()
-	c := &client{server: s, conn: conn, binaryTimeout: limits.BinaryPacketTimeout}
+	c := &client{server: s, conn: conn}
 	c.decoder.MaxBytes = limits.MaxPacketBytes
 	sockets := make([]*Socket, 0, len(moved))
 	for _, m := range moved {

@@ -193,7 +193,7 @@ func (s *Server) allNamespaces() []*namespaceIndex {
 // Open starts the Socket.IO client of one Engine.IO session.
 func (s *Server) Open(conn engineio.Conn) engineio.Listener {
 	limits := s.limits.Load()
-	c := &client{server: s, conn: conn, binaryTimeout: limits.BinaryPacketTimeout}
+	c := &client{server: s, conn: conn}
 	c.sockets = c.firstSocket[:0]
 	c.decoder.MaxBytes = limits.MaxPacketBytes
 	c.mu.Lock()
@@ -291,14 +291,29 @@ type client struct {
 	pending      map[string]*Socket // CONNECT being decided, by namespace
 	connectTimer *time.Timer
 
-	// A packet waiting for its attachments must be finished before
-	// binaryDeadline, the time since server.epoch (zero while none waits).
-	// The timer is made at the first binary packet of a session and
-	// re-armed only when it fires early, so a session that sends none has
-	// none.
-	binaryTimeout  time.Duration
-	binaryDeadline time.Duration
-	binaryTimer    *time.Timer
+	// binary is the deadline of a packet waiting for its attachments,
+	// made at the session's first binary packet: a session that sends
+	// none (most) keeps 8 bytes for it, and the client 128.
+	binary *binaryWatch
+}
+
+// binaryWatch is the deadline of a client's packet that waits for its
+// attachments; guarded by the client's mu. The timer is re-armed only when
+// it fires early.
+type binaryWatch struct {
+	// timeout is Limits.BinaryPacketTimeout when the packet began waiting.
+	timeout time.Duration
+	// deadline is the time since server.epoch when the packet must be
+	// finished; zero while none waits.
+	deadline time.Duration
+	timer    *time.Timer
+}
+
+// stopBinaryTimerLocked stops the binary packet's timer, if any; c.mu is held.
+func (c *client) stopBinaryTimerLocked() {
+	if c.binary != nil && c.binary.timer != nil {
+		c.binary.timer.Stop()
+	}
 }
 
 // socketLocked returns the accepted socket of namespace name, or nil; c.mu
@@ -383,9 +398,7 @@ func (c *client) OnClose(reason string) {
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 	}
-	if c.binaryTimer != nil {
-		c.binaryTimer.Stop()
-	}
+	c.stopBinaryTimerLocked()
 	sockets := c.sockets
 	deciding := make([]*Socket, 0, len(c.pending))
 	for _, s := range c.pending {
@@ -406,9 +419,6 @@ func (c *client) OnClose(reason string) {
 // for its attachments and clears it once the packet is done (complete or
 // dropped). It runs on the read path after each message.
 func (c *client) watchBinaryPacket() {
-	if c.binaryTimeout <= 0 {
-		return
-	}
 	waiting := c.decoder.Waiting()
 	if waiting == c.binaryWaiting {
 		return // the same packet still waits, or none does
@@ -417,17 +427,28 @@ func (c *client) watchBinaryPacket() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !waiting {
-		c.binaryDeadline = 0
+		if c.binary != nil {
+			c.binary.deadline = 0
+		}
 		return
 	}
-	c.binaryDeadline = time.Since(c.server.epoch) + c.binaryTimeout
+	timeout := c.server.limits.Load().BinaryPacketTimeout
+	if timeout <= 0 {
+		return
+	}
+	if c.binary == nil {
+		c.binary = &binaryWatch{}
+	}
+	b := c.binary
+	b.timeout = timeout
+	b.deadline = time.Since(c.server.epoch) + timeout
 	switch {
-	case c.binaryTimer == nil:
-		c.binaryTimer = time.AfterFunc(c.binaryTimeout, c.onBinaryTimeout)
+	case b.timer == nil:
+		b.timer = time.AfterFunc(timeout, c.onBinaryTimeout)
 	case !c.closed:
 		// The timer may still be set for an earlier packet's deadline,
 		// which is sooner; Reset moves it to this one's.
-		c.binaryTimer.Reset(c.binaryTimeout)
+		b.timer.Reset(timeout)
 	}
 }
 
@@ -436,20 +457,21 @@ func (c *client) watchBinaryPacket() {
 // session.
 func (c *client) onBinaryTimeout() {
 	c.mu.Lock()
-	deadline := c.binaryDeadline
+	b := c.binary // set before its timer was made
+	deadline, timeout := b.deadline, b.timeout
 	if c.closed || deadline == 0 {
 		c.mu.Unlock()
 		return
 	}
 	if left := deadline - time.Since(c.server.epoch); left > 0 {
-		c.binaryTimer.Reset(left)
+		b.timer.Reset(left)
 		c.mu.Unlock()
 		return
 	}
-	c.binaryDeadline = 0
+	b.deadline = 0
 	c.mu.Unlock()
 	c.server.refused(LimitBinaryTimeout)
-	c.log().Info("socket.io session closed: binary packet unfinished", "timeout", c.binaryTimeout)
+	c.log().Info("socket.io session closed: binary packet unfinished", "timeout", timeout)
 	c.conn.Close("binary packet timeout")
 }
 
