@@ -15,15 +15,17 @@ import (
 // likewise created on first use. The parts are atomic pointers rather than
 // fields under a lock: each is set once, or replaced whole, from the
 // goroutines that serve the socket (its events, its hooks, its timers).
-// Most idle sockets keep one (for their token's expiry): it stays within
-// 48 bytes, so a part that few sockets need shares a pointer (connect).
+// Most idle sockets keep one for their token's expiry, whose timers are
+// its fields rather than a part of their own (see expiryWatch): it stays
+// within 144 bytes, so a part that few sockets need shares a pointer
+// (connect).
 type connState struct {
+	// s is the socket, for the expiry callbacks.
+	s *socketio.Socket
 	// serial runs the socket's events in order.
 	serial atomic.Pointer[serial]
 	// flood is the socket's share of server.limits.flood.
 	flood atomic.Pointer[floodBucket]
-	// expiry holds the timers of the socket's token.
-	expiry atomic.Pointer[expiryWatch]
 	// authz re-authorizes the socket before its authorizer's answer ends.
 	authz atomic.Pointer[authzWatch]
 	// connect is what the socket's CONNECT leaves for later, made when
@@ -31,6 +33,8 @@ type connState struct {
 	connect atomic.Pointer[connectState]
 	// presence orders the socket's connect and disconnect hooks.
 	presence lifecycle.Presence
+	// expiry holds the timers of the socket's token.
+	expiry expiryWatch
 }
 
 // connectState is what a socket's CONNECT leaves for later.
@@ -48,7 +52,10 @@ func stateOf(s *socketio.Socket) *connState {
 	if cs, ok := s.Attached().(*connState); ok {
 		return cs
 	}
-	return s.AttachOnce(&connState{}).(*connState)
+	cs := &connState{s: s}
+	cs.expiry.warn.Init(expiryWarned, cs)
+	cs.expiry.expire.Init(expiryReached, cs)
+	return s.AttachOnce(cs).(*connState)
 }
 
 // keptStateOf returns the gateway's state of s, or nil when nothing was

@@ -3,6 +3,7 @@ package gateway
 import (
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -16,45 +17,48 @@ import (
 // disconnected.
 
 // expiryWatch holds the two deadlines of one socket's token on the
-// gateway's scheduler, in one allocation: the warning and the disconnect.
-// A time.Timer each cost two allocations and a runtime timer per socket,
-// about 440 bytes for sockets that are idle almost all of their life.
+// gateway's scheduler (the warning and the disconnect), inside the
+// socket's connState: most idle sockets keep the state for this alone, and
+// one object of 144 bytes costs less than the state and a watch of their
+// own (48 and 112), holes left by connect-time garbage counted. A
+// time.Timer each would cost two allocations and a runtime timer per
+// socket, about 440 bytes for sockets idle almost all of their life.
+//
+// A token refresh re-arms the same Timers: the scheduler cancels and arms
+// them under its lock, so of a refresh and a re-authorization arming at
+// once, one arming stands and no timer is left armed that nothing can
+// cancel. A callback already started when its Timer is re-armed goes on,
+// as it would have with a watch of its own.
 type expiryWatch struct {
 	warn, expire deadline.Timer
-	timers       *deadline.Scheduler
-	s            *socketio.Socket
-	// exp is the token's exp as Unix nanoseconds: 8 bytes where a
-	// time.Time takes 24, which keeps the watch in a 112-byte object.
-	exp    int64
-	logger *slog.Logger
-}
-
-func (w *expiryWatch) stop() {
-	w.timers.Cancel(&w.warn)
-	w.timers.Cancel(&w.expire)
+	// exp is the token's exp as Unix nanoseconds, read by the warning.
+	exp atomic.Int64
+	// logger is the one of the config that armed the watch last.
+	logger atomic.Pointer[slog.Logger]
 }
 
 // The callbacks run on the scheduler's goroutine, which must not wait:
 // emitting and disconnecting go on goroutines of their own, as they did
-// on a timer each.
-func expiryWarned(arg any)  { go arg.(*expiryWatch).warnExpiring() }
-func expiryReached(arg any) { go arg.(*expiryWatch).disconnectExpired() }
+// on a timer each. Their argument is the socket's connState.
+func expiryWarned(arg any)  { go arg.(*connState).warnExpiring() }
+func expiryReached(arg any) { go arg.(*connState).disconnectExpired() }
 
-func (w *expiryWatch) warnExpiring() {
-	secs := math.Max(0, math.Round(time.Until(time.Unix(0, w.exp)).Seconds()))
-	if err := w.s.Emit(eventAuthExpiring, map[string]any{"expires_in": secs}); err != nil {
-		w.logger.Debug("auth:expiring not delivered", "socket", w.s.ID(), "error", err)
+func (cs *connState) warnExpiring() {
+	w := &cs.expiry
+	secs := math.Max(0, math.Round(time.Until(time.Unix(0, w.exp.Load())).Seconds()))
+	if err := cs.s.Emit(eventAuthExpiring, map[string]any{"expires_in": secs}); err != nil {
+		w.logger.Load().Debug("auth:expiring not delivered", "socket", cs.s.ID(), "error", err)
 	}
 }
 
-func (w *expiryWatch) disconnectExpired() {
+func (cs *connState) disconnectExpired() {
 	e := gatehouse.Errorf(gatehouse.CodeTokenExpired, "token expired; reconnect with a fresh token")
-	disconnectWith(w.s, e, "token expired", w.logger)
+	disconnectWith(cs.s, e, "token expired", cs.expiry.logger.Load())
 }
 
 // watchExpiry (re)arms the deadlines for the socket's current claims.
 func (st *state) watchExpiry(s *socketio.Socket) {
-	stopExpiry(s)
+	stopExpiry(st.expiries, s)
 	if st.verifier == nil || st.cfg.Auth.OnExpiry != "disconnect" {
 		return
 	}
@@ -64,11 +68,10 @@ func (st *state) watchExpiry(s *socketio.Socket) {
 	}
 	warning := st.cfg.Auth.ExpiryWarning.D()
 	cutoff := exp.Add(st.cfg.Auth.JWT.Leeway.D())
-	w := &expiryWatch{timers: st.expiries, s: s, exp: exp.UnixNano(), logger: st.logger}
-	w.warn.Init(expiryWarned, w)
-	w.expire.Init(expiryReached, w)
-	// Stored before it is armed, so that a stopExpiry meanwhile finds it.
-	stateOf(s).expiry.Store(w)
+	w := &stateOf(s).expiry
+	// Set before the Timers are armed, whose callbacks read them.
+	w.exp.Store(exp.UnixNano())
+	w.logger.Store(st.logger)
 	st.expiries.After(&w.warn, max(time.Until(exp.Add(-warning)), 0))
 	st.expiries.After(&w.expire, max(time.Until(cutoff), 0))
 }
@@ -86,12 +89,12 @@ func disconnectWith(s *socketio.Socket, e *gatehouse.Error, reason string, logge
 	s.Disconnect(reason)
 }
 
-// stopExpiry cancels the socket's timers, if any.
-func stopExpiry(s *socketio.Socket) {
+// stopExpiry cancels the socket's timers on timers, the gateway's
+// scheduler (one across reloads), if any are armed.
+func stopExpiry(timers *deadline.Scheduler, s *socketio.Socket) {
 	if cs := keptStateOf(s); cs != nil {
-		if w := cs.expiry.Load(); w != nil {
-			w.stop()
-		}
+		timers.Cancel(&cs.expiry.warn)
+		timers.Cancel(&cs.expiry.expire)
 	}
 }
 

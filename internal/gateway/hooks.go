@@ -185,7 +185,7 @@ func (h hooks) Refuse(s *socketio.Socket, event string, ack socketio.AckFunc, er
 func (h hooks) Disconnected(s *socketio.Socket, reason string) {
 	h.gw.metrics.SocketDisconnected(s.Namespace())
 	h.gw.hooksDisconnected(s, reason)
-	stopExpiry(s)
+	stopExpiry(h.gw.host.expiries, s)
 	stopAuthorization(s)
 	st := h.gw.useState()
 	defer st.users.release()

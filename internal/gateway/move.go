@@ -450,7 +450,7 @@ func (m *moves) answerTake(req *adapter.Message) *adapter.Message {
 	}
 	for _, s := range rs.released.Ghosts() {
 		m.gw.metrics.SocketDisconnected(s.Namespace())
-		stopExpiry(s)
+		stopExpiry(m.gw.host.expiries, s)
 		stopAuthorization(s)
 	}
 	raw, err := json.Marshal(movePayload{V: moveVersion, Session: *moved, Sockets: rs.released.Sockets, Cut: rs.released.Cut})
