@@ -105,11 +105,7 @@ func (srv *Server) RemoteProbe(sid string) bool {
 		return false
 	}
 	s.phase = phaseProbing
-	s.probeGen++
-	gen := s.probeGen
-	s.probe = nil
-	s.probeAnswered = time.Now()
-	s.expireProbeLocked(gen, srv.opts.UpgradeTimeout)
+	s.startProbeLocked(srv.opts.UpgradeTimeout).answered = time.Now()
 	if s.poll != nil {
 		signal(s.poll)
 	}
@@ -153,9 +149,9 @@ func (srv *Server) Release(sid string, maxBytes int64, export func(Listener) err
 	moved := s.movedLocked()
 	s.setStateLocked(stateClosing)
 	s.mode = closeByPeer // a pending GET gets a noop
-	s.forward = forward
 	srv.timers.Cancel(&s.timer)
 	s.stopProbeLocked()
+	s.transit = &transit{s: s, forward: forward}
 	pending := s.poll != nil
 	if pending {
 		signal(s.poll)
@@ -177,7 +173,7 @@ func (srv *Server) Release(sid string, maxBytes int64, export func(Listener) err
 // by polling, a probe from afar allowed but not one of its own) and
 // whether it has at most maxBytes queued.
 func (s *session) movableLocked(maxBytes int64) (movable, small bool) {
-	if s.state() != stateOpen || s.phase == phaseWebSocket || s.probe != nil || s.upgraded {
+	if s.state() != stateOpen || s.phase == phaseWebSocket || s.probeConnLocked() != nil || s.upgraded {
 		return false, true
 	}
 	var size int64

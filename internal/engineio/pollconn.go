@@ -402,7 +402,7 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	if pr := pipelinedOf(conn.UnderlyingConn()); pr != nil && len(pr.pending) > 0 {
 		pending = append(pending, pr.pending...)
 	}
-	pc := s.newPollConn()
+	pc := s.newPollConn(link)
 	pc.s, pc.link, pc.rc = s, link, rc
 	pc.parser = frameParser{cfg: &srv.poll.frames}
 	if pending != nil {

@@ -80,11 +80,12 @@ func (s *session) mustWaitLocked() bool {
 // with a noop: at deadline, or once a probe was answered on the first
 // upgrade tick after both.
 func (s *session) pollDeadlineLocked(arrived, deadline time.Time) time.Time {
-	if s.phase != phaseProbing || s.probeAnswered.IsZero() {
+	if s.phase != phaseProbing || s.transit == nil || s.transit.answered.IsZero() {
 		return deadline
 	}
-	ticks := max(arrived.Sub(s.probeAnswered), 0)/upgradePollInterval + 1
-	if tick := s.probeAnswered.Add(ticks * upgradePollInterval); tick.Before(deadline) {
+	answered := s.transit.answered
+	ticks := max(arrived.Sub(answered), 0)/upgradePollInterval + 1
+	if tick := answered.Add(ticks * upgradePollInterval); tick.Before(deadline) {
 		return tick
 	}
 	return deadline

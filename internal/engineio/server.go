@@ -367,10 +367,10 @@ func (srv *Server) handle(c *fiber.Ctx) error {
 // not, because another one probes the session or it was upgraded, is
 // accepted and then closed, as the reference server does.
 func (srv *Server) upgradeRequest(c *fiber.Ctx, s *session) error {
-	gen := s.reserveProbe(srv.opts.UpgradeTimeout)
-	err := srv.upgradeKeeping(c, func(conn *fws.Conn) bool { return srv.upgradeWebSocket(s, gen, conn) })
-	if err != nil && gen != 0 {
-		s.endProbe(gen, nil)
+	res := s.reserveProbe(srv.opts.UpgradeTimeout)
+	err := srv.upgradeKeeping(c, func(conn *fws.Conn) bool { return srv.upgradeWebSocket(s, res, conn) })
+	if err != nil && res != nil {
+		s.endProbe(res, nil)
 	}
 	return err
 }

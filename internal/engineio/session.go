@@ -70,7 +70,8 @@ const (
 // session is one Engine.IO session; it implements Conn.
 //
 // Its fields are ordered to pack: an idle WebSocket session holds it, with
-// its parts, in one 640-byte object.
+// its parts, in one object of the 576-byte size class. What only a probe
+// or a move needs is in transit, made when one starts.
 type session struct {
 	srv       *Server
 	id        string
@@ -95,37 +96,10 @@ type session struct {
 	// posting is set while a POST is being processed.
 	posting bool
 	// queue holds the packets not yet written; queuedMessages counts the
-	// messages among them against Options.SendQueue.
+	// messages among them against Options.SendQueue (each is a packet in
+	// queue, so the count never nears the bounds of an int32).
 	queue          []packet
-	queuedMessages int
-	// dropped counts the messages the drop_oldest policy discarded.
-	dropped int
-	// poll wakes the pending long-poll GET; nil when there is none.
-	poll chan struct{}
-	// ws is the WebSocket once it carries the session.
-	ws *wsLink
-	// probe is the WebSocket testing the upgrade in phaseProbing (nil
-	// until the reserved connection is handed over); probeGen numbers the
-	// reservations, and probeExpiry ends one that is never claimed.
-	// probeAnswered is when the probe answered the probe ping, after which
-	// a pending GET is answered on every tick of upgradePollInterval so
-	// that the client can pause polling (the reference server's check
-	// timer).
-	probe         *fws.Conn
-	probeGen      uint64
-	probeExpiry   *probeExpiry
-	probeAnswered time.Time
-	// One timer, on the server's scheduler, drives the heartbeat of an
-	// open session: it sends the ping after PingInterval, then closes the
-	// session when no pong came within PingTimeout. Once a polling session
-	// is closed it finishes the session whose client never came back for
-	// the close packet (draining). due, on the scheduler's clock, is when
-	// it is armed for; it detects a firing that a reset superseded.
-	timer deadline.Timer
-	due   time.Duration
-	// forward, set when the session moved to another node (Release),
-	// receives what is sent to it here afterwards.
-	forward func([]Message) error
+	queuedMessages int32
 	// wsProbing is set while a WebSocket probes a session that a WebSocket
 	// carries (the phase stays phaseWebSocket). upgraded is set once a
 	// WebSocket took the session over from its first transport: the
@@ -134,10 +108,44 @@ type session struct {
 	upgraded     bool
 	awaitingPong bool
 	draining     bool
-	// linkTaken and pcTaken are set once the first WebSocket took the
-	// link and the poller's record of parts.
-	linkTaken bool
-	pcTaken   bool
+	// poll wakes the pending long-poll GET; nil when there is none.
+	poll chan struct{}
+	// ws is the WebSocket once it carries the session; once set it is
+	// never nil again.
+	ws *wsLink
+	// transit is the probe reservation while a WebSocket probes the
+	// session (phaseProbing or wsProbing), or where the session went once
+	// it moved to another node; nil otherwise.
+	transit *transit
+	// One timer, on the server's scheduler, drives the heartbeat of an
+	// open session: it sends the ping after PingInterval, then closes the
+	// session when no pong came within PingTimeout. Once a polling session
+	// is closed it finishes the session whose client never came back for
+	// the close packet (draining). due, on the scheduler's clock, is when
+	// it is armed for; it detects a firing that a reset superseded.
+	timer deadline.Timer
+	due   time.Duration
+}
+
+// transit is what a session keeps only while it is between two transports
+// or two nodes, out of the session itself, which every idle connection
+// keeps: a probe reservation (its address is the reservation, see
+// reserveProbe), or, once the session moved to another node (Release),
+// where what is sent to it here goes.
+type transit struct {
+	// timer ends the reservation when no connection claims it in time.
+	timer deadline.Timer
+	s     *session
+	// conn is the WebSocket that probes; nil until the reserved connection
+	// is handed over, and for a probe from another node.
+	conn *fws.Conn
+	// answered is when the probe answered the probe ping, after which a
+	// pending GET is answered on every tick of upgradePollInterval so that
+	// the client can pause polling (the reference server's check timer).
+	answered time.Time
+	// forward, set when the session moved to another node, receives what
+	// is sent to it here afterwards.
+	forward func([]Message) error
 }
 
 // wsSession is a session that starts on a WebSocket, allocated with what
@@ -176,7 +184,10 @@ func (srv *Server) makeSession(sid string, hs *Handshake, websocket bool) *sessi
 }
 
 // newLink returns the link of conn, a WebSocket of s: the one allocated
-// with the session for its first WebSocket, a new one after. A connection
+// with the session for its first WebSocket, a new one after. The first is
+// the one asked for while ws is nil: a session made with its parts is not
+// reachable by another request until the WebSocket that made it is its ws
+// (openWebSocket, adoptWebSocket), and ws is never nil again. A connection
 // fasthttp hijacked is written and closed through the connection under
 // it when the server owns hijacked connections (its Close then closes
 // that one too), so that the wrapper, which only adds the request's
@@ -190,8 +201,7 @@ func (s *session) newLink(conn *fws.Conn) *wsLink {
 	}
 	s.mu.Lock()
 	var link *wsLink
-	if s.parts != nil && !s.linkTaken {
-		s.linkTaken = true
+	if s.parts != nil && s.ws == nil {
 		link = &s.parts.link
 	} else {
 		link = new(wsLink)
@@ -203,13 +213,11 @@ func (s *session) newLink(conn *fws.Conn) *wsLink {
 	return link
 }
 
-// newPollConn returns the poller's record of a WebSocket of s, allocated
-// with the session for its first one.
-func (s *session) newPollConn() *pollConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.parts != nil && !s.pcTaken {
-		s.pcTaken = true
+// newPollConn returns the poller's record of link, a WebSocket of s: the
+// one allocated with the session for the link allocated with it, a new one
+// for another link. A link is handed to the poller once.
+func (s *session) newPollConn(link *wsLink) *pollConn {
+	if s.parts != nil && link == &s.parts.link {
 		return &s.parts.pc
 	}
 	return new(pollConn)
@@ -243,14 +251,17 @@ func (s *session) transportLocked() string {
 func (s *session) Send(msgs ...Message) error {
 	s.mu.Lock()
 	if s.state() != stateOpen {
-		forward := s.forward
+		var forward func([]Message) error
+		if s.transit != nil {
+			forward = s.transit.forward
+		}
 		s.mu.Unlock()
 		if forward != nil {
 			return forward(msgs)
 		}
 		return ErrClosed
 	}
-	if limit := s.srv.opts.SendQueue; s.queuedMessages+len(msgs) > limit {
+	if limit := s.srv.opts.SendQueue; int(s.queuedMessages)+len(msgs) > limit {
 		if s.srv.opts.SlowConsumer != SlowConsumerDropOldest || len(msgs) > limit {
 			link := s.ws
 			s.mu.Unlock()
@@ -262,12 +273,12 @@ func (s *session) Send(msgs ...Message) error {
 			}
 			return ErrQueueFull
 		}
-		s.dropOldestLocked(s.queuedMessages + len(msgs) - limit)
+		s.dropOldestLocked(int(s.queuedMessages) + len(msgs) - limit)
 	}
 	for i, m := range msgs {
 		s.queue = append(s.queue, packet{typ: packetMessage, data: m.Data, binary: m.Binary, continued: i > 0})
 	}
-	s.queuedMessages += len(msgs)
+	s.queuedMessages += int32(len(msgs))
 	s.wakeLocked()
 	s.mu.Unlock()
 	return nil
@@ -295,8 +306,7 @@ func (s *session) dropOldestLocked(n int) {
 	}
 	clear(s.queue[len(kept):])
 	s.queue = kept
-	s.queuedMessages -= dropped
-	s.dropped += dropped
+	s.queuedMessages -= int32(dropped)
 }
 
 // Close implements Conn.
@@ -465,7 +475,7 @@ func (s *session) closeWith(reason string, mode closeMode) {
 		s.queue = s.queue[:0]
 		s.queuedMessages = 0
 	}
-	probe := s.probe
+	probe := s.probeConnLocked()
 	if s.probingLocked() {
 		s.stopProbeLocked()
 		s.leaveProbeLocked()
@@ -580,71 +590,61 @@ func (s *session) servesPolling() bool {
 // it. Deciding before the 101 answer, rather than once the connection is
 // handed over, makes the first WebSocket the client opened the probe,
 // however the goroutines that take over two connections are scheduled.
-// It returns the reservation, 0 when
+// It returns the reservation, nil when
 // refused: the caller then accepts the WebSocket and closes it, as the
 // reference server does. A reservation that no connection claims within
 // timeout (the answer could not be written) ends the probe.
-func (s *session) reserveProbe(timeout time.Duration) uint64 {
+func (s *session) reserveProbe(timeout time.Duration) *transit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state() != stateOpen || s.probingLocked() || s.upgraded {
-		return 0
+		return nil
 	}
 	if s.phase == phaseWebSocket {
 		s.wsProbing = true
 	} else {
 		s.phase = phaseProbing
 	}
-	s.probeGen++
-	gen := s.probeGen
-	s.probe = nil
-	s.probeAnswered = time.Time{}
-	s.expireProbeLocked(gen, timeout)
-	return gen
+	return s.startProbeLocked(timeout)
 }
 
-// probeExpiry ends probe reservation gen of a session when no connection
-// claimed it in time; made for each reservation, it holds the timer that
-// only a probing session needs.
-type probeExpiry struct {
-	timer deadline.Timer
-	s     *session
-	gen   uint64
+// startProbeLocked makes the reservation of a probe that starts, which
+// ends after timeout unless it is claimed, or the probe ends, before.
+func (s *session) startProbeLocked(timeout time.Duration) *transit {
+	res := &transit{s: s}
+	res.timer.Init(probeExpired, res)
+	s.transit = res
+	s.srv.timers.After(&res.timer, timeout)
+	return res
 }
 
+// probeExpired ends a probe reservation that no connection claimed in
+// time.
 func probeExpired(arg any) {
-	pe := arg.(*probeExpiry)
-	pe.s.endProbe(pe.gen, nil)
+	res := arg.(*transit)
+	res.s.endProbe(res, nil)
 }
 
-// expireProbeLocked ends probe reservation gen after timeout unless it is
-// claimed, or the probe ends, before.
-func (s *session) expireProbeLocked(gen uint64, timeout time.Duration) {
-	pe := &probeExpiry{s: s, gen: gen}
-	pe.timer.Init(probeExpired, pe)
-	s.probeExpiry = pe
-	s.srv.timers.After(&pe.timer, timeout)
-}
-
-// stopProbeExpiryLocked cancels the expiry of the current reservation.
-func (s *session) stopProbeExpiryLocked() {
-	if s.probeExpiry != nil {
-		s.srv.timers.Cancel(&s.probeExpiry.timer)
-		s.probeExpiry = nil
+// probeConnLocked is the WebSocket that probes the session, nil when none
+// is attached.
+func (s *session) probeConnLocked() *fws.Conn {
+	if s.transit == nil {
+		return nil
 	}
+	return s.transit.conn
 }
 
-// attachProbe hands the WebSocket of reservation gen to the session; it
+// attachProbe hands the WebSocket of reservation res to the session; it
 // reports false when the reservation is gone (the session closed, or the
 // reservation timed out).
-func (s *session) attachProbe(gen uint64, conn *fws.Conn) bool {
+func (s *session) attachProbe(res *transit, conn *fws.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen == 0 || s.state() != stateOpen || !s.probingLocked() || s.probeGen != gen || s.probe != nil {
+	if res == nil || s.state() != stateOpen || !s.probingLocked() || s.transit != res || res.conn != nil {
 		return false
 	}
-	s.probe = conn
-	s.stopProbeExpiryLocked()
+	res.conn = conn
+	s.srv.timers.Cancel(&res.timer)
 	return true
 }
 
@@ -654,10 +654,10 @@ func (s *session) attachProbe(gen uint64, conn *fws.Conn) bool {
 func (s *session) probeAnsweredBy(conn *fws.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.probe != conn {
+	if s.probeConnLocked() != conn {
 		return false
 	}
-	s.probeAnswered = time.Now()
+	s.transit.answered = time.Now()
 	if s.poll != nil {
 		// The pending GET recomputes how long it may wait.
 		signal(s.poll)
@@ -666,12 +666,12 @@ func (s *session) probeAnsweredBy(conn *fws.Conn) bool {
 }
 
 // endProbe returns a session to its transport when the probe of
-// reservation gen failed; conn is its connection, nil when none was
+// reservation res failed; conn is its connection, nil when none was
 // attached.
-func (s *session) endProbe(gen uint64, conn *fws.Conn) {
+func (s *session) endProbe(res *transit, conn *fws.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.probingLocked() || s.probeGen != gen || s.probe != conn {
+	if !s.probingLocked() || s.transit != res || res.conn != conn {
 		return
 	}
 	s.stopProbeLocked()
@@ -694,9 +694,10 @@ func (s *session) leaveProbeLocked() {
 
 // stopProbeLocked forgets the probe and its timer.
 func (s *session) stopProbeLocked() {
-	s.stopProbeExpiryLocked()
-	s.probe = nil
-	s.probeAnswered = time.Time{}
+	if s.transit != nil {
+		s.srv.timers.Cancel(&s.transit.timer)
+		s.transit = nil
+	}
 }
 
 // switchToWebSocket makes link, whose connection probed the session,
@@ -708,7 +709,7 @@ func (s *session) stopProbeLocked() {
 func (s *session) switchToWebSocket(link *wsLink) (replaced *wsLink, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state() != stateOpen || s.probe != link.conn {
+	if s.state() != stateOpen || s.probeConnLocked() != link.conn {
 		return nil, false
 	}
 	s.phase = phaseWebSocket

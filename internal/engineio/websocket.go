@@ -141,17 +141,17 @@ func (s *session) serveLink(link *wsLink, conn *fws.Conn) bool {
 	return false
 }
 
-// upgradeWebSocket lets conn, the WebSocket of probe reservation gen,
+// upgradeWebSocket lets conn, the WebSocket of probe reservation res,
 // probe polling session s and, when the client confirms, carry it from
 // then on. A WebSocket without a valid reservation is closed.
-func (srv *Server) upgradeWebSocket(s *session, gen uint64, conn *fws.Conn) (kept bool) {
-	if s == nil || !s.attachProbe(gen, conn) {
+func (srv *Server) upgradeWebSocket(s *session, res *transit, conn *fws.Conn) (kept bool) {
+	if s == nil || !s.attachProbe(res, conn) {
 		refuseWebSocket(conn)
 		return false
 	}
 	link := srv.probe(s, conn)
 	if link == nil {
-		s.endProbe(gen, conn)
+		s.endProbe(res, conn)
 		_ = conn.Close()
 		return false
 	}
