@@ -439,9 +439,20 @@ func newHandshake(c *fiber.Ctx) *Handshake {
 	return &Handshake{
 		Header:   Header(b),
 		Query:    Query(req.URI().QueryString()),
-		RemoteIP: strings.Clone(c.IP()),
+		RemoteIP: remoteIP(c),
 		Local:    c.Locals(HandshakeLocal),
 	}
+}
+
+// remoteIP is c.IP() as a string the session can keep. Without a proxy
+// header Fiber formats the connection's address into a string of its own,
+// which is kept as it is; with one it may be the header's bytes, which
+// fasthttp reuses, and is copied.
+func remoteIP(c *fiber.Ctx) string {
+	if c.App().Config().ProxyHeader == "" {
+		return c.IP()
+	}
+	return strings.Clone(c.IP())
 }
 
 // newSession creates a session that is not yet reachable by its sid, or
@@ -547,7 +558,11 @@ func (srv *Server) register(s *session) {
 	transport := s.transportLocked()
 	s.mu.Unlock()
 	srv.mu.Unlock()
-	srv.log.Debug("engineio session opened", "sid", s.id, "transport", transport)
+	// Checked first: the arguments, boxed, are two allocations per
+	// session even when debug logging is off.
+	if srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		srv.log.Debug("engineio session opened", "sid", s.id, "transport", transport)
+	}
 	if shuttingDown {
 		s.closeWith("server shutting down", closeDiscard)
 	}
