@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"hash"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -72,24 +74,37 @@ func newHMACFast(secret []byte, algorithms []string, allowed map[string]keyFamil
 	return f
 }
 
-// verify returns the token's claims, validated by validator, and true; or
-// false when the parser is to decide.
-func (f *hmacFast) verify(token string, validator *jwt.Validator) (jwt.MapClaims, bool) {
+// verify returns the token's claims, validated by validator, their expiry
+// and true; or false when the parser is to decide.
+func (f *hmacFast) verify(token string, validator *jwt.Validator) (jwt.MapClaims, time.Time, bool) {
 	head, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	body, sig, ok := strings.Cut(rest, ".")
 	if !ok || strings.IndexByte(sig, '.') >= 0 {
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	sc := f.scratch.Get().(*hmacScratch)
 	claims, ok := f.check(sc, token[:len(head)+1+len(body)], head, body, sig)
 	f.scratch.Put(sc)
 	if !ok || validator.Validate(claims) != nil {
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	return claims, true
+	return claims, flatExpiry(claims), true
+}
+
+// flatExpiry is expiry(claims) for claims whose numbers are float64, as the
+// fast path decodes them, and that validated (so exp, when there, is a
+// number): the same time golang-jwt's NumericDate holds, without
+// allocating one.
+func flatExpiry(claims jwt.MapClaims) time.Time {
+	exp, ok := claims["exp"].(float64)
+	if !ok || exp == 0 {
+		return time.Time{}
+	}
+	round, frac := math.Modf(exp)
+	return time.Unix(int64(round), int64(frac*1e9)).Truncate(jwt.TimePrecision)
 }
 
 // check verifies the signature over signed (head.body) and decodes the

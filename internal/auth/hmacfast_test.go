@@ -44,6 +44,8 @@ func TestVerifyFastPathMatchesTheParser(t *testing.T) {
 		{name: "white space", header: " {\n\"alg\" : \"HS256\" }\t", claims: "\r\n{ \"sub\" :\"a\" , \"exp\": %d } ", fast: true},
 		{name: "last of duplicate keys", claims: `{"sub":"a","sub":"b","exp":1,"exp":%d}`, fast: true},
 		{name: "numbers", claims: `{"a":1.5,"b":-0,"c":1e3,"d":0.1E-2,"e":12345678901234567890,"f":-7e+2,"exp":%d}`, fast: true},
+		{name: "fractional exp", claims: `{"sub":"a","exp":%d.123456789}`, fast: true},
+		{name: "exp 0", claims: `{"sub":"a","exp":0}`},
 		{name: "booleans and null", claims: `{"admin":true,"guest":false,"team":null,"exp":%d}`, fast: true},
 		{name: "empty string key and value", claims: `{"":"","exp":%d}`, fast: true},
 		{name: "escaped string", claims: `{"sub":"a\"b\u00e9","exp":%d}`},
@@ -99,7 +101,7 @@ func TestVerifyFastPathMatchesTheParser(t *testing.T) {
 			if !reflect.DeepEqual(claims, wantClaims) || !expiry.Equal(wantExpiry) {
 				t.Fatalf("claims %#v expiring %v, the parser's %#v expiring %v", claims, expiry, wantClaims, wantExpiry)
 			}
-			if _, fast := v.fast.verify(token, v.validator); fast != tt.fast {
+			if _, _, fast := v.fast.verify(token, v.validator); fast != tt.fast {
 				t.Fatalf("fast path taken: %v, want %v", fast, tt.fast)
 			}
 		})

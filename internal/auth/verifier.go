@@ -387,8 +387,8 @@ func (v *Verifier) Verify(token string) (gatehouse.Claims, time.Time, error) {
 		return nil, time.Time{}, err
 	}
 	if v.fast != nil {
-		if claims, ok := v.fast.verify(token, v.validator); ok {
-			return gatehouse.Claims(claims), expiry(claims), nil
+		if claims, exp, ok := v.fast.verify(token, v.validator); ok {
+			return gatehouse.Claims(claims), exp, nil
 		}
 	}
 	parsed, err := v.parser.Parse(token, v.keyfunc)
