@@ -17,7 +17,7 @@ import (
 // goroutines that serve the socket (its events, its hooks, its timers).
 // Most idle sockets keep one for their token's expiry, whose timers are
 // its fields rather than a part of their own (see expiryWatch): it stays
-// within 144 bytes, so a part that few sockets need shares a pointer
+// within 128 bytes, so a part that few sockets need shares a pointer
 // (connect).
 type connState struct {
 	// s is the socket, for the expiry callbacks.

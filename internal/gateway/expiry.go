@@ -3,7 +3,6 @@ package gateway
 import (
 	"log/slog"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -19,10 +18,13 @@ import (
 // expiryWatch holds the two deadlines of one socket's token on the
 // gateway's scheduler (the warning and the disconnect), inside the
 // socket's connState: most idle sockets keep the state for this alone, and
-// one object of 144 bytes costs less than the state and a watch of their
-// own (48 and 112), holes left by connect-time garbage counted. A
-// time.Timer each would cost two allocations and a runtime timer per
-// socket, about 440 bytes for sockets idle almost all of their life.
+// one object of 128 bytes costs less than the state and a watch of their
+// own (48 and 112), holes left by connect-time garbage counted. The token's
+// exp is read from the socket's claims when the warning is sent, and the
+// logger is the Socket.IO server's (the gateway's), so that the watch is
+// its two Timers alone. A time.Timer each would cost two allocations and a
+// runtime timer per socket, about 440 bytes for sockets idle almost all of
+// their life.
 //
 // A token refresh re-arms the same Timers: the scheduler cancels and arms
 // them under its lock, so of a refresh and a re-authorization arming at
@@ -31,10 +33,6 @@ import (
 // as it would have with a watch of its own.
 type expiryWatch struct {
 	warn, expire deadline.Timer
-	// exp is the token's exp as Unix nanoseconds, read by the warning.
-	exp atomic.Int64
-	// logger is the one of the config that armed the watch last.
-	logger atomic.Pointer[slog.Logger]
 }
 
 // The callbacks run on the scheduler's goroutine, which must not wait:
@@ -44,16 +42,16 @@ func expiryWarned(arg any)  { go arg.(*connState).warnExpiring() }
 func expiryReached(arg any) { go arg.(*connState).disconnectExpired() }
 
 func (cs *connState) warnExpiring() {
-	w := &cs.expiry
-	secs := math.Max(0, math.Round(time.Until(time.Unix(0, w.exp.Load())).Seconds()))
+	exp := expiryOf(cs.s.Claim("exp"))
+	secs := math.Max(0, math.Round(time.Until(exp).Seconds()))
 	if err := cs.s.Emit(eventAuthExpiring, map[string]any{"expires_in": secs}); err != nil {
-		w.logger.Load().Debug("auth:expiring not delivered", "socket", cs.s.ID(), "error", err)
+		cs.s.Logger().Debug("auth:expiring not delivered", "socket", cs.s.ID(), "error", err)
 	}
 }
 
 func (cs *connState) disconnectExpired() {
 	e := gatehouse.Errorf(gatehouse.CodeTokenExpired, "token expired; reconnect with a fresh token")
-	disconnectWith(cs.s, e, "token expired", cs.expiry.logger.Load())
+	disconnectWith(cs.s, e, "token expired", cs.s.Logger())
 }
 
 // watchExpiry (re)arms the deadlines for the socket's current claims.
@@ -69,9 +67,6 @@ func (st *state) watchExpiry(s *socketio.Socket) {
 	warning := st.cfg.Auth.ExpiryWarning.D()
 	cutoff := exp.Add(st.cfg.Auth.JWT.Leeway.D())
 	w := &stateOf(s).expiry
-	// Set before the Timers are armed, whose callbacks read them.
-	w.exp.Store(exp.UnixNano())
-	w.logger.Store(st.logger)
 	st.expiries.After(&w.warn, max(time.Until(exp.Add(-warning)), 0))
 	st.expiries.After(&w.expire, max(time.Until(cutoff), 0))
 }

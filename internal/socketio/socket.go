@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,6 +225,10 @@ func (s *Socket) Rooms() []string { return s.ns.roomsOf(s) }
 
 // InRoom reports whether the socket joined room.
 func (s *Socket) InRoom(room string) bool { return s.ns.inRoom(s, room) }
+
+// Logger is the server's logger (Options.Logger), for what the layer above
+// reports about the socket.
+func (s *Socket) Logger() *slog.Logger { return s.client.server.log }
 
 // Handshake is the first request of the socket's Engine.IO session.
 func (s *Socket) Handshake() *engineio.Handshake { return s.client.conn.Handshake() }
