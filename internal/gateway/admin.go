@@ -123,7 +123,7 @@ func socketInfo(node string, s *socketio.Socket) admin.SocketInfo {
 	if len(rooms) > admin.MaxSocketRooms {
 		rooms = rooms[:admin.MaxSocketRooms]
 	}
-	return admin.SocketInfo{ID: s.ID(), Namespace: s.Namespace(), Node: node, User: s.Claims().Subject(),
+	return admin.SocketInfo{ID: s.ID(), Namespace: s.Namespace(), Node: node, User: s.Subject(),
 		Address: s.RemoteIP(), Transport: s.Transport(), Rooms: rooms}
 }
 

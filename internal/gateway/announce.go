@@ -58,8 +58,7 @@ func (a *announcer) changed(namespace, room string, s *socketio.Socket, joined b
 	if c == nil || !c.Announce || !c.Covers(room) {
 		return
 	}
-	claims := s.Claims()
-	shown := shownClaims(claims, c.Claims)
+	shown := shownClaims(s, c.Claims)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.queue) >= maxAnnouncements {
@@ -70,7 +69,7 @@ func (a *announcer) changed(namespace, room string, s *socketio.Socket, joined b
 		return
 	}
 	a.queue = append(a.queue, announcement{namespace: namespace, room: room, socket: s.ID(),
-		user: claims.Subject(), shown: shown, joined: joined})
+		user: s.Subject(), shown: shown, joined: joined})
 	if !a.draining {
 		a.draining = true
 		go a.drain()

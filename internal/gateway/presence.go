@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/adapter"
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/gatewayconfig"
+	"github.com/gatehouse-dev/gatehouse/internal/socketio"
 )
 
 // presence tells who is in a room (namespaces[].presence): this node's
@@ -58,14 +59,13 @@ func (p presence) local(c *gatewayconfig.Presence, namespace, room string, max i
 	sockets := p.gw.sockets.RoomMembers(namespace, room)
 	byUser := make(map[string]*gatehouse.PresenceMember)
 	for _, s := range sockets {
-		claims := s.Claims()
-		user := claims.Subject()
+		user := s.Subject()
 		if user == "" {
 			continue
 		}
 		m := byUser[user]
 		if m == nil {
-			m = &gatehouse.PresenceMember{User: user, Claims: shownClaims(claims, c.Claims)}
+			m = &gatehouse.PresenceMember{User: user, Claims: shownClaims(s, c.Claims)}
 			byUser[user] = m
 		}
 		m.Sockets++
@@ -81,11 +81,13 @@ func (p presence) local(c *gatewayconfig.Presence, namespace, room string, max i
 	return out
 }
 
-// shownClaims copies the claims named in names (never the token itself).
-func shownClaims(claims gatehouse.Claims, names []string) map[string]any {
+// shownClaims copies the claims of s named in names (never the token
+// itself), one by one: a socket whose claims are still JSON text is not
+// made to keep them decoded.
+func shownClaims(s *socketio.Socket, names []string) map[string]any {
 	shown := make(map[string]any, len(names))
 	for _, name := range names {
-		if v, ok := claims[name]; ok {
+		if v, ok := s.LookupClaim(name); ok {
 			shown[name] = v
 		}
 	}

@@ -76,7 +76,7 @@ func (p *presenceCluster) close(ctx context.Context) error {
 // rooms presence covers; a leave is passed on whatever the config says
 // now, so that a room recorded before a reload is left all the same.
 func (p *presenceCluster) changed(namespace, room string, s *socketio.Socket, joined bool) {
-	user := s.Claims().Subject()
+	user := s.Subject()
 	if !joined {
 		p.tracker.Left(namespace, room, user)
 		return
@@ -85,7 +85,7 @@ func (p *presenceCluster) changed(namespace, room string, s *socketio.Socket, jo
 	if !c.Covers(room) {
 		return
 	}
-	claims, err := json.Marshal(shownClaims(s.Claims(), c.Claims))
+	claims, err := json.Marshal(shownClaims(s, c.Claims))
 	if err != nil {
 		claims = []byte("{}")
 	}

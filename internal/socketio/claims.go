@@ -55,22 +55,31 @@ func decodeClaims(text []byte) gatehouse.Claims {
 // Claim returns the claim name as Claims()[name] has it (nil when absent),
 // without decoding the other claims when they are still JSON text.
 func (s *Socket) Claim(name string) any {
+	v, _ := s.LookupClaim(name)
+	return v
+}
+
+// LookupClaim returns the claim name as Claims()[name] has it, and whether
+// the claims have it (a null claim is there, nil), without decoding the
+// other claims when they are still JSON text.
+func (s *Socket) LookupClaim(name string) (any, bool) {
 	c := s.claims.Load()
 	if c == nil {
-		return nil
+		return nil, false
 	}
 	if c.text == nil {
-		return c.decoded[name]
+		v, ok := c.decoded[name]
+		return v, ok
 	}
 	raw, ok := ObjectMember(c.text, name)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil
+		return nil, false
 	}
-	return v
+	return v, true
 }
 
 // Subject is the sub claim, or "" when it is absent or not a string.

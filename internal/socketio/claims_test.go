@@ -35,6 +35,10 @@ func TestClaimsJSONReadAsDecoded(t *testing.T) {
 			if got := s.Claim(name); !reflect.DeepEqual(got, want[name]) {
 				t.Errorf("%s: Claim(%q) = %#v, decoded %#v", text, name, got, want[name])
 			}
+			wantV, wantOK := want[name]
+			if got, ok := s.LookupClaim(name); ok != wantOK || !reflect.DeepEqual(got, wantV) {
+				t.Errorf("%s: LookupClaim(%q) = %#v, %v; decoded %#v, %v", text, name, got, ok, wantV, wantOK)
+			}
 		}
 		if got := s.Subject(); got != want.Subject() {
 			t.Errorf("%s: Subject() = %q, decoded %q", text, got, want.Subject())
