@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -18,4 +19,42 @@ func TestSessionFitsItsBudget(t *testing.T) {
 	if size > budget {
 		t.Fatalf("a session is %d bytes, over its budget of %d", size, budget)
 	}
+}
+
+// TestIdleWebSocketSessionLetsGoOfItsQueueArraysAtThePong: the arrays the
+// queue and the writer keep for reuse are let go once the client answers
+// a ping with nothing queued, so that an idle session keeps none.
+func TestIdleWebSocketSessionLetsGoOfItsQueueArraysAtThePong(t *testing.T) {
+	rec := newRecorder(true)
+	ts := startServer(t, Options{PingInterval: time.Hour, PingTimeout: time.Hour}, rec)
+	ws := dialWebSocket(t, ts, "EIO=4&transport=websocket", nil)
+	defer ws.Close()
+	readOpen(t, ws)
+	s := rec.nextConn(t).(*session)
+	writeText(t, ws, "4echo")
+	expectText(t, ws, "4echo")
+
+	arrays := func() (queue, spare bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return cap(s.queue) > 0, s.ws != nil && cap(s.ws.spare) > 0
+	}
+	eventually(t, "the written batch to be kept for reuse", func() bool { _, spare := arrays(); return spare })
+
+	// The ping is due now (the heartbeat, run as its timer would).
+	s.mu.Lock()
+	ts.srv.timers.Cancel(&s.timer)
+	s.due = ts.srv.timers.Now()
+	s.mu.Unlock()
+	s.onHeartbeat()
+	expectText(t, ws, "2")
+	writeText(t, ws, "3")
+	eventually(t, "the queue's arrays to be let go at the pong", func() bool {
+		queue, spare := arrays()
+		return !queue && !spare
+	})
+
+	// They come back when needed.
+	writeText(t, ws, "4again")
+	expectText(t, ws, "4again")
 }

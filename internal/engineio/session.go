@@ -455,6 +455,22 @@ func (s *session) onPong() {
 	}
 	s.awaitingPong = false
 	s.resetHeartbeatLocked(s.srv.opts.PingInterval)
+	s.releaseQueueLocked()
+}
+
+// releaseQueueLocked lets go of the arrays that the queue and the writer
+// of its WebSocket keep for reuse, when nothing is queued. Done at each
+// pong, it leaves an idle session none between two pings (two 48-byte
+// arrays otherwise, for the life of the connection), and costs a busy one
+// two small allocations per ping interval.
+func (s *session) releaseQueueLocked() {
+	if len(s.queue) > 0 {
+		return
+	}
+	s.queue = nil
+	if s.ws != nil {
+		s.ws.spare = nil
+	}
 }
 
 // closeWith starts closing the session: the listener gets OnClose(reason)

@@ -58,19 +58,21 @@ type wsLink struct {
 	// closed is set once the writer closed the connection; nothing more is
 	// written.
 	closed bool
+	// pongQueued is set while the answer to a client's ping is queued.
+	pongQueued bool
 	// writerIdle is signalled when writing is cleared, for stopWebSocket.
 	writerIdle sync.Cond
 	// spare is the queue slice the writer hands back for reuse.
 	spare []packet
 	// taken and written count the batches the writer took from the queue
 	// and wrote whole, so that Flush knows when what it saw queued is out.
-	taken, written uint64
+	// They count modulo 2^32: Flush compares them by their difference,
+	// which stays small, since one writer at a time holds one batch.
+	taken, written uint32
 	// closeFrame, set by the poller's read side, is the close frame the
 	// writer sends instead of everything else once the session closes (a
 	// refused frame, or the answer to the client's close frame).
 	closeFrame []byte
-	// pongQueued is set while the answer to a client's ping is queued.
-	pongQueued bool
 }
 
 // closeConn closes the connection; a polled one is given a read turn,
@@ -562,7 +564,7 @@ func (s *session) Flush() {
 		target++ // the next batch takes the queue
 	}
 	// A WebSocket that took the session over meanwhile writes the rest.
-	for link.written < target && !link.closed && s.ws == link && s.state() == stateOpen {
+	for int32(target-link.written) > 0 && !link.closed && s.ws == link && s.state() == stateOpen {
 		if !link.writing {
 			link.writing = true
 			s.mu.Unlock()
