@@ -15,10 +15,18 @@ import (
 	"time"
 
 	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/deadline"
+)
+
+// Locals keys under which the HTTP handler hands a WebSocket request over
+// to the WebSocket handler, which runs after the connection is hijacked.
+const (
+	localServe   = "gatehouse.engineio.serve"
+	localRequest = "gatehouse.engineio.request"
 )
 
 // Content types of the reference server's answers; clients do not parse
@@ -34,9 +42,9 @@ type Server struct {
 	opts    Options
 	handler Handler
 	log     *slog.Logger
-	// wsUpgrader answers a GET's WebSocket handshake; the connection is
-	// served by serveWebSocket once fasthttp has hijacked it.
-	wsUpgrader fws.FastHTTPUpgrader
+	// wsUpgrade turns a GET into a WebSocket on the hijacked connection
+	// (gofiber/contrib/websocket) and runs serveWebSocket on it.
+	wsUpgrade fiber.Handler
 	// upgrades lists the transports a polling session may upgrade to, as
 	// announced in the handshake.
 	upgrades []string
@@ -96,12 +104,8 @@ func NewServer(opts Options, h Handler) *Server {
 	if opts.allowsTransport(TransportPolling) && opts.allowsTransport(TransportWebSocket) {
 		srv.upgrades = []string{TransportWebSocket}
 	}
-	// The upgrader is used as it is rather than through a Fiber adapter,
-	// which copies every header, query parameter, cookie and local of the
-	// request into maps of their own: a dozen short-lived objects per
-	// connect, in the size classes of what a session keeps, whose freed
-	// slots stay as holes in its spans.
-	srv.wsUpgrader = fws.FastHTTPUpgrader{
+	srv.wsUpgrade = websocket.New(srv.serveWebSocket, websocket.Config{
+		Origins: websocketOrigins(&opts),
 		// Small (see wsReadBufferSize): a payload longer than what is
 		// buffered is read straight into the pooled message buffer, and
 		// small messages, the common case, still take one read.
@@ -110,17 +114,16 @@ func NewServer(opts Options, h Handler) *Server {
 		// A shared pool keeps idle connections from each holding a write
 		// buffer.
 		WriteBufferPool: &sync.Pool{},
-		// Any origin here: upgradeKeeping checked the Origin already
-		// (originAllowed), which the upgrader's own check, a same-origin
-		// rule, would not match for the allowed origins of other sites.
-		CheckOrigin: anyOrigin,
-	}
+		RecoverHandler:  srv.recoverWebSocket,
+	})
 	return srv
 }
 
-// anyOrigin is the WebSocket upgrader's Origin check, which the Server
-// makes itself before upgrading (originAllowed).
-func anyOrigin(*fasthttp.RequestCtx) bool { return true }
+// websocketOrigins is the Origin allow-list given to the WebSocket
+// upgrader: any, since it can only compare with a fixed list and a page of
+// the gateway's own origin is allowed too; upgrade checks the Origin again,
+// a second line of defence behind the CORS check.
+func websocketOrigins(*Options) []string { return []string{"*"} }
 
 // wsReadBufferSize is the WebSocket read buffer of each connection. The
 // WebSocket library needs room for a control frame (125 bytes); 256 bytes
@@ -158,23 +161,13 @@ func (srv *Server) upgradeKeeping(c *fiber.Ctx, run func(conn *fws.Conn) (kept b
 	if !srv.originAllowed(c) {
 		return srv.refuse(c, http.StatusForbidden, codeForbidden)
 	}
-	// Only needed to empty a context fasthttp keeps for the connection's
-	// life (see releaseRequest); an owned connection's goes back to
-	// fasthttp's pool once the upgrade returns and is not to be touched.
-	var req *fasthttp.RequestCtx
+	c.Locals(localServe, run)
 	if !srv.ownsConns {
-		req = c.Context()
+		// Only needed to empty a context fasthttp keeps for the
+		// connection's life (see releaseRequest).
+		c.Locals(localRequest, c.Context())
 	}
-	err := srv.wsUpgrader.Upgrade(c.Context(), func(ws *fws.Conn) {
-		defer srv.recoverWebSocket()
-		srv.serveWebSocket(ws, req, run)
-	})
-	if err != nil {
-		// The upgrader wrote its answer; this one is what the Fiber
-		// adapter used before returned, the same for every client.
-		return fiber.ErrUpgradeRequired
-	}
-	return nil
+	return srv.wsUpgrade(c)
 }
 
 // OwnHijackedConns makes the Server responsible for closing the
@@ -193,14 +186,21 @@ func (srv *Server) OwnHijackedConns(hs *fasthttp.Server) {
 }
 
 // serveWebSocket runs on the hijacked connection: it lets go of the
-// request (req, nil when the Server owns the connection) and hands the
-// connection to run, on a goroutine of its own when the Server owns
-// hijacked connections.
-func (srv *Server) serveWebSocket(ws *fws.Conn, req *fasthttp.RequestCtx, run func(*fws.Conn) bool) {
+// request and hands the connection to what upgrade was given, on a
+// goroutine of its own when the Server owns hijacked connections.
+func (srv *Server) serveWebSocket(conn *websocket.Conn) {
+	run, _ := conn.Locals(localServe).(func(*fws.Conn) bool)
 	// Owned, the context goes back to fasthttp's pool, buffers and all,
 	// as soon as this returns, and upgrade did not pass it.
-	if req != nil {
-		releaseRequest(req)
+	if ctx, ok := conn.Locals(localRequest).(*fasthttp.RequestCtx); ok {
+		releaseRequest(ctx)
+	}
+	ws := conn.Conn
+	if run == nil {
+		if srv.ownsConns {
+			_ = ws.Close()
+		}
+		return
 	}
 	ws.SetReadLimit(srv.opts.MaxPayload)
 	srv.alive.add()
@@ -223,7 +223,7 @@ func (srv *Server) serveWebSocket(ws *fws.Conn, req *fasthttp.RequestCtx, run fu
 				_ = ws.Close()
 			}
 		}()
-		defer srv.recoverWebSocket()
+		defer srv.recoverWebSocket(nil)
 		kept = run(ws)
 	}()
 }

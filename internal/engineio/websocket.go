@@ -12,6 +12,7 @@ import (
 	"time"
 
 	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
 )
 
 // packetTypeChars lets a frame's type prefix be written without allocating.
@@ -93,9 +94,9 @@ func (l *wsLink) writeControl(frame []byte, deadline time.Time) {
 }
 
 // recoverWebSocket logs a panic on a WebSocket goroutine; the deferred
-// clean-ups of the session have run by then. It is deferred where the
-// goroutine starts, so that recover works.
-func (srv *Server) recoverWebSocket() {
+// clean-ups of the session have run by then. It is the RecoverHandler of
+// the WebSocket upgrade, deferred by it, so that recover works.
+func (srv *Server) recoverWebSocket(*websocket.Conn) {
 	if r := recover(); r != nil {
 		srv.log.Error("engineio websocket panic", "panic", r, "stack", string(debug.Stack()))
 	}
