@@ -324,3 +324,12 @@ func (c *fdConn) Close() error {
 	}
 	return nil
 }
+
+// takeSocket makes pc own the socket under conn when it can (see take),
+// and returns it.
+func (pc *pollConn) takeSocket(conn net.Conn) (linkConn, bool) {
+	if !pc.sock.take(conn) {
+		return nil, false
+	}
+	return &pc.sock, true
+}

@@ -1,13 +1,17 @@
 package engineio
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -175,4 +179,96 @@ func TestFdConnWriterWaitingForWritabilityIsWoken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A polled WebSocket's writer waits for a client that stopped reading
+// and goes on when it reads again: the poller reports the socket writable
+// (EPOLLOUT) to the writer, with no deadline passing meanwhile.
+func TestPolledWebSocketWriterGoesOnWhenItsClientReadsAgain(t *testing.T) {
+	rec := newRecorder(false)
+	ts := startServer(t, Options{ReadPath: ReadPathPoller, PingInterval: time.Minute, PingTimeout: time.Minute}, rec)
+	ws, conn, link := dialPolledWebSocket(t, ts, rec)
+	defer ws.Close()
+	pc := link.pc.Load()
+	if pc.rc != nil {
+		t.Fatal("the poller did not take the socket of a plain WebSocket")
+	}
+	const messages = 64
+	pad := bytes.Repeat([]byte("y"), 64<<10)
+	for i := range messages {
+		if err := conn.Send(Message{Data: append([]byte(strconv.Itoa(i)+":"), pad...)}); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	// 4 MiB are more than the socket buffers hold: a writer waits.
+	eventually(t, "a writer to wait for the client", func() bool {
+		w := pc.sock.waits.Load()
+		if w == nil {
+			return false
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.ch != nil
+	})
+	for i := range messages {
+		_ = ws.SetReadDeadline(time.Now().Add(waitLimit))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := "4" + strconv.Itoa(i) + ":"; !bytes.HasPrefix(data, []byte(want)) {
+			t.Fatalf("message %d begins %q, want %q", i, data[:min(len(data), 8)], want)
+		}
+	}
+}
+
+// opaqueConn is a listener's wrapper the poller does not know: it offers
+// the connection under it, but its Close might do more than close it.
+type opaqueConn struct{ net.Conn }
+
+func (c *opaqueConn) NetConn() net.Conn { return c.Conn }
+
+type opaqueListener struct{ net.Listener }
+
+func (l opaqueListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &opaqueConn{c}, nil
+}
+
+// A WebSocket under a wrapper the poller does not know keeps its socket
+// in Go's net package: the poller reads it through the runtime, and its
+// writes and its close go through the wrapper, as before.
+func TestPolledWebSocketUnderAnUnknownWrapperStaysTheRuntimes(t *testing.T) {
+	ln := listenLoopback(t)
+	rec := newRecorder(true)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	srv := NewServer(Options{ReadPath: ReadPathPoller}, rec)
+	srv.OwnHijackedConns(app.Server())
+	srv.Mount(app, "/socket.io/")
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(opaqueListener{srv.WrapListener(ln)}) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = app.ShutdownWithContext(ctx)
+		<-served
+	})
+	ts := &testServer{srv: srv, addr: ln.Addr().String()}
+	ws, _, link := dialPolledWebSocket(t, ts, rec)
+	if pc := link.pc.Load(); pc.rc == nil {
+		t.Fatal("the poller took a socket from under a wrapper it does not know")
+	}
+	if _, ok := link.raw.(*opaqueConn); !ok {
+		t.Fatalf("the link writes through %T, want the wrapper", link.raw)
+	}
+	writeText(t, ws, "4over the runtime")
+	rec.expectMessage(t, "over the runtime", false)
+	expectText(t, ws, "4over the runtime")
+	_ = ws.Close()
+	rec.expectClose(t, "transport close")
+	eventually(t, "the session to be forgotten", func() bool { return srv.SessionCount() == 0 })
 }

@@ -13,14 +13,14 @@ func (w *rawWrite) write(fd uintptr) bool {
 }
 
 // writeNow writes b to pc's socket with one non-blocking call through w,
-// under the runtime's fd lock, and returns how many bytes the socket took:
+// under the socket's lock, and returns how many bytes the socket took:
 // fewer than len(b) when its send buffer is full (err nil), 0 when the
 // write failed or the connection's write deadline has passed (err says
 // which), which the writer goroutine taking over then meets with a
 // blocking write of its own.
 func (pc *pollConn) writeNow(w *rawWrite, b []byte) (int, error) {
 	w.b = b
-	cerr := pc.rc.Write(w.fn)
+	cerr := pc.rawWrite(w.fn)
 	n, werr := w.n, w.err
 	w.b, w.n, w.err = nil, 0, nil
 	switch {

@@ -54,11 +54,16 @@ type clientClose struct{ reply []byte }
 func (*clientClose) Error() string { return "websocket: close frame from the client" }
 
 // pollConn is a WebSocket whose reads the poller does. Only the worker
-// that has its read turn touches the fields below rc, so one connection's
-// messages are decoded and handed over in order, one at a time.
+// that has its read turn touches the fields below parser, so one
+// connection's messages are decoded and handed over in order, one at a
+// time.
 type pollConn struct {
 	s    *session
 	link *wsLink
+	// sock is the socket, when the poller took it from Go's net package
+	// (a plain-TCP connection whose wrappers it knows, see fdConn); else
+	// rc reaches the socket the runtime keeps, under its fd lock.
+	sock fdConn
 	rc   syscall.RawConn
 	// key is its registration with the poller; guarded by poller.mu.
 	key  uint64
@@ -318,7 +323,9 @@ func (pc *pollConn) end(err error) {
 	pc.stopClock()
 	pc.parser.release()
 	pc.pending = nil
-	pc.poller().remove(pc)
+	// The connection stays registered until closeConn: a writer sending
+	// the close frame may wait for the socket to be writable, which the
+	// poller reports.
 	s, link := pc.s, pc.link
 	s.closeOnPollError(link, err)
 	s.srv.goTracked(func() {
@@ -373,7 +380,10 @@ func (s *session) setCloseFrame(link *wsLink, payload []byte) {
 // library (conn) read the session's first messages. It reports false,
 // the connection staying with its goroutine, when the poller is off or
 // cannot read this connection: TLS, a connection it does not see the
-// socket of, or bytes buffered where it cannot reach them.
+// socket of, or bytes buffered where it cannot reach them. A plain-TCP
+// socket under wrappers it knows is taken from Go's net package on the
+// way (fdConn); under others, it stays the runtime's and only its reads
+// are the poller's.
 func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	srv := s.srv
 	if srv.poll == nil || !srv.ownsConns {
@@ -386,7 +396,8 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	// The connection the WebSocket library reads, not link.raw: whether
 	// fasthttp's wrapper still reads through the request's buffer is seen
 	// on the wrapper (readsSocket).
-	sc := socketOf(conn.UnderlyingConn())
+	under := conn.UnderlyingConn()
+	sc := socketOf(under)
 	if sc == nil {
 		return false
 	}
@@ -394,17 +405,26 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	if err != nil {
 		return false
 	}
-	// A deadline left from the upgrade would fail the poller's reads.
-	_ = link.raw.SetReadDeadline(time.Time{})
 	// What the client sent behind its upgrade request and the WebSocket
 	// library has not read yet comes after what it has (left in place
 	// should the poller not take the connection).
-	if pr := pipelinedOf(conn.UnderlyingConn()); pr != nil && len(pr.pending) > 0 {
+	if pr := pipelinedOf(under); pr != nil && len(pr.pending) > 0 {
 		pending = append(pending, pr.pending...)
 	}
+	// No write may be in progress while the socket changes hands.
+	if !s.holdWriter(link) {
+		return false
+	}
+	defer s.releaseWriter(link)
 	pc := s.newPollConn(link)
-	pc.s, pc.link, pc.rc = s, link, rc
+	pc.s, pc.link = s, link
 	pc.parser = frameParser{cfg: &srv.poll.frames}
+	sock, taken := pc.takeSocket(under)
+	if !taken {
+		pc.rc = rc
+		// A deadline left from the upgrade would fail the poller's reads.
+		setReadDeadline(link.raw, time.Time{})
+	}
 	if pending != nil {
 		pc.pending = &pending
 	}
@@ -412,7 +432,17 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	if err := srv.poll.add(pc); err != nil {
 		link.detached.Store(false)
 		srv.log.Debug("engineio websocket stays on its goroutine", "sid", s.id, "err", err)
+		if taken {
+			// The net.Conn the goroutine would read is closed: its read
+			// fails and ends the session.
+			_ = sock.Close()
+		}
 		return false
+	}
+	if taken {
+		s.mu.Lock() // for Send, which reads link.raw under it
+		link.raw = sock
+		s.mu.Unlock()
 	}
 	// From here on nothing reads conn: the WebSocket library's connection
 	// and its buffer are let go.
@@ -422,6 +452,32 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	// are seen by a first turn.
 	srv.poll.ready(pc)
 	return true
+}
+
+// holdWriter waits for link's writer to finish and keeps the link's
+// writes for the caller (link.writing), until releaseWriter; it reports
+// false when the link is closed.
+func (s *session) holdWriter(link *wsLink) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for link.writing {
+		link.writerIdle.Wait()
+	}
+	if link.closed {
+		return false
+	}
+	link.writing = true
+	return true
+}
+
+// releaseWriter ends holdWriter, and has what was queued meanwhile
+// written.
+func (s *session) releaseWriter(link *wsLink) {
+	s.mu.Lock()
+	link.writing = false
+	link.writerIdle.Broadcast()
+	s.wakeWriterLocked(link)
+	s.mu.Unlock()
 }
 
 // bufferedBytes returns a copy of what conn, the WebSocket library's

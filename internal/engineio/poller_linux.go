@@ -21,11 +21,15 @@ const pollerSupported = true
 // while at least one connection is registered, so a server with no
 // WebSocket (or one shut down) leaves nothing running.
 //
-// A connection's socket stays the Go runtime's too: writes go through its
-// net.Conn as on the goroutine read path, with their deadlines; only
-// reads are taken over, one non-blocking read at a time under the
-// runtime's fd lock (syscall.RawConn), so a connection closed meanwhile
-// fails the read instead of reading another socket that took its number.
+// A plain-TCP connection's socket is the poller's own from the hand-off
+// on (fdConn): Go's net package lets it go, with its poll descriptor, and
+// the poller reports writability too (EPOLLOUT) to a writer waiting for a
+// client behind on reading. Every call on it is made under the fdConn's
+// lock, so a connection closed meanwhile fails the call instead of
+// reaching another socket that took its number. A connection under
+// wrappers the poller does not know stays the runtime's: only its reads
+// are taken over, one non-blocking read at a time under the runtime's fd
+// lock (syscall.RawConn), and writes go through its net.Conn.
 type poller struct {
 	srv *Server
 
@@ -76,8 +80,14 @@ func (p *poller) add(pc *pollConn) error {
 	p.keys++
 	key := p.keys
 	var ctlErr error
-	err := pc.rc.Control(func(fd uintptr) {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET}
+	events := uint32(unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET)
+	if pc.rc == nil {
+		// Its writers wait for writability here, as the runtime's do in
+		// its own epoll instance.
+		events |= unix.EPOLLOUT
+	}
+	err := pc.control(func(fd uintptr) {
+		ev := unix.EpollEvent{Events: events}
 		setKey(&ev, key)
 		ctlErr = unix.EpollCtl(p.ep.fd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	})
@@ -94,7 +104,8 @@ func (p *poller) add(pc *pollConn) error {
 }
 
 // remove unregisters pc, once. A socket already closed was unregistered
-// by the kernel when it was closed.
+// by the kernel when it was closed, as was every socket when epoll failed
+// (failAll).
 func (p *poller) remove(pc *pollConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -104,7 +115,10 @@ func (p *poller) remove(pc *pollConn) {
 	delete(p.conns, pc.key)
 	pc.key = 0
 	ep := p.ep
-	_ = pc.rc.Control(func(fd uintptr) {
+	if ep == nil {
+		return
+	}
+	_ = pc.control(func(fd uintptr) {
 		_ = unix.EpollCtl(ep.fd, unix.EPOLL_CTL_DEL, int(fd), nil)
 	})
 	p.stopIfIdleLocked()
@@ -186,7 +200,15 @@ func (p *poller) loop(ep *epoll) {
 			if pc == nil {
 				continue
 			}
-			if events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			ev := events[i].Events
+			if pc.rc == nil && ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				pc.sock.wakeWriters()
+			}
+			if ev&^unix.EPOLLOUT == 0 {
+				// Only writable: nothing to read.
+				continue
+			}
+			if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				// Edge-triggered, this is the only word of the end of
 				// the stream: it may come with the last bytes, which one
 				// short read takes, leaving the end unread.
@@ -287,8 +309,8 @@ func getKey(ev *unix.EpollEvent) uint64 {
 }
 
 // sockReader makes non-blocking reads into one buffer, a worker's: its
-// function for the runtime's fd lock is made once with the buffer rather
-// than once per read.
+// function for the socket's lock (fdConn's, or the runtime's fd lock) is
+// made once with the buffer rather than once per read.
 type sockReader struct {
 	buf []byte
 	// n and err are the last read's.
@@ -315,7 +337,7 @@ func (r *sockReader) readFD(fd uintptr) bool {
 // read reads what pc's socket holds into r.buf with one non-blocking
 // call. It reports wouldBlock when there was nothing to read.
 func (r *sockReader) read(pc *pollConn) (n int, wouldBlock bool, err error) {
-	cerr := pc.rc.Read(r.call)
+	cerr := pc.rawRead(r.call)
 	n, rerr := r.n, r.err
 	r.n, r.err = 0, nil
 	if cerr != nil {
@@ -339,11 +361,38 @@ func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) {
 // acknowledged by the peer (SIOCOUTQ); 0 when it cannot tell.
 func (pc *pollConn) backlog() int {
 	var n int
-	err := pc.rc.Control(func(fd uintptr) {
+	err := pc.control(func(fd uintptr) {
 		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
 	})
 	if err != nil {
 		return 0
 	}
 	return n
+}
+
+// control runs f with pc's descriptor, which stays its socket's for the
+// call.
+func (pc *pollConn) control(f func(fd uintptr)) error {
+	if pc.rc == nil {
+		return pc.sock.Control(f)
+	}
+	return pc.rc.Control(f)
+}
+
+// rawRead runs f, a non-blocking read, once with pc's descriptor:
+// through the fdConn when the poller owns the socket, else under the
+// runtime's fd lock.
+func (pc *pollConn) rawRead(f func(fd uintptr) bool) error {
+	if pc.rc == nil {
+		return pc.sock.rawCall(f)
+	}
+	return pc.rc.Read(f)
+}
+
+// rawWrite is rawRead for a non-blocking write.
+func (pc *pollConn) rawWrite(f func(fd uintptr) bool) error {
+	if pc.rc == nil {
+		return pc.sock.rawCall(f)
+	}
+	return pc.rc.Write(f)
 }

@@ -4,6 +4,7 @@ package engineio
 
 import (
 	"errors"
+	"net"
 	"syscall"
 )
 
@@ -34,3 +35,9 @@ func (r *sockReader) read(*pollConn) (int, bool, error) { return 0, false, errNo
 func rawConnOf(sc syscall.Conn) (syscall.RawConn, error) { return sc.SyscallConn() }
 
 func (pc *pollConn) backlog() int { return 0 }
+
+// fdConn is the socket the poller owns, on Linux.
+type fdConn struct{}
+
+// takeSocket never takes a socket where there is no poller.
+func (pc *pollConn) takeSocket(net.Conn) (linkConn, bool) { return nil, false }

@@ -263,13 +263,16 @@ func (s *session) Send(msgs ...Message) error {
 	}
 	if limit := s.srv.opts.SendQueue; int(s.queuedMessages)+len(msgs) > limit {
 		if s.srv.opts.SlowConsumer != SlowConsumerDropOldest || len(msgs) > limit {
-			link := s.ws
+			var out linkConn // read under mu: handOff may change it
+			if link := s.ws; link != nil {
+				out = link.raw
+			}
 			s.mu.Unlock()
 			s.closeWith("slow consumer", closeAbort)
-			if link != nil {
+			if out != nil {
 				// A write stuck on the client's full window fails now
 				// rather than at its deadline.
-				_ = link.raw.SetWriteDeadline(time.Now())
+				_ = out.SetWriteDeadline(time.Now())
 			}
 			return ErrQueueFull
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -39,12 +38,14 @@ type wsLink struct {
 	// that handed it over leaves the session to the poller.
 	pc       atomic.Pointer[pollConn]
 	detached atomic.Bool
-	// raw is the connection under the WebSocket. The writer frames the
-	// whole queue into one buffer and writes it with one call; a single
-	// Write is never interleaved with another one on the same connection,
-	// so the control frames the WebSocket library answers on its own
-	// (pong, close) stay whole.
-	raw net.Conn
+	// raw is the connection under the WebSocket, or the socket itself
+	// once the poller took it (fdConn). The writer frames the whole queue
+	// into one buffer and writes it with one call; a single Write is never
+	// interleaved with another one on the same connection, so the control
+	// frames the WebSocket library answers on its own (pong, close) stay
+	// whole. It changes hands only while handOff holds the link's writes
+	// and the session's mu.
+	raw linkConn
 	// retired is set when another WebSocket took the session over: this
 	// one no longer reads for it nor writes its queue (see retireLink).
 	retired atomic.Bool
@@ -76,11 +77,32 @@ type wsLink struct {
 	closeFrame []byte
 }
 
-// closeConn closes the connection; a polled one is given a read turn,
-// which fails and ends the link's session.
+// linkConn is what a link writes its frames to and closes: the net.Conn
+// under the WebSocket, or the socket the poller took from it (fdConn).
+type linkConn interface {
+	Write(b []byte) (int, error)
+	SetWriteDeadline(t time.Time) error
+	Close() error
+}
+
+// setReadDeadline sets the read deadline of c when a goroutine reads it
+// (a net.Conn); the poller's reads of a socket it took never wait.
+func setReadDeadline(c linkConn, t time.Time) {
+	if rc, ok := c.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = rc.SetReadDeadline(t)
+	}
+}
+
+// closeConn closes the connection; a polled one is taken out of the
+// poller first, and given a read turn, which fails and ends the link's
+// session.
 func (l *wsLink) closeConn() {
+	pc := l.pc.Load()
+	if pc != nil {
+		pc.poller().remove(pc)
+	}
 	_ = l.raw.Close()
-	if pc := l.pc.Load(); pc != nil && !pc.done.Load() {
+	if pc != nil && !pc.done.Load() {
 		pc.poller().ready(pc)
 	}
 }
@@ -232,7 +254,7 @@ func (s *session) retireLink(link *wsLink) {
 	}
 	deadline := s.srv.opts.Now().Add(closeFrameTimeout)
 	link.writeControl(appendControlFrame(nil, opClose, nil), deadline)
-	_ = link.raw.SetReadDeadline(deadline)
+	setReadDeadline(link.raw, deadline)
 	link.closeConn()
 }
 
@@ -288,7 +310,7 @@ func (s *session) readLoop(link *wsLink) {
 		}
 	}
 	clock := messageClock{conn: conn, timeout: s.srv.opts.MessageTimeout, now: s.srv.opts.Now}
-	hook := hookConnOf(link.raw)
+	hook := hookConnOf(conn.UnderlyingConn())
 	if hook != nil {
 		beforeRead := func() {
 			clock.beforeRead()
@@ -583,7 +605,7 @@ func (s *session) Flush() {
 // client's answer to a close frame, and then its read fails, even when the
 // client reads nothing any more (a slow consumer).
 func (s *session) closeLink(link *wsLink, grace time.Duration) {
-	_ = link.raw.SetReadDeadline(s.srv.opts.Now().Add(grace))
+	setReadDeadline(link.raw, s.srv.opts.Now().Add(grace))
 	link.closeConn()
 	s.mu.Lock()
 	link.closed = true

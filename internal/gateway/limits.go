@@ -211,9 +211,11 @@ func (l *firstReadListener) Accept() (net.Conn, error) {
 // firstReadConn counts a connection that timed out before sending
 // anything; the HTTP server moves its deadline once bytes come. Closing it
 // gives its place back to its address, once however often it is closed.
-// It is kept for the connection's life (a WebSocket's too), so it holds
-// 32 bytes: its listener rather than the listener's parts, and no address,
-// which its connection keeps already.
+// It is kept for the connection's life (an HTTP connection's, a TLS
+// WebSocket's), so it holds 32 bytes: its listener rather than the
+// listener's parts, and no address, which its connection keeps already.
+// A plain WebSocket lets it go: the Engine.IO poller takes its socket
+// (DetachSocket).
 type firstReadConn struct {
 	net.Conn
 	listener *firstReadListener
@@ -231,6 +233,20 @@ func (c *firstReadConn) Close() error {
 	}
 	c.listener.perIP.release(remoteHost(c.RemoteAddr()))
 	return c.Conn.Close()
+}
+
+// DetachSocket hands the connection's place under its address's limit to
+// whoever takes the socket from under this wrapper (the Engine.IO poller,
+// for a WebSocket: see engineio's fdConn), which closes the socket itself
+// and calls release then, once; this wrapper is not kept, and its Close
+// does nothing from then on. It returns nil when the wrapper was closed
+// already.
+func (c *firstReadConn) DetachSocket() (release func()) {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	perIP, ip := c.listener.perIP, remoteHost(c.RemoteAddr())
+	return func() { perIP.release(ip) }
 }
 
 // Read implements net.Conn.
