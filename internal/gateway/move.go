@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,25 +266,25 @@ func (m *moves) adopted(sockets []*socketio.Socket) {
 	}
 }
 
-// retakeConnSlots counts a moved socket against its caps here, as the
-// holder gave its places back; a cap that filled meanwhile does not refuse
-// it, it was admitted already.
+// retakeConnSlots counts a moved socket against its caps here, whatever
+// they hold: it was admitted already. The holder counts it too until its
+// ghost ends (socketio.Released.End) and gives its places back then, so a
+// place under a cap moves with its socket, counted by both nodes for that
+// moment and never by neither: a CONNECT of the same user in between would
+// otherwise take it, leaving the user over the cap.
 func (m *moves) retakeConnSlots(st *state, ns *namespaceRuntime, s *socketio.Socket) {
 	caps := st.connCaps(ns, s.Claims())
 	if len(caps) == 0 {
 		return
 	}
-	plain := make([]adapter.Cap, len(caps))
+	unbounded := make([]adapter.Cap, len(caps))
 	keys := make([]string, len(caps))
 	for i, c := range caps {
-		plain[i], keys[i] = c.Cap, c.Key
+		unbounded[i], keys[i] = adapter.Cap{Key: c.Key, Limit: math.MaxInt}, c.Key
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if full := m.gw.cluster.connCounter().Acquire(ctx, plain); full >= 0 {
-		m.gw.logger.Debug("moved socket over its cap here; kept", "namespace", ns.name, "socket", s.ID())
-		return
-	}
+	m.gw.cluster.connCounter().Acquire(ctx, unbounded)
 	s.OnEnd(func() { m.gw.cluster.connCounter().Release(keys) })
 }
 

@@ -640,9 +640,11 @@ func settledGoroutinesAndHeap() (int, uint64) {
 
 // TestMovedSocketKeepsItsPlaceUnderTheUserCapOnce moves alice's only
 // allowed socket (server.limits.max_connections_per_user: 1) from a to b:
-// another socket of hers is still refused on either node, since the place
-// moved rather than being given back or counted twice, and once the moved
-// socket closes, she connects again.
+// another socket of hers is refused on either node as soon as the socket
+// is on b (a counts it until its ghost ends, b from its adoption, so no
+// CONNECT finds the place free in between), and still once a has let the
+// socket go, since the place moved rather than being given back; once the
+// moved socket closes, she connects again.
 func TestMovedSocketKeepsItsPlaceUnderTheUserCapOnce(t *testing.T) {
 	redisURL, _ := startStallableRedis(t)
 	capped := func(prefix string) *liveGateway {
@@ -672,12 +674,22 @@ func TestMovedSocketKeepsItsPlaceUnderTheUserCapOnce(t *testing.T) {
 		_, err = cl.Connect(ctx, "/", map[string]string{"token": token})
 		return err
 	}
-	for name, g := range map[string]*liveGateway{"a": a, "b": b} {
-		var refused *sioclient.ConnectError
-		if err := second(g); !errors.As(err, &refused) || refused.Code() != "limit_exceeded" {
-			t.Errorf("a second socket of alice's on %s after the move: %v, want limit_exceeded", name, err)
+	refusedOnBoth := func(when string) {
+		t.Helper()
+		for name, g := range map[string]*liveGateway{"a": a, "b": b} {
+			var refused *sioclient.ConnectError
+			if err := second(g); !errors.As(err, &refused) || refused.Code() != "limit_exceeded" {
+				t.Errorf("a second socket of alice's on %s %s: %v, want limit_exceeded", name, when, err)
+			}
 		}
 	}
+	// While a keeps the socket's ghost, both nodes count it; after, b alone.
+	refusedOnBoth("after the move")
+	waitMoved(t, "a to let the moved session's ghost go", func() bool {
+		_, released := a.gw.cluster.moves.pending()
+		return released == 0
+	})
+	refusedOnBoth("once a let the moved socket go")
 	c.close()
 	waitMoved(t, "the moved session to end", func() bool { return b.gw.engine.SessionCount() == 0 })
 	waitMoved(t, "alice's place to be given back", func() bool { return second(a) == nil })

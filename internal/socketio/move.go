@@ -138,12 +138,14 @@ func (r *Released) Waiting() bool {
 }
 
 // End ends the released sockets here: their contexts are cancelled (an
-// EmitWithAck still waiting fails with ErrDisconnected) and nothing is
-// sent through them any more. No hook is called: they live on elsewhere.
+// EmitWithAck still waiting fails with ErrDisconnected), nothing is sent
+// through them any more, and their OnEnd functions run: what they counted
+// here is given back only now (see Release). No hook is called: they live
+// on elsewhere.
 func (r *Released) End() {
 	for _, s := range r.ghosts {
 		s.set(flagClosed)
-		s.ctx().end()
+		s.cancel()
 	}
 }
 
@@ -157,9 +159,11 @@ func (r *Released) Abort(reason string) {
 
 // Release takes the sockets of l, the listener of a session leaving for
 // another node, out of this server: out of their rooms and the index, with
-// no hook called; their OnEnd functions run (what they counted here is
-// given back). l must not be receiving a message (engineio.Release holds
-// its delivery).
+// no hook called. Their OnEnd functions run at End (or Abort), not here:
+// what they counted here, a place under a connection cap, stays counted
+// until the new node has counted them, so that no other socket takes it
+// while they move. l must not be receiving a message (engineio.Release
+// holds its delivery).
 func (s *Server) Release(l engineio.Listener) (*Released, error) {
 	c, ok := l.(*client)
 	if !ok || c.server != s {
@@ -177,11 +181,6 @@ func (s *Server) Release(l engineio.Listener) (*Released, error) {
 		sock.ns.remove(sock)
 	}
 	s.moving.mu.Unlock()
-	for _, sock := range sockets {
-		if f := sock.takeOnEnd(); f != nil {
-			f()
-		}
-	}
 	return r, nil
 }
 
