@@ -91,20 +91,25 @@ func (gw *Gateway) takeConnSlots(ctx context.Context, st *state, ns *namespaceRu
 }
 
 // releaseOnEnd gives the places of caps back when the socket ends,
-// whichever way. Every idle socket keeps what this holds: with one cap
-// (the usual case), the function keeps its key alone, 32 bytes, rather
-// than a slice of keys besides.
+// whichever way. Every idle socket keeps what this holds, so the function
+// keeps the keys themselves, one or two (a user's and the namespace's, all
+// there are): 32 bytes with one, 48 with two, rather than a slice of
+// them besides (80 bytes with two).
 func (gw *Gateway) releaseOnEnd(s *socketio.Socket, caps []connCap) {
-	if len(caps) == 1 {
+	switch len(caps) {
+	case 1:
 		key := caps[0].Key
 		s.OnEnd(func() { gw.cluster.connCounter().Release([]string{key}) })
-		return
+	case 2:
+		first, second := caps[0].Key, caps[1].Key
+		s.OnEnd(func() { gw.cluster.connCounter().Release([]string{first, second}) })
+	default:
+		keys := make([]string, len(caps))
+		for i, c := range caps {
+			keys[i] = c.Key
+		}
+		s.OnEnd(func() { gw.cluster.connCounter().Release(keys) })
 	}
-	keys := make([]string, len(caps))
-	for i, c := range caps {
-		keys[i] = c.Key
-	}
-	s.OnEnd(func() { gw.cluster.connCounter().Release(keys) })
 }
 
 // capRefusal is the CONNECT_ERROR of a full cap.
