@@ -1,6 +1,8 @@
 // Package auth verifies JSON Web Tokens for the gateway: at the HTTP upgrade
-// (Middleware, on gofiber/contrib/jwt) and at namespace CONNECT (Verify), with
-// one Verifier so that both places accept exactly the same tokens.
+// (Middleware, on gofiber/contrib/jwt) and at namespace CONNECT (VerifyJSON,
+// which keeps the claims as their JSON text, or Verify, which decodes them
+// into a map), with one Verifier so that both places accept exactly the
+// same tokens.
 //
 // Keys come from an HMAC secret, PEM public key files or a JWKS URL
 // (MicahParks/keyfunc, refreshed in the background and, unless the config

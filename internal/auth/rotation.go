@@ -56,7 +56,7 @@ func (v *Verifier) loadPreviousSecrets(entries []gatewayconfig.PreviousSecret) e
 // or with it the previous secrets whose window is open.
 func (v *Verifier) hmacKeys() any {
 	if len(v.previous) == 0 {
-		return v.secret
+		return v.secretKey
 	}
 	now := v.now()
 	keys := make([]jwt.VerificationKey, 0, 1+len(v.previous))
@@ -67,7 +67,7 @@ func (v *Verifier) hmacKeys() any {
 		}
 	}
 	if len(keys) == 1 {
-		return v.secret
+		return v.secretKey
 	}
 	return jwt.VerificationKeySet{Keys: keys}
 }

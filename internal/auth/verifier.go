@@ -65,6 +65,9 @@ type Verifier struct {
 	algorithms []string
 	allowed    map[string]keyFamily
 	secret     []byte
+	// secretKey is secret as the key golang-jwt verifies with, boxed once
+	// rather than at every token.
+	secretKey any
 	// previous are the secrets being replaced, each accepted until its
 	// window ends.
 	previous   []previousSecret
@@ -176,6 +179,7 @@ func validateLookup(lookup []string) error {
 func (v *Verifier) loadKeys(ctx context.Context, cfg *gatewayconfig.JWT) error {
 	if cfg.Secret != "" {
 		v.secret = []byte(cfg.Secret)
+		v.secretKey = v.secret
 	}
 	if err := v.loadPreviousSecrets(cfg.PreviousSecrets); err != nil {
 		return err
@@ -395,6 +399,30 @@ func (v *Verifier) Verify(token string) (gatehouse.Claims, time.Time, error) {
 	return gatehouse.Claims(claims), expiry(claims), nil
 }
 
+// VerifyJSON checks a token as Verify does, refusing the same tokens with
+// the same errors, and returns its claims as their JSON text instead of a
+// map: the payload golang-jwt decoded, kept as it is ("{}" for a payload of
+// null). The claims are read from the text for the checks (see
+// tokenClaims), so a namespace CONNECT that keeps the text for its socket
+// (socketio.Socket.SetClaimsJSON) decodes nothing else. The one token the
+// two tell apart is one Verify calls malformed for a number beyond
+// float64's range in a claim other than exp, nbf, iss and aud: VerifyJSON
+// does not decode those claims, and accepts it.
+func (v *Verifier) VerifyJSON(token string) ([]byte, error) {
+	if err := v.checkSize(token); err != nil {
+		return nil, err
+	}
+	claims := new(tokenClaims)
+	parsed, err := v.parser.ParseWithClaims(token, claims, v.keyfunc)
+	if err != nil {
+		return nil, v.refusal(err, parsed)
+	}
+	if claims.text == nil {
+		return []byte("{}"), nil
+	}
+	return claims.text, nil
+}
+
 // CheckLifetime checks again, against the clock now and with the configured
 // leeway, the exp and nbf of claims that verified earlier, such as at the
 // HTTP upgrade: a token valid then may have expired by the time a namespace
@@ -474,9 +502,14 @@ func (v *Verifier) refusal(err error, token *jwt.Token) *gatehouse.Error {
 
 // missingClaim names the first required claim the token lacks.
 func (v *Verifier) missingClaim(token *jwt.Token) string {
-	var claims jwt.MapClaims
+	has := func(string) bool { return false }
 	if token != nil {
-		claims, _ = token.Claims.(jwt.MapClaims)
+		switch claims := token.Claims.(type) {
+		case jwt.MapClaims:
+			has = func(name string) bool { _, ok := claims[name]; return ok }
+		case *tokenClaims:
+			has = claims.has
+		}
 	}
 	required := []string{}
 	if v.requireExp {
@@ -489,7 +522,7 @@ func (v *Verifier) missingClaim(token *jwt.Token) string {
 		required = append(required, "aud")
 	}
 	for _, name := range required {
-		if _, ok := claims[name]; !ok {
+		if !has(name) {
 			return fmt.Sprintf("token has no %s claim, which is required", name)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -210,6 +211,9 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 			if len(tt.token) > 20 && strings.Contains(coded.Message, tt.token[len(tt.token)-20:]) {
 				t.Fatalf("error message echoes the token: %q", coded.Message)
 			}
+			if text, err := tt.verifier.VerifyJSON(tt.token); !sameError(err, coded) {
+				t.Fatalf("VerifyJSON = %s, %v; Verify refused with %v", text, err, coded)
+			}
 		})
 	}
 }
@@ -283,6 +287,13 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 			}
 			if tt.name == "HS256" && !gotExp.Equal(exp) {
 				t.Fatalf("expiry = %v, want %v", gotExp, exp)
+			}
+			text, err := v.VerifyJSON(tt.token(t))
+			if err != nil {
+				t.Fatalf("VerifyJSON: %v", err)
+			}
+			if decoded := decodeText(t, text); !reflect.DeepEqual(decoded, got) {
+				t.Fatalf("VerifyJSON's text decodes to %v, Verify returned %v", decoded, got)
 			}
 		})
 	}

@@ -11,8 +11,9 @@ import (
 
 // authenticate finds the socket's token (CONNECT auth payload first, then
 // the upgrade request) and verifies it, per the namespace's auth mode.
-// For a token of the CONNECT payload, text is its claims' JSON, which the
-// socket keeps in place of the decoded claims (see setClaims).
+// For a token of the CONNECT payload, the claims come as text, their JSON,
+// which the socket keeps in place of the decoded claims (see setClaims),
+// and claims is nil: nothing decodes them unless something reads them.
 func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth json.RawMessage) (claims gatehouse.Claims, text []byte, err error) {
 	upgradeClaims := upgradeClaimsOf(s)
 	if st.verifier == nil {
@@ -27,12 +28,11 @@ func (st *state) authenticate(ns *namespaceRuntime, s *socketio.Socket, auth jso
 		return upgradeClaims, nil, nil
 	}
 	if token, present := tokenFromAuth(auth, st.cfg.Auth.JWT.AuthKey); present {
-		claims, _, err := st.verifier.Verify(token)
+		text, err := st.verifier.VerifyJSON(token)
 		if err != nil {
 			return nil, nil, err
 		}
-		text, _ := st.verifier.ClaimsJSON(token)
-		return claims, text, nil
+		return nil, text, nil
 	}
 	if upgradeClaims != nil {
 		// Verified at the handshake, which may be long past: a token that

@@ -25,16 +25,25 @@ type connCap struct {
 	limit string
 }
 
-// connCaps lists the caps a socket of ns with claims counts against:
+// connCaps lists the caps a socket of ns with claims counts against (see
+// capsOf).
+func (st *state) connCaps(ns *namespaceRuntime, claims gatehouse.Claims) []connCap {
+	return st.capsOf(ns, func(name string) any { return claims[name] })
+}
+
+// capsOf lists the caps a socket of ns counts against:
 // server.limits.max_connections_per_user for the user that claim
 // server.limits.user_claim names (none for a socket without that claim),
-// and the namespace's max_connections. The keys hold no space but the one
-// after the namespace name, which has none, so no two caps share a key.
-func (st *state) connCaps(ns *namespaceRuntime, claims gatehouse.Claims) []connCap {
+// and the namespace's max_connections. claim reads one of the socket's
+// claims, such as Socket.Claim, which reads it from the claims' JSON text
+// without decoding the others; it is called only with a per-user cap. The
+// keys hold no space but the one after the namespace name, which has none,
+// so no two caps share a key.
+func (st *state) capsOf(ns *namespaceRuntime, claim func(name string) any) []connCap {
 	var caps []connCap
 	limits := st.cfg.Server.Limits
 	if limits.MaxConnectionsPerUser > 0 {
-		if user, ok := claimID(claims[limits.UserClaim]); ok {
+		if user, ok := claimID(claim(limits.UserClaim)); ok {
 			caps = append(caps, connCap{
 				Cap:   adapter.Cap{Key: connKeyUserPrefix + ns.name + " " + user, Limit: limits.MaxConnectionsPerUser},
 				limit: limitConnsPerUser,
@@ -72,8 +81,8 @@ func claimID(v any) (string, bool) {
 // the socket's context ends, which it does on every way out: the socket
 // leaves, its CONNECT is refused after this (a connect guard), or its
 // session closes before the CONNECT is answered.
-func (gw *Gateway) takeConnSlots(ctx context.Context, st *state, ns *namespaceRuntime, s *socketio.Socket, claims gatehouse.Claims) error {
-	caps := st.connCaps(ns, claims)
+func (gw *Gateway) takeConnSlots(ctx context.Context, st *state, ns *namespaceRuntime, s *socketio.Socket) error {
+	caps := st.capsOf(ns, s.Claim)
 	if len(caps) == 0 {
 		return nil
 	}

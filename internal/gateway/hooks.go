@@ -57,8 +57,11 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	}
 	claims, text, err := st.authenticate(ns, s, auth)
 	if err == nil && ns.authorizer != nil {
-		// The authorizer's answer stands for the token's claims.
-		text = nil
+		// The authorizer is given the token's claims decoded, and its
+		// answer stands for them.
+		if text != nil {
+			claims, text = socketio.DecodeClaims(text), nil
+		}
 		claims, err = h.gw.authorize(ctx, st, ns, s, auth, claims)
 	}
 	if err != nil {
@@ -68,7 +71,7 @@ func (h hooks) Connect(ctx context.Context, s *socketio.Socket, auth json.RawMes
 	setClaims(s, claims, text)
 	// Before the connect guards, so that a user at the cap makes none of
 	// them call out; a guard's refusal gives the place back.
-	if err := h.gw.takeConnSlots(ctx, st, ns, s, claims); err != nil {
+	if err := h.gw.takeConnSlots(ctx, st, ns, s); err != nil {
 		h.gw.logger.Debug("connect refused", "namespace", ns.name, "socket", s.ID(), "reason", err)
 		return err
 	}

@@ -32,7 +32,7 @@ func (s *Socket) Claims() gatehouse.Claims {
 		if c.text == nil {
 			return c.decoded
 		}
-		decoded := decodeClaims(c.text)
+		decoded := DecodeClaims(c.text)
 		// Of two goroutines decoding at once, both return the map stored
 		// first; a SetClaims meanwhile is read again.
 		if s.claims.CompareAndSwap(c, &socketClaims{decoded: decoded}) {
@@ -41,10 +41,12 @@ func (s *Socket) Claims() gatehouse.Claims {
 	}
 }
 
-// decodeClaims decodes the JSON object text; it was verified as one, so an
-// error cannot happen, and would leave the claims empty rather than nil
-// (nil means no token).
-func decodeClaims(text []byte) gatehouse.Claims {
+// DecodeClaims decodes text, the JSON object of a verified token's claims,
+// as Claims does for claims set with SetClaimsJSON: into a map[string]any
+// by encoding/json. It was verified as an object, so an error cannot
+// happen, and would leave the claims empty rather than nil (nil means no
+// token).
+func DecodeClaims(text []byte) gatehouse.Claims {
 	var claims gatehouse.Claims
 	if err := json.Unmarshal(text, &claims); err != nil || claims == nil {
 		return gatehouse.Claims{}
