@@ -29,7 +29,7 @@ import (
 type fdConn struct {
 	mu sync.RWMutex
 	// fd is -1 once closed; guarded by mu.
-	fd int
+	fd int32
 	// closing is set by Close before it waits for mu, so that a waiting
 	// writer gives up rather than holding Close up until its deadline.
 	closing atomic.Bool
@@ -72,7 +72,7 @@ func (c *fdConn) take(conn net.Conn) bool {
 	if err != nil {
 		return false
 	}
-	c.fd = fd
+	c.fd = int32(fd)
 	c.adopt(tcp, detachers)
 	return true
 }
@@ -228,7 +228,7 @@ func (c *fdConn) writeOnce(b []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	for {
-		n, err := unix.Write(c.fd, b)
+		n, err := unix.Write(int(c.fd), b)
 		if err == unix.EINTR {
 			continue
 		}
@@ -315,7 +315,7 @@ func (c *fdConn) Close() error {
 	if fd < 0 {
 		return net.ErrClosed
 	}
-	err := unix.Close(fd)
+	err := unix.Close(int(fd))
 	if c.release != nil {
 		c.release()
 	}

@@ -73,7 +73,7 @@ func descriptorOf(t *testing.T, c *net.TCPConn) int {
 func TestFdConnCallsAfterCloseNeverReachTheSocketThatTookItsNumber(t *testing.T) {
 	ln := listenLoopback(t)
 	old, _ := takenPair(t, ln)
-	number := old.fd
+	number := int(old.fd)
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -120,9 +120,9 @@ func (f *flushPool) loop() {
 func (s *session) flushTurn(link *wsLink, buf *buffer, w *rawWrite) (again bool) {
 	pc := link.pc.Load()
 	s.mu.Lock()
-	if !s.hasWorkLocked() || link.closed || link.retired.Load() {
+	if !s.hasWorkLocked() || link.closed || link.isRetired() {
 		link.writing = false
-		link.writerIdle.Broadcast()
+		s.writerChangedLocked(link)
 		s.mu.Unlock()
 		return false
 	}

@@ -140,7 +140,7 @@ func TestFlusherWritesASocketIdlePastTheWriteTimeoutItself(t *testing.T) {
 		if pc.rc == nil {
 			return pc.sock.writeDeadlinePassed()
 		}
-		return errors.Is(pc.rc.Write(func(uintptr) bool { return true }), os.ErrDeadlineExceeded)
+		return errors.Is((*pc.rc).Write(func(uintptr) bool { return true }), os.ErrDeadlineExceeded)
 	})
 
 	handedBefore := ts.srv.flush.handedOver.Load()

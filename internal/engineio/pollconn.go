@@ -62,31 +62,41 @@ type pollConn struct {
 	link *wsLink
 	// sock is the socket, when the poller took it from Go's net package
 	// (a plain-TCP connection whose wrappers it knows, see fdConn); else
-	// rc reaches the socket the runtime keeps, under its fd lock.
+	// rc reaches the socket the runtime keeps, under its fd lock (nil when
+	// sock is the socket).
 	sock fdConn
-	rc   syscall.RawConn
+	rc   *syscall.RawConn
 	// key is its registration with the poller; guarded by poller.mu.
 	key  uint64
 	turn atomic.Int32
-	// done is set once the connection is no longer read.
-	done atomic.Bool
-	// hangup is set, before its read turn is asked for, when epoll said
-	// the peer ended its stream or the socket failed: a turn then reads
-	// on past a short read, to the end or the error.
-	hangup atomic.Bool
+	// flags holds pcDone, pcHangup and pcReading.
+	flags atomic.Uint32
 	// timedOut is the clockGen of the message clock that fired.
 	timedOut atomic.Uint32
+	clockGen uint32
 
 	parser frameParser
 	// pending holds what the WebSocket library had read past the last
 	// message before the hand-over; it is read before the socket.
-	pending  *[]byte
-	timer    *time.Timer
-	clockGen uint32
-	// reading is set while the worker hands this turn's messages over:
-	// their replies leave in one write at the end of the turn.
-	reading bool
+	pending *[]byte
+	timer   *time.Timer
 }
+
+// The flags of a pollConn.
+const (
+	// pcDone is set once the connection is no longer read.
+	pcDone uint32 = 1 << iota
+	// pcHangup is set, before its read turn is asked for, when epoll said
+	// the peer ended its stream or the socket failed: a turn then reads
+	// on past a short read, to the end or the error.
+	pcHangup
+	// pcReading is set while the worker hands this turn's messages over:
+	// their replies leave in one write at the end of the turn. Only the
+	// worker with the read turn sets or clears it.
+	pcReading
+)
+
+func (pc *pollConn) isDone() bool { return pc.flags.Load()&pcDone != 0 }
 
 // poller is the poller that reads pc.
 func (pc *pollConn) poller() *poller { return pc.s.srv.poll }
@@ -118,7 +128,7 @@ func (p *poller) run(pc *pollConn, r *sockReader) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.srv.log.Error("engineio websocket panic", "panic", r, "stack", string(debug.Stack()))
-			if !pc.done.Load() {
+			if !pc.isDone() {
 				pc.end(errPanicked)
 			}
 		}
@@ -140,7 +150,7 @@ func (p *poller) run(pc *pollConn, r *sockReader) {
 // writes what the messages queued (their acks) in one go. It reports
 // whether the connection has more to read after its turn.
 func (pc *pollConn) serve(r *sockReader) (more bool) {
-	if pc.done.Load() {
+	if pc.isDone() {
 		return false
 	}
 	if pc.timer != nil && pc.timedOut.Load() == pc.clockGen {
@@ -181,7 +191,7 @@ func (pc *pollConn) serve(r *sockReader) (more bool) {
 			continue
 		case n == len(r.buf):
 			more = true
-		case pc.hangup.Load():
+		case pc.flags.Load()&pcHangup != 0:
 			// The end of the stream came with these bytes: epoll will
 			// not report it again.
 			continue
@@ -233,7 +243,7 @@ func (pc *pollConn) handle(ev frameEvent) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if link.retired.Load() {
+	if link.isRetired() {
 		return errSessionEnded
 	}
 	pc.beginTurn()
@@ -256,10 +266,10 @@ func (pc *pollConn) handle(ev frameEvent) error {
 // beginTurn marks the worker as handing messages over: what they queue
 // waits for the end of the turn.
 func (pc *pollConn) beginTurn() {
-	if pc.reading {
+	if pc.flags.Load()&pcReading != 0 {
 		return
 	}
-	pc.reading = true
+	pc.flags.Or(pcReading)
 	pc.s.mu.Lock()
 	pc.link.reading = true
 	pc.s.mu.Unlock()
@@ -274,10 +284,10 @@ const slowWriteBacklog = 64 << 10
 // endTurn writes what this turn's messages queued: on the worker, in one
 // write with what the turn read, unless the client is behind on reading.
 func (pc *pollConn) endTurn() {
-	if !pc.reading {
+	if pc.flags.Load()&pcReading == 0 {
 		return
 	}
-	pc.reading = false
+	pc.flags.And(^pcReading)
 	s, link := pc.s, pc.link
 	if pc.backlog() >= slowWriteBacklog {
 		s.mu.Lock()
@@ -319,7 +329,7 @@ func (pc *pollConn) stopClock() {
 // session is closed as err says, and the rest (waiting for its writer,
 // the close frame, closing the socket) goes on off the worker.
 func (pc *pollConn) end(err error) {
-	pc.done.Store(true)
+	pc.flags.Or(pcDone)
 	pc.stopClock()
 	pc.parser.release()
 	pc.pending = nil
@@ -338,7 +348,7 @@ func (pc *pollConn) end(err error) {
 // or the client's frames ended it, with the close frame and reason the
 // goroutine read path gives for the same cause.
 func (s *session) closeOnPollError(link *wsLink, err error) {
-	if link.retired.Load() {
+	if link.isRetired() {
 		return
 	}
 	var fe *frameError
@@ -371,7 +381,8 @@ func (s *session) closeOnPollError(link *wsLink, err error) {
 func (s *session) setCloseFrame(link *wsLink, payload []byte) {
 	s.mu.Lock()
 	if link.closeFrame == nil {
-		link.closeFrame = appendControlFrame(nil, opClose, payload)
+		frame := appendControlFrame(nil, opClose, payload)
+		link.closeFrame = &frame
 	}
 	s.mu.Unlock()
 }
@@ -421,16 +432,16 @@ func (s *session) handOff(link *wsLink, conn *fws.Conn) bool {
 	pc.parser = frameParser{cfg: &srv.poll.frames}
 	sock, taken := pc.takeSocket(under)
 	if !taken {
-		pc.rc = rc
+		pc.rc = &rc
 		// A deadline left from the upgrade would fail the poller's reads.
 		setReadDeadline(link.raw, time.Time{})
 	}
 	if pending != nil {
 		pc.pending = &pending
 	}
-	link.detached.Store(true)
+	link.setDetached(true)
 	if err := srv.poll.add(pc); err != nil {
-		link.detached.Store(false)
+		link.setDetached(false)
 		srv.log.Debug("engineio websocket stays on its goroutine", "sid", s.id, "err", err)
 		if taken {
 			// The net.Conn the goroutine would read is closed: its read
@@ -461,7 +472,7 @@ func (s *session) holdWriter(link *wsLink) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for link.writing {
-		link.writerIdle.Wait()
+		s.waitWriterLocked(link)
 	}
 	if link.closed {
 		return false
@@ -475,7 +486,7 @@ func (s *session) holdWriter(link *wsLink) bool {
 func (s *session) releaseWriter(link *wsLink) {
 	s.mu.Lock()
 	link.writing = false
-	link.writerIdle.Broadcast()
+	s.writerChangedLocked(link)
 	s.wakeWriterLocked(link)
 	s.mu.Unlock()
 }

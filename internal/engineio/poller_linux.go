@@ -212,7 +212,7 @@ func (p *poller) loop(ep *epoll) {
 				// Edge-triggered, this is the only word of the end of
 				// the stream: it may come with the last bytes, which one
 				// short read takes, leaving the end unread.
-				pc.hangup.Store(true)
+				pc.flags.Or(pcHangup)
 			}
 			p.ready(pc)
 		}
@@ -376,7 +376,7 @@ func (pc *pollConn) control(f func(fd uintptr)) error {
 	if pc.rc == nil {
 		return pc.sock.Control(f)
 	}
-	return pc.rc.Control(f)
+	return (*pc.rc).Control(f)
 }
 
 // rawRead runs f, a non-blocking read, once with pc's descriptor:
@@ -386,7 +386,7 @@ func (pc *pollConn) rawRead(f func(fd uintptr) bool) error {
 	if pc.rc == nil {
 		return pc.sock.rawCall(f)
 	}
-	return pc.rc.Read(f)
+	return (*pc.rc).Read(f)
 }
 
 // rawWrite is rawRead for a non-blocking write.
@@ -394,5 +394,5 @@ func (pc *pollConn) rawWrite(f func(fd uintptr) bool) error {
 	if pc.rc == nil {
 		return pc.sock.rawCall(f)
 	}
-	return pc.rc.Write(f)
+	return (*pc.rc).Write(f)
 }

@@ -209,7 +209,6 @@ func (s *session) newLink(conn *fws.Conn) *wsLink {
 	s.mu.Unlock()
 	link.conn = conn
 	link.raw = raw
-	link.writerIdle.L = &s.mu
 	return link
 }
 
@@ -737,7 +736,7 @@ func (s *session) switchToWebSocket(link *wsLink) (replaced *wsLink, ok bool) {
 	s.stopProbeLocked()
 	replaced = s.ws
 	if replaced != nil {
-		replaced.retired.Store(true)
+		replaced.retire()
 	}
 	s.ws = link
 	if s.poll != nil {

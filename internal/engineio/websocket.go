@@ -34,10 +34,9 @@ type wsLink struct {
 	// goroutine only; nil once the poller reads the link (pc).
 	conn *fws.Conn
 	// pc is set once the poller reads the connection instead of a
-	// goroutine; detached is set just before, so that the goroutine
+	// goroutine; linkDetached is set just before, so that the goroutine
 	// that handed it over leaves the session to the poller.
-	pc       atomic.Pointer[pollConn]
-	detached atomic.Bool
+	pc atomic.Pointer[pollConn]
 	// raw is the connection under the WebSocket, or the socket itself
 	// once the poller took it (fdConn). The writer frames the whole queue
 	// into one buffer and writes it with one call; a single Write is never
@@ -46,9 +45,8 @@ type wsLink struct {
 	// whole. It changes hands only while handOff holds the link's writes
 	// and the session's mu.
 	raw linkConn
-	// retired is set when another WebSocket took the session over: this
-	// one no longer reads for it nor writes its queue (see retireLink).
-	retired atomic.Bool
+	// flags holds linkDetached and linkRetired.
+	flags atomic.Uint32
 
 	// The fields below are guarded by the session's mu.
 
@@ -62,19 +60,66 @@ type wsLink struct {
 	closed bool
 	// pongQueued is set while the answer to a client's ping is queued.
 	pongQueued bool
-	// writerIdle is signalled when writing is cleared, for stopWebSocket.
-	writerIdle sync.Cond
-	// spare is the queue slice the writer hands back for reuse.
-	spare []packet
 	// taken and written count the batches the writer took from the queue
 	// and wrote whole, so that Flush knows when what it saw queued is out.
 	// They count modulo 2^32: Flush compares them by their difference,
 	// which stays small, since one writer at a time holds one batch.
 	taken, written uint32
+	// writerIdle is what those waiting for a change of the writer's state
+	// (writing cleared, a batch written, the link closed) wait on, made by
+	// the first of them and dropped by the broadcast that wakes them
+	// (waitWriterLocked, writerChangedLocked): most links never have one.
+	writerIdle *sync.Cond
+	// spare is the queue slice the writer hands back for reuse.
+	spare []packet
 	// closeFrame, set by the poller's read side, is the close frame the
 	// writer sends instead of everything else once the session closes (a
 	// refused frame, or the answer to the client's close frame).
-	closeFrame []byte
+	closeFrame *[]byte
+}
+
+// The flags of a link, read and set without the session's mu.
+const (
+	// linkDetached: see pc.
+	linkDetached uint32 = 1 << iota
+	// linkRetired is set when another WebSocket took the session over:
+	// this one no longer reads for it nor writes its queue (see
+	// retireLink).
+	linkRetired
+)
+
+func (l *wsLink) isDetached() bool { return l.flags.Load()&linkDetached != 0 }
+
+func (l *wsLink) isRetired() bool { return l.flags.Load()&linkRetired != 0 }
+
+// retire marks l as taken over by another WebSocket (linkRetired).
+func (l *wsLink) retire() { l.flags.Or(linkRetired) }
+
+func (l *wsLink) setDetached(on bool) {
+	if on {
+		l.flags.Or(linkDetached)
+	} else {
+		l.flags.And(^linkDetached)
+	}
+}
+
+// waitWriterLocked waits, with s.mu held, for the next change of link's
+// writer state; the caller checks what it waits for again afterwards.
+func (s *session) waitWriterLocked(link *wsLink) {
+	if link.writerIdle == nil {
+		link.writerIdle = sync.NewCond(&s.mu)
+	}
+	link.writerIdle.Wait()
+}
+
+// writerChangedLocked wakes those waiting for a change of link's writer
+// state, with s.mu held. The next to wait makes a new Cond: those woken
+// hold s.mu before they look again, so no change is missed.
+func (s *session) writerChangedLocked(link *wsLink) {
+	if c := link.writerIdle; c != nil {
+		link.writerIdle = nil
+		c.Broadcast()
+	}
 }
 
 // linkConn is what a link writes its frames to and closes: the net.Conn
@@ -102,7 +147,7 @@ func (l *wsLink) closeConn() {
 		pc.poller().remove(pc)
 	}
 	_ = l.raw.Close()
-	if pc != nil && !pc.done.Load() {
+	if pc != nil && !pc.isDone() {
 		pc.poller().ready(pc)
 	}
 }
@@ -243,11 +288,11 @@ func (srv *Server) probe(s *session, conn *fws.Conn) *wsLink {
 func (s *session) retireLink(link *wsLink) {
 	s.mu.Lock()
 	for link.writing {
-		link.writerIdle.Wait()
+		s.waitWriterLocked(link)
 	}
 	closed := link.closed
 	link.closed = true
-	link.writerIdle.Broadcast()
+	s.writerChangedLocked(link)
 	s.mu.Unlock()
 	if closed {
 		return
@@ -264,7 +309,7 @@ func (s *session) retireLink(link *wsLink) {
 // closes itself: another WebSocket carries the session. A link handed to
 // the poller is left to it: it calls stopLink when the link ends.
 func (s *session) stopWebSocket(link *wsLink) {
-	if link.detached.Load() {
+	if link.isDetached() {
 		return
 	}
 	s.stopLink(link)
@@ -272,7 +317,7 @@ func (s *session) stopWebSocket(link *wsLink) {
 
 // stopLink is stopWebSocket for a link whichever reads it.
 func (s *session) stopLink(link *wsLink) {
-	if link.retired.Load() {
+	if link.isRetired() {
 		s.retireLink(link)
 		return
 	}
@@ -280,7 +325,7 @@ func (s *session) stopLink(link *wsLink) {
 	s.mu.Lock()
 	link.reading = false
 	for link.writing {
-		link.writerIdle.Wait()
+		s.waitWriterLocked(link)
 	}
 	if link.closed {
 		s.mu.Unlock()
@@ -336,7 +381,7 @@ func (s *session) readLoop(link *wsLink) {
 			return
 		}
 		clock.end()
-		if link.retired.Load() {
+		if link.isRetired() {
 			// Taken over by another WebSocket: what still comes here is
 			// not the session's any more.
 			s.srv.buffers.put(buf)
@@ -430,7 +475,7 @@ func (s *session) flushWoken(link *wsLink) {
 // with 1008 and its reason; both are reported to Options.Refused. Anything
 // else means the client went away.
 func (s *session) closeOnReadError(link *wsLink, err error, inMessage bool) {
-	if link.retired.Load() {
+	if link.isRetired() {
 		return
 	}
 	switch {
@@ -474,9 +519,9 @@ func (s *session) flushFrom(link *wsLink, rest []byte, batch []packet, from int)
 	}
 	for {
 		s.mu.Lock()
-		if !s.hasWorkLocked() || link.closed || link.retired.Load() {
+		if !s.hasWorkLocked() || link.closed || link.isRetired() {
 			link.writing = false
-			link.writerIdle.Broadcast()
+			s.writerChangedLocked(link)
 			s.mu.Unlock()
 			return
 		}
@@ -486,7 +531,7 @@ func (s *session) flushFrom(link *wsLink, rest []byte, batch []packet, from int)
 
 		if st != stateOpen && (mode == closeByPeer || closeFrame != nil) {
 			if closeFrame != nil {
-				link.writeControl(closeFrame, s.srv.opts.Now().Add(closeFrameTimeout))
+				link.writeControl(*closeFrame, s.srv.opts.Now().Add(closeFrameTimeout))
 			}
 			s.closeLink(link, 0)
 			return
@@ -561,11 +606,11 @@ func (s *session) batchWritten(link *wsLink, batch []packet, release bool) (more
 	s.mu.Lock()
 	link.spare = batch[:0]
 	link.written++
-	more = s.hasWorkLocked() && !link.closed && !link.retired.Load()
+	more = s.hasWorkLocked() && !link.closed && !link.isRetired()
 	if release && !more {
 		link.writing = false
 	}
-	link.writerIdle.Broadcast() // for Flush, and stopLink when released
+	s.writerChangedLocked(link) // for Flush, and stopLink when released
 	s.mu.Unlock()
 	return more
 }
@@ -594,7 +639,7 @@ func (s *session) Flush() {
 			s.flushWebSocket(link)
 			return
 		}
-		link.writerIdle.Wait()
+		s.waitWriterLocked(link)
 	}
 	s.mu.Unlock()
 }
@@ -610,7 +655,7 @@ func (s *session) closeLink(link *wsLink, grace time.Duration) {
 	s.mu.Lock()
 	link.closed = true
 	link.writing = false
-	link.writerIdle.Broadcast()
+	s.writerChangedLocked(link)
 	s.mu.Unlock()
 }
 
