@@ -273,19 +273,20 @@ func (m *moves) adopted(sockets []*socketio.Socket) {
 // moment and never by neither: a CONNECT of the same user in between would
 // otherwise take it, leaving the user over the cap.
 func (m *moves) retakeConnSlots(st *state, ns *namespaceRuntime, s *socketio.Socket) {
-	caps := st.connCaps(ns, s.Claims())
+	// The claim is read from the claims' text, as at CONNECT: a moved
+	// socket does not decode (and keep) a map it did not need before.
+	caps := st.capsOf(ns, s.Claim)
 	if len(caps) == 0 {
 		return
 	}
 	unbounded := make([]adapter.Cap, len(caps))
-	keys := make([]string, len(caps))
 	for i, c := range caps {
-		unbounded[i], keys[i] = adapter.Cap{Key: c.Key, Limit: math.MaxInt}, c.Key
+		unbounded[i] = adapter.Cap{Key: c.Key, Limit: math.MaxInt}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	m.gw.cluster.connCounter().Acquire(ctx, unbounded)
-	s.OnEnd(func() { m.gw.cluster.connCounter().Release(keys) })
+	m.gw.releaseOnEnd(s, caps)
 }
 
 // forwardAck sends an acknowledgement the client owed the holder to it.
