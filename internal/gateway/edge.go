@@ -149,11 +149,20 @@ type tcpConnsPerIP struct {
 	limit atomic.Int64 // 0: no limit; a reload changes it
 
 	mu   sync.Mutex
-	open map[string]int
+	open map[string]*ipConns
+}
+
+// ipConns is the entry of an address with connections open: their count,
+// and the release that gives one of their places back, made with the entry
+// so that a connection handing its place to whoever takes its socket
+// (firstReadConn.DetachSocket) needs nothing of its own for it.
+type ipConns struct {
+	n       int // guarded by tcpConnsPerIP.mu
+	release func()
 }
 
 func newTCPConnsPerIP(limit int) *tcpConnsPerIP {
-	t := &tcpConnsPerIP{open: make(map[string]int)}
+	t := &tcpConnsPerIP{open: make(map[string]*ipConns)}
 	t.setLimit(limit)
 	return t
 }
@@ -166,10 +175,15 @@ func (t *tcpConnsPerIP) acquire(ip string) bool {
 	limit := t.limit.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if limit > 0 && int64(t.open[ip]) >= limit {
+	e := t.open[ip]
+	if e == nil {
+		e = &ipConns{}
+		e.release = func() { t.releaseEntry(ip, e) }
+		t.open[ip] = e
+	} else if limit > 0 && int64(e.n) >= limit {
 		return false
 	}
-	t.open[ip]++
+	e.n++
 	return true
 }
 
@@ -178,9 +192,36 @@ func (t *tcpConnsPerIP) acquire(ip string) bool {
 func (t *tcpConnsPerIP) release(ip string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if n := t.open[ip] - 1; n > 0 {
-		t.open[ip] = n
-	} else {
+	if e := t.open[ip]; e != nil {
+		t.releaseLocked(ip, e)
+	}
+}
+
+// releaser returns the release of one of ip's places, to be called once
+// for a connection that acquired one and has not given it back; nil when
+// ip has none.
+func (t *tcpConnsPerIP) releaser(ip string) func() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.open[ip]; e != nil {
+		return e.release
+	}
+	return nil
+}
+
+// releaseEntry gives back one place of e, ip's entry.
+func (t *tcpConnsPerIP) releaseEntry(ip string, e *ipConns) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.releaseLocked(ip, e)
+}
+
+// releaseLocked is releaseEntry with t.mu held.
+func (t *tcpConnsPerIP) releaseLocked(ip string, e *ipConns) {
+	if e.n > 0 {
+		e.n--
+	}
+	if e.n == 0 && t.open[ip] == e {
 		delete(t.open, ip)
 	}
 }

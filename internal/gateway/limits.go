@@ -239,14 +239,14 @@ func (c *firstReadConn) Close() error {
 // whoever takes the socket from under this wrapper (the Engine.IO poller,
 // for a WebSocket: see engineio's fdConn), which closes the socket itself
 // and calls release then, once; this wrapper is not kept, and its Close
-// does nothing from then on. It returns nil when the wrapper was closed
-// already.
+// does nothing from then on. The release is the address's entry's, shared
+// by its connections, so that nothing is made per connection for it. It
+// returns nil when the wrapper was closed already.
 func (c *firstReadConn) DetachSocket() (release func()) {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	perIP, ip := c.listener.perIP, remoteHost(c.RemoteAddr())
-	return func() { perIP.release(ip) }
+	return c.listener.perIP.releaser(remoteHost(c.RemoteAddr()))
 }
 
 // Read implements net.Conn.
