@@ -30,20 +30,14 @@ func TestTakenWebSocketGivesItsAddressPlaceBackOnce(t *testing.T) {
 		t.Fatalf("%d places held by two WebSockets, want 2", n)
 	}
 
+	// The place goes back when the socket is closed, which may come just
+	// after the session is gone: wait for it rather than race it.
 	_ = ws1.Close()
 	waitForSessions(t, g, 1)
-	if n := g.gw.tcpConns.openConnsOf("127.0.0.1"); n != 1 {
-		t.Fatalf("%d places held once one of two WebSockets ended, want 1", n)
-	}
+	waitForPlaces(t, g, 1, "once one of two WebSockets ended")
 	_ = ws2.Close()
 	waitForSessions(t, g, 0)
-	deadline := time.Now().Add(limitsWait)
-	for g.gw.tcpConns.openConnsOf("127.0.0.1") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d places held once both WebSockets ended", g.gw.tcpConns.openConnsOf("127.0.0.1"))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForPlaces(t, g, 0, "once both WebSockets ended")
 
 	// The address has its whole limit again, and no more.
 	g.dial(t, "/a")
@@ -92,5 +86,22 @@ func TestAddressEntryReleaseGivesOnePlaceBack(t *testing.T) {
 	perIP.mu.Unlock()
 	if entries != 1 {
 		t.Fatalf("%d address entries, want 1 (the entry goes with its last place)", entries)
+	}
+}
+
+// waitForPlaces waits until 127.0.0.1 holds want places under
+// max_tcp_connections_per_ip, for at most limitsWait.
+func waitForPlaces(t *testing.T, g *liveGateway, want int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(limitsWait)
+	for {
+		n := g.gw.tcpConns.openConnsOf("127.0.0.1")
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d places held %s, want %d", n, when, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
