@@ -384,6 +384,15 @@ func TestPollerTenThousandIdleWebSocketsWakeOneAtATime(t *testing.T) {
 	defer func() {
 		_ = stdin.Close()
 		_ = cmd.Wait()
+		// The server ends the sessions as their clients go, after the
+		// test's clean-up gave up waiting for them: wait here, so that
+		// their sockets are not left open into the next test (which counts
+		// the process's open files).
+		eventuallyWithin(t, "every session of the 10,000 finished", 15*time.Second, func() bool {
+			ts.srv.alive.mu.Lock()
+			defer ts.srv.alive.mu.Unlock()
+			return ts.srv.alive.running == 0
+		})
 	}()
 	lines := bufio.NewScanner(stdout)
 	expectLine := func(prefix string) string {
