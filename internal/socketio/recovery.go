@@ -296,6 +296,7 @@ func (s *Socket) releaseHeld(store Recovery, last string) error {
 	}
 	held := rec.hold.packets
 	rec.hold = nil
+	rec.caughtUp = last
 	for _, h := range held {
 		if !store.After(h.offset, last) {
 			continue
@@ -309,6 +310,11 @@ func (s *Socket) releaseHeld(store Recovery, last string) error {
 
 // sendRecorded sends a recorded packet, or holds it while the socket is
 // recovering.
+//
+// A packet is recorded in the stream before it is delivered live, so the
+// catch-up's last read can find one whose live delivery reaches the socket
+// only after the catch-up let live packets through: the catch-up sent it
+// already, and it is skipped here rather than sent twice.
 func (s *Socket) sendRecorded(offset string, msgs []engineio.Message) error {
 	if rec := s.recovery(); rec != nil {
 		rec.mu.Lock()
@@ -316,7 +322,11 @@ func (s *Socket) sendRecorded(offset string, msgs []engineio.Message) error {
 			defer rec.mu.Unlock()
 			return rec.hold.add(offset, msgs)
 		}
+		caughtUp := rec.caughtUp
 		rec.mu.Unlock()
+		if store := s.client.server.recovery; caughtUp != "" && offset != "" && store != nil && !store.After(offset, caughtUp) {
+			return nil
+		}
 	}
 	return s.send(msgs)
 }

@@ -139,6 +139,10 @@ type recoveryState struct {
 	start string
 	mu    sync.Mutex
 	hold  *holdState
+	// caughtUp is the offset of the last packet a catch-up read from the
+	// stream (empty before one ends): a live packet recorded at or before
+	// it was sent by the catch-up.
+	caughtUp string
 }
 
 // earlyEvents are the events held before a socket is set up.
